@@ -20,12 +20,8 @@ class KharnessError(Exception):
         super().__init__(self.one_line())
 
     def one_line(self) -> str:
-        parts = [self.what]
-        if self.why:
-            parts.append(self.why)
-        if self.fix:
-            parts.append(f"fix: {self.fix}")
-        return ": ".join(parts[:2]) + (f" ({parts[2]})" if len(parts) > 2 else "")
+        line = f"{self.what}: {self.why}" if self.why else self.what
+        return f"{line} (fix: {self.fix})" if self.fix else line
 
 
 class UserError(KharnessError):

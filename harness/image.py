@@ -1,0 +1,686 @@
+"""Guest images: initramfs from Debian packages, Debian rootfs disks, public cloud images.
+
+Default guest: an uncompressed newc initramfs assembled from public Debian packages for the
+guest's arch (busybox-static, dropbear, their shared libraries found through ELF DT_NEEDED
+and package Depends), the harness's static guest workloads and images/init. It is
+content-addressed: cached under cache_dir("images", <arch>) by a hash of every input, so it
+is rebuilt only when an input changes. Per-run files (the SSH key) go into a small second
+archive concatenated after the base one (overlay_cpio).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import struct
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness import arch as arch_mod
+from harness import cpio, debian
+from harness.errors import InfrastructureError, UserError
+from harness.util import (
+    atomic_write,
+    cache_dir,
+    file_lock,
+    run,
+    sha256_bytes,
+    sha256_file,
+    stable_hash,
+    write_json,
+)
+
+log = logging.getLogger("harness")
+
+REPO = Path(__file__).resolve().parent.parent
+IMAGES = REPO / "images"
+WORKLOADS = REPO / "guest_tests" / "workloads"
+TRIPLETS = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
+ELF_MACHINES = {"x86_64": 62, "arm64": 183}
+CFLAGS = ("-static", "-O2", "-Wall", "-pthread")
+_BUILDER = sha256_bytes(Path(__file__).read_bytes() + Path(cpio.__file__).read_bytes())
+
+
+# ---------------------------------------------------------------- recipes
+
+@dataclass(frozen=True)
+class Recipe:
+    """A validated images/*.yaml recipe. Paths are absolute image paths."""
+
+    path: Path
+    suite: str
+    packages: tuple[str, ...]
+    install: tuple[str, ...] = ()
+    files: tuple[tuple[str, bytes, int], ...] = ()
+    dirs: tuple[tuple[str, int], ...] = ()
+    symlinks: tuple[tuple[str, str], ...] = ()
+    busybox: tuple[str, str] | None = None        # (binary, directory for applet links)
+    workloads: str | None = None                  # directory for compiled workloads
+    sources: tuple[tuple[str, str], ...] = ()     # (file, sha256) of everything read
+
+    def digest(self) -> str:
+        return stable_hash(self.sources)
+
+
+_RECIPE_KEYS = {"suite", "packages", "install", "files", "dirs", "symlinks", "busybox",
+                "workloads"}
+
+
+def load_recipe(path: Path) -> Recipe:
+    """Parse and validate a recipe; errors name the file and the bad key."""
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise UserError(f"cannot read image recipe {path}", str(e)) from e
+    if not isinstance(raw, dict) or set(raw) - _RECIPE_KEYS:
+        extra = sorted(set(raw) - _RECIPE_KEYS) if isinstance(raw, dict) else "not a mapping"
+        raise UserError(f"bad image recipe {path}", f"unknown keys: {extra}",
+                        f"allowed: {', '.join(sorted(_RECIPE_KEYS))}")
+    files = tuple(_recipe_file(path, f) for f in raw.get("files") or ())
+    sources = [(path.name, sha256_file(path))]
+    sources += [(f["src"], sha256_file(path.parent / f["src"]))
+                for f in raw.get("files") or () if "src" in f]
+    bb = raw.get("busybox")
+    return Recipe(
+        path=path, suite=str(raw.get("suite", "bookworm")),
+        packages=tuple(raw.get("packages") or ()), install=tuple(raw.get("install") or ()),
+        files=files, dirs=tuple(_recipe_dir(path, d) for d in raw.get("dirs") or ()),
+        symlinks=tuple((str(k), str(v)) for k, v in (raw.get("symlinks") or {}).items()),
+        busybox=(str(bb["binary"]), str(bb["links"])) if bb else None,
+        workloads=raw.get("workloads"), sources=tuple(sources))
+
+
+def _mode(recipe: Path, value: Any, default: int) -> int:
+    try:
+        return default if value is None else int(str(value), 8)
+    except ValueError as e:
+        raise UserError(f"bad mode {value!r} in {recipe}", "write modes as quoted octal, '0755'") from e
+
+
+def _recipe_file(recipe: Path, spec: Any) -> tuple[str, bytes, int]:
+    if not isinstance(spec, dict) or "path" not in spec or ("src" in spec) == ("text" in spec):
+        raise UserError(f"bad files entry in {recipe}: {spec!r}",
+                        "each needs path and exactly one of src (file next to the recipe) or text")
+    data = (recipe.parent / spec["src"]).read_bytes() if "src" in spec else spec["text"].encode()
+    return str(spec["path"]), data, _mode(recipe, spec.get("mode"), 0o644)
+
+
+def _recipe_dir(recipe: Path, spec: Any) -> tuple[str, int]:
+    if isinstance(spec, str):
+        return spec, 0o755
+    if isinstance(spec, dict) and "path" in spec:
+        return str(spec["path"]), _mode(recipe, spec.get("mode"), 0o755)
+    raise UserError(f"bad dirs entry in {recipe}: {spec!r}", "a path or {path, mode}")
+
+
+# ---------------------------------------------------------------- ELF
+
+@dataclass(frozen=True)
+class Elf:
+    machine: int
+    interp: str | None
+    needed: tuple[str, ...]
+
+
+def parse_elf(data: bytes) -> Elf | None:
+    """Machine, PT_INTERP and DT_NEEDED of an ELF file (any arch/endianness); None if not ELF."""
+    if data[:4] != b"\x7fELF" or len(data) < 64:
+        return None
+    is64, end = data[4] == 2, "<" if data[5] == 1 else ">"
+    machine = struct.unpack_from(end + "H", data, 18)[0]
+    phoff, phentsize, phnum = (struct.unpack_from(end + "Q", data, 32)[0],
+                               *struct.unpack_from(end + "HH", data, 54)) if is64 else \
+        (struct.unpack_from(end + "I", data, 28)[0], *struct.unpack_from(end + "HH", data, 42))
+    fmt = end + ("IIQQQQQQ" if is64 else "IIIIIIII")
+    segs = []
+    for i in range(phnum):
+        f = struct.unpack_from(fmt, data, phoff + i * phentsize)
+        # (type, offset, vaddr, filesz) for both layouts
+        segs.append((f[0], f[2], f[3], f[5]) if is64 else (f[0], f[1], f[2], f[4]))
+    interp = next((data[o:o + n].rstrip(b"\0").decode() for t, o, _v, n in segs if t == 3), None)
+    return Elf(machine, interp, _needed(data, segs, end, is64))
+
+
+def _needed(data: bytes, segs: list[tuple[int, int, int, int]], end: str,
+            is64: bool) -> tuple[str, ...]:
+    dyn = next(((o, n) for t, o, _v, n in segs if t == 2), None)
+    if dyn is None:
+        return ()
+    fmt = end + ("qQ" if is64 else "iI")
+    entries = list(struct.iter_unpack(fmt, data[dyn[0]:dyn[0] + dyn[1]]))
+    strtab = next((v for tag, v in entries if tag == 5), None)
+    if strtab is None:
+        return ()
+    base = next(o + strtab - v for t, o, v, n in segs if t == 1 and v <= strtab < v + n)
+    out = []
+    for tag, val in entries:
+        if tag == 0:
+            break
+        if tag == 1:
+            start = base + val
+            out.append(data[start:data.index(b"\0", start)].decode())
+    return tuple(out)
+
+
+def busybox_applets(data: bytes) -> list[str]:
+    """Applet names from a busybox binary's sorted name table ("[\\0[[\\0acpid\\0...")."""
+    start = data.find(b"[\0[[\0")
+    if start < 0:
+        return []
+    table = data[start:data.index(b"\0\0", start)]
+    return [n.decode() for n in table.split(b"\0") if re.fullmatch(rb"[\w.\-\[]+", n)]
+
+
+# ---------------------------------------------------------------- Debian packages
+
+@functools.lru_cache(maxsize=4)
+def _index(suite: str, debian_arch: str) -> dict[str, dict[str, str]]:
+    """Newest stanza per package name (arch index, then arch:all), parsed once per process."""
+    best: dict[str, dict[str, str]] = {}
+    for index_arch in (debian_arch, "all"):
+        for s in debian.packages_index(suite, index_arch):
+            old = best.get(s["Package"])
+            if old is None or debian._version_key(s["Version"]) > debian._version_key(old["Version"]):
+                best[s["Package"]] = s
+    return best
+
+
+def _package(stanza: dict[str, str], suite: str, debian_arch: str) -> debian.Package:
+    return debian.Package(
+        name=stanza["Package"], version=stanza["Version"],
+        arch=stanza.get("Architecture", debian_arch), filename=stanza["Filename"],
+        sha256=stanza["SHA256"], size=int(stanza["Size"]),
+        depends=", ".join(x for x in (stanza.get("Pre-Depends"), stanza.get("Depends")) if x),
+        suite=suite, mirror=debian.mirror_for(suite))
+
+
+def dependency_names(depends: str, known: dict[str, Any]) -> list[str]:
+    """Package names from a Depends field: the first alternative that exists in `known`."""
+    out = []
+    for group in filter(None, (g.strip() for g in depends.split(","))):
+        alts = [re.split(r"[\s(:\[]", a.strip(), maxsplit=1)[0] for a in group.split("|")]
+        name = next((a for a in alts if a in known), None)
+        if name is not None:
+            out.append(name)
+    return out
+
+
+def closure(names: Sequence[str], suite: str, debian_arch: str) -> list[debian.Package]:
+    """`names` and everything they depend on, breadth first (memoized per archive state)."""
+    digests = debian.inrelease(suite)
+    state = [digests.get(f"main/binary-{a}/Packages.xz") for a in (debian_arch, "all")]
+    memo = cache_dir("images", "resolve") / f"{stable_hash([suite, debian_arch, list(names), state])}.json"
+    if memo.exists():
+        return [debian.Package(**p) for p in json.loads(memo.read_text())]
+    index = _index(suite, debian_arch)
+    for name in names:
+        if name not in index:
+            raise UserError(f"package {name} not found in Debian {suite} ({debian_arch})",
+                            "no such binary package", "fix the image recipe")
+    order = list(dict.fromkeys(names))
+    for name in order:      # grows while iterating: breadth first
+        order += [d for d in dependency_names(_stanza_depends(index[name]), index) if d not in order]
+    pkgs = [_package(index[n], suite, debian_arch) for n in order]
+    write_json(memo, [asdict(p) for p in pkgs])
+    return pkgs
+
+
+def _stanza_depends(stanza: dict[str, str]) -> str:
+    return ", ".join(x for x in (stanza.get("Pre-Depends"), stanza.get("Depends")) if x)
+
+
+def _rel(path: str) -> str:
+    return "/".join(p for p in path.split("/") if p not in ("", "."))
+
+
+@dataclass
+class _Node:
+    kind: str            # file | dir | link
+    mode: int
+    data: bytes = b""
+    target: str = ""
+    package: str = ""
+
+
+@dataclass
+class Tree:
+    """The union of some packages' data.tar members, in memory, loaded level by level."""
+
+    available: dict[str, debian.Package]
+    nodes: dict[str, _Node] = field(default_factory=dict)
+    loaded: list[debian.Package] = field(default_factory=list)
+
+    def load(self, name: str) -> None:
+        if any(p.name == name for p in self.loaded):
+            return
+        pkg = self.available[name]
+        self.loaded.append(pkg)
+        with debian.deb_data_tar(debian.download(pkg)) as tar:
+            for m in tar.getmembers():
+                self._add(tar, m, pkg.name)
+
+    def _add(self, tar: tarfile.TarFile, m: tarfile.TarInfo, pkg: str) -> None:
+        name = _rel(m.name)
+        if not name:
+            return
+        if m.issym():
+            self.nodes[name] = _Node("link", 0o777, target=m.linkname, package=pkg)
+        elif m.islnk():
+            self.nodes[name] = self.nodes[_rel(m.linkname)]
+        elif m.isdir():
+            self.nodes.setdefault(name, _Node("dir", m.mode, package=pkg))
+        elif m.isfile():
+            fobj = tar.extractfile(m)
+            self.nodes[name] = _Node("file", m.mode, fobj.read() if fobj else b"", package=pkg)
+
+    def expand(self) -> bool:
+        """Load the next level of Depends of everything loaded; False when nothing is left."""
+        names = [d for p in list(self.loaded) for d in dependency_names(p.depends, self.available)]
+        new = [n for n in dict.fromkeys(names) if all(p.name != n for p in self.loaded)]
+        for name in new:
+            self.load(name)
+        return bool(new)
+
+    def resolve(self, path: str, hops: int = 0) -> str:
+        """Path with every symlink followed (absolute targets are inside the tree)."""
+        parts = [p for p in path.split("/") if p not in ("", ".")]
+        cur: list[str] = []
+        for i, part in enumerate(parts):
+            if part == "..":
+                cur = cur[:-1]
+                continue
+            node = self.nodes.get("/".join(cur + [part]))
+            if node is not None and node.kind == "link" and hops < 40:
+                target = node.target if node.target.startswith("/") else "/".join(cur + [node.target])
+                return self.resolve("/".join([target, *parts[i + 1:]]), hops + 1)
+            cur.append(part)
+        return "/".join(cur)
+
+    def file(self, path: str) -> _Node | None:
+        node = self.nodes.get(self.resolve(path))
+        return node if node is not None and node.kind == "file" else None
+
+
+# ---------------------------------------------------------------- assembly
+
+class _Collector:
+    """Image entries copied from a package tree, following ELF interpreters and DT_NEEDED."""
+
+    def __init__(self, tree: Tree, profile: arch_mod.ArchProfile) -> None:
+        self.tree, self.profile = tree, profile
+        self.entries: dict[str, cpio.Entry] = {}
+        self.used: set[str] = set()
+        t = TRIPLETS[profile.debian_arch]
+        self.libdirs = (f"lib/{t}", f"usr/lib/{t}", "lib", "usr/lib", "lib64", "usr/lib64")
+
+    def install(self, path: str) -> None:
+        self.copy(self._find([path], path))
+
+    def copy(self, path: str) -> None:
+        """Add `path`, keeping symlinks as symlinks (and adding what they point to)."""
+        parent, _, base = _rel(path).rpartition("/")
+        parent = self.tree.resolve(parent) if parent else ""
+        rel = f"{parent}/{base}" if parent else base
+        node = self.tree.nodes.get(rel)
+        if rel in self.entries or node is None:
+            return
+        self.used.add(node.package)
+        if node.kind == "link":
+            self.entries[rel] = cpio.symlink(rel, node.target)
+            self.copy(node.target if node.target.startswith("/") else f"{parent}/{node.target}")
+        elif node.kind == "file":
+            self.entries[rel] = cpio.file(rel, node.data, node.mode & 0o7777)
+            self._follow(rel, node.data)
+        else:
+            self.entries[rel] = cpio.directory(rel, node.mode & 0o7777)
+
+    def _follow(self, rel: str, data: bytes) -> None:
+        elf = parse_elf(data)
+        if elf is None:
+            return
+        if elf.machine != ELF_MACHINES[self.profile.name]:
+            raise UserError(f"/{rel} is built for ELF machine {elf.machine}, not {self.profile.name}",
+                            "wrong architecture in the package tree")
+        if elf.interp:
+            self.copy(self._find([elf.interp], f"the dynamic loader {elf.interp}"))
+        for soname in elf.needed:
+            self.copy(self._find([f"{d}/{soname}" for d in self.libdirs], f"{soname} (for /{rel})"))
+
+    def _find(self, candidates: list[str], what: str) -> str:
+        """First candidate some loaded package ships, loading Depends level by level."""
+        while True:
+            hit = next((c for c in candidates if self.tree.file(c) is not None), None)
+            if hit is not None:
+                return hit
+            if not self.tree.expand():
+                loaded = ", ".join(p.name for p in self.tree.loaded)
+                raise UserError(f"no package ships {what}", f"searched {loaded} and their Depends",
+                                "add the package that ships it to the image recipe")
+
+
+def recipe_entries(recipe: Recipe, workloads: dict[str, bytes]) -> list[cpio.Entry]:
+    """Entries the recipe itself defines: dirs, files, symlinks, workloads (not applets)."""
+    out = [cpio.directory(p, m) for p, m in recipe.dirs]
+    out += [cpio.file(p, data, m) for p, data, m in recipe.files]
+    out += [cpio.symlink(p, t) for p, t in recipe.symlinks]
+    if recipe.workloads:
+        out += [cpio.file(f"{recipe.workloads}/{n}", b, 0o755) for n, b in sorted(workloads.items())]
+    return out
+
+
+def applet_links(recipe: Recipe, busybox: bytes, exists: Any) -> list[cpio.Entry]:
+    """Symlinks to busybox for every applet no other file in /bin, /sbin, /usr/{bin,sbin} has."""
+    if recipe.busybox is None:
+        return []
+    binary, links = recipe.busybox
+    dirs = ("bin", "sbin", "usr/bin", "usr/sbin")
+    names = [a for a in busybox_applets(busybox) if not any(exists(f"{d}/{a}") for d in dirs)]
+    return [cpio.symlink(f"{links}/{a}", binary) for a in names]
+
+
+def _assemble(recipe: Recipe, profile: arch_mod.ArchProfile, pkgs: list[debian.Package],
+              workloads: dict[str, bytes]) -> tuple[list[cpio.Entry], list[debian.Package]]:
+    tree = Tree({p.name: p for p in pkgs})
+    for name in recipe.packages:
+        tree.load(name)
+    col = _Collector(tree, profile)
+    for path in recipe.install:
+        col.install(path)
+    entries = dict(col.entries)
+    entries.update((e.name, e) for e in recipe_entries(recipe, workloads))
+    if recipe.busybox:
+        bb = entries.get(cpio.norm(recipe.busybox[0]))
+        if bb is None:
+            raise UserError(f"{recipe.path}: busybox binary {recipe.busybox[0]} is not installed")
+        entries.update((e.name, e) for e in applet_links(recipe, bb.data, entries.__contains__))
+    entries.setdefault("dev/console", cpio.chardev("dev/console", 5, 1))
+    used = [p for p in tree.loaded if p.name in col.used]
+    return list(entries.values()), used
+
+
+# ---------------------------------------------------------------- workloads
+
+def workload_sources(directory: Path) -> list[Path]:
+    """Every workload source (*.c) and header, sorted; none if the directory is empty/missing."""
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.suffix in (".c", ".h") and p.is_file())
+
+
+def compiler_id(profile: arch_mod.ArchProfile) -> dict[str, str]:
+    """What makes the guest compiler's output: its version and the static libc it links."""
+    cc = arch_mod.guest_cc(profile)
+    version = run([cc, "--version"]).stdout.splitlines()[0]
+    libc = Path(run([cc, "-print-file-name=libc.a"]).stdout.strip())
+    if not libc.is_absolute():
+        pkg = "libc6-dev" if not arch_mod.cross_prefix(profile) else f"libc6-dev-{profile.debian_arch}-cross"
+        raise InfrastructureError(f"{cc} has no static libc", "libc.a not found",
+                                  f"apt-get install {pkg}")
+    return {"cc": cc, "version": version, "libc.a": sha256_file(libc)}
+
+
+def compile_workloads(profile: arch_mod.ArchProfile, sources: list[Path],
+                      tmp: Path) -> dict[str, bytes]:
+    """Each *.c compiled static for the guest: {name: executable bytes}."""
+    cc, out = arch_mod.guest_cc(profile), {}
+    for src in (s for s in sources if s.suffix == ".c"):
+        exe = tmp / src.stem
+        proc = run([cc, *CFLAGS, "-I", src.parent, "-o", exe, src], check=False)
+        if proc.returncode != 0:
+            tail = " | ".join(proc.stderr.strip().splitlines()[-4:])
+            raise UserError(f"guest workload {src.name} does not compile for {profile.name}", tail,
+                            f"fix {src}")
+        out[src.stem] = exe.read_bytes()
+    return out
+
+
+def _workload_inputs(profile: arch_mod.ArchProfile, sources: list[Path]) -> dict[str, Any]:
+    if not sources:
+        return {}
+    return {"sources": [(s.name, sha256_file(s)) for s in sources],
+            "compiler": compiler_id(profile), "cflags": CFLAGS}
+
+
+# ---------------------------------------------------------------- initramfs (public)
+
+def initramfs(arch: str, *, refresh: bool = False) -> Path:
+    """The cached base initramfs (newc cpio) for `arch`, built from images/initramfs.yaml."""
+    return build_initramfs(arch, IMAGES / "initramfs.yaml", WORKLOADS, refresh=refresh)
+
+
+def build_initramfs(arch: str, recipe_path: Path, workloads_dir: Path, *,
+                    refresh: bool = False) -> Path:
+    """initramfs() with an explicit recipe and workload directory (tests, custom images)."""
+    profile = arch_mod.get(arch)
+    recipe = load_recipe(recipe_path)
+    log.info("image: resolving %s packages for %s (Debian %s)", recipe.path.name, arch, recipe.suite)
+    if refresh:
+        _refresh_archive(recipe.suite)
+    pkgs = closure(recipe.packages, recipe.suite, profile.debian_arch) if recipe.packages else []
+    sources = workload_sources(workloads_dir) if recipe.workloads else []
+    inputs = {"kind": "initramfs", "arch": profile.name, "recipe": recipe.sources,
+              "packages": [(p.name, p.sha256) for p in pkgs], "builder": _BUILDER,
+              "workloads": _workload_inputs(profile, sources)}
+    key = stable_hash(inputs)
+    out = cache_dir("images", profile.name) / f"initramfs-{key[:16]}.cpio"
+    if out.exists() and not refresh:
+        log.info("image: cached %s", out)
+        return out
+    with file_lock(cache_dir("images", profile.name) / ".lock"):
+        if out.exists() and not refresh:
+            return out
+        _build_initramfs(recipe, profile, pkgs, sources, out, key)
+    return out
+
+
+def _refresh_archive(suite: str) -> None:
+    debian.inrelease(suite, refresh=True)
+    _index.cache_clear()
+
+
+def _build_initramfs(recipe: Recipe, profile: arch_mod.ArchProfile, pkgs: list[debian.Package],
+                     sources: list[Path], out: Path, key: str) -> None:
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="kharness-img-") as tmp:
+        if sources:
+            log.info("image: compiling %d guest workloads with %s", len(sources),
+                     arch_mod.guest_cc(profile))
+        binaries = compile_workloads(profile, sources, Path(tmp))
+    log.info("image: assembling initramfs %s for %s", key[:16], profile.name)
+    entries, used = _assemble(recipe, profile, pkgs, binaries)
+    data = cpio.pack(entries)
+    write_json(_info_path(out), {
+        "kind": "initramfs", "arch": profile.name, "recipe": str(recipe.path),
+        "recipe_sources": dict(recipe.sources), "suite": recipe.suite, "key": key,
+        "packages": [_pkg_info(p) for p in used], "workloads": sorted(binaries),
+        "sha256": sha256_bytes(data), "size": len(data), "entries": len(entries)})
+    atomic_write(out, data)
+    log.info("image: wrote %s (%d entries, %.1f MB) in %.1fs", out, len(entries),
+             len(data) / 1e6, time.monotonic() - start)
+
+
+def _pkg_info(p: debian.Package) -> dict[str, Any]:
+    return {"name": p.name, "version": p.version, "sha256": p.sha256, "filename": p.filename}
+
+
+def _info_path(image: Path) -> Path:
+    return image.with_name(image.name + ".json")
+
+
+def image_info(path: Path) -> dict[str, Any]:
+    """Metadata of a cached image (recipe, packages with versions and sha256, content hash)."""
+    if not path.exists():
+        raise UserError(f"no such image: {path}")
+    sidecar = _info_path(path)
+    info: dict[str, Any] = json.loads(sidecar.read_text()) if sidecar.exists() else {}
+    if "sha256" not in info:
+        info.update(kind="unknown", sha256=sha256_file(path), size=path.stat().st_size)
+    return {**info, "path": str(path)}
+
+
+def overlay_cpio(base: Path, files: dict[str, bytes], out: Path) -> Path:
+    """`base` followed by a small archive of `files` (path -> content) written to `out`.
+
+    Files starting with "#!" or an ELF header are 0755, others 0644; parents are 0755.
+    """
+    entries = [cpio.file(p, d, 0o755 if d[:2] == b"#!" or d[:4] == b"\x7fELF" else 0o644)
+               for p, d in files.items()]
+    head = base.read_bytes()
+    head += b"\0" * (-len(head) % 4)
+    atomic_write(out, head + cpio.pack(entries))
+    return out
+
+
+# ---------------------------------------------------------------- Debian rootfs disk
+
+def rootfs_disk(arch: str, packages: Sequence[str] = ("python3", "stress-ng"), *,
+                size: str = "4G", refresh: bool = False) -> Path:
+    """A cached ext4 image of a Debian userland (mmdebstrap) with the kharness init.
+
+    Boot it with root=/dev/vda rw init=/kharness-init kharness.sshkey=<base64 key line>,
+    and a snapshot (copy-on-write) drive: the guest writes to its root filesystem.
+    """
+    profile = arch_mod.get(arch)
+    recipe = load_recipe(IMAGES / "rootfs.yaml")
+    if refresh:
+        _refresh_archive(recipe.suite)
+    names = sorted(set(recipe.packages) | set(packages))
+    digests = debian.inrelease(recipe.suite)
+    sources = workload_sources(WORKLOADS) if recipe.workloads else []
+    inputs = {"kind": "rootfs", "arch": profile.name, "recipe": recipe.sources, "size": size,
+              "packages": names, "builder": _BUILDER, "workloads": _workload_inputs(profile, sources),
+              "archive": [digests.get(f"main/binary-{a}/Packages.xz")
+                          for a in (profile.debian_arch, "all")]}
+    key = stable_hash(inputs)
+    out = cache_dir("images", profile.name) / f"rootfs-{key[:16]}.ext4"
+    with file_lock(cache_dir("images", profile.name) / ".lock"):
+        if out.exists() and not refresh:
+            log.info("image: cached %s", out)
+            return out
+        _build_rootfs(recipe, profile, names, sources, out, size)
+        write_json(_info_path(out), {"kind": "rootfs", "arch": profile.name, "key": key,
+                                     "recipe": str(recipe.path), "packages": names,
+                                     "sha256": sha256_file(out), "size": size})
+    return out
+
+
+def _build_rootfs(recipe: Recipe, profile: arch_mod.ArchProfile, names: list[str],
+                  sources: list[Path], out: Path, size: str) -> None:
+    if os.geteuid() != 0:
+        raise InfrastructureError("building a Debian rootfs disk needs root",
+                                  "mmdebstrap --mode=root and mkfs.ext4 -d keep file owners",
+                                  "run as root (e.g. in CI), or use the default initramfs")
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="kharness-rootfs-", dir=out.parent) as tmp:
+        root, image = Path(tmp) / "root", Path(tmp) / "rootfs.ext4"
+        log.info("image: mmdebstrap %s rootfs for %s: %s", recipe.suite, profile.name,
+                 ", ".join(names))
+        run(["mmdebstrap", "--mode=root", "--variant=extract", "--quiet",
+             f"--architectures={profile.debian_arch}", f"--include={','.join(names)}",
+             recipe.suite, root, debian.mirror_for(recipe.suite)], timeout=3600)
+        binaries = compile_workloads(profile, sources, Path(tmp))
+        _materialize(root, recipe_entries(recipe, binaries))
+        busybox = root / cpio.norm(recipe.busybox[0]) if recipe.busybox else None
+        if busybox is not None and busybox.exists():
+            links = applet_links(recipe, busybox.read_bytes(), lambda p: os.path.lexists(root / p))
+            _materialize(root, links)
+        log.info("image: mkfs.ext4 %s", size)
+        run(["mkfs.ext4", "-q", "-F", "-L", "kharness-root", "-d", root, image, size], timeout=1800)
+        os.replace(image, out)
+    log.info("image: wrote %s in %.0fs", out, time.monotonic() - start)
+
+
+def _materialize(root: Path, entries: list[cpio.Entry]) -> None:
+    """Write entries into a directory tree, replacing what is there."""
+    for e in cpio.with_parents(entries):
+        path = root / e.name
+        if e.is_dir:
+            path.mkdir(exist_ok=True)
+            path.chmod(e.mode & 0o7777)
+            continue
+        if path.is_symlink() or path.exists():
+            path.unlink()
+        if e.is_symlink:
+            path.symlink_to(e.data.decode())
+        else:
+            path.write_bytes(e.data)
+            path.chmod(e.mode & 0o7777)
+
+
+# ---------------------------------------------------------------- cloud images
+
+def cloud_image(url: str, sha256: str) -> Path:
+    """A public cloud image (e.g. Debian genericcloud qcow2) downloaded once and verified."""
+    sha256 = sha256.lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise UserError(f"bad sha256 {sha256!r} for {url}", "expected 64 hex digits")
+    if "://" not in url:
+        url = Path(url).resolve().as_uri()
+    name = Path(urllib.parse.urlparse(url).path).name or "image"
+    dest = cache_dir("images", "cloud") / f"{sha256[:16]}-{name}"
+    with file_lock(cache_dir("images", "cloud") / ".lock"):
+        if not dest.exists():
+            log.info("image: downloading %s", url)
+            _download(url, dest, sha256)
+    return dest
+
+
+def _download(url: str, dest: Path, sha256: str) -> None:
+    tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
+    h = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(url, timeout=120) as resp, open(tmp, "wb") as f:
+            for chunk in iter(lambda: resp.read(1 << 20), b""):
+                h.update(chunk)
+                f.write(chunk)
+    except (urllib.error.URLError, OSError) as e:
+        tmp.unlink(missing_ok=True)
+        raise InfrastructureError(f"download failed: {url}", str(e)) from e
+    if h.hexdigest() != sha256:
+        tmp.unlink()
+        raise UserError(f"checksum mismatch for {url}",
+                        f"got sha256 {h.hexdigest()}, expected {sha256}",
+                        "check the URL and the sha256 you gave")
+    os.replace(tmp, dest)
+
+
+def nocloud_seed(pubkey: str, out: Path, *, hostname: str = "kharness") -> Path:
+    """A cloud-init NoCloud seed (ISO 9660 volume 'cidata') that lets root in with `pubkey`."""
+    user_data = "#cloud-config\n" + yaml.safe_dump({
+        "disable_root": False, "ssh_pwauth": False, "ssh_authorized_keys": [pubkey.strip()],
+        "package_update": False, "package_upgrade": False}, sort_keys=True)
+    meta_data = f"instance-id: kharness-{sha256_bytes(pubkey.encode())[:12]}\n" \
+                f"local-hostname: {hostname}\n"
+    with tempfile.TemporaryDirectory(prefix="kharness-seed-") as tmp:
+        (Path(tmp) / "user-data").write_text(user_data)
+        (Path(tmp) / "meta-data").write_text(meta_data)
+        iso = Path(tmp) / "seed.iso"
+        run([*_mkisofs(), "-quiet", "-output", iso, "-volid", "cidata", "-joliet", "-rock",
+             Path(tmp) / "user-data", Path(tmp) / "meta-data"])
+        atomic_write(out, iso.read_bytes())
+    return out
+
+
+def _mkisofs() -> list[str]:
+    if shutil.which("genisoimage"):
+        return ["genisoimage"]
+    if shutil.which("xorriso"):
+        return ["xorriso", "-as", "mkisofs"]
+    raise InfrastructureError("no ISO 9660 writer for the cloud-init seed",
+                              "neither genisoimage nor xorriso is installed",
+                              "apt-get install genisoimage")

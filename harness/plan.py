@@ -1,0 +1,58 @@
+"""Expanding a config + CLI selections into build requests; `kharness plan` output."""
+
+from __future__ import annotations
+
+import argparse
+
+from harness import arch as archmod
+from harness import build, config, kconfig, source
+from harness.build import BuildRequest, BuildResult
+from harness.util import cache_dir, cmdline
+
+
+def selection(args: argparse.Namespace) -> tuple[config.Config, list[str], list[config.Variant]]:
+    cfg = config.load(args.config)
+    archs = [archmod.get(a).name for a in (args.arch or cfg.archs)]
+    variants = [cfg.variant(v) for v in (args.variant or cfg.variants)]
+    return cfg, archs, variants
+
+
+def requests(args: argparse.Namespace) -> list[BuildRequest]:
+    cfg, archs, variants = selection(args)
+    for a in archs:                       # fail early on a missing cross compiler
+        build.toolchain_version(archmod.get(a))
+    src = source.resolve(cfg.source)
+    return [build.request_for(cfg, v, a, extra_fragments=tuple(args.fragment),
+                              extra_options=tuple(args.option), jobs=args.jobs, src=src)
+            for a in archs for v in variants]
+
+
+def build_all(args: argparse.Namespace) -> list[BuildResult]:
+    # baseline first per arch: patched variants then rebuild only what the series touches
+    return [build.build(r, force=getattr(args, "force", False)) for r in requests(args)]
+
+
+def describe(args: argparse.Namespace) -> str:
+    cfg, archs, variants = selection(args)
+    lines = [f"config: {cfg.path}", f"source: {cfg.source.kind} {cfg.source.location}"
+             + (f" ({cfg.source.suite})" if cfg.source.kind == "debian" else "")
+             + (f" @ {cfg.source.ref}" if cfg.source.ref else ""),
+             f"fragments: {', '.join(cfg.fragments + tuple(args.fragment))}",
+             f"archs: {', '.join(archs)}", f"variants: {', '.join(v.label for v in variants)}", ""]
+    for a in archs:
+        profile = archmod.get(a)
+        frags = kconfig.collect(cfg.fragments + tuple(args.fragment),
+                                cfg.options + tuple(args.option), profile, (cfg.base_dir,))
+        slot = cache_dir("work") / "<source>" / a
+        make = ["make", "-C", f"{slot}/src", f"O={slot}/obj", *build._make_vars(profile)]
+        for v in variants:
+            lines.append(f"[{a} {v.label}]")
+            if not v.is_baseline:
+                lines.append(f"  git am -3 <series {v.version}"
+                             f"{'' if v.prefix is None else f' first {v.prefix} patches'}>")
+            lines.append(f"  git checkout --detach <{'base' if v.is_baseline else 'applied'}>")
+            lines.append(f"  {cmdline([*make, 'tinyconfig'])}")
+            lines.append(f"  merge_config.sh -m .config <{len(kconfig.merge(frags).options)} "
+                         f"options from {len(frags)} fragments>; make olddefconfig; verify")
+            lines.append(f"  {cmdline([*make, '-j<cores>', profile.kernel_image.split('/')[-1]])}")
+    return "\n".join(lines)

@@ -1,0 +1,575 @@
+"""QEMU: argv from a frozen spec, a console teed to a file, QMP, and reliable reaping.
+
+Wiring (no files to race on, no socket paths to collide):
+* console: a socketpair; QEMU gets its end as `-chardev socket,fd=N,server=off,telnet=on`
+  bound to the first serial port. A reader thread tees it to console.log (flushed per
+  chunk, i.e. at least per line); the harness can send a serial BREAK (telnet IAC BRK),
+  which the 8250 and PL011 drivers turn into magic sysrq: the way to get blocked tasks
+  and all-CPU backtraces out of a wedged guest on both arches.
+* QMP: another socketpair, `-mon chardev=qmp,mode=control`.
+* SSH: `-netdev user,hostfwd=tcp:127.0.0.1:PORT-:22`; PORT comes from binding port 0
+  and releasing it; on the rare collision QEMU fails with "Could not set up host
+  forwarding rule" and the caller retries with a new port (PortCollision).
+
+Lifetime: every QEMU runs in its own session (process group) under `setpriv
+--pdeathsig KILL`, so even `kill -9` of the harness takes QEMU down. Live QEMUs are kept
+in a registry killed from atexit and from a SIGTERM/SIGHUP handler; `stop()` is
+terminate, wait ~3 s, SIGKILL the group, reap. Note: pdeathsig fires when the *thread*
+that started QEMU exits, so start VMs from a thread that outlives them.
+
+Panic policy: `panic=-1` (reboot at once) plus `-no-reboot` (QEMU exits on reboot), so a
+panic is detected the moment it happens, with the whole panic text on the console.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from harness.arch import ArchProfile
+from harness.errors import InfrastructureError
+from harness.util import Deadline, cmdline
+
+log = logging.getLogger("harness")
+
+FWD_ERROR = "Could not set up host forwarding rule"
+PANIC_RE = re.compile(r"Kernel panic - not syncing|---\[ end Kernel panic")
+
+
+# ---------------------------------------------------------------- kernel command line
+
+def _default_cmdline(profile: ArchProfile) -> list[str]:
+    base = [f"console={profile.console}", "panic=-1", "printk.devkmsg=on",
+            "softlockup_panic=0", "hung_task_panic=0", "nmi_watchdog=nopanic",
+            "sysctl.kernel.hung_task_timeout_secs=60", "rcupdate.rcu_cpu_stall_timeout=60"]
+    if profile.name == "x86_64":
+        base += ["no_timer_check", "tsc=reliable"]
+    return base
+
+
+def _key(arg: str) -> str:
+    return arg.split("=", 1)[0]
+
+
+def kernel_cmdline(profile: ArchProfile, extra: Sequence[str] = ()) -> str:
+    """Profile defaults, then `extra`; an extra `key=value` replaces a default with that key.
+
+    THP options (`transparent_hugepage=`, `thp_anon=`, ...) pass through unchanged.
+    """
+    override = {_key(a) for a in extra}
+    kept = [a for a in _default_cmdline(profile) if _key(a) not in override]
+    return " ".join(kept + [a for a in extra if a])
+
+
+# ------------------------------------------------------------------------ machine spec
+
+@dataclass(frozen=True)
+class MachineSpec:
+    profile: ArchProfile
+    kernel: Path
+    accel: str                          # "kvm" | "tcg"
+    initrd: Path | None = None
+    mem: str = "1G"
+    cpus: int = 2
+    numa_nodes: int = 0                 # 0: no NUMA topology
+    cmdline: str = ""
+    ssh_port: int = 0
+    name: str = "kharness"
+    pidfile: Path | None = None
+    extra_args: tuple[str, ...] = ()
+
+
+def mem_mib(mem: str) -> int:
+    m = re.fullmatch(r"(\d+)\s*([MmGg]?)", mem.strip())
+    if not m:
+        raise InfrastructureError(f"bad memory size {mem!r}", "use e.g. 512M or 2G")
+    return int(m.group(1)) * (1024 if m.group(2).lower() == "g" else 1)
+
+
+def numa_args(mem: str, cpus: int, nodes: int) -> list[str]:
+    """Even split of memory; CPUs in contiguous blocks (a node may get none)."""
+    if nodes <= 0:
+        return []
+    total, args = mem_mib(mem), []
+    per_cpu = max(1, cpus // nodes) if cpus >= nodes else 1
+    for i in range(nodes):
+        size = total // nodes + (total % nodes if i == nodes - 1 else 0)
+        args += ["-object", f"memory-backend-ram,id=ram{i},size={size}M"]
+        first, last = i * per_cpu, min(cpus, (i + 1) * per_cpu) - 1
+        if i == nodes - 1:
+            last = cpus - 1
+        cpu_opt = f",cpus={first}-{last}" if first <= last else ""
+        args += ["-numa", f"node,nodeid={i}{cpu_opt},memdev=ram{i}"]
+    return args
+
+
+def machine_args(spec: MachineSpec) -> list[str]:
+    p = spec.profile
+    cpu = p.qemu_cpu_kvm if spec.accel == "kvm" else p.qemu_cpu_tcg
+    args = [p.qemu_binary, "-name", f"guest={spec.name}", "-machine", p.qemu_machine,
+            "-accel", spec.accel, "-cpu", cpu, "-smp", str(spec.cpus), "-m", spec.mem]
+    args += numa_args(spec.mem, spec.cpus, spec.numa_nodes)
+    args += ["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+             "-kernel", str(spec.kernel), "-append", spec.cmdline]
+    if spec.initrd is not None:
+        args += ["-initrd", str(spec.initrd)]
+    args += ["-netdev", f"user,id=net0,hostfwd=tcp:127.0.0.1:{spec.ssh_port}-:22",
+             "-device", "virtio-net-pci,netdev=net0,romfile=", "-device", "virtio-rng-pci"]
+    args += list(p.qemu_extra) + list(spec.extra_args)
+    if spec.pidfile is not None:
+        args += ["-pidfile", str(spec.pidfile)]
+    return args
+
+
+def qemu_argv(spec: MachineSpec, console_fd: int, qmp_fd: int) -> list[str]:
+    """The argv the harness runs: console and QMP on inherited socket fds."""
+    return machine_args(spec) + [
+        "-chardev", f"socket,id=con,fd={console_fd},server=off,telnet=on",
+        "-serial", "chardev:con",
+        "-chardev", f"socket,id=qmp,fd={qmp_fd},server=off",
+        "-mon", "chardev=qmp,mode=control"]
+
+
+def reproducer_argv(spec: MachineSpec) -> list[str]:
+    """Copy-paste form for a human: console on the terminal (Ctrl-A X quits), QMP socket."""
+    return machine_args(spec) + ["-serial", "mon:stdio",
+                                 "-qmp", "unix:qmp.sock,server=on,wait=off"]
+
+
+# ------------------------------------------------------------------------------ ports
+
+def free_port() -> int:
+    """A currently free TCP port on 127.0.0.1, chosen by the kernel (bind port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class PortCollision(InfrastructureError):
+    """Another process took the forwarded port between probe and QEMU's bind: retry."""
+
+
+# -------------------------------------------------------------- process registry/reaping
+
+_LIVE: dict[int, subprocess.Popen[bytes]] = {}
+_LIVE_LOCK = threading.Lock()
+_handlers_installed = False
+
+
+def kill_all() -> None:
+    """Kill every QEMU this process started and has not reaped (atexit/signal path)."""
+    with _LIVE_LOCK:
+        procs = list(_LIVE.values())
+        _LIVE.clear()
+    for proc in procs:
+        _killpg(proc.pid, signal.SIGKILL)
+        try:
+            proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _killpg(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    kill_all()
+    previous = _PREVIOUS.get(signum)
+    if callable(previous):
+        previous(signum, frame)
+        return
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+_PREVIOUS: dict[int, object] = {}
+
+
+def _install_cleanup() -> None:
+    """atexit + SIGTERM/SIGHUP handlers (main thread only); SIGINT stays KeyboardInterrupt."""
+    global _handlers_installed
+    if _handlers_installed:
+        return
+    _handlers_installed = True
+    atexit.register(kill_all)
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        previous = signal.getsignal(sig)
+        if previous in (signal.SIG_IGN,):
+            continue
+        _PREVIOUS[sig] = previous
+        signal.signal(sig, _on_signal)
+
+
+def _pdeathsig_prefix() -> list[str]:
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
+
+
+# ------------------------------------------------------------------- console and QMP
+
+class TelnetCodec:
+    """Minimal telnet framing for QEMU's `telnet=on` chardev: strip commands, send BREAK."""
+
+    IAC, SB, SE = 255, 250, 240
+    BREAK = bytes([255, 243])
+
+    def __init__(self) -> None:
+        self._pending = b""
+
+    @staticmethod
+    def escape(data: bytes) -> bytes:
+        return data.replace(b"\xff", b"\xff\xff")
+
+    def decode(self, data: bytes) -> bytes:
+        buf, out, i = self._pending + data, bytearray(), 0
+        self._pending = b""
+        while i < len(buf):
+            if buf[i] != self.IAC:
+                j = buf.find(self.IAC, i)
+                j = len(buf) if j < 0 else j
+                out += buf[i:j]
+                i = j
+                continue
+            step = self._command_len(buf, i)
+            if step == 0:                       # incomplete command: keep for next chunk
+                self._pending = bytes(buf[i:])
+                break
+            if buf[i + 1:i + 2] == b"\xff":
+                out.append(self.IAC)
+            i += step
+        return bytes(out)
+
+    def _command_len(self, buf: bytes, i: int) -> int:
+        if i + 1 >= len(buf):
+            return 0
+        cmd = buf[i + 1]
+        if 251 <= cmd <= 254:                   # WILL/WONT/DO/DONT <option>
+            return 3 if i + 2 < len(buf) else 0
+        if cmd == self.SB:
+            end = buf.find(bytes([self.IAC, self.SE]), i + 2)
+            return 0 if end < 0 else end + 2 - i
+        return 2
+
+
+class ConsoleLog:
+    """Serial console: appended to a file as it arrives, and kept as lines for matching.
+
+    Positions are line indices (`mark()`), so "the console since this command started" is
+    `since(mark)`. Lines are decoded with errors="backslashreplace".
+    """
+
+    def __init__(self, path: Path, alarm: re.Pattern[str]) -> None:
+        self.path = path
+        self._file = open(path, "ab")
+        self._lines: list[str] = []
+        self._partial = b""
+        self._cond = threading.Condition()
+        self._alarm = alarm
+        self.alarm_line: int | None = None      # index of the first line matching `alarm`
+        self.closed = False
+
+    def feed(self, data: bytes) -> None:
+        with self._cond:
+            if not self._file.closed:
+                self._file.write(data)
+                self._file.flush()
+            chunks = (self._partial + data).split(b"\n")
+            self._partial = chunks.pop()
+            for raw in chunks:
+                self._add_line(raw.rstrip(b"\r").decode(errors="backslashreplace"))
+            self._cond.notify_all()
+
+    def _add_line(self, line: str) -> None:
+        if self.alarm_line is None and self._alarm.search(line):
+            self.alarm_line = len(self._lines)
+        self._lines.append(line)
+
+    def close(self) -> None:
+        with self._cond:
+            if self._partial:
+                self._add_line(self._partial.decode(errors="backslashreplace"))
+                self._partial = b""
+            self.closed = True
+            self._file.close()
+            self._cond.notify_all()
+
+    def mark(self) -> int:
+        with self._cond:
+            return len(self._lines)
+
+    def since(self, mark: int) -> str:
+        with self._cond:
+            tail = [self._partial.decode(errors="backslashreplace")] if self._partial else []
+            return "\n".join(self._lines[mark:] + tail)
+
+    def tail(self, n: int) -> str:
+        return self.since(max(0, self.mark() - n))
+
+    def wait_for(self, pattern: re.Pattern[str], timeout: float, start: int = 0,
+                 stop: Callable[[], bool] = lambda: False) -> str | None:
+        """First line from `start` matching `pattern`; None on timeout/closed/stop()."""
+        deadline = Deadline(timeout)
+        with self._cond:
+            pos = start
+            while True:
+                for line in self._lines[pos:]:
+                    if pattern.search(line):
+                        return line
+                pos = len(self._lines)
+                if self.closed or stop() or deadline.expired():
+                    return None
+                self._cond.wait(min(0.2, deadline.remaining()))
+
+
+class ConsoleReader(threading.Thread):
+    def __init__(self, sock: socket.socket, console: ConsoleLog) -> None:
+        super().__init__(name="kharness-console", daemon=True)
+        self._sock, self._console, self._codec = sock, console, TelnetCodec()
+
+    def run(self) -> None:
+        while True:
+            try:
+                data = self._sock.recv(65536)
+            except OSError:
+                break
+            if not data:
+                break
+            self._console.feed(self._codec.decode(data))
+        self._console.close()
+
+
+class QmpError(InfrastructureError):
+    pass
+
+
+class Qmp:
+    """QMP over a connected socket. Thread-safe; asynchronous events are kept in .events."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock, self._buf = sock, b""
+        self._lock = threading.Lock()
+        self.events: list[dict[str, Any]] = []
+
+    def handshake(self, timeout: float) -> None:
+        with self._lock:
+            greeting = self._read(Deadline(timeout))
+        if "QMP" not in greeting:
+            raise QmpError("unexpected QMP greeting", str(greeting)[:200])
+        self.execute("qmp_capabilities", timeout=timeout)
+
+    def execute(self, command: str, args: dict[str, Any] | None = None,
+                timeout: float = 5.0) -> Any:
+        msg = {"execute": command, **({"arguments": args} if args else {})}
+        deadline = Deadline(timeout)
+        with self._lock:
+            try:
+                self._sock.sendall(json.dumps(msg).encode() + b"\n")
+            except OSError as e:
+                raise QmpError(f"QMP {command} failed", str(e)) from e
+            while True:
+                reply = self._read(deadline)
+                if "event" in reply:
+                    self.events.append(reply)
+                    continue
+                if "error" in reply:
+                    raise QmpError(f"QMP {command} failed", reply["error"].get("desc", ""))
+                return reply.get("return")
+
+    def _read(self, deadline: Deadline) -> dict[str, Any]:
+        while b"\n" not in self._buf:
+            if deadline.expired():
+                raise QmpError("QMP timed out", "QEMU did not answer")
+            self._sock.settimeout(max(0.01, deadline.remaining()))
+            try:
+                data = self._sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError as e:
+                raise QmpError("QMP connection lost", str(e)) from e
+            if not data:
+                raise QmpError("QMP connection closed", "QEMU exited")
+            self._buf += data
+        line, self._buf = self._buf.split(b"\n", 1)
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    def status(self) -> str:
+        """running | paused | internal-error | guest-panicked | shutdown | ..."""
+        return str(self.execute("query-status")["status"])
+
+    def human(self, command: str) -> str:
+        return str(self.execute("human-monitor-command", {"command-line": command}))
+
+    def close(self) -> None:
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+
+
+# ---------------------------------------------------------------------------- process
+
+@dataclass
+class QemuProcess:
+    """One running QEMU. Use start()/stop() or `with`; stop() is idempotent."""
+
+    spec: MachineSpec
+    workdir: Path
+    argv: list[str] = field(default_factory=list)
+    proc: subprocess.Popen[bytes] | None = None
+    console: ConsoleLog | None = None
+    qmp: Qmp | None = None
+    _reader: ConsoleReader | None = None
+    _con_sock: socket.socket | None = None
+
+    @property
+    def console_path(self) -> Path:
+        return self.workdir / "console.log"
+
+    @property
+    def stderr_path(self) -> Path:
+        return self.workdir / "qemu.stderr"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        con_host, con_qemu = socket.socketpair()
+        qmp_host, qmp_qemu = socket.socketpair()
+        self.argv = qemu_argv(self.spec, con_qemu.fileno(), qmp_qemu.fileno())
+        log.info("qemu %s: %s", self.spec.name, cmdline(self.argv))
+        self.console = ConsoleLog(self.console_path, PANIC_RE)
+        self._con_sock = con_host
+        try:
+            self._spawn((con_qemu.fileno(), qmp_qemu.fileno()))
+        finally:
+            con_qemu.close()
+            qmp_qemu.close()
+        self._reader = ConsoleReader(con_host, self.console)
+        self._reader.start()
+        self.qmp = Qmp(qmp_host)
+        self._handshake(Deadline(timeout))
+
+    def _spawn(self, fds: tuple[int, int]) -> None:
+        _install_cleanup()
+        with open(self.stderr_path, "wb") as err, _LIVE_LOCK:
+            self.proc = subprocess.Popen(
+                _pdeathsig_prefix() + self.argv, stdin=subprocess.DEVNULL, stdout=err,
+                stderr=err, pass_fds=fds, start_new_session=True)
+            _LIVE[self.proc.pid] = self.proc
+
+    def _handshake(self, deadline: Deadline) -> None:
+        """QMP greeting + query-status: answered only once QEMU finished initialising."""
+        assert self.qmp is not None
+        try:
+            self.qmp.handshake(deadline.remaining())
+            self.qmp.execute("query-status", timeout=deadline.remaining())
+        except InfrastructureError as e:
+            self.wait_exit(min(2.0, deadline.remaining()))
+            err = self.stderr_text()
+            self.stop()
+            if FWD_ERROR in err:
+                raise PortCollision(f"port {self.spec.ssh_port} taken", err.strip()) from e
+            raise InfrastructureError("QEMU did not start", _tail(err) or str(e),
+                                      f"try by hand: {cmdline(reproducer_argv(self.spec))}") from e
+
+    def poll(self) -> int | None:
+        return None if self.proc is None else self.proc.poll()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_exit(self, timeout: float) -> int | None:
+        if self.proc is None:
+            return None
+        try:
+            return self.proc.wait(timeout=max(0.0, timeout))
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stderr_text(self) -> str:
+        try:
+            return self.stderr_path.read_text(errors="backslashreplace")
+        except OSError:
+            return ""
+
+    def send_console(self, data: bytes) -> None:
+        if self._con_sock is not None:
+            try:
+                self._con_sock.sendall(TelnetCodec.escape(data))
+            except OSError:
+                pass
+
+    def sysrq(self, key: str) -> None:
+        """Magic sysrq through the serial port: BREAK, then the key (works on 8250 and PL011)."""
+        if self._con_sock is None:
+            return
+        try:
+            self._con_sock.sendall(TelnetCodec.BREAK)
+            time.sleep(0.2)
+            self._con_sock.sendall(key.encode())
+        except OSError:
+            pass
+
+    def stop(self, grace: float = 3.0) -> int | None:
+        """Terminate, wait `grace` s, SIGKILL the process group, reap. Idempotent."""
+        rc = None
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.terminate()
+            rc = self.wait_exit(grace)
+            _killpg(self.proc.pid, signal.SIGKILL)     # also any leftover in its group
+            if rc is None:
+                rc = self.wait_exit(5.0)
+            with _LIVE_LOCK:
+                _LIVE.pop(self.proc.pid, None)
+        self._close_io()
+        return rc
+
+    def _close_io(self) -> None:
+        if self.qmp is not None:
+            self.qmp.close()
+        if self._reader is not None:
+            self._reader.join(2.0)
+        if self._con_sock is not None:
+            self._con_sock.close()
+            self._con_sock = None
+        if self.console is not None:
+            self.console.close()
+        if self.spec.pidfile is not None:
+            self.spec.pidfile.unlink(missing_ok=True)
+
+    def __enter__(self) -> QemuProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _tail(text: str, lines: int = 5) -> str:
+    return " | ".join(text.strip().splitlines()[-lines:])

@@ -1,0 +1,59 @@
+"""Shared fixtures for kharness's own tests."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+FAKE = Path(__file__).parent / "fakekernel"
+GIT_ID = ["-c", "user.name=t", "-c", "user.email=t@t"]
+
+
+@pytest.fixture
+def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("KHARNESS_CACHE", str(cache))
+    return cache
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *GIT_ID, *args], cwd=cwd, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+@pytest.fixture
+def fake_repo(tmp_path: Path) -> Path:
+    """A git repository holding the fake kernel tree (branch main)."""
+    repo = tmp_path / "linux"
+    shutil.copytree(FAKE, repo)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    return repo
+
+
+def make_series(repo: Path, out: Path, edits: list[tuple[str, str]]) -> Path:
+    """Commit each (subject, new khugepaged.c text) on a branch and format-patch them."""
+    git(repo, "checkout", "-q", "-b", f"series-{out.name}")
+    for subject, text in edits:
+        (repo / "mm" / "khugepaged.c").write_text(text)
+        git(repo, "commit", "-qam", subject)
+    out.mkdir(parents=True)
+    git(repo, "format-patch", "-q", "--cover-letter", "-o", str(out), f"HEAD~{len(edits)}")
+    git(repo, "checkout", "-q", "main")
+    return out
+
+
+def write_config(path: Path, repo: Path, series: dict[str, str] | None = None,
+                 extra: str = "") -> Path:
+    text = (f"kernel:\n  source: {{git: {repo}, ref: main}}\n  fragments: [tests-basic]\n"
+            f"archs: [x86_64]\n")
+    if series:
+        text += "series:\n  name: demo\n  versions:\n" + "".join(
+            f"    {v}: {p}\n" for v, p in series.items())
+    path.write_text(text + extra)
+    (path.parent / "tests-basic.config").write_text("CONFIG_64BIT=y\nCONFIG_SWAP=y\n")
+    return path

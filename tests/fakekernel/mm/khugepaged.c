@@ -1,0 +1,1 @@
+int khugepaged(void) { return 0; }

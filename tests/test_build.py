@@ -1,0 +1,89 @@
+"""Build logic against the fake kernel tree (real git, real make, fake kbuild)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import build, config, series
+from harness.errors import UserError
+from tests.conftest import git, make_series, write_config
+
+V1 = "int khugepaged(void) { return 42; /* kharness-demo */ }\n"
+
+
+@pytest.fixture
+def cfg(fake_repo: Path, tmp_path: Path, isolated_cache: Path) -> config.Config:
+    d = make_series(fake_repo, tmp_path / "v1", [("mm: one", V1), ("mm: two", V1 + "//2\n")])
+    return config.load(write_config(tmp_path / "k.yaml", fake_repo, {"v1": str(d)}))
+
+
+def test_baseline_and_patched_differ_and_cache_hits(cfg: config.Config) -> None:
+    base = build.build(build.request_for(cfg, cfg.variant("baseline"), "x86_64"))
+    patched = build.build(build.request_for(cfg, cfg.variant("patched"), "x86_64"))
+    assert b"kharness-demo" in patched.vmlinux.read_bytes()
+    assert b"kharness-demo" not in base.vmlinux.read_bytes()
+    assert not base.cached and not patched.cached and base.dir != patched.dir
+    t0 = time.monotonic()
+    again = build.build(build.request_for(cfg, cfg.variant("patched"), "x86_64"))
+    assert again.cached and again.dir == patched.dir and time.monotonic() - t0 < 2
+    meta = patched.metadata()
+    assert meta["series"]["version"] == "v1" and meta["series"]["prefix"] == "2"
+    assert meta["variant"] == "patched" and "make" in meta["command"]
+    assert (patched.dir / "config").read_text().count("CONFIG_SWAP=y") == 1
+
+
+def test_prefix_builds_first_k_patches(cfg: config.Config) -> None:
+    one = build.build(build.request_for(cfg, cfg.variant("v1:1"), "x86_64"))
+    two = build.build(build.request_for(cfg, cfg.variant("v1:2"), "x86_64"))
+    assert b"//2" not in one.vmlinux.read_bytes() and b"//2" in two.vmlinux.read_bytes()
+    assert one.metadata()["series"]["prefix"] == "1"
+
+
+def test_same_tree_same_key(cfg: config.Config) -> None:
+    a = build.request_for(cfg, cfg.variant("v1:0"), "x86_64")
+    b = build.request_for(cfg, cfg.variant("baseline"), "x86_64")
+    assert a.key("gcc") == b.key("gcc")
+    c = build.request_for(cfg, cfg.variant("baseline"), "x86_64", extra_options=("CONFIG_X=y",))
+    assert c.key("gcc") != a.key("gcc")
+
+
+def test_compile_error_is_a_finding_with_error_lines(cfg: config.Config, fake_repo: Path) -> None:
+    (fake_repo / "FAIL").write_text("1")
+    git(fake_repo, "add", "FAIL")
+    git(fake_repo, "commit", "-qm", "break")
+    cfg2 = config.load(write_config(cfg.path, fake_repo))
+    with pytest.raises(build.BuildFailed) as e:
+        build.build(build.request_for(cfg2, cfg2.variant("baseline"), "x86_64"))
+    assert "expected ';'" in str(e.value) and e.value.exit_code == 1
+    assert "Error 1" in str(e.value)
+
+
+def test_interrupted_build_leaves_no_artifact(cfg: config.Config, isolated_cache: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*a: object, **k: object) -> None:
+        raise KeyboardInterrupt
+    monkeypatch.setattr(build, "write_json", boom)
+    with pytest.raises(KeyboardInterrupt):
+        build.build(build.request_for(cfg, cfg.variant("baseline"), "x86_64"))
+    builds = isolated_cache / "builds"
+    assert not [p for p in builds.iterdir() if (p / "metadata.json").exists()]
+    assert build.lookup(build.request_for(cfg, cfg.variant("baseline"), "x86_64")) is None
+
+
+def test_missing_cross_compiler_is_one_clear_error(cfg: config.Config,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(build.shutil, "which", lambda _: None)
+    with pytest.raises(build.InfrastructureError, match="compiler .*gcc not found"):
+        build.toolchain_version(build.archmod.get("arm64"))
+
+
+def test_series_patch_failure_through_build(cfg: config.Config, fake_repo: Path) -> None:
+    (fake_repo / "mm" / "khugepaged.c").write_text("int other;\n")
+    git(fake_repo, "commit", "-qam", "diverge")
+    cfg2 = config.load(cfg.path)
+    with pytest.raises(UserError, match="patch 1/2 \"mm: one\" does not apply"):
+        build.request_for(cfg2, cfg2.variant("patched"), "x86_64")
+    assert series  # module used via build

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness import arch, kconfig
+from harness.errors import UserError
+
+X86 = arch.get("x86_64")
+FAKE = Path(__file__).parent / "fakekernel"
+
+
+def test_parse_fragment() -> None:
+    f = kconfig.parse("# c\nCONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"s\"\n", "f")
+    assert f.options == (("CONFIG_A", "y"), ("CONFIG_B", "n"), ("CONFIG_C", '"s"'))
+
+
+def test_parse_rejects_garbage() -> None:
+    with pytest.raises(UserError, match="f:2: not a kconfig line"):
+        kconfig.parse("CONFIG_A=y\nA=y\n", "f")
+
+
+def test_builtin_fragments_resolve_per_arch() -> None:
+    files = kconfig.fragment_files("virt", X86)
+    assert [p.name for p in files] == ["virt.config", "virt.config"]
+    assert files[1].parent.name == "x86_64"
+    arm = kconfig.fragment_files("virt", arch.get("arm64"))
+    assert arm[1].parent.name == "arm64"
+
+
+def test_builtin_fragments_request_what_tests_need() -> None:
+    req = kconfig.merge(kconfig.collect(("virt", "thp", "swap", "debug-locking"), (), X86))
+    names = {n for n, v, _ in req.options if v == "y"}
+    for needed in ("CONFIG_ADVISE_SYSCALLS", "CONFIG_ACPI", "CONFIG_X86_MPPARSE", "CONFIG_BLOCK",
+                   "CONFIG_ZRAM", "CONFIG_SWAP", "CONFIG_TRANSPARENT_HUGEPAGE",
+                   "CONFIG_PROVE_LOCKING", "CONFIG_DEBUG_VM", "CONFIG_PROC_PAGE_MONITOR"):
+        assert needed in names
+
+
+def test_unknown_fragment() -> None:
+    with pytest.raises(UserError, match="unknown kconfig fragment 'nope'"):
+        kconfig.fragment_files("nope", X86)
+
+
+def test_conflicting_fragments_are_reported() -> None:
+    a = kconfig.parse("CONFIG_X=y\n", "a.config")
+    b = kconfig.parse("# CONFIG_X is not set\n", "b.config")
+    with pytest.raises(UserError, match="CONFIG_X=y in a.config but CONFIG_X=n in b.config"):
+        kconfig.merge([a, b])
+
+
+def test_user_options_override() -> None:
+    a = kconfig.parse("CONFIG_X=y\n", "a.config")
+    req = kconfig.merge([a, kconfig.parse("# CONFIG_X is not set\n", "options")])
+    assert req.options == (("CONFIG_X", "n", "options"),)
+
+
+def test_generate_and_verify_with_fake_tree(tmp_path: Path) -> None:
+    req = kconfig.merge([kconfig.parse("CONFIG_SWAP=y\n# CONFIG_64BIT is not set\n", "f")])
+    cfg = kconfig.generate(FAKE, tmp_path / "o", X86, req, ["ARCH=x86_64"])
+    values = kconfig.read_config(cfg)
+    assert values["CONFIG_SWAP"] == "y" and values["CONFIG_64BIT"] == "n"
+
+
+def test_dropped_option_names_it_and_dependency(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    import shutil
+    shutil.copytree(FAKE, tree)
+    (tree / "DROP").write_text("CONFIG_NEEDS_FOO\n")
+    req = kconfig.merge([kconfig.parse("CONFIG_NEEDS_FOO=y\n", "mine.config")])
+    with pytest.raises(UserError) as e:
+        kconfig.generate(tree, tmp_path / "o", X86, req, ["ARCH=x86_64"])
+    msg = str(e.value)
+    assert "CONFIG_NEEDS_FOO=y was dropped" in msg and "mine.config" in msg
+    assert "FOO_DEP && 64BIT" in msg and "FOO_DEP=n" in msg and "64BIT=y" in msg
