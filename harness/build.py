@@ -125,6 +125,8 @@ def build(req: BuildRequest, *, force: bool = False) -> BuildResult:
         return _result(out, req, cached=True, seconds=time.monotonic() - t0)
     slot = cache_dir("work", req.source.repo.name) / req.arch
     with file_lock(slot.with_name(slot.name + ".lock")):
+        if (out / "metadata.json").exists() and not force:    # built while we waited
+            return _result(out, req, cached=True, seconds=time.monotonic() - t0)
         return _build_in_slot(req, profile, toolchain, slot, out, t0)
 
 

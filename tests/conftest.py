@@ -57,3 +57,17 @@ def write_config(path: Path, repo: Path, series: dict[str, str] | None = None,
     path.write_text(text + extra)
     (path.parent / "tests-basic.config").write_text("CONFIG_64BIT=y\nCONFIG_SWAP=y\n")
     return path
+
+
+ROOT = Path(__file__).resolve().parent.parent
+QUICKSTART = ROOT / "examples" / "quickstart.yaml"
+
+
+@pytest.fixture(scope="session")
+def quickstart_kernel():  # type: ignore[no-untyped-def]
+    """factory(arch, variant="baseline") -> BuildResult of the quickstart config (cached)."""
+    from harness import build
+
+    def get(arch: str, variant: str = "baseline") -> build.BuildResult:
+        return build.build_for_config(QUICKSTART, arch, variant)
+    return get

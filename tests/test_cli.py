@@ -1,0 +1,107 @@
+"""CLI contract: user errors are one line on stderr and exit 2; no tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import build, cli, doctor
+from tests.conftest import git, make_series, write_config
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True,
+                          text=True, cwd=Path(__file__).parent.parent)
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str], needle: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_malformed_yaml(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kernel:\n  source: {debian: x\n")
+    one_line_error(run_cli("build", str(bad)), "malformed YAML")
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    one_line_error(run_cli("plan", str(tmp_path / "none.yaml")), "config file not found")
+
+
+def test_unknown_subcommand() -> None:
+    proc = run_cli("frobnicate")
+    assert proc.returncode == 2 and "usage error" in proc.stderr
+
+
+def test_plan_prints_commands() -> None:
+    proc = run_cli("plan", "examples/quickstart.yaml")
+    assert proc.returncode == 0, proc.stderr
+    assert "[arm64 patched]" in proc.stdout and "CROSS_COMPILE=aarch64-linux-gnu-" in proc.stdout
+    assert "git am -3" in proc.stdout and "olddefconfig" in proc.stdout
+
+
+def test_non_applying_patch_exit_2(fake_repo: Path, tmp_path: Path, isolated_cache: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    d = make_series(fake_repo, tmp_path / "v1", [("mm: one", "int x;\n")])
+    (fake_repo / "mm" / "khugepaged.c").write_text("int other;\n")
+    git(fake_repo, "commit", "-qam", "diverge")
+    cfg = write_config(tmp_path / "k.yaml", fake_repo, {"v1": str(d)})
+    assert cli.main(["-q", "build", str(cfg), "--variant", "patched"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and 'patch 1/1 "mm: one" does not apply' in err[0]
+    assert "mm/khugepaged.c" in err[0]
+
+
+def test_dropped_option_exit_2(fake_repo: Path, tmp_path: Path, isolated_cache: Path,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    (fake_repo / "DROP").write_text("CONFIG_NEEDS_FOO\n")
+    git(fake_repo, "add", "DROP")
+    git(fake_repo, "commit", "-qm", "drop")
+    cfg = write_config(tmp_path / "k.yaml", fake_repo)
+    assert cli.main(["-q", "build", str(cfg), "--option", "CONFIG_NEEDS_FOO=y"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "CONFIG_NEEDS_FOO=y was dropped" in err[0] and "FOO_DEP" in err[0]
+
+
+def test_missing_cross_compiler_exit_2(fake_repo: Path, tmp_path: Path, isolated_cache: Path,
+                                       monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    real = build.shutil.which
+    monkeypatch.setattr(build.shutil, "which",
+                        lambda c: None if c.startswith("aarch64") else real(c))
+    cfg = write_config(tmp_path / "k.yaml", fake_repo)
+    assert cli.main(["-q", "build", str(cfg), "--arch", "arm64"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "aarch64-linux-gnu-gcc not found" in err[0]
+    assert "apt-get install gcc-aarch64-linux-gnu" in err[0]
+
+
+def test_build_prints_table_and_cache_hit(fake_repo: Path, tmp_path: Path, isolated_cache: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = write_config(tmp_path / "k.yaml", fake_repo)
+    assert cli.main(["-q", "build", str(cfg)]) == 0
+    assert "built in" in capsys.readouterr().out
+    assert cli.main(["-q", "build", str(cfg)]) == 0
+    assert "cached" in capsys.readouterr().out
+
+
+def test_doctor_reports_missing_and_install_command(monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(doctor.shutil, "which", lambda c: None if c == "flex" else "/bin/x")
+    monkeypatch.setattr(doctor.os.path, "exists", lambda p: True)
+    assert doctor.doctor(install=False) == 2
+    out = capsys.readouterr().out
+    assert "missing: flex" in out and "apt-get install -y --no-install-recommends flex" in out
+
+
+def test_doctor_all_present(monkeypatch: pytest.MonkeyPatch,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(doctor.shutil, "which", lambda c: "/bin/x")
+    monkeypatch.setattr(doctor.os.path, "exists", lambda p: True)
+    assert doctor.doctor(install=False) == 0
