@@ -10,6 +10,7 @@ archive concatenated after the base one (overlay_cpio).
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import json
@@ -30,6 +31,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 
 from harness import arch as arch_mod
 from harness import cpio, debian
@@ -71,6 +79,7 @@ class Recipe:
     symlinks: tuple[tuple[str, str], ...] = ()
     busybox: tuple[str, str] | None = None        # (binary, directory for applet links)
     workloads: str | None = None                  # directory for compiled workloads
+    ssh_host_key: str | None = None               # where a baked-in dropbear key goes
     sources: tuple[tuple[str, str], ...] = ()     # (file, sha256) of everything read
 
     def digest(self) -> str:
@@ -78,7 +87,7 @@ class Recipe:
 
 
 _RECIPE_KEYS = {"suite", "packages", "install", "files", "dirs", "symlinks", "busybox",
-                "workloads"}
+                "workloads", "ssh_host_key"}
 
 
 def load_recipe(path: Path) -> Recipe:
@@ -102,7 +111,8 @@ def load_recipe(path: Path) -> Recipe:
         files=files, dirs=tuple(_recipe_dir(path, d) for d in raw.get("dirs") or ()),
         symlinks=tuple((str(k), str(v)) for k, v in (raw.get("symlinks") or {}).items()),
         busybox=(str(bb["binary"]), str(bb["links"])) if bb else None,
-        workloads=raw.get("workloads"), sources=tuple(sources))
+        workloads=raw.get("workloads"), ssh_host_key=raw.get("ssh_host_key"),
+        sources=tuple(sources))
 
 
 def _mode(recipe: Path, value: Any, default: int) -> int:
@@ -373,9 +383,23 @@ class _Collector:
                                 "add the package that ships it to the image recipe")
 
 
-def recipe_entries(recipe: Recipe, workloads: dict[str, bytes]) -> list[cpio.Entry]:
-    """Entries the recipe itself defines: dirs, files, symlinks, workloads (not applets)."""
+def host_key(seed: str) -> tuple[bytes, str]:
+    """A dropbear-format ed25519 host key derived from `seed`, and its OpenSSH public line."""
+    priv = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(f"hostkey:{seed}".encode()).digest())
+    pub = priv.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    secret = priv.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+
+    def sshstr(b: bytes) -> bytes:
+        return struct.pack(">I", len(b)) + b
+    line = base64.b64encode(sshstr(b"ssh-ed25519") + sshstr(pub)).decode()
+    return sshstr(b"ssh-ed25519") + sshstr(secret + pub), f"ssh-ed25519 {line}"
+
+
+def recipe_entries(recipe: Recipe, workloads: dict[str, bytes], seed: str) -> list[cpio.Entry]:
+    """Entries the recipe itself defines: dirs, files, symlinks, workloads, host key."""
     out = [cpio.directory(p, m) for p, m in recipe.dirs]
+    if recipe.ssh_host_key:
+        out.append(cpio.file(recipe.ssh_host_key, host_key(seed)[0], 0o600))
     out += [cpio.file(p, data, m) for p, data, m in recipe.files]
     out += [cpio.symlink(p, t) for p, t in recipe.symlinks]
     if recipe.workloads:
@@ -394,7 +418,7 @@ def applet_links(recipe: Recipe, busybox: bytes, exists: Any) -> list[cpio.Entry
 
 
 def _assemble(recipe: Recipe, profile: arch_mod.ArchProfile, pkgs: list[debian.Package],
-              workloads: dict[str, bytes]) -> tuple[list[cpio.Entry], list[debian.Package]]:
+              workloads: dict[str, bytes], seed: str) -> tuple[list[cpio.Entry], list[debian.Package]]:
     tree = Tree({p.name: p for p in pkgs})
     for name in recipe.packages:
         tree.load(name)
@@ -402,7 +426,7 @@ def _assemble(recipe: Recipe, profile: arch_mod.ArchProfile, pkgs: list[debian.P
     for path in recipe.install:
         col.install(path)
     entries = dict(col.entries)
-    entries.update((e.name, e) for e in recipe_entries(recipe, workloads))
+    entries.update((e.name, e) for e in recipe_entries(recipe, workloads, seed))
     if recipe.busybox:
         bb = entries.get(cpio.norm(recipe.busybox[0]))
         if bb is None:
@@ -502,12 +526,13 @@ def _build_initramfs(recipe: Recipe, profile: arch_mod.ArchProfile, pkgs: list[d
                      arch_mod.guest_cc(profile))
         binaries = compile_workloads(profile, sources, Path(tmp))
     log.info("image: assembling initramfs %s for %s", key[:16], profile.name)
-    entries, used = _assemble(recipe, profile, pkgs, binaries)
+    entries, used = _assemble(recipe, profile, pkgs, binaries, key)
     data = cpio.pack(entries)
     write_json(_info_path(out), {
         "kind": "initramfs", "arch": profile.name, "recipe": str(recipe.path),
         "recipe_sources": dict(recipe.sources), "suite": recipe.suite, "key": key,
         "packages": [_pkg_info(p) for p in used], "workloads": sorted(binaries),
+        "ssh_host_key": host_key(key)[1] if recipe.ssh_host_key else None,
         "sha256": sha256_bytes(data), "size": len(data), "entries": len(entries)})
     atomic_write(out, data)
     log.info("image: wrote %s (%d entries, %.1f MB) in %.1fs", out, len(entries),
@@ -572,15 +597,16 @@ def rootfs_disk(arch: str, packages: Sequence[str] = ("python3", "stress-ng"), *
         if out.exists() and not refresh:
             log.info("image: cached %s", out)
             return out
-        _build_rootfs(recipe, profile, names, sources, out, size)
-        write_json(_info_path(out), {"kind": "rootfs", "arch": profile.name, "key": key,
-                                     "recipe": str(recipe.path), "packages": names,
-                                     "sha256": sha256_file(out), "size": size})
+        _build_rootfs(recipe, profile, names, sources, out, size, key)
+        write_json(_info_path(out), {
+            "kind": "rootfs", "arch": profile.name, "key": key, "recipe": str(recipe.path),
+            "packages": names, "sha256": sha256_file(out), "size": size,
+            "ssh_host_key": host_key(key)[1] if recipe.ssh_host_key else None})
     return out
 
 
 def _build_rootfs(recipe: Recipe, profile: arch_mod.ArchProfile, names: list[str],
-                  sources: list[Path], out: Path, size: str) -> None:
+                  sources: list[Path], out: Path, size: str, key: str) -> None:
     if os.geteuid() != 0:
         raise InfrastructureError("building a Debian rootfs disk needs root",
                                   "mmdebstrap --mode=root and mkfs.ext4 -d keep file owners",
@@ -594,7 +620,7 @@ def _build_rootfs(recipe: Recipe, profile: arch_mod.ArchProfile, names: list[str
              f"--architectures={profile.debian_arch}", f"--include={','.join(names)}",
              recipe.suite, root, debian.mirror_for(recipe.suite)], timeout=3600)
         binaries = compile_workloads(profile, sources, Path(tmp))
-        _materialize(root, recipe_entries(recipe, binaries))
+        _materialize(root, recipe_entries(recipe, binaries, key))
         busybox = root / cpio.norm(recipe.busybox[0]) if recipe.busybox else None
         if busybox is not None and busybox.exists():
             links = applet_links(recipe, busybox.read_bytes(), lambda p: os.path.lexists(root / p))
@@ -613,7 +639,9 @@ def _materialize(root: Path, entries: list[cpio.Entry]) -> None:
             path.mkdir(exist_ok=True)
             path.chmod(e.mode & 0o7777)
             continue
-        if path.is_symlink() or path.exists():
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.is_symlink() or path.exists():
             path.unlink()
         if e.is_symlink:
             path.symlink_to(e.data.decode())
