@@ -521,9 +521,8 @@ def _build_initramfs(recipe: Recipe, profile: arch_mod.ArchProfile, pkgs: list[d
                      sources: list[Path], out: Path, key: str) -> None:
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="kharness-img-") as tmp:
-        if sources:
-            log.info("image: compiling %d guest workloads with %s", len(sources),
-                     arch_mod.guest_cc(profile))
+        if any(s.suffix == ".c" for s in sources):
+            log.info("image: compiling guest workloads with %s", arch_mod.guest_cc(profile))
         binaries = compile_workloads(profile, sources, Path(tmp))
     log.info("image: assembling initramfs %s for %s", key[:16], profile.name)
     entries, used = _assemble(recipe, profile, pkgs, binaries, key)
