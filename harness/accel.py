@@ -24,8 +24,8 @@ import platform
 import re
 import subprocess
 import tempfile
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -37,7 +37,8 @@ log = logging.getLogger("harness")
 
 Accel = Literal["kvm", "tcg"]
 KVM_ERRORS = ("KVM internal error", "kvm run failed", "failed to initialize kvm",
-              "Could not access KVM kernel module", "KVM_CREATE_VM", "kvm_init_vcpu")
+              "Could not access KVM kernel module", "KVM_CREATE_VM", "kvm_init_vcpu",
+              "failed to set MSR", "kvm_buf_set_msrs", "target/i386/kvm/")
 KVM_KERNEL_PROBE_OK = re.compile(r"Kernel panic - not syncing|Run /init|No working init|"
                                  r"Unable to mount root")
 _SCALE = {"kvm": 1.0, "tcg": 5.0}
@@ -127,7 +128,7 @@ def _probe_firmware_x86(profile: ArchProfile) -> Verdict:
         fw = Path(tmp) / "fw.bin"
         fw.write_bytes(_x86_firmware())
         argv = [profile.qemu_binary, "-accel", "kvm", "-machine", "pc", "-bios", str(fw),
-                "-nodefaults", "-no-user-config", "-display", "none", "-cpu", "host",
+                "-nodefaults", "-no-user-config", "-display", "none", "-cpu", profile.qemu_cpu_kvm,
                 "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
         rc, out = _run_probe(argv, timeout=10)
     if rc == 0x63:
@@ -152,7 +153,7 @@ def _probe_kernel(profile: ArchProfile, kernel: Path) -> Verdict:
 def _run_probe(argv: list[str], timeout: float) -> tuple[int, str]:
     log.debug("$ %s", cmdline(argv))
     try:
-        proc = subprocess.run(argv, capture_output=True, timeout=timeout, text=True,
+        proc = subprocess.run(argv, check=False, capture_output=True, timeout=timeout, text=True,
                               errors="backslashreplace", start_new_session=True)
     except subprocess.TimeoutExpired as e:
         out = e.stdout if isinstance(e.stdout, str) else (e.stdout or b"").decode(errors="replace")
@@ -195,7 +196,8 @@ def _qemu_version_tag(profile: ArchProfile) -> str:
 def qemu_version(binary: str) -> str:
     """First line of `qemu-system-* --version`, e.g. "QEMU emulator version 7.2.22 (...)"."""
     try:
-        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10)
+        out = subprocess.run([binary, "--version"], check=False, capture_output=True, text=True,
+                             timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     return (out.stdout.splitlines() or ["unknown"])[0].strip()

@@ -281,7 +281,7 @@ class ConsoleLog:
 
     def __init__(self, path: Path, alarm: re.Pattern[str]) -> None:
         self.path = path
-        self._file = open(path, "ab")
+        self._file = open(path, "ab")  # noqa: SIM115 - lives as long as the VM
         self._lines: list[str] = []
         self._partial = b""
         self._cond = threading.Condition()
@@ -562,13 +562,6 @@ class QemuProcess:
             self.console.close()
         if self.spec.pidfile is not None:
             self.spec.pidfile.unlink(missing_ok=True)
-
-    def __enter__(self) -> QemuProcess:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def _tail(text: str, lines: int = 5) -> str:
