@@ -31,6 +31,7 @@ from harness.qemu import (
     MachineSpec,
     PortCollision,
     QemuProcess,
+    Qmp,
     free_port,
     kernel_cmdline,
     reproducer_argv,
