@@ -1,0 +1,167 @@
+"""`kharness run`: build every variant x arch, run guest_tests per cell, journal, verdict.
+
+A cell is (arch, variant). Builds run one at a time (each already uses every core). Test
+cells run as separate pytest processes, `jobs` at a time: by default one per host core,
+capped so the guests' memory fits in 70% of host RAM (TCG guests are mostly idle between
+workload bursts, so one VM per core keeps both cores busy without thrashing).
+Everything lands in the run directory as it happens; `--resume` skips finished cells.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness import arch as archmod
+from harness import build, config, source
+from harness.errors import UserError
+from harness.results import Journal
+from harness.util import cmdline, stable_hash, write_json
+
+log = logging.getLogger("harness")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Cell:
+    arch: str
+    variant: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.arch}/{self.variant}"
+
+    @property
+    def slug(self) -> str:
+        return f"{self.arch}-{self.variant.replace(':', '_')}"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    config: Path
+    out: Path
+    archs: tuple[str, ...] = ()
+    variants: tuple[str, ...] = ()
+    tests: tuple[str, ...] = ("guest_tests",)
+    pytest_args: tuple[str, ...] = ()
+    jobs: int = 0
+    resume: bool = False
+
+
+def cells_for(cfg: config.Config, opts: RunOptions) -> list[Cell]:
+    archs = [archmod.get(a).name for a in (opts.archs or cfg.archs)]
+    variants = [cfg.variant(v).label for v in (opts.variants or cfg.variants)]
+    return [Cell(a, v) for a in archs for v in variants]
+
+
+def default_jobs(guest_mem_mib: int = 1024) -> int:
+    cores = os.cpu_count() or 1
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1 << 20)
+    except (ValueError, OSError):
+        total = 4096
+    return max(1, min(cores, int(total * 0.7) // max(guest_mem_mib, 1)))
+
+
+def pytest_argv(cfg: config.Config, cell: Cell, opts: RunOptions, celldir: Path) -> list[str]:
+    return [sys.executable, "-m", "pytest", *opts.tests, "-p", "no:cacheprovider",
+            "--kharness-config", str(cfg.path), "--kharness-arch", cell.arch,
+            "--kharness-variant", cell.variant, "--kharness-journal", str(opts.out / "results.jsonl"),
+            "--kharness-workdir", str(celldir), "--junitxml", str(celldir / "junit.xml"),
+            "-o", "junit_family=xunit2", "-q", "-rA", *opts.pytest_args]
+
+
+def run(opts: RunOptions) -> dict[str, Any]:
+    cfg = config.load(opts.config)
+    cells = cells_for(cfg, opts)
+    opts.out.mkdir(parents=True, exist_ok=True)
+    journal = Journal(opts.out / "results.jsonl")
+    done = {r["cell"] for r in journal.records("cell") if r.get("status") in ("done", "build-failed")}
+    if done and not opts.resume:
+        raise UserError(f"{opts.out} already holds a run", "refusing to mix two runs",
+                        "pass --resume to continue it, or choose another --out")
+    meta = _metadata(cfg, cells, opts)
+    write_json(opts.out / "run.json", meta)
+    t0 = time.monotonic()
+    todo = [c for c in cells if c.name not in done]
+    for c in cells:
+        if c.name in done:
+            log.info("[%s] finished in an earlier attempt, skipped", c.name)
+    built = _build_cells(cfg, todo, journal)
+    _test_cells(cfg, [c for c in todo if c in built], built, opts, journal)
+    meta["durations"] = {"total": time.monotonic() - t0}
+    meta["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    write_json(opts.out / "run.json", meta)
+    return meta
+
+
+def _metadata(cfg: config.Config, cells: list[Cell], opts: RunOptions) -> dict[str, Any]:
+    qemu = {a: _version([archmod.get(a).qemu_binary, "--version"]) for a in {c.arch for c in cells}}
+    return {"type": "run", "config": str(cfg.path), "name": cfg.name,
+            "config_sha256": stable_hash(cfg.path.read_text()), "cells": [c.name for c in cells],
+            "source": {"kind": cfg.source.kind, "location": cfg.source.location,
+                       "suite": cfg.source.suite, "ref": cfg.source.ref},
+            "series": None if cfg.series is None else {
+                "name": cfg.series.name, "versions": [v for v, _ in cfg.series.versions]},
+            "qemu": qemu, "host": platform.node(), "cpus": os.cpu_count(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "command": cmdline(["kharness", "run", str(cfg.path), "--out", str(opts.out)])}
+
+
+def _version(argv: list[str]) -> str:
+    if shutil.which(argv[0]) is None:
+        return "not installed"
+    return subprocess.run(argv, capture_output=True, text=True).stdout.split("\n")[0]
+
+
+def _build_cells(cfg: config.Config, cells: list[Cell],
+                 journal: Journal) -> dict[Cell, build.BuildResult]:
+    src = source.resolve(cfg.source) if cells else None
+    out: dict[Cell, build.BuildResult] = {}
+    for cell in sorted(cells, key=lambda c: (c.arch, c.variant != "baseline")):
+        try:
+            req = build.request_for(cfg, cfg.variant(cell.variant), cell.arch, src=src)
+            out[cell] = build.build(req)
+        except build.BuildFailed as e:
+            log.error("[%s] %s", cell.name, e.one_line())
+            journal.append({"type": "cell", "cell": cell.name, "arch": cell.arch,
+                            "variant": cell.variant, "status": "build-failed",
+                            "message": e.one_line()})
+    return out
+
+
+def _test_cells(cfg: config.Config, cells: list[Cell], built: dict[Cell, build.BuildResult],
+                opts: RunOptions, journal: Journal) -> None:
+    jobs = opts.jobs or default_jobs()
+    log.info("testing %d cells, %d at a time", len(cells), jobs)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for cell, rc, secs in pool.map(lambda c: _test_cell(cfg, c, opts), cells):
+            b = built[cell]
+            journal.append({"type": "cell", "cell": cell.name, "arch": cell.arch,
+                            "variant": cell.variant, "status": "done" if rc in (0, 1) else "infra",
+                            "pytest_exit": rc, "seconds": secs,
+                            "build": {"dir": str(b.dir), "cached": b.cached,
+                                      "seconds": b.seconds},
+                            "reproduce": cmdline(pytest_argv(cfg, cell, opts, Path("CELLDIR"))[1:])})
+
+
+def _test_cell(cfg: config.Config, cell: Cell, opts: RunOptions) -> tuple[Cell, int, float]:
+    celldir = opts.out / "cells" / cell.slug
+    celldir.mkdir(parents=True, exist_ok=True)
+    argv = pytest_argv(cfg, cell, opts, celldir)
+    log.info("[%s] $ %s", cell.name, cmdline(argv))
+    t0 = time.monotonic()
+    with open(celldir / "pytest.log", "w") as logf:
+        rc = subprocess.run(argv, stdout=logf, stderr=subprocess.STDOUT, cwd=ROOT).returncode
+    secs = time.monotonic() - t0
+    log.info("[%s] pytest exit %d in %.0fs", cell.name, rc, secs)
+    return cell, rc, secs
