@@ -92,7 +92,14 @@ def request_for(cfg: Config, variant: Variant, arch: str, *, extra_fragments: tu
     profile = archmod.get(arch)
     src = src or source.resolve(cfg.source)
     commit, info = src.base, [("base", src.base)]
-    if not variant.is_baseline:
+    if variant.commit is not None:
+        commit = source.git(src.repo, "rev-parse", "--verify", "-q", f"{variant.commit}^{{commit}}",
+                            check=False)
+        if not commit:
+            raise UserError(f"commit {variant.commit!r} not found in the source repository",
+                            "", "use a sha or ref reachable from the configured source")
+        info = [("base", src.base), ("commit", commit)]
+    elif not variant.is_baseline:
         assert cfg.series is not None and variant.version is not None
         sv = series.load_version(cfg.series.name, variant.version,
                                  dict(cfg.series.versions)[variant.version])

@@ -52,10 +52,11 @@ class Variant:
     label: str
     version: str | None = None
     prefix: int | None = None
+    commit: str | None = None       # "commit:<rev>": any commit of a git source (bisect)
 
     @property
     def is_baseline(self) -> bool:
-        return self.version is None
+        return self.version is None and self.commit is None
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,11 @@ def _series(value: Any, path: Path) -> SeriesSpec | None:
 
 
 def parse_variant(text: str, cfg: Config) -> Variant:
+    if text.startswith("commit:"):
+        rev = text.split(":", 1)[1].strip()
+        if not rev:
+            raise UserError(f"bad variant {text!r}", "", "write commit:<sha or ref>")
+        return Variant(label=f"commit:{rev}", commit=rev)
     m = VARIANT_RE.match(text.strip())
     if not m:
         raise UserError(f"bad variant {text!r}", "", "use baseline, patched, <version> or "

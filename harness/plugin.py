@@ -1,1 +1,457 @@
-"""pytest plugin (filled in by the guest_tests work)."""
+"""kharness pytest plugin: built kernels, booted guests, THP knobs and a splat guard as fixtures.
+
+Options (command line wins over ini, ini over the config file's defaults):
+  --kharness-config PATH    ini: kharness_config     the kharness YAML (kernel, series, knobs)
+  --kharness-arch A         ini: kharness_archs      repeatable; default: the config's archs
+  --kharness-variant V      ini: kharness_variants   repeatable; default: the config's variants
+  --kharness-knobs NAME     ini: kharness_knobs      only these knob sets (names or globs)
+  --kharness-guest-scope S  ini: kharness_guest_scope  "session" (one guest per arch x variant,
+                            replaced after a crash) or "test" (a fresh guest per test)
+  --kharness-journal PATH   append one JSON line per finished test (see harness.results)
+  --kharness-workdir DIR    VM work directories (console logs, vm.json); default: tmp
+
+Fixtures: kh_target (arch, variant; parametrised, session scope), kernel, vm, guest, thp,
+knobset (parametrised over the config's knob sets), kh_record (dict merged into the journal
+record), kernel_features. Markers: kharness_arch, kharness_variant, expect_splat, needs.
+Every test using a guest runs under the splat guard: a splat in the test's slice of the
+console fails the test with kind, title, function and trace.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.errors import InfrastructureError, KharnessError
+
+OPTIONS = ("config", "arch", "variant", "knobs", "guest_scope", "journal", "workdir")
+_record_key = pytest.StashKey[dict[str, Any]]()
+_offset_key = pytest.StashKey[tuple[Any, int]]()
+
+
+@dataclass(frozen=True)
+class Target:
+    arch: str
+    variant: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.arch}-{self.variant}"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("kharness", "kharness: real kernels in QEMU")
+    g.addoption("--kharness-config", help="kharness YAML config")
+    g.addoption("--kharness-arch", action="append", help="arch to test (repeatable)")
+    g.addoption("--kharness-variant", action="append",
+                help="baseline | patched | <version> | <version>:<k> (repeatable)")
+    g.addoption("--kharness-knobs", action="append", help="knob set names/globs (repeatable)")
+    g.addoption("--kharness-guest-scope", choices=("session", "test"), help="guest lifetime")
+    g.addoption("--kharness-journal", help="results.jsonl to append to")
+    g.addoption("--kharness-workdir", help="directory for VM work dirs")
+    parser.addini("kharness_config", "kharness YAML config")
+    parser.addini("kharness_archs", "archs to test", type="args")
+    parser.addini("kharness_variants", "variants to test", type="args")
+    parser.addini("kharness_knobs", "knob set names/globs", type="args")
+    parser.addini("kharness_guest_scope", "session or test", default="session")
+
+
+def _opt(config: pytest.Config, name: str) -> tuple[Any, str]:
+    """(value, where it came from) with command line > ini."""
+    cli = config.getoption(f"kharness_{name}")
+    if cli:
+        return cli, f"--kharness-{name.replace('_', '-')}"
+    ini = {"arch": "kharness_archs", "variant": "kharness_variants"}.get(name, f"kharness_{name}")
+    try:
+        value = config.getini(ini)
+    except ValueError:
+        return None, ""
+    return (value or None), f"ini {ini}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in (
+        "kharness_arch(*archs): run only on these archs",
+        "kharness_variant(*variants): run only on these variants",
+        "expect_splat(kind=None, title=None): the test expects this splat (not a failure)",
+        "needs(*features): skip unless the kernel has these features (e.g. mthp_collapse)",
+    ):
+        config.addinivalue_line("markers", line)
+    state = KharnessState.from_config(config)
+    config.stash[_state_key] = state
+    config.add_cleanup(state.close)
+
+
+class KharnessState:
+    """Per-session state: the loaded config, targets, booted VMs."""
+
+    def __init__(self, pconfig: pytest.Config, cfg: Any, targets: list[Target],
+                 knobsets: list[Any], scope: str, journal: Path | None, workdir: Path) -> None:
+        self.pconfig, self.cfg, self.targets, self.knobsets = pconfig, cfg, targets, knobsets
+        self.scope, self.workdir = scope, workdir
+        self.journal = None
+        if journal is not None:
+            from harness.results import Journal
+            self.journal = Journal(journal)
+        self.vms: dict[Target, Any] = {}
+        self.kernels: dict[Target, Any] = {}
+        self.features: dict[Target, dict[str, bool]] = {}
+        self.counter = 0
+
+    @classmethod
+    def from_config(cls, pconfig: pytest.Config) -> KharnessState:
+        path, where = _opt(pconfig, "config")
+        workdir_opt, _ = _opt(pconfig, "workdir")
+        workdir = Path(workdir_opt or tempfile.mkdtemp(prefix="kharness-"))
+        journal, _ = _opt(pconfig, "journal")
+        scope, _ = _opt(pconfig, "guest_scope")
+        if not path:
+            return cls(pconfig, None, [], [], scope or "session", None, workdir)
+        from harness import config as configmod
+        try:
+            cfg = configmod.load(_rel(pconfig, str(path)))
+            archs, awhere = _opt(pconfig, "arch")
+            variants, vwhere = _opt(pconfig, "variant")
+            targets = _targets(cfg, archs, awhere, variants, vwhere)
+            names, kwhere = _opt(pconfig, "knobs")
+            knobsets = _knobsets(cfg, names, kwhere)
+        except KharnessError as e:
+            raise pytest.UsageError(f"kharness ({where}): {e.one_line()}") from None
+        return cls(pconfig, cfg, targets, knobsets, scope or "session",
+                   Path(journal) if journal else None, workdir)
+
+    # --- kernels and VMs
+    def kernel(self, target: Target) -> Any:
+        if target not in self.kernels:
+            from harness import build
+            req = build.request_for(self.cfg, self.cfg.variant(target.variant), target.arch)
+            self.kernels[target] = build.build(req)
+        return self.kernels[target]
+
+    def vm(self, target: Target, fresh: bool = False) -> Any:
+        current = self.vms.get(target)
+        if current is not None and (fresh or not _healthy(current)):
+            current.close()
+            current = None
+        if current is None:
+            from harness.vm import VM
+            self.counter += 1
+            guest_cfg = (self.cfg.sections.get("guest") or {}) if self.cfg else {}
+            current = VM(self.kernel(target).image, target.arch,
+                         workdir=self.workdir / f"{target.id.replace(':', '_')}-vm{self.counter}",
+                         name=f"{target.id}-{self.counter}",
+                         mem=str(guest_cfg.get("mem", "1G")), cpus=int(guest_cfg.get("cpus", 2)),
+                         zram=guest_cfg.get("zram", "256M"),
+                         cmdline_extra=tuple(guest_cfg.get("cmdline", ())))
+            current.start()
+            self.vms[target] = current
+        return current
+
+    def drop(self, target: Target) -> None:
+        vm = self.vms.pop(target, None)
+        if vm is not None:
+            vm.close()
+
+    def close(self) -> None:
+        for target in list(self.vms):
+            self.drop(target)
+
+
+_state_key = pytest.StashKey[KharnessState]()
+
+
+def _rel(pconfig: pytest.Config, path: str) -> str:
+    p = Path(path)
+    return str(p if p.is_absolute() or p.exists() else Path(pconfig.rootpath) / p)
+
+
+def _targets(cfg: Any, archs: Any, awhere: str, variants: Any, vwhere: str) -> list[Target]:
+    from harness import arch as archmod
+    from harness.errors import UserError
+    out = []
+    for a in archs or cfg.archs:
+        try:
+            name = archmod.get(a).name
+        except UserError as e:
+            raise UserError(f"{awhere or 'config archs'}: {e.what}", e.why, e.fix) from None
+        for v in variants or cfg.variants:
+            try:
+                out.append(Target(name, cfg.variant(v).label))
+            except UserError as e:
+                raise UserError(f"{vwhere or 'config variants'}: {e.what}", e.why, e.fix) from None
+    return out
+
+
+def _knobsets(cfg: Any, names: Any, where: str) -> list[Any]:
+    from harness import knobs
+    from harness.errors import UserError
+    spec = cfg.sections.get("knobs")
+    sets = list(knobs.parse_knobsets(spec, str(cfg.path))) if spec else []
+    if names:
+        chosen = [k for k in sets if any(fnmatch.fnmatch(k.name, n) for n in names)]
+        if not chosen:
+            raise UserError(f"{where}: no knob set matches {', '.join(names)}",
+                            f"known: {', '.join(k.name for k in sets) or 'none'}")
+        sets = chosen
+    return sets
+
+
+def _healthy(vm: Any) -> bool:
+    from harness.guest import Outcome
+    return bool(vm.qemu is not None and vm.qemu.alive() and vm.outcome == Outcome.OK)
+
+
+def _state(request: pytest.FixtureRequest) -> KharnessState:
+    st = request.config.stash[_state_key]
+    if st.cfg is None:
+        pytest.skip("no kharness config (use --kharness-config or ini kharness_config)")
+    return st
+
+
+# ------------------------------------------------------------------ parametrisation
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    st = metafunc.config.stash.get(_state_key, None)
+    if st is None:
+        return
+    if "kh_target" in metafunc.fixturenames:
+        targets = st.targets or [Target("none", "none")]
+        metafunc.parametrize("kh_target", targets, ids=[t.id for t in targets], scope="session")
+    if "knobset" in metafunc.fixturenames:
+        sets = st.knobsets or [None]
+        metafunc.parametrize("knobset", sets, ids=[getattr(k, "name", "default") for k in sets])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group tests by target so each guest boots once per session scope."""
+    def key(item: pytest.Item) -> str:
+        cs = getattr(item, "callspec", None)
+        target = cs.params.get("kh_target") if cs is not None else None
+        return target.id if isinstance(target, Target) else ""
+    items.sort(key=key)
+
+
+# ------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture(scope="session")
+def kharness(request: pytest.FixtureRequest) -> KharnessState:
+    return _state(request)
+
+
+@pytest.fixture(scope="session")
+def kernel(kh_target: Target, request: pytest.FixtureRequest) -> Any:
+    """The BuildResult for this test's (arch, variant); built once, cached across runs."""
+    if kh_target.arch == "none":
+        pytest.skip("no kharness config")
+    return _state(request).kernel(kh_target)
+
+
+@pytest.fixture
+def vm(kh_target: Target, kernel: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A booted guest VM; shared per target (scope=session) unless it died or scope=test."""
+    st = _state(request)
+    _skip_by_markers(request.node, kh_target)
+    machine = st.vm(kh_target, fresh=st.scope == "test")
+    offset = machine.console_path.stat().st_size if machine.console_path.exists() else 0
+    request.node.stash[_offset_key] = (machine, offset)
+    request.node.user_properties.append(("kharness_console", str(machine.console_path)))
+    machine.guest.mark_test_start(request.node.nodeid)
+    yield machine
+    if st.scope == "test" or not _healthy(machine):
+        st.drop(kh_target)
+
+
+@pytest.fixture
+def guest(vm: Any) -> Any:
+    """The SSH-controlled guest (harness.guest.Guest) of `vm`."""
+    return vm.guest
+
+
+@pytest.fixture
+def kh_record(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """A dict merged into this test's journal record (counters, census, per_scan…)."""
+    return request.node.stash.setdefault(_record_key, {})
+
+
+@pytest.fixture
+def kernel_features(vm: Any, kh_target: Target, request: pytest.FixtureRequest) -> dict[str, bool]:
+    st = _state(request)
+    if kh_target not in st.features:
+        st.features[kh_target] = probe_features(vm.guest)
+    return st.features[kh_target]
+
+
+def probe_features(guest: Any) -> dict[str, bool]:
+    """What the kernel under test can do, read from the guest (not from version numbers)."""
+    base = "/sys/kernel/mm/transparent_hugepage"
+    r = guest.run(["sh", "-c", f"ls -d {base}/hugepages-*kB/stats/collapse_alloc "
+                   f"{base}/khugepaged/max_ptes_none /sys/block/zram0 2>/dev/null"], timeout=30)
+    out = r.stdout
+    return {"thp": "khugepaged/max_ptes_none" in out,
+            "mthp_collapse": "stats/collapse_alloc" in out, "zram": "zram0" in out}
+
+
+@pytest.fixture
+def thp(guest: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Knob controller for the guest; the test's knob set (if any) applied, restored after."""
+    from harness import knobs
+    ks = request.getfixturevalue("knobset") if "knobset" in request.fixturenames else None
+    ctl = knobs.ThpKnobs(guest)
+    snap = ctl.apply(ks) if ks is not None else ctl.snapshot()
+    try:
+        yield ctl
+    finally:
+        if _healthy(request.getfixturevalue("vm")):
+            ctl.restore(snap)
+
+
+def _skip_by_markers(item: pytest.Item, target: Target) -> None:
+    m = item.get_closest_marker("kharness_arch")
+    if m and target.arch not in m.args:
+        pytest.skip(f"only on {', '.join(m.args)}")
+    m = item.get_closest_marker("kharness_variant")
+    if m and target.variant not in m.args:
+        pytest.skip(f"only on variants {', '.join(m.args)}")
+
+
+# ------------------------------------------------------------------ splat guard + journal
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[Any]:
+    outcome = yield
+    if _offset_key not in item.stash:
+        return
+    splats = _test_splats(item)
+    record = item.stash.setdefault(_record_key, {})
+    record["splats"] = [s.to_json() | {"raw": None} for s in splats]
+    unexpected = _unexpected(item, splats)
+    expected_marker = item.get_closest_marker("expect_splat")
+    if expected_marker and not [s for s in splats if _matches(expected_marker, s)]:
+        outcome.force_exception(AssertionError(f"expected splat {expected_marker.kwargs} not seen"))
+        return
+    if unexpected and outcome.excinfo is None:
+        outcome.force_exception(SplatFound(_describe(unexpected)))
+
+
+class SplatFound(AssertionError):
+    """The kernel printed a splat during the test."""
+
+
+def _console_slice(item: pytest.Item) -> str:
+    machine, offset = item.stash[_offset_key]
+    path: Path = machine.console_path
+    end_marker = f"kharness: test end {item.nodeid}"
+    if _healthy(machine):                  # let the end marker reach the console first
+        try:
+            machine.guest.mark_test_end(item.nodeid)
+        except KharnessError:
+            pass
+        deadline = time.monotonic() + 5 * machine.scale
+        while time.monotonic() < deadline and end_marker not in _read_from(path, offset):
+            time.sleep(0.1)
+    return _read_from(path, offset)
+
+
+def _read_from(path: Path, offset: int) -> str:
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read().decode(errors="backslashreplace")
+
+
+def _test_splats(item: pytest.Item) -> list[Any]:
+    from harness import splats
+    text = _console_slice(item)
+    item.stash.setdefault(_record_key, {})["console_excerpt"] = text[-20000:]
+    found = splats.parse_log(text, file=item.nodeid)
+    machine, _ = item.stash[_offset_key]
+    try:
+        from harness import symbolize
+        kernel = item.funcargs.get("kernel") if hasattr(item, "funcargs") else None
+        if kernel is not None:
+            found = [symbolize.symbolize(s, kernel.vmlinux, machine.profile.name) for s in found]
+    except (ImportError, KharnessError, OSError):
+        pass
+    return found
+
+
+def _matches(marker: pytest.Mark, splat: Any) -> bool:
+    import re
+    kind, title = marker.kwargs.get("kind"), marker.kwargs.get("title")
+    return (kind is None or splat.kind == kind) and (title is None or re.search(title, splat.title)
+                                                     is not None)
+
+
+def _unexpected(item: pytest.Item, splats: list[Any]) -> list[Any]:
+    marker = item.get_closest_marker("expect_splat")
+    return [s for s in splats if marker is None or not _matches(marker, s)]
+
+
+def _describe(splats: list[Any]) -> str:
+    lines = [f"{len(splats)} kernel splat(s) during the test:"]
+    for s in splats:
+        lines.append(f"  [{s.kind}] {s.title}  (function: {s.function}, console line {s.line})")
+        for frame in list(getattr(s, "frames", []))[:12]:
+            lines.append(f"      {frame}")
+    return "\n".join(lines)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    record = item.stash.setdefault(_record_key, {})
+    phases = record.setdefault("_phases", {})
+    phases[report.when] = _classify(report, call)
+    if report.when == "call" and record.get("console_excerpt"):
+        item.user_properties.append(("console_excerpt", record["console_excerpt"][-4000:]))
+        report.sections.append(("kharness console", record["console_excerpt"][-8000:]))
+    if report.when == "teardown":
+        _journal(item, record)
+
+
+def _classify(report: pytest.TestReport, call: pytest.CallInfo[None]) -> str:
+    if report.skipped:
+        return "skipped"
+    if report.passed:
+        return "passed"
+    exc = call.excinfo.value if call.excinfo else None
+    outcome = getattr(exc, "outcome", None)
+    if outcome is not None and getattr(outcome, "value", "") in ("crash", "lockup", "timeout"):
+        return str(outcome.value)
+    if isinstance(exc, InfrastructureError):
+        return "infra"
+    return "failed" if report.when == "call" else "error"
+
+
+def _journal(item: pytest.Item, record: dict[str, Any]) -> None:
+    st = item.config.stash.get(_state_key, None)
+    if st is None or st.journal is None:
+        return
+    from harness.results import worst
+    phases = record.pop("_phases", {})
+    cs = getattr(item, "callspec", None)
+    target = cs.params.get("kh_target") if cs is not None else None
+    knob = cs.params.get("knobset") if cs is not None else None
+    if not isinstance(target, Target):
+        return
+    outcome = worst(phases.values()) if phases else "error"
+    if set(phases.values()) == {"passed"}:
+        outcome = "passed"
+    elif phases.get("setup") == "skipped":
+        outcome = "skipped"
+    record.pop("console_excerpt", None)
+    st.journal.append({"type": "test", "cell": f"{target.arch}/{target.variant}",
+                       "arch": target.arch, "variant": target.variant, "nodeid": item.nodeid,
+                       "knobset": getattr(knob, "name", None), "outcome": outcome,
+                       "phases": phases, "time": time.time(), "pid": os.getpid(), **record})
