@@ -552,7 +552,7 @@ def image_info(path: Path) -> dict[str, Any]:
         raise UserError(f"no such image: {path}")
     sidecar = _info_path(path)
     info: dict[str, Any] = json.loads(sidecar.read_text()) if sidecar.exists() else {}
-    if "sha256" not in info:
+    if not info:
         info.update(kind="unknown", sha256=sha256_file(path), size=path.stat().st_size)
     return {**info, "path": str(path)}
 
@@ -599,7 +599,7 @@ def rootfs_disk(arch: str, packages: Sequence[str] = ("python3", "stress-ng"), *
         _build_rootfs(recipe, profile, names, sources, out, size, key)
         write_json(_info_path(out), {
             "kind": "rootfs", "arch": profile.name, "key": key, "recipe": str(recipe.path),
-            "packages": names, "sha256": sha256_file(out), "size": size,
+            "packages": names, "sha256": None, "size": size,   # ext4 is not reproducible
             "ssh_host_key": host_key(key)[1] if recipe.ssh_host_key else None})
     return out
 
@@ -632,6 +632,7 @@ def _build_rootfs(recipe: Recipe, profile: arch_mod.ArchProfile, names: list[str
 
 def _materialize(root: Path, entries: list[cpio.Entry]) -> None:
     """Write entries into a directory tree, replacing what is there."""
+    root.mkdir(parents=True, exist_ok=True)
     for e in cpio.with_parents(entries):
         path = root / e.name
         if e.is_dir:
