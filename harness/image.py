@@ -82,9 +82,6 @@ class Recipe:
     ssh_host_key: str | None = None               # where a baked-in dropbear key goes
     sources: tuple[tuple[str, str], ...] = ()     # (file, sha256) of everything read
 
-    def digest(self) -> str:
-        return stable_hash(self.sources)
-
 
 _RECIPE_KEYS = {"suite", "packages", "install", "files", "dirs", "symlinks", "busybox",
                 "workloads", "ssh_host_key"}
@@ -215,8 +212,7 @@ def _package(stanza: dict[str, str], suite: str, debian_arch: str) -> debian.Pac
         name=stanza["Package"], version=stanza["Version"],
         arch=stanza.get("Architecture", debian_arch), filename=stanza["Filename"],
         sha256=stanza["SHA256"], size=int(stanza["Size"]),
-        depends=", ".join(x for x in (stanza.get("Pre-Depends"), stanza.get("Depends")) if x),
-        suite=suite, mirror=debian.mirror_for(suite))
+        depends=_stanza_depends(stanza), suite=suite, mirror=debian.mirror_for(suite))
 
 
 def dependency_names(depends: str, known: dict[str, Any]) -> list[str]:
@@ -290,7 +286,7 @@ class Tree:
             return
         if m.issym():
             self.nodes[name] = _Node("link", 0o777, target=m.linkname, package=pkg)
-        elif m.islnk():
+        elif m.islnk() and _rel(m.linkname) in self.nodes:
             self.nodes[name] = self.nodes[_rel(m.linkname)]
         elif m.isdir():
             self.nodes.setdefault(name, _Node("dir", m.mode, package=pkg))
@@ -476,8 +472,9 @@ def compile_workloads(profile: arch_mod.ArchProfile, sources: list[Path],
 def _workload_inputs(profile: arch_mod.ArchProfile, sources: list[Path]) -> dict[str, Any]:
     if not sources:
         return {}
-    return {"sources": [(s.name, sha256_file(s)) for s in sources],
-            "compiler": compiler_id(profile), "cflags": CFLAGS}
+    compiler = compiler_id(profile) if any(s.suffix == ".c" for s in sources) else {}
+    return {"sources": [(s.name, sha256_file(s)) for s in sources], "compiler": compiler,
+            "cflags": CFLAGS}
 
 
 # ---------------------------------------------------------------- initramfs (public)
