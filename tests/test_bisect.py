@@ -1,0 +1,103 @@
+"""Bisect engine with a scripted step runner (the real runner is exercised in slow tests)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from harness import bisect as bis
+from harness.errors import UserError
+from harness.results import Journal
+
+VERSIONS = [(f"v{i}", f"v{i}") for i in range(1, 9)]
+
+
+class Scripted:
+    def __init__(self, first_bad: int, hit: float = 1.0, infra: set[str] | None = None) -> None:
+        self.first_bad, self.hit, self.infra = first_bad, hit, infra or set()
+        self.calls: list[str] = []
+        self.rng = itertools.cycle([0.1, 0.6, 0.3, 0.9, 0.2, 0.7])
+
+    def __call__(self, variant: str, attempt: int) -> bis.RunOutcome:
+        self.calls.append(variant)
+        if variant in self.infra:
+            return bis.RunOutcome("infra", (), "qemu died")
+        if int(variant[1:]) >= self.first_bad and next(self.rng) < self.hit:
+            return bis.RunOutcome("bad", ("[lockdep] possible deadlock in collapse_huge_page",))
+        return bis.RunOutcome("good")
+
+
+def test_names_first_bad_version_in_log_steps(tmp_path: Path) -> None:
+    run = Scripted(first_bad=5)
+    res = bis.Bisector("versions", VERSIONS, run, Journal(tmp_path / "b.jsonl")).run()
+    assert res.first_bad is not None and res.first_bad.label == "v5"
+    assert res.last_good is not None and res.last_good.label == "v4"
+    assert len(res.steps) <= 2 + bis.steps_bound(len(VERSIONS))
+    assert "possible deadlock" in res.first_bad.runs[0].evidence[0]
+
+
+def test_flaky_bug_needs_k_runs_and_reports_confidence(tmp_path: Path) -> None:
+    run = Scripted(first_bad=3, hit=0.5)
+    res = bis.Bisector("versions", VERSIONS, run, Journal(tmp_path / "b.jsonl"), runs=4).run()
+    assert res.first_bad is not None and res.first_bad.label == "v3"
+    assert 0 < res.p_hat < 1 and 0 < res.confidence < 1
+    good_steps = [s for s in res.steps if s.verdict == "good"]
+    assert all(len(s.runs) == 4 for s in good_steps)       # good only if all K pass
+
+
+def test_good_endpoint_that_fails_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="good endpoint v1 is bad"):
+        bis.Bisector("versions", VERSIONS, Scripted(first_bad=1),
+                     Journal(tmp_path / "b.jsonl")).run()
+
+
+def test_bad_endpoint_that_passes_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="bad endpoint v8 is good"):
+        bis.Bisector("versions", VERSIONS, Scripted(first_bad=99),
+                     Journal(tmp_path / "b.jsonl")).run()
+
+
+def test_infrastructure_is_retried_then_skipped_never_bad(tmp_path: Path) -> None:
+    run = Scripted(first_bad=6, infra={"v4"})
+    res = bis.Bisector("versions", VERSIONS, run, Journal(tmp_path / "b.jsonl"), retries=2).run()
+    assert run.calls.count("v4") == 3                       # 1 try + 2 retries
+    assert "v4" in res.skipped and res.first_bad is not None and res.first_bad.label == "v6"
+
+
+def test_resume_reuses_recorded_steps(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "b.jsonl")
+    first = Scripted(first_bad=5)
+    bis.Bisector("versions", VERSIONS, first, journal).run()
+    again = Scripted(first_bad=5)
+    res = bis.Bisector("versions", VERSIONS, again, journal).run()
+    assert again.calls == [] and res.first_bad is not None and res.first_bad.label == "v5"
+
+
+def test_empty_selection_is_a_clear_error(tmp_path: Path) -> None:
+    def empty(variant: str, attempt: int) -> bis.RunOutcome:
+        return bis.RunOutcome("empty", (), "pytest -k nothing")
+    with pytest.raises(UserError, match="selects no test"):
+        bis.Bisector("versions", VERSIONS, empty, Journal(tmp_path / "b.jsonl")).run()
+
+
+def test_predicate_matching() -> None:
+    tests = [{"nodeid": "t1", "outcome": "failed",
+              "splats": [{"kind": "lockdep", "title": "possible deadlock in khugepaged"}]},
+             {"nodeid": "t2", "outcome": "lockup", "splats": []}]
+    assert bis.Predicate(kind="lockdep").match(tests)[0]
+    assert not bis.Predicate(kind="rcu").match(tests)[0]
+    assert bis.Predicate(title="deadlock in khug").match(tests)[0]
+    assert bis.Predicate(lockup=True).match(tests)[1] == ["lockup in t2"]
+    assert bis.Predicate().match([{"nodeid": "t", "outcome": "passed"}]) == (False, [])
+
+
+def test_patch_candidates_start_at_base() -> None:
+    class Cfg:
+        class series:  # noqa: N801
+            @staticmethod
+            def latest() -> str:
+                return "v3"
+    assert bis.candidates_patches(Cfg, None, 3) == [
+        ("baseline", "baseline"), ("v3:1", "v3:1"), ("v3:2", "v3:2"), ("v3:3", "v3:3")]
