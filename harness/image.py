@@ -505,8 +505,14 @@ def build_initramfs(arch: str, recipe_path: Path, workloads_dir: Path, *,
     with file_lock(cache_dir("images", profile.name) / ".lock"):
         if out.exists() and not refresh:
             return out
-        _build_initramfs(recipe, profile, pkgs, sources, out, key)
-    return out
+        try:
+            _build_initramfs(recipe, profile, pkgs, sources, out, key)
+            return out
+        except UserError as e:    # a cached index names .debs the mirror has dropped since
+            if refresh or not e.what.startswith("not in the Debian archive"):
+                raise
+            log.warning("image: %s: refreshing the Debian index", e.what)
+    return build_initramfs(arch, recipe_path, workloads_dir, refresh=True)
 
 
 def _refresh_archive(suite: str) -> None:

@@ -248,6 +248,24 @@ def test_broken_workload_is_a_user_error(tmp_path: Path, cache: Path) -> None:
         image.build_initramfs(HOST.name, write_recipe(tmp_path), workloads)
 
 
+@needs_host_profile
+def test_a_stale_archive_index_is_refreshed_once(tmp_path: Path, cache: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    assert HOST is not None
+    calls: list[object] = []
+    real = image._build_initramfs
+
+    def flaky(*args: object) -> None:
+        calls.append("build")
+        if calls.count("build") == 1:
+            raise UserError("not in the Debian archive: http://deb/x.deb", "HTTP 404")
+        real(*args)  # type: ignore[arg-type]
+    monkeypatch.setattr(image, "_build_initramfs", flaky)
+    monkeypatch.setattr(image, "_refresh_archive", calls.append)
+    out = image.build_initramfs(HOST.name, write_recipe(tmp_path), tmp_path / "no-workloads")
+    assert out.exists() and calls == ["build", "bookworm", "build"]
+
+
 def test_materialize_replaces_directories_and_files(tmp_path: Path) -> None:
     root = tmp_path / "root"
     (root / "var/run").mkdir(parents=True)
