@@ -240,20 +240,25 @@ class Guest:
         since = self.sentinel.mark()
         command = shlex.join(argv)
         try:
-            return self._exec(command, timeout, stdin, since)
+            result = self._exec(command, timeout, stdin, since)
+            self.sentinel.check(since)                  # died right after answering?
+            return result
         except _Timeout:
-            reason = f"`{command}` outlived its {timeout:.0f}s timeout"
+            suspected, reason = Outcome.TIMEOUT, f"`{command}` outlived its {timeout:g}s timeout"
         except SSH_ERRORS as e:
+            suspected = Outcome.LOCKUP
             reason = f"SSH failed during `{command}`: {type(e).__name__}: {e}"
-        alive = self.responsive(max(5.0, 2.0 * self.scale))
-        suspected = Outcome.TIMEOUT if alive else Outcome.LOCKUP
-        raise self.sentinel.failure(suspected, reason + ("" if alive else "; SSH is dead"),
-                                    since, self if alive else None)
+        raise self.sentinel.failure(suspected, reason, since, self)
 
     def _exec(self, command: str, timeout: float, stdin: bytes | None,
               since: int | None) -> tuple[int, bytes, bytes, float]:
         start, deadline = time.monotonic(), Deadline(timeout)
-        chan = self._transport().open_session(timeout=max(1.0, timeout))
+        try:
+            chan = self._transport().open_session(timeout=max(0.1, deadline.remaining()))
+        except paramiko.SSHException as e:
+            if deadline.expired():
+                raise _Timeout() from e
+            raise
         try:
             chan.exec_command(command)
             if stdin is not None:
@@ -272,10 +277,11 @@ class Guest:
                 out += chan.recv(65536)
             while chan.recv_stderr_ready():
                 err += chan.recv_stderr(65536)
-            if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
+            exited = chan.status_event.is_set()         # exit_status_ready() is also True
+            if exited and not chan.recv_ready() and not chan.recv_stderr_ready():
                 return bytes(out), bytes(err)
-            if chan.closed and not chan.exit_status_ready():
-                raise EOFError("channel closed without an exit status")
+            if chan.closed and not exited:              # ... when the connection died
+                raise EOFError("SSH channel closed without an exit status")
             if deadline.expired():
                 raise _Timeout()
             if since is not None and time.monotonic() - last_check > 0.5:
@@ -291,6 +297,9 @@ class Guest:
             return None
         return CommandResult(code, out.decode(errors="backslashreplace"),
                              err.decode(errors="backslashreplace"), took)
+
+    def probe_timeout(self) -> float:
+        return max(5.0, 2.0 * self.scale)
 
     def responsive(self, timeout: float) -> bool:
         """Does the guest still run a trivial command over SSH within `timeout`?"""

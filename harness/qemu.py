@@ -1,12 +1,12 @@
 """QEMU: argv from a frozen spec, a console teed to a file, QMP, and reliable reaping.
 
 Wiring (no files to race on, no socket paths to collide):
-* console: a socketpair; QEMU gets its end as `-chardev socket,fd=N,server=off,telnet=on`
-  bound to the first serial port. A reader thread tees it to console.log (flushed per
+* console: QEMU gets a listening abstract AF_UNIX socket we are already connected to,
+  `-chardev socket,fd=N,server=on,wait=on,telnet=on`, bound to the first serial port. A reader thread tees it to console.log (flushed per
   chunk, i.e. at least per line); the harness can send a serial BREAK (telnet IAC BRK),
   which the 8250 and PL011 drivers turn into magic sysrq: the way to get blocked tasks
   and all-CPU backtraces out of a wedged guest on both arches.
-* QMP: another socketpair, `-mon chardev=qmp,mode=control`.
+* QMP: a socketpair, `-mon chardev=qmp,mode=control`.
 * SSH: `-netdev user,hostfwd=tcp:127.0.0.1:PORT-:22`; PORT comes from binding port 0
   and releasing it; on the rare collision QEMU fails with "Could not set up host
   forwarding rule" and the caller retries with a new port (PortCollision).
@@ -138,7 +138,7 @@ def machine_args(spec: MachineSpec) -> list[str]:
 def qemu_argv(spec: MachineSpec, console_fd: int, qmp_fd: int) -> list[str]:
     """The argv the harness runs: console and QMP on inherited socket fds."""
     return machine_args(spec) + [
-        "-chardev", f"socket,id=con,fd={console_fd},server=off,telnet=on",
+        "-chardev", f"socket,id=con,fd={console_fd},server=on,wait=on,telnet=on",
         "-serial", "chardev:con",
         "-chardev", f"socket,id=qmp,fd={qmp_fd},server=off",
         "-mon", "chardev=qmp,mode=control"]
@@ -219,6 +219,21 @@ def _install_cleanup() -> None:
             continue
         _PREVIOUS[sig] = previous
         signal.signal(sig, _on_signal)
+
+
+def _console_sockets() -> tuple[socket.socket, socket.socket]:
+    """(listening socket for QEMU, our connected end).
+
+    QEMU only honours telnet IAC BREAK (-> serial break -> sysrq) as a telnet *server*, so
+    it gets a listening AF_UNIX socket (autobound abstract name: no file, no collisions)
+    that we connect to before it even starts; wait=on makes it accept us at start-up.
+    """
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind("")
+    listener.listen(1)
+    ours = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    ours.connect(listener.getsockname())
+    return listener, ours
 
 
 def _pdeathsig_prefix() -> list[str]:
@@ -458,7 +473,7 @@ class QemuProcess:
 
     def start(self, timeout: float = 30.0) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        con_host, con_qemu = socket.socketpair()
+        con_qemu, con_host = _console_sockets()
         qmp_host, qmp_qemu = socket.socketpair()
         self.argv = qemu_argv(self.spec, con_qemu.fileno(), qmp_qemu.fileno())
         log.info("qemu %s: %s", self.spec.name, cmdline(self.argv))

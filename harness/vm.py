@@ -219,16 +219,20 @@ class _Watch:
         return not self.qemu.alive() or self.console.alarm_line is not None
 
     def check(self, since: int) -> None:
-        if self.dead():
-            raise self.failure(Outcome.CRASH, "the guest died", since, None)
+        if not self.dead():
+            return
+        alarm = self.console.alarm_line
+        why = (self.console.since(alarm).splitlines() or ["panic"])[0].strip() \
+            if alarm is not None else f"QEMU exited (status {self.qemu.poll()})"
+        raise self.failure(Outcome.CRASH, why, since, None)
 
     def failure(self, suspected: Outcome, reason: str, since: int,
                 guest: Guest | None) -> Exception:
         notes = [f"suspected: {suspected.value}: {reason}"]
-        outcome = self._classify(suspected, notes)
+        outcome = self._classify(suspected, notes, guest)
         if outcome in (Outcome.LOCKUP, Outcome.TIMEOUT):
             self._gather(outcome, guest, notes)
-            outcome = self._classify(outcome, notes) if self.dead() else outcome
+            outcome = self._classify(outcome, notes, None) if self.dead() else outcome
         evidence = self._evidence(outcome, notes, since)
         self.vm.outcome = outcome
         self.qemu.stop()
@@ -239,7 +243,7 @@ class _Watch:
             return GuestInfraError(what, notes[-1], evidence, self.vm.console_path)
         return FAILURES[outcome](outcome, what, evidence, self.vm.console_path)
 
-    def _classify(self, suspected: Outcome, notes: list[str]) -> Outcome:
+    def _classify(self, suspected: Outcome, notes: list[str], guest: Guest | None) -> Outcome:
         if self.console.alarm_line is not None:
             self.qemu.wait_exit(2.0 * self.vm.scale)      # let the panic text finish
             notes.append("kernel panic on the console")
@@ -253,9 +257,13 @@ class _Watch:
             return Outcome.INFRA
         if status == "guest-panicked":
             return Outcome.CRASH
-        if status == "paused" or suspected == Outcome.LOCKUP:
-            return Outcome.LOCKUP
-        return suspected
+        if status != "running" or suspected != Outcome.TIMEOUT or guest is None:
+            return Outcome.LOCKUP if suspected != Outcome.CRASH else suspected
+        if guest.responsive(guest.probe_timeout()):
+            notes.append("SSH still answers: the guest is alive")
+            return Outcome.TIMEOUT
+        notes.append(f"SSH does not answer a trivial command within {guest.probe_timeout():g}s")
+        return Outcome.LOCKUP
 
     def _exited(self, notes: list[str]) -> Outcome:
         rc = self.qemu.wait_exit(1.0)
@@ -305,7 +313,7 @@ class _Watch:
 
     def _settle(self) -> None:
         """Wait until the console is quiet for a moment (bounded)."""
-        quiet, limit = 0.5 * self.vm.scale, Deadline(4.0 * self.vm.scale)
+        quiet, limit = 0.3 * self.vm.scale, Deadline(3.0 * self.vm.scale)
         last = self.console.mark()
         while not limit.expired():
             time.sleep(quiet)
