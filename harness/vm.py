@@ -54,6 +54,7 @@ class VM:
         self.mem, self.cpus, self.numa_nodes = mem, cpus, numa_nodes
         extra = list(cmdline_extra) + ([f"kharness.zram={zram}"] if zram else [])
         self.cmdline = kernel_cmdline(self.profile, extra)
+        self._auto_accel = accel is None
         self.accel = accel or accel_mod.select(self.profile, self.kernel)
         self.base_initrd, self.boot_timeout = initrd, boot_timeout
         self.key = SshKey.generate(f"kharness-{name}")
@@ -93,6 +94,16 @@ class VM:
                 "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                 "-o", "LogLevel=ERROR", "root@127.0.0.1"]
 
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Wait for QEMU to exit (None: still running after `timeout`); a panic raises."""
+        if self.qemu is None:
+            return None
+        rc = self.qemu.wait_exit(1e9 if timeout is None else timeout)
+        if self._guest is not None and self.qemu.console is not None \
+                and self.qemu.console.alarm_line is not None:
+            self._guest.sentinel.check(0)
+        return rc
+
     def __enter__(self) -> Self:
         self.start()
         return self
@@ -105,6 +116,13 @@ class VM:
     def start(self) -> None:
         try:
             self._start()
+        except GuestInfraError:
+            self.close()
+            if self.accel != "kvm" or not self._auto_accel:
+                raise
+            log.warning("vm %s: KVM failed at boot, retrying under TCG", self.name)
+            self.accel, self.qemu, self._meta = "tcg", None, {}
+            self.start()
         except BaseException:
             self.close()
             raise
