@@ -1,0 +1,248 @@
+"""THP counters: snapshots, diffs, and waiting on khugepaged progress (never sleeps).
+
+A CounterSnapshot holds khugepaged ``full_scans`` / ``pages_collapsed``, the /proc/vmstat
+lines starting with thp_, compact_, pswp and nr_anon_transparent_hugepages (the vmstat
+thp_collapse_* / thp_scan_exceed_* counters stay PMD-only), and every file of every
+``hugepages-<kB>kB/stats/`` directory (collapse_alloc counts allocations for a collapse
+attempt, not completed collapses; nr_anon* are gauges).
+
+``snapshot()`` is one ``grep -rHs`` over sysfs + vmstat. ``wait_full_scans()`` runs
+``thpwork watch`` in the guest: it polls full_scans every 20 ms and prints all counters
+each time it advances, so one SSH command returns the whole per-scan series. The first
+scan after the workload is in place may be partial (khugepaged's cursor was mid-list):
+wait for k + 1 scans to be sure of k complete passes over the workload.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from harness.errors import InfrastructureError, KernelFailure
+from harness.knobs import THP_ROOT, GuestLike, parse_size_kb, size_label
+
+VMSTAT_PREFIXES = ("thp_", "compact_", "pswp", "nr_anon_transparent_hugepages")
+GAUGES = frozenset({"nr_anon", "nr_anon_partially_mapped", "nr_anon_transparent_hugepages"})
+COLLAPSE_STATS = ("collapse_alloc", "collapse_alloc_failed", "collapse_exceed_none_pte",
+                  "collapse_exceed_swap_pte", "collapse_exceed_shared_pte")
+THPWORK = "thpwork"
+EXIT_TIMEOUT, EXIT_GONE = 4, 5
+SizeKey = int | str
+
+
+def _size_kb(size: SizeKey) -> int:
+    if isinstance(size, int):
+        return size
+    kb = parse_size_kb(size, "counter size")
+    if kb is None:
+        raise ValueError("PMD is not a counter key: use the size, e.g. 2M")
+    return kb
+
+
+def _frozen(d: Mapping[str, int]) -> Mapping[str, int]:
+    return MappingProxyType(dict(d))
+
+
+@dataclass(frozen=True)
+class _Counters:
+    full_scans: int = 0
+    pages_collapsed: int = 0
+    vmstat: Mapping[str, int] = field(default_factory=dict)
+    sizes: Mapping[int, Mapping[str, int]] = field(default_factory=dict)   # kB -> stats
+    t: float = 0.0                            # guest seconds since the watch began
+
+    def stat(self, size: SizeKey, name: str) -> int:
+        """One per-size stat, e.g. stat("64K", "collapse_alloc"); 0 if absent."""
+        return self.sizes.get(_size_kb(size), {}).get(name, 0)
+
+    def by_size(self, name: str) -> dict[int, int]:
+        """{size kB: value} of one stat, non-zero entries only."""
+        return {kb: s[name] for kb, s in sorted(self.sizes.items()) if s.get(name)}
+
+    def flat(self) -> dict[str, int]:
+        """Every counter under one name: full_scans, vmstat.thp_x, 64K.collapse_alloc."""
+        out = {"full_scans": self.full_scans, "pages_collapsed": self.pages_collapsed}
+        out.update({f"vmstat.{k}": v for k, v in self.vmstat.items()})
+        for kb, stats in sorted(self.sizes.items()):
+            out.update({f"{size_label(kb)}.{k}": v for k, v in stats.items()})
+        return out
+
+
+@dataclass(frozen=True)
+class CounterSnapshot(_Counters):
+    event: str = "snapshot"                   # scan | timeout | pid_exited | snapshot
+
+
+@dataclass(frozen=True)
+class CounterDelta(_Counters):
+    """after - before, field by field (gauges may go down)."""
+
+    def nonzero(self) -> dict[str, int]:
+        return {k: v for k, v in self.flat().items() if v}
+
+    def collapse_activity(self) -> bool:
+        """Did anything try to collapse in this interval?"""
+        return bool(self.pages_collapsed or self.vmstat.get("thp_collapse_alloc") or any(
+            s.get(k) for s in self.sizes.values() for k in ("collapse_alloc",
+                                                             "collapse_alloc_failed")))
+
+
+class ScanTimeout(KernelFailure):
+    """khugepaged did not complete the scans in time; .series holds what it did."""
+
+    def __init__(self, what: str, why: str, series: Sequence[CounterSnapshot]) -> None:
+        super().__init__(what, why, "check khugepaged is enabled and not stuck "
+                         "(a hung khugepaged is itself a finding); raise the deadline scale")
+        self.series = list(series)
+
+
+class WorkloadGone(KernelFailure):
+    """The process khugepaged was meant to scan exited during the wait."""
+
+    def __init__(self, what: str, series: Sequence[CounterSnapshot]) -> None:
+        super().__init__(what, "killed (OOM? a signal?) or crashed", "see dmesg")
+        self.series = list(series)
+
+
+# ------------------------------------------------------------- parsing
+
+def _wanted(name: str) -> bool:
+    return name.startswith(VMSTAT_PREFIXES)
+
+
+def parse_grep(text: str) -> CounterSnapshot:
+    """Parse ``grep -rHs "" THP_ROOT /proc/vmstat`` output."""
+    vm: dict[str, int] = {}
+    sizes: dict[int, dict[str, int]] = {}
+    kh: dict[str, int] = {}
+    for line in text.splitlines():
+        path, _, value = line.partition(":")
+        if path == "/proc/vmstat":
+            name, _, num = value.partition(" ")
+            if _wanted(name) and num.strip().isdigit():
+                vm[name] = int(num)
+            continue
+        rel = path[len(THP_ROOT) + 1:] if path.startswith(THP_ROOT + "/") else ""
+        parts = rel.split("/")
+        if not value.strip().isdigit():
+            continue
+        if len(parts) == 3 and parts[1] == "stats" and parts[0].startswith("hugepages-"):
+            kb = int(parts[0][len("hugepages-"):-2])
+            sizes.setdefault(kb, {})[parts[2]] = int(value)
+        elif parts[0] == "khugepaged" and len(parts) == 2:
+            kh[parts[1]] = int(value)
+    return CounterSnapshot(kh.get("full_scans", 0), kh.get("pages_collapsed", 0), _frozen(vm),
+                           MappingProxyType({k: _frozen(v) for k, v in sizes.items()}))
+
+
+def from_watch_event(obj: Mapping[str, Any]) -> CounterSnapshot:
+    """One ``thpwork watch`` JSON line -> CounterSnapshot."""
+    sizes = {int(str(k).removesuffix("kB")): _frozen({n: int(v) for n, v in s.items()})
+             for k, s in obj.get("sizes", {}).items()}
+    return CounterSnapshot(int(obj["full_scans"]), int(obj["pages_collapsed"]),
+                           _frozen({k: int(v) for k, v in obj.get("vmstat", {}).items()}),
+                           MappingProxyType(sizes), float(obj.get("t", 0.0)),
+                           str(obj.get("event", "scan")))
+
+
+def parse_watch(text: str) -> list[CounterSnapshot]:
+    """All counter events of ``thpwork watch`` output, in order (other lines ignored)."""
+    series = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        obj = json.loads(line)
+        if obj.get("event") in ("scan", "timeout", "pid_exited"):
+            series.append(from_watch_event(obj))
+    return series
+
+
+# ---------------------------------------------------------- arithmetic
+
+def _sub(a: Mapping[str, int], b: Mapping[str, int]) -> Mapping[str, int]:
+    return _frozen({k: a.get(k, 0) - b.get(k, 0) for k in sorted(set(a) | set(b))})
+
+
+def diff(before: _Counters, after: _Counters) -> CounterDelta:
+    kbs = sorted(set(before.sizes) | set(after.sizes))
+    sizes = {kb: _sub(after.sizes.get(kb, {}), before.sizes.get(kb, {})) for kb in kbs}
+    return CounterDelta(after.full_scans - before.full_scans,
+                        after.pages_collapsed - before.pages_collapsed,
+                        _sub(after.vmstat, before.vmstat), MappingProxyType(sizes),
+                        after.t - before.t)
+
+
+def per_scan(series: Sequence[CounterSnapshot]) -> list[CounterDelta]:
+    """Deltas between consecutive snapshots: what each full scan (or scans) did."""
+    return [diff(a, b) for a, b in itertools.pairwise(series)]
+
+
+def total(series: Sequence[CounterSnapshot]) -> CounterDelta:
+    if not series:
+        return CounterDelta()
+    return diff(series[0], series[-1])
+
+
+def converged(series: Sequence[CounterSnapshot], quiet: int = 1) -> bool:
+    """True when the last `quiet` scans attempted no collapse (nothing left to do)."""
+    steps = per_scan(series)
+    return len(steps) >= quiet and not any(d.collapse_activity() for d in steps[-quiet:])
+
+
+def table(series: Sequence[CounterSnapshot]) -> str:
+    """Per-scan non-zero deltas, one line per scan (for logs and reports)."""
+    lines = []
+    for i, d in enumerate(per_scan(series), 1):
+        items = " ".join(f"{k}=+{v}" if v > 0 else f"{k}={v}" for k, v in d.nonzero().items()
+                         if k != "full_scans")
+        lines.append(f"scan {i:>3} (+{d.full_scans}, {d.t:6.2f}s): {items or '-'}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------- guest
+
+def snapshot(guest: GuestLike, timeout: float = 60.0) -> CounterSnapshot:
+    """All counters now, in one guest command."""
+    res = guest.run(["grep", "-rHs", "", THP_ROOT, "/proc/vmstat"], timeout=timeout)
+    if res.exit_code not in (0, 1) or "/proc/vmstat:" not in res.stdout:
+        raise InfrastructureError("cannot read THP counters in the guest",
+                                  (res.stderr or "").strip()[-300:])
+    return parse_grep(res.stdout)
+
+
+def watch_argv(n: int, budget: float, pid: int | None, interval_ms: int,
+               binary: str = THPWORK) -> list[str]:
+    argv = [binary, "watch", "--scans", str(n), "--timeout", f"{budget:.1f}",
+            "--interval-ms", str(interval_ms)]
+    return argv + (["--pid", str(pid)] if pid else [])
+
+
+def wait_full_scans(guest: GuestLike, n: int, deadline_s: float, scale: float = 1.0, *,
+                    pid: int | None = None, interval_ms: int = 20,
+                    binary: str = THPWORK) -> list[CounterSnapshot]:
+    """Wait until khugepaged completes n more full scans; the per-scan series.
+
+    series[0] is the state when the wait began, then one snapshot each time full_scans
+    advanced (a snapshot may cover several scans: see CounterDelta.full_scans). The
+    deadline is deadline_s * scale (scale: the accelerator's slowness, e.g. ~10 for TCG).
+    With pid, stop early (WorkloadGone) if that process exits.
+    """
+    budget = deadline_s * scale
+    res = guest.run(watch_argv(n, budget, pid, interval_ms, binary), timeout=budget + 60)
+    series = parse_watch(res.stdout)
+    if res.exit_code == 0 and series:
+        return series
+    done = series[-1].full_scans - series[0].full_scans if series else 0
+    if res.exit_code == EXIT_TIMEOUT:
+        raise ScanTimeout(f"khugepaged completed {done} of {n} full scans in {budget:.0f}s",
+                          f"scale {scale:g}; per scan:\n{table(series)}", series)
+    if res.exit_code == EXIT_GONE:
+        raise WorkloadGone(f"workload pid {pid} exited after {done} of {n} full scans", series)
+    raise InfrastructureError(f"{binary} watch failed (exit {res.exit_code})",
+                              (res.stderr or res.stdout).strip()[-300:],
+                              "is thpwork in the guest image?")
