@@ -1,0 +1,214 @@
+"""Splat parser tests: the golden corpus in tests/data/logs (and logs/real), plus rules.
+
+Every `*.log` under tests/data/logs is checked against its `*.expect.yaml` sidecar (see
+tests/data/logs/README.md). Logs dropped into logs/real/ are picked up automatically.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from harness import splats
+from harness.splats import Splat, compare, parse_file, parse_log, slice_by_markers
+
+LOGS = Path(__file__).parent / "data" / "logs"
+CORPUS = sorted(LOGS.rglob("*.log"))
+
+
+def expectations(log: Path) -> list[dict[str, Any]]:
+    sidecar = log.with_name(log.name[:-len(".log")] + ".expect.yaml")
+    if not sidecar.exists():
+        pytest.fail(f"{log.name}: missing expectations {sidecar.name} (see logs/README.md)")
+    data = yaml.safe_load(sidecar.read_text()) or {}
+    found = data.get("splats", []) if isinstance(data, dict) else data
+    assert isinstance(found, list), f"{sidecar}: 'splats' must be a list"
+    return found
+
+
+def ids(paths: list[Path]) -> list[str]:
+    return [str(p.relative_to(LOGS)) for p in paths]
+
+
+@pytest.mark.parametrize("log", CORPUS, ids=ids(CORPUS))
+def test_corpus_matches_expectations(log: Path) -> None:
+    want = expectations(log)
+    got = parse_file(log)
+    summary = [(s.line, s.kind, s.title, s.function) for s in got]
+    assert len(got) == len(want), f"expected {len(want)} splats, got {summary}"
+    for exp, splat in zip(want, got):
+        for key, value in exp.items():
+            actual = getattr(splat, key)
+            if isinstance(actual, tuple):
+                actual = list(actual)
+            assert actual == value, f"{key} of splat at line {splat.line}: {summary}"
+
+
+def mutate(text: str, seed: int) -> str:
+    """The same bug on another run: new timestamps, pids, addresses, CPU numbers, task ids."""
+    rnd = random.Random(seed)
+    addr_map: dict[str, str] = {}
+
+    def addr(m: re.Match[str]) -> str:
+        return addr_map.setdefault(m[0], m[0][:6] + "".join(
+            rnd.choice("0123456789abcdef") for _ in m[0][6:]))
+
+    text = re.sub(r"\b(?:ffff|0000)[0-9a-f]{12}\b", addr, text)
+    text = re.sub(r"\[\s*\d+\.\d+\]", lambda m: f"[{rnd.uniform(1, 9999):12.6f}]", text)
+    shift = rnd.randint(100, 900)
+    text = re.sub(r"\[\s*T(\d+)\]", lambda m: f"[{'T' + str(int(m[1]) + shift):>6}]", text)
+    text = re.sub(r"(PID: |pid: |pid:|Pid:|/|P)(\d{2,5})\b",
+                  lambda m: m[1] + str(int(m[2]) + shift), text)
+    return re.sub(r"(CPU: |CPU#|cpu )(\d)\b", lambda m: m[1] + str((int(m[2]) + 1) % 4), text)
+
+
+@pytest.mark.parametrize("log", CORPUS, ids=ids(CORPUS))
+def test_titles_stable_across_runs(log: Path) -> None:
+    text = log.read_text(errors="replace")
+    base = [(s.kind, s.title, s.function, s.line) for s in parse_log(text)]
+    for seed in (1, 2):
+        again = [(s.kind, s.title, s.function, s.line) for s in parse_log(mutate(text, seed))]
+        assert again == base
+
+
+def test_corpus_has_both_arches_and_clean_boots() -> None:
+    names = [p.name for p in CORPUS]
+    assert any(n.startswith("arm64-") for n in names)
+    assert any(n.startswith("x86-") for n in names)
+    assert any("clean" in n and not expectations(p) for n, p in zip(names, CORPUS))
+
+
+def test_every_kind_in_corpus_is_known() -> None:
+    for log in CORPUS:
+        for exp in expectations(log):
+            assert exp.get("kind") in splats.KINDS, f"{log.name}: {exp}"
+
+
+def test_known_run_pairs_give_same_titles() -> None:
+    pairs = [(p, p.with_name(p.name.replace("-run1", "-run2"))) for p in CORPUS
+             if "-run1" in p.name]
+    assert pairs
+    for one, two in pairs:
+        assert [s.title for s in parse_file(one)] == [s.title for s in parse_file(two)]
+
+
+WARN = """\
+[   10.000000] ------------[ cut here ]------------
+[   10.000001] WARNING: mm/khugepaged.c:100 at collapse_huge_page+0x5e2/0xb40, CPU#0: khugepaged/35
+[   10.000002] Modules linked in:
+[   10.000003] CPU: 0 UID: 0 PID: 35 Comm: khugepaged Not tainted 7.2.0 #1 PREEMPT(voluntary)
+[   10.000004] RIP: 0010:collapse_huge_page+0x5e2/0xb40
+[   10.000005] Call Trace:
+[   10.000006]  <TASK>
+[   10.000007]  hpage_collapse_scan_pmd+0x8f1/0xd80
+[   10.000008]  khugepaged+0x14d/0x2f0
+[   10.000009]  </TASK>
+[   10.000010] ---[ end trace 0000000000000000 ]---
+"""
+
+
+def test_truncated_at_end_of_capture() -> None:
+    cut = "\n".join(WARN.splitlines()[:8])
+    (splat,) = parse_log(cut)
+    assert splat.truncated and splat.title == "WARNING in collapse_huge_page"
+    (whole,) = parse_log(WARN)
+    assert not whole.truncated and whole.end_line == 11
+
+
+def test_truncated_in_header_keeps_kind() -> None:
+    (splat,) = parse_log("[    1.0] BUG: kernel NULL pointer dereference, address: 0000000000000008")
+    assert splat.kind == "oops" and splat.function is None and splat.truncated
+    assert splat.title == "BUG: unable to handle kernel NULL pointer dereference"
+
+
+def test_to_json_schema() -> None:
+    (splat,) = parse_log(WARN, file="console.log")
+    data = splat.to_json()
+    for key in ("file", "line", "kind", "title", "function", "frames", "locks", "raw"):
+        assert key in data
+    assert data["file"] == "console.log" and data["line"] == 1
+    assert data["frames"][0] == "hpage_collapse_scan_pmd+0x8f1/0xd80"
+    assert data["raw"].splitlines()[1].endswith("khugepaged/35")
+
+
+def test_splat_is_frozen() -> None:
+    (splat,) = parse_log(WARN)
+    with pytest.raises(AttributeError):
+        splat.title = "x"  # type: ignore[misc]
+
+
+def test_compare_title_level() -> None:
+    base = parse_log(WARN)
+    patched = parse_log(WARN + WARN.replace("collapse_huge_page", "release_pte_pages"))
+    result = compare(base, patched)
+    assert result.new == ["WARNING in release_pte_pages"]
+    assert result.both == ["WARNING in collapse_huge_page"] and result.gone == []
+    assert compare(patched, base).gone == ["WARNING in release_pte_pages"]
+
+
+def test_kharness_marker_closes_report_and_is_not_a_splat() -> None:
+    log = WARN.replace("---[ end trace 0000000000000000 ]---\n", "") + (
+        "[   11.0] kharness: test end t::a\n"
+        "[   11.1] kharness: test start t::b\n  some indented user output\n")
+    (splat,) = parse_log(log)
+    assert splat.end_line == 10
+
+
+def test_slice_by_markers() -> None:
+    log = (LOGS / "x86-markers-two-tests.log").read_text()
+    first = slice_by_markers(log, "kharness: test start t.py::test_a", "kharness: test end t.py::test_a")
+    second = splats.slice_for_test(log, "t.py::test_b")
+    assert parse_log(first) == []
+    assert [s.title for s in parse_log(second)] == ["WARNING in collapse_huge_page"]
+    assert slice_by_markers(log, "kharness: test start nope", "kharness: test end nope") == ""
+
+
+def test_slice_without_end_marker_runs_to_end() -> None:
+    log = "[ 1.0] kharness: test start t::c\n" + WARN
+    assert [s.title for s in parse_log(splats.slice_for_test(log, "t::c"))] == [
+        "WARNING in collapse_huge_page"]
+
+
+@pytest.mark.parametrize("line", [
+    "[    0.000000] Lock dependency validator: Copyright (c) 2006 Red Hat, Inc., Ingo Molnar",
+    "[    0.000000] ... MAX_LOCKDEP_SUBCLASSES:  8",
+    "[    0.000000]   Good, all 261 testcases passed! |",
+    "[    0.131040] rcu: RCU lockdep checking is enabled.",
+    "[    2.000000] WARNING: The mand mount option has been deprecated and",
+    "[    2.000000] NMI watchdog: Perf NMI watchdog permanently disabled",
+    "[    2.000000] ACPI BIOS Error (bug): Could not resolve symbol [\\_SB.PCI0.S08], AE_NOT_FOUND",
+    "[    2.000000] ACPI Warning: SystemIO range 0x0000000000000600-0x000000000000063F conflicts",
+    "[    3.000000] traps: a.out[123] general protection fault ip:401136 sp:7ffd0 error:0 in a.out",
+    "[    3.000000] a.out[124]: segfault at 0 ip 0000000000401136 sp 00007ffd4 error 6 in a.out",
+    "[    3.000000] kharness: test start tests/test_x.py::test_bug[WARNING: BUG: Oops]",
+    "qemu-system-x86_64: warning: TCG doesn't support requested feature: CPUID.01H:ECX.vmx",
+    "WARNING: Image format was not specified for 'disk.img' and probing guessed raw.",
+    "[    4.000000] INFO: lockdep is turned off.",
+    "[    4.000000] RETBleed: WARNING: Spectre v2 mitigation leaves CPU vulnerable to RETBleed",
+    "[    4.000000] khungtaskd: \"echo 0 > /proc/sys/kernel/hung_task_timeout_secs\" ...",
+])
+def test_harmless_scary_lines(line: str) -> None:
+    assert parse_log(line + "\n" + line) == []
+
+
+def test_panic_after_oops_is_folded() -> None:
+    log = (LOGS / "x86-swapops-bug-panic.log").read_text()
+    kinds = [s.kind for s in parse_log(log)]
+    assert kinds == ["bug"]
+    assert "Fatal exception" in parse_log(log)[0].raw
+
+
+def test_parse_file_accepts_str_and_bad_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "bad.log"
+    path.write_bytes(WARN.encode() + b"\xff\xfe garbage\n")
+    (splat,) = parse_file(str(path))
+    assert splat.file == str(path)
+
+
+def test_splat_type_exported() -> None:
+    assert Splat.__dataclass_params__.frozen  # type: ignore[attr-defined]
