@@ -26,9 +26,9 @@ ARM = arch.get("arm64")
 
 
 def spec(profile: arch.ArchProfile = X86, **kw: object) -> qemu.MachineSpec:
-    base: dict[str, object] = dict(profile=profile, kernel=Path("/k/Image"), accel="tcg",
-                                   initrd=Path("/k/initrd"), cmdline="console=ttyS0",
-                                   ssh_port=2222, name="t", pidfile=Path("/w/qemu.pid"))
+    base: dict[str, object] = {"profile": profile, "kernel": Path("/k/Image"), "accel": "tcg",
+                                   "initrd": Path("/k/initrd"), "cmdline": "console=ttyS0",
+                                   "ssh_port": 2222, "name": "t", "pidfile": Path("/w/qemu.pid")}
     base.update(kw)
     return qemu.MachineSpec(**base)  # type: ignore[arg-type]
 

@@ -1,0 +1,208 @@
+"""Integration: real QEMU, real kernels, real SSH. Both arches.
+
+Kernels: $KHARNESS_TEST_KERNEL_X86_64 / $KHARNESS_TEST_KERNEL_ARM64 (default: the
+/tmp/exp build outputs); a missing image skips that arch with the path in the reason.
+The guest image is harness.image.initramfs(arch) unless $KHARNESS_TEST_INITRD_<ARCH>.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.guest import GuestCrashed, GuestLockup, GuestTimeout, Outcome
+from harness.vm import VM
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_KERNELS = {"x86_64": "/tmp/exp/o-x86/arch/x86/boot/bzImage",
+                   "arm64": "/tmp/exp/o-arm/arch/arm64/boot/Image"}
+UNAME_M = {"x86_64": "x86_64", "arm64": "aarch64"}
+THP_64K = "/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled"
+
+
+def kernel_env_path(arch: str) -> Path:
+    return Path(os.environ.get(f"KHARNESS_TEST_KERNEL_{arch.upper()}", DEFAULT_KERNELS[arch]))
+
+
+def kernel_path(arch: str) -> Path:
+    var, path = f"KHARNESS_TEST_KERNEL_{arch.upper()}", kernel_env_path(arch)
+    if not path.is_file():
+        pytest.skip(f"no {arch} kernel at {path} (build it or set ${var})")
+    return path
+
+
+def initrd_path(arch: str) -> Path | None:
+    env = os.environ.get(f"KHARNESS_TEST_INITRD_{arch.upper()}")
+    return Path(env) if env else None
+
+
+@pytest.fixture(params=["x86_64", "arm64"])
+def arch(request: pytest.FixtureRequest) -> str:
+    kernel_path(request.param)
+    return str(request.param)
+
+
+@pytest.fixture
+def vm(arch: str, tmp_path: Path) -> Iterator[VM]:
+    with VM(kernel_path(arch), arch, workdir=tmp_path / "vm", name=f"t-{arch}", mem="512M",
+            initrd=initrd_path(arch)) as machine:
+        yield machine
+    assert_reaped(machine)
+
+
+def qemu_running(pid: int) -> bool:
+    """Alive and not a zombie (an unreaped zombie no longer runs anything)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def assert_reaped(machine: VM) -> None:
+    assert machine.qemu is not None
+    assert machine.qemu.poll() is not None, "QEMU still running after the VM closed"
+    assert not qemu_running(machine.qemu.pid)
+
+
+# ----------------------------------------------------------------- drive a guest
+
+def test_boot_run_and_files(vm: VM, arch: str, tmp_path: Path) -> None:
+    result = vm.guest.run(["uname", "-m"], timeout=30 * vm.scale)
+    assert result.exit_code == 0 and result.stdout.strip() == UNAME_M[arch]
+    assert result.duration > 0
+    r = vm.guest.run(["sh", "-c", "echo out; echo err >&2; exit 7"], timeout=30)
+    assert (r.exit_code, r.stdout, r.stderr) == (7, "out\n", "err\n")
+    quoted = vm.guest.run(["printf", "%s|", "a b", "$HOME", "it's"], timeout=30)
+    assert quoted.stdout == "a b|$HOME|it's|"
+    vm.guest.put(b"\x00\x01binary\xff" * 1000, "/tmp/blob")
+    got = vm.guest.get("/tmp/blob", tmp_path / "blob")
+    assert got.read_bytes() == b"\x00\x01binary\xff" * 1000
+    assert "MemTotal" in vm.guest.read_file("/proc/meminfo")
+    assert vm.boot_seconds > 0 and vm.console_path.is_file()
+    meta = (vm.workdir / "vm.json").read_text()
+    assert '"accel"' in meta and "qemu-system" in meta and '"phase": "ready"' in meta
+
+
+def test_thp_sysfs_write_and_readback(vm: VM) -> None:
+    for choice in ("always", "never", "inherit", "madvise"):
+        vm.guest.write_sysfs(THP_64K, choice)
+        assert f"[{choice}]" in vm.guest.read_file(THP_64K)
+    with pytest.raises(Exception, match="cannot write"):
+        vm.guest.write_sysfs(THP_64K, "sometimes")
+
+
+def test_kmsg_markers_reach_dmesg_and_console(vm: VM) -> None:
+    vm.guest.mark_test_start("tests/x.py::test_a[64K]")
+    vm.guest.kmsg("hello from the host")
+    vm.guest.mark_test_end("tests/x.py::test_a[64K]")
+    dmesg = vm.guest.dmesg()
+    assert "kharness: test start tests/x.py::test_a[64K]" in dmesg
+    assert "hello from the host" in dmesg
+    assert "kharness: test end tests/x.py::test_a[64K]" in dmesg
+
+
+# ------------------------------------------------------------- findings, evidence
+
+def test_crash_is_reported_with_panic_text(vm: VM) -> None:
+    with pytest.raises(GuestCrashed) as info:
+        vm.guest.run(["sh", "-c", "echo c > /proc/sysrq-trigger"], timeout=30 * vm.scale)
+    err = info.value
+    assert err.outcome == Outcome.CRASH and err.console_path == vm.console_path
+    assert "Kernel panic - not syncing: sysrq triggered crash" in err.evidence
+    assert (vm.workdir / "evidence.txt").read_text() == err.evidence
+    assert not vm.qemu.alive()  # type: ignore[union-attr]
+
+
+def test_stopped_guest_is_a_lockup_within_its_timeout(vm: VM) -> None:
+    vm.qmp.execute("stop")
+    start = time.monotonic()
+    with pytest.raises(GuestLockup) as info:
+        vm.guest.run(["true"], timeout=3)
+    assert time.monotonic() - start < 3 + 5
+    assert info.value.outcome == Outcome.LOCKUP
+    assert "outlived its 3s timeout" in info.value.evidence
+    assert "QMP query-status: paused" in info.value.evidence
+
+
+def test_unreachable_guest_gets_serial_sysrq_evidence(vm: VM) -> None:
+    """SSH wedged (sshd stopped), kernel alive: BREAK+sysrq over the serial console."""
+    with pytest.raises(GuestLockup) as info:
+        vm.guest.run(["sh", "-c", "kill -STOP $(cat /run/dropbear.pid) $PPID"], timeout=3)
+    ev = info.value.evidence
+    assert "sysrq: Show Blocked State" in ev
+    assert "sysrq: Show backtrace of all active CPUs" in ev
+    assert "sysrq: Show Locks Held" in ev
+
+
+def test_slow_command_on_live_guest_is_a_timeout(vm: VM) -> None:
+    with pytest.raises(GuestTimeout) as info:
+        vm.guest.run(["sleep", "600"], timeout=3)
+    assert info.value.outcome == Outcome.TIMEOUT
+    assert "SSH still answers" in info.value.evidence
+    assert "sysrq: Show Blocked State" in info.value.evidence
+
+
+# -------------------------------------------------- no QEMU outlives the harness
+
+CHILD = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from harness.vm import VM
+    kernel, arch, workdir = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+    initrd = Path(sys.argv[4]) if len(sys.argv) > 4 else None
+    with VM(kernel, arch, workdir=workdir, name="child", mem="512M", initrd=initrd) as vm:
+        print("QEMU", vm.qemu.pid, flush=True)
+        while True:
+            time.sleep(1)
+""")
+
+
+def start_child(arch: str, tmp_path: Path) -> tuple[subprocess.Popen[str], int]:
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    argv = [sys.executable, str(script), str(kernel_path(arch)), arch, str(tmp_path / "vm")]
+    initrd = initrd_path(arch)
+    argv += [str(initrd)] if initrd else []
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
+    assert child.stdout is not None
+    line = child.stdout.readline()
+    assert line.startswith("QEMU "), f"child did not boot a VM: {line!r}"
+    pid = int(line.split()[1])
+    assert qemu_running(pid)
+    return child, pid
+
+
+def wait_gone(pid: int, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if not qemu_running(pid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL],
+                         ids=["ctrl-c", "sigterm", "kill-9"])
+def test_no_qemu_survives_the_harness(sig: int, tmp_path: Path) -> None:
+    arch = next((a for a in DEFAULT_KERNELS if kernel_env_path(a).is_file()), "x86_64")
+    child, pid = start_child(arch, tmp_path)
+    try:
+        child.send_signal(sig)
+        child.wait(timeout=30)
+        assert wait_gone(pid, 10), f"QEMU {pid} survived {signal.Signals(sig).name}"
+    finally:
+        if child.poll() is None:
+            child.kill()
+        if qemu_running(pid):
+            os.kill(pid, signal.SIGKILL)
