@@ -50,7 +50,7 @@ import itertools
 import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
 from harness.errors import InfrastructureError, KernelFailure, UserError
@@ -461,8 +461,8 @@ class ThpKnobs:
             log.debug("knobs[%s]: %s/%s <- %s", label, THP_ROOT, path, value)
             try:
                 self.guest.write_sysfs(f"{THP_ROOT}/{path}", value)
-            except InfrastructureError:
-                raise
+            except (InfrastructureError, KernelFailure):
+                raise                   # the rig broke, or the guest crashed: not our call
             except Exception as e:      # the guest refused the value (EINVAL, EBUSY ...)
                 raise UserError(f"knobs {label!r}: writing {value!r} to {THP_ROOT}/{path} "
                                 "failed", str(e)) from e
@@ -554,10 +554,6 @@ def boot_cmdline(ks: KnobSet, layout: ThpLayout | None = None) -> tuple[str, ...
         if items:
             args.append(f"{param}={_anon_param(items)}")
     return tuple(args)
-
-
-def with_name(ks: KnobSet, name: str) -> KnobSet:
-    return replace(ks, name=name)
 
 
 def describe(ks: KnobSet) -> dict[str, Any]:

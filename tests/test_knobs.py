@@ -35,6 +35,7 @@ class FakeGuest:
     commands: dict[str, Callable[[Sequence[str]], Result]] = field(default_factory=dict)
     argvs: list[list[str]] = field(default_factory=list)
     frozen: set[str] = field(default_factory=set)       # paths that ignore writes
+    reject: set[str] = field(default_factory=set)       # paths whose writes fail
 
     def host(self, path: str) -> Path:
         return self.base / path.lstrip("/")
@@ -60,6 +61,8 @@ class FakeGuest:
 
     def write_sysfs(self, path: str, value: str) -> None:
         host = self.host(path)
+        if path[len(ROOT) + 1:] in self.reject:
+            raise OSError(22, "Invalid argument")
         old = host.read_text().strip()
         name = path.rsplit("/", 1)[-1]
         if "[" in old:
@@ -265,15 +268,12 @@ def test_max_ptes_limits_depend_on_guest(tmp_path: Path, guest: FakeGuest) -> No
 
 def test_kernel_rejection_is_user_error_and_rolls_back(guest: FakeGuest) -> None:
     original = guest.tree()
-    lay = ThpKnobs(guest).layout()
-    bad = {"khugepaged/max_ptes_swap": "5", "hugepages-64kB/enabled": "sometimes"}
-    k = ThpKnobs(guest)
-    k.layout()
-    with pytest.raises(UserError, match="writing 'sometimes'"):
-        k._write_all(knobs.write_plan(k.current(), bad), "t")
-    assert lay.page_size == 4096
-    k.restore(knobs.Snapshot(tuple(sorted((p, knobs.knob_value(v)) for p, v in original.items()
-                                          if knobs._writable(p)))))
+    guest.reject.add("khugepaged/pages_to_scan")          # e.g. the kernel returns EINVAL
+    ks = KnobSet(max_ptes_none=0, pages_to_scan=100, sizes=(("64K", "always"),),
+                 other_sizes="never")
+    with pytest.raises(UserError, match="writing '100' to .*pages_to_scan failed"):
+        ThpKnobs(guest).apply(ks)
+    assert ("khugepaged/max_ptes_none", "0") in guest.writes    # written, then rolled back
     assert guest.tree() == original
 
 
