@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -246,3 +246,71 @@ def wait_full_scans(guest: GuestLike, n: int, deadline_s: float, scale: float = 
     raise InfrastructureError(f"{binary} watch failed (exit {res.exit_code})",
                               (res.stderr or res.stdout).strip()[-300:],
                               "is thpwork in the guest image?")
+
+
+# -------------------------------------------- expectations (merged 7.2 semantics)
+
+def _max_order_from_offset(offset: int, pmd_order: int) -> int:
+    return pmd_order if offset == 0 else min((offset & -offset).bit_length() - 1, pmd_order)
+
+
+def mthp_max_ptes_none(max_ptes_none: int, order: int, pmd_order: int) -> int:
+    """collapse_max_ptes_none() for khugepaged in 7.2: PMD honours any value; mTHP
+    orders take 0, or (1 << order) - 1 when the knob is HPAGE_PMD_NR - 1; any other
+    value warns once and counts as 0."""
+    if order == pmd_order:
+        return max_ptes_none
+    return (1 << order) - 1 if max_ptes_none == (1 << pmd_order) - 1 else 0
+
+
+def mthp_collapse_plan(present: Sequence[bool], enabled: Collection[int], max_ptes_none: int,
+                       pmd_order: int = 9, *, swap: Sequence[bool] = (),
+                       shared: Sequence[bool] = (), max_ptes_swap: int = 64,
+                       max_ptes_shared: int = 256) -> list[tuple[int, int]]:
+    """(pte offset, order) of the collapses one khugepaged pass makes in one PMD, as
+    mthp_collapse() in 7.2 walks it, assuming every allocation succeeds.
+
+    present[i]: pte i maps a non-zero page (not none, not the zero page); swap/shared
+    mark swap entries and pages mapped by another process. A swap or shared pte fails an
+    mTHP range (the next lower enabled order is tried); the PMD order counts swap ptes
+    as occupied and applies max_ptes_swap / max_ptes_shared. Example (1 MB of each 2 MB
+    touched, only 64K enabled, max_ptes_none=0): 16 collapses of order 4 per PMD.
+    """
+    n = 1 << pmd_order
+    swap, shared = list(swap) or [False] * n, list(shared) or [False] * n
+    plan: list[tuple[int, int]] = []
+    offset, order = 0, pmd_order
+    while offset < n:
+        size = 1 << order
+        rng = slice(offset, offset + size)
+        if order in enabled:
+            occupied = sum(present[rng]) + (sum(swap[rng]) if order == pmd_order else 0)
+            if order == pmd_order:
+                ok = sum(swap[rng]) <= max_ptes_swap and sum(shared[rng]) <= max_ptes_shared
+            else:
+                ok = not any(swap[rng]) and not any(shared[rng])
+            if ok and occupied >= size - mthp_max_ptes_none(max_ptes_none, order, pmd_order):
+                plan.append((offset, order))
+                offset += size
+                order = _max_order_from_offset(offset, pmd_order)
+                continue
+        if order > 2 and any(o < order for o in enabled):
+            order -= 1
+            continue
+        offset += size
+        order = _max_order_from_offset(offset, pmd_order)
+    return plan
+
+
+def expected_orders(plan: Sequence[tuple[int, int]], present: Sequence[bool]) -> dict[int, int]:
+    """Census of one PMD after the plan (order -> base pages): collapsed ranges become
+    folios of their order (empty ptes included); other present pages stay order 0."""
+    out: dict[int, int] = {}
+    covered = [False] * len(present)
+    for offset, order in plan:
+        out[order] = out.get(order, 0) + (1 << order)
+        covered[offset:offset + (1 << order)] = [True] * (1 << order)
+    rest = sum(1 for p, c in zip(present, covered) if p and not c)
+    if rest:
+        out[0] = rest
+    return dict(sorted(out.items()))

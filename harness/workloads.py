@@ -46,6 +46,10 @@ class Uploader(Protocol):
     def put(self, src: Path | bytes, remote: str, mode: int | None = None) -> None: ...
 
 
+class SelftestGuest(GuestLike, Uploader, Protocol):
+    """A guest that can also receive files (harness.guest.Guest)."""
+
+
 # ------------------------------------------------------------ patterns
 
 def parse_bytes(text: str, pmd_size: int = 0) -> int:
@@ -516,7 +520,7 @@ def parse_ksft_totals(text: str) -> dict[str, int]:
     return {k: int(v) for k, v in re.findall(r"(\w+):(\d+)", m[-1])} if m else {}
 
 
-def run_selftest_khugepaged(guest: Any, binary: Path, args: Sequence[str] = (),
+def run_selftest_khugepaged(guest: SelftestGuest, binary: Path, args: Sequence[str] = (),
                             timeout: float = 900.0,
                             remote: str = "/tmp/khugepaged") -> tuple[int, str, dict[str, int]]:
     """put() the selftest into the guest and run it: (exit code, output, ksft totals)."""

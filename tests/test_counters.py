@@ -112,3 +112,39 @@ def test_wait_full_scans_workload_gone_and_missing_tool(tmp_path: Path) -> None:
     g = _watch_guest(tmp_path / "b", 127, "")
     with pytest.raises(counters.InfrastructureError, match="thpwork watch failed"):
         wait_full_scans(g, 2, 10)
+
+
+# ------------------------------------------------- 7.2 expectations
+
+HALF = [i < 256 for i in range(512)]           # 1 MB of each 2 MB touched
+
+
+@pytest.mark.parametrize("enabled, mpn, census", [
+    ({4}, 0, {4: 256}),                        # the observed 64K experiment
+    ({4}, 511, {4: 256}),                      # scaled limit: 15 empty ptes allowed per 64K
+    ({4}, 255, {4: 256}),                      # other values act as 0 for mTHP
+    ({4, 9}, 511, {9: 512}),                   # PMD first: 256 >= 512 - 511
+    ({4, 9}, 255, {4: 256}),                   # PMD needs 257; falls back to 64K
+    ({9}, 256, {9: 512}),
+    ({9}, 255, {0: 256}),                      # PMD only, not enough: nothing collapses
+    ({2, 6}, 511, {6: 256}),
+])
+def test_mthp_collapse_plan_half_filled_pmd(enabled: set[int], mpn: int,
+                                            census: dict[int, int]) -> None:
+    plan = counters.mthp_collapse_plan(HALF, enabled, mpn)
+    assert counters.expected_orders(plan, HALF) == census
+
+
+def test_mthp_collapse_plan_details() -> None:
+    sparse = [i % 2 == 0 for i in range(512)]  # every other pte
+    assert counters.mthp_collapse_plan(sparse, {2}, 0) == []
+    plan = counters.mthp_collapse_plan(sparse, {2}, 511)
+    assert len(plan) == 128 and plan[1] == (4, 2)
+    one_swap = [i == 5 for i in range(512)]
+    full = [not s for s in one_swap]
+    plan = counters.mthp_collapse_plan(full, {3, 4}, 0, swap=one_swap)
+    assert (0, 4) not in plan and (0, 3) not in plan and (8, 3) in plan and (16, 4) in plan
+    # PMD order counts swap ptes as occupied and swaps them in, up to max_ptes_swap
+    assert counters.mthp_collapse_plan(full, {9}, 0, swap=one_swap) == [(0, 9)]
+    assert counters.mthp_collapse_plan(full, {9}, 0, swap=one_swap, max_ptes_swap=0) == []
+    assert counters.mthp_max_ptes_none(100, 4, 9) == 0
