@@ -254,19 +254,24 @@ def _max_order_from_offset(offset: int, pmd_order: int) -> int:
     return pmd_order if offset == 0 else min((offset & -offset).bit_length() - 1, pmd_order)
 
 
-def mthp_max_ptes_none(max_ptes_none: int, order: int, pmd_order: int) -> int:
+def mthp_max_ptes_none(max_ptes_none: int, order: int, pmd_order: int,
+                       scaled: bool = False) -> int:
     """collapse_max_ptes_none() for khugepaged in 7.2: PMD honours any value; mTHP
     orders take 0, or (1 << order) - 1 when the knob is HPAGE_PMD_NR - 1; any other
-    value warns once and counts as 0."""
+    value warns once and counts as 0. scaled=True: earlier series versions (before
+    v13) used max_ptes_none >> (PMD order - order)."""
     if order == pmd_order:
         return max_ptes_none
+    if scaled:
+        return max_ptes_none >> (pmd_order - order)
     return (1 << order) - 1 if max_ptes_none == (1 << pmd_order) - 1 else 0
 
 
 def mthp_collapse_plan(present: Sequence[bool], enabled: Collection[int], max_ptes_none: int,
                        pmd_order: int = 9, *, swap: Sequence[bool] = (),
                        shared: Sequence[bool] = (), max_ptes_swap: int = 64,
-                       max_ptes_shared: int = 256) -> list[tuple[int, int]]:
+                       max_ptes_shared: int = 256,
+                       scaled: bool = False) -> list[tuple[int, int]]:
     """(pte offset, order) of the collapses one khugepaged pass makes in one PMD, as
     mthp_collapse() in 7.2 walks it, assuming every allocation succeeds.
 
@@ -289,7 +294,8 @@ def mthp_collapse_plan(present: Sequence[bool], enabled: Collection[int], max_pt
                 ok = sum(swap[rng]) <= max_ptes_swap and sum(shared[rng]) <= max_ptes_shared
             else:
                 ok = not any(swap[rng]) and not any(shared[rng])
-            if ok and occupied >= size - mthp_max_ptes_none(max_ptes_none, order, pmd_order):
+            limit = mthp_max_ptes_none(max_ptes_none, order, pmd_order, scaled)
+            if ok and occupied >= size - limit:
                 plan.append((offset, order))
                 offset += size
                 order = _max_order_from_offset(offset, pmd_order)

@@ -148,3 +148,7 @@ def test_mthp_collapse_plan_details() -> None:
     assert counters.mthp_collapse_plan(full, {9}, 0, swap=one_swap) == [(0, 9)]
     assert counters.mthp_collapse_plan(full, {9}, 0, swap=one_swap, max_ptes_swap=0) == []
     assert counters.mthp_max_ptes_none(100, 4, 9) == 0
+    assert counters.mthp_max_ptes_none(255, 4, 9, scaled=True) == 7      # pre-v13 series
+    quarter = [i % 16 < 9 for i in range(512)]      # 9 of every 16 ptes
+    assert len(counters.mthp_collapse_plan(quarter, {4}, 255, scaled=True)) == 32
+    assert counters.mthp_collapse_plan(quarter, {4}, 255) == []
