@@ -208,7 +208,8 @@ _TABLE = (
        "UBSAN: {type} in {loc}")),
     _p("bad_page", r"BUG: Bad page (?P<what>state|map|cache) in process (?P<comm>\S+)", (
        "BUG: Bad page {what} in {func}", "BUG: Bad page {what}")),
-    _p("bad_page", r"BUG: Bad rss-counter state", ("BUG: Bad rss-counter state",), ()),
+    _p("bad_page", r"BUG: Bad rss-counter state(?:.* Comm:(?P<comm>\S+) Pid:(?P<pid>\d+))?", (
+       "BUG: Bad rss-counter state",), ()),
     _p("bad_page", r"BUG: non-zero (?P<what>\w+) on freeing mm", (
        "BUG: non-zero {what} on freeing mm",), ()),
     _p("memory_leak", r"unreferenced object 0x[0-9a-f]+ \(size \d+\)", ("memory leak in {func}",
@@ -307,7 +308,8 @@ _FRAME = re.compile(
 _INLINE = re.compile(r"\s*(?P<func>[A-Za-z_][\w.]*) \S+\.[chS]:\d+ \[inline\]\s*$")
 _RIP = re.compile(r"\s*(?:RIP: [0-9a-f]{4}:|pc : |PC is at |NIP: |EIP: |IP: |epc : )"
                   r"(?:\[<[0-9a-f]+>\] )?(?P<func>[A-Za-z_.$][\w.$]*)\+0x")
-_HELD_BY = re.compile(r"(?:locks? held by|no locks held by) (?P<comm>.+)/(?P<pid>\d+)[:.]$")
+_HELD_BY = re.compile(r"(?:locks? held by (?P<comm>.+)/(?P<pid>\d+)[:.]$|comm \"(?P<c2>[^\"]+)\", "
+                      r"pid (?P<p2>\d+))")
 _CPU_HDR = re.compile(r"CPU: (?P<cpu>\d+) (?:UID: \d+ )?PID: (?P<pid>\d+) Comm: (?P<comm>\S+)")
 _LOCK = re.compile(r"(?:^|\s)\((?P<name>[^\s{}]+?)\)\{[-+.?0-9a-zA-Z]*\}|is trying to "
                    r"(?:release|contend) lock \((?P<name2>\S+)\) at")
@@ -461,7 +463,7 @@ class _Report:
         self.state = "open"                      # open | soft (after </TASK>) | ended
         self.after_head = self.cpu_hdrs = self.gap = 0
         self.multi = pat.kind in ("rcu_stall", "soft_lockup", "hard_lockup")
-        self.has_trace = self.rip = self.done = self.eof = False
+        self.has_trace = self.rip = self.done = self.eof = self.nmi = False
 
     def fold(self, ln: _Line, pat: _P) -> None:
         self._take(ln)
@@ -508,6 +510,7 @@ class _Report:
         text = ln.text
         self.has_trace = self.has_trace or bool(_FRAME.match(text) or _TRACE_HDR.match(text))
         self.rip = self.rip or bool(_RIP.match(text))
+        self.nmi = self.nmi or text.startswith(("Sending NMI", "NMI backtrace"))
         if _END_TRACE.match(text):
             self.state = "ended"
         elif text.strip() == "</TASK>" and self.state == "open":
@@ -526,9 +529,7 @@ class _Parser:
         self.last: _Report | None = None
 
     def feed(self, ln: _Line) -> None:
-        if self.use_ctx and ln.ctx is None:
-            return                               # QEMU/firmware/userspace noise
-        key = ln.ctx if self.use_ctx else None
+        key = (ln.ctx or "-") if self.use_ctx else None   # "-": unprefixed lines (cat, QEMU)
         hit = _match_start(ln.text)
         if hit:
             self._start(key, ln, *hit)
@@ -545,7 +546,7 @@ class _Parser:
     def _to_nmi_report(self, ln: _Line) -> bool:
         if not (ln.ctx or "").startswith("C"):
             return False
-        return any(r.multi and r.feed(ln) for r in self.open.values())
+        return any(r.nmi and r.feed(ln) for r in self.open.values())
 
     def _start(self, key: str | None, ln: _Line, pat: _P, m: re.Match[str]) -> None:
         rep = self.open.get(key)
@@ -559,16 +560,17 @@ class _Parser:
             self.open[key] = last
             return
         if rep is not None:
-            self._close(key)
+            self._close(key, for_next=True)
         self.open[key] = _Report(pat, m, ln, self._preamble(key))
 
-    def _close(self, key: str | None) -> None:
+    def _close(self, key: str | None, for_next: bool = False) -> None:
+        """Finish the open report; trailing blanks (and =====, if for_next) go back."""
         rep = self.open.pop(key)
         self.recent[key].extend(rep.pending)
         rep.pending = []
         tail: list[_Line] = []
-        while len(rep.lines) > 1 and (_SEP.match(rep.lines[-1].text.strip())
-                                      or not rep.lines[-1].text.strip()):
+        while len(rep.lines) > 1 and (not rep.lines[-1].text.strip() or (
+                for_next and _SEP.match(rep.lines[-1].text.strip()))):
             tail.insert(0, rep.lines.pop())
         self.recent[key].extend(tail)
         if not rep.done:
@@ -759,7 +761,7 @@ def _message(rep: _Report) -> str | None:
     return "\n".join(msg) or None
 
 
-def _build(rep: _Report, file: str) -> Splat | None:
+def _build(rep: _Report, file: str, last_no: int) -> Splat | None:
     texts = [ln.text for ln in rep.lines]
     info, frames, locks = _scan(rep, texts)
     if rep.pat.role == "generic" and not (rep.head.kernel or frames):
@@ -767,7 +769,7 @@ def _build(rep: _Report, file: str) -> Splat | None:
     groups = {k: v for k, v in rep.m.groupdict().items() if v}
     message = _message(rep)
     head_at = rep.lines.index(rep.head)
-    haystack = "\n".join([groups.get("loc", ""), message or "", *texts[head_at + 1:head_at + 3]])
+    haystack = "\n".join([message or "", groups.get("loc", ""), *texts[head_at + 1:head_at + 3]])
     kind, formats, label = _classify(rep, haystack)
     func = _culprit(rep, kind, info, frames)
     fields = _fields(groups, info, func, label, haystack)
@@ -776,7 +778,7 @@ def _build(rep: _Report, file: str) -> Splat | None:
         kind=kind, title=title, function=func, frames=tuple(frames), locks=tuple(locks),
         lines=tuple(ln.raw for ln in rep.lines), line=rep.lines[0].no, file=file,
         header=rep.head.text.strip(), end_line=rep.lines[-1].no, message=message,
-        location=groups.get("loc") or info.loc, truncated=rep.eof and _looks_cut(rep, frames),
+        location=groups.get("loc") or info.loc, truncated=rep.lines[-1].no == last_no and _looks_cut(rep, frames),
         **_who(groups, info))
 
 
@@ -803,13 +805,13 @@ def _fields(groups: dict[str, str], info: _Info, func: str | None, label: str,
 def _who(groups: dict[str, str], info: _Info) -> dict[str, Any]:
     hdr, held = info.cpu_hdr, info.held_by
     cpu = groups.get("cpu") or (hdr["cpu"] if hdr else None)
-    pid = groups.get("pid") or (hdr["pid"] if hdr else held["pid"] if held else None)
-    comm = groups.get("comm") or (hdr["comm"] if hdr else held["comm"] if held else None)
+    pid = groups.get("pid") or (hdr["pid"] if hdr else held and (held["pid"] or held["p2"]))
+    comm = groups.get("comm") or (hdr["comm"] if hdr else held and (held["comm"] or held["c2"]))
     return {"cpu": int(cpu) if cpu else None, "pid": int(pid) if pid else None, "comm": comm}
 
 
 def _looks_cut(rep: _Report, frames: list[Frame]) -> bool:
-    if rep.state == "ended":
+    if rep.state == "ended" or not {"trace", "rip"} & set(rep.pat.src):
         return False
     last = rep.lines[-1].text
     return not frames or bool(_FRAME.match(last) or _TRACE_HDR.match(last)) or rep.gap > 0
@@ -821,7 +823,7 @@ def parse_log(text: str, file: str = "<log>") -> list[Splat]:
     parser = _Parser(use_ctx=sum(1 for ln in lines if ln.ctx) >= 3)
     for ln in lines:
         parser.feed(ln)
-    splats = [s for s in (_build(r, file) for r in parser.finish()) if s is not None]
+    splats = [s for s in (_build(r, file, len(lines)) for r in parser.finish()) if s]
     if any(s.kind == "memory_leak" and s.title != "kmemleak: suspected memory leaks"
            for s in splats):
         splats = [s for s in splats if s.title != "kmemleak: suspected memory leaks"]
