@@ -396,6 +396,8 @@ def collapse(guest: GuestLike, w: RunningWorkload, pmds: str | None = None) -> d
 
 def split(guest: GuestLike, w: RunningWorkload, how: str, at: str | None = None,
           length: str | None = None, pmds: str | None = None) -> dict[str, Any]:
+    """Split the VMA inside PMDs. mprotect leaves that range read-only: a later
+    populate(touch="write") over it kills the holder (SIGSEGV)."""
     args = ["--how", how] + (["--at", at] if at else []) + (["--len", length] if length else [])
     return _one(ctl(guest, w, "split", *args, *(["--pmds", pmds] if pmds else [])), "split")
 

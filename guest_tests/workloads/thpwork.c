@@ -13,6 +13,8 @@
  *   thpwork fork-share [region opts] [--child-writes PAT]   fork a child sharing it
  *   thpwork split      [region opts] --how mprotect|munmap|mremap|madvise
  *                                    [--at OFF] [--len LEN] [--pmds R]
+ *                      (mprotect leaves [at, at+len) read-only; munmap/mremap leave a
+ *                      hole; madvise = MADV_NOHUGEPAGE there)
  *   thpwork collapse   [region opts]                        MADV_COLLAPSE each PMD
  * region opts: --size S (rounded up to whole PMDs; "4pmd" allowed) --pattern P
  *   --pmds RANGES --touch write|read --advise before|after|none --seed N
