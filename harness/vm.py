@@ -128,11 +128,13 @@ class VM:
             raise
 
     def _start(self) -> None:
-        t0 = time.monotonic()
+        t_prep = time.monotonic()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.key.write(self.key_path)
         initrd = self._initrd()
+        t0 = time.monotonic()                       # boot_seconds: QEMU spawn -> SSH ready
         self._launch(initrd)
+        self._meta["prepare_seconds"] = round(t0 - t_prep, 3)
         deadline = Deadline(self.boot_timeout or BOOT_SECONDS * self.scale)
         self._wait_ready(deadline)
         self.boot_seconds = time.monotonic() - t0
@@ -205,8 +207,8 @@ class VM:
     # --- metadata
     def _write_meta(self, **fields: Any) -> None:
         q = self.qemu
-        if q is not None and not self._meta:
-            self._meta = {
+        if q is not None and "name" not in self._meta:
+            self._meta |= {
                 "name": self.name, "arch": self.profile.name, "kernel": str(self.kernel),
                 "accel": self.accel, "qemu_version": accel_mod.qemu_version(
                     self.profile.qemu_binary), "mem": self.mem, "cpus": self.cpus,

@@ -1,0 +1,129 @@
+"""Boot-to-SSH-ready under TCG: median and p90 per arch, and virtme-ng for comparison.
+
+    python bench/boot.py                       # 10 boots per arch (kernels from the tests)
+    python bench/boot.py --runs 20 --arch x86_64 --vng-kernel /tmp/vngk2/boot/vmlinuz-...
+
+"Ready" = QEMU spawned -> console shows `kharness: sshd ready` -> SSH authenticated
+(VM.boot_seconds, which also counts writing the per-VM key overlay). Each boot is a
+fresh VM, run one at a time. virtme-ng is timed as the wall time of
+`vng --run KERNEL --disable-kvm -- true` (boot + first command + exit); it needs 9p/
+virtio-console in the kernel, so it is given its own kernel (--vng-kernel, e.g. a
+Debian linux-image-*-amd64 extracted with its modules) and a busybox (--busybox).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from harness.vm import VM  # noqa: E402
+
+KERNELS = {"x86_64": "/tmp/exp/o-x86/arch/x86/boot/bzImage",
+           "arm64": "/tmp/exp/o-arm/arch/arm64/boot/Image"}
+TARGETS = {"x86_64": 3.0, "arm64": 5.0}
+
+
+def kernel_for(arch: str) -> Path:
+    return Path(os.environ.get(f"KHARNESS_TEST_KERNEL_{arch.upper()}", KERNELS[arch]))
+
+
+def p90(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(0.9 * len(ordered)) - 1))]
+
+
+def boot_once(arch: str, kernel: Path, workdir: Path, cpus: int) -> float:
+    with VM(kernel, arch, workdir=workdir, name=f"bench-{arch}", accel="tcg",
+            cpus=cpus) as vm:
+        vm.guest.run(["true"], timeout=60)
+        return vm.boot_seconds
+
+
+def bench_kharness(arch: str, runs: int, cpus: int) -> list[float]:
+    kernel = kernel_for(arch)
+    times = []
+    with tempfile.TemporaryDirectory(prefix="kh-bench-") as tmp:
+        boot_once(arch, kernel, Path(tmp) / "warm", cpus)          # warm image cache
+        for i in range(runs):
+            times.append(boot_once(arch, kernel, Path(tmp) / f"run{i}", cpus))
+            print(f"  {arch} run {i + 1}/{runs}: {times[-1]:.2f}s", file=sys.stderr)
+    return times
+
+
+def bench_vng(kernel: Path, busybox: Path | None, runs: int) -> list[float]:
+    argv = ["vng", "--run", str(kernel), "--disable-kvm", "--force-9p"]
+    argv += ["--busybox", str(busybox)] if busybox else []
+    argv += ["--", "true"]
+    times = []
+    for i in range(runs):
+        start = time.monotonic()
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False,
+                              stdin=subprocess.DEVNULL)
+        took = time.monotonic() - start
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+            raise RuntimeError(f"vng failed (exit {proc.returncode}): {' | '.join(tail)}")
+        times.append(took)
+        print(f"  vng run {i + 1}/{runs}: {took:.2f}s", file=sys.stderr)
+    return times
+
+
+def row(name: str, times: list[float], target: float | None) -> dict[str, object]:
+    return {"what": name, "runs": len(times), "median": statistics.median(times),
+            "p90": p90(times), "min": min(times), "max": max(times), "target": target}
+
+
+def print_table(rows: list[dict[str, object]]) -> None:
+    print(f"{'what':34s} {'runs':>4s} {'median':>7s} {'p90':>7s} {'min':>7s} {'max':>7s}"
+          f" {'target':>7s}")
+    for r in rows:
+        target = f"{r['target']:.1f}" if r["target"] else "-"
+        print(f"{r['what']:34s} {r['runs']:>4d} {r['median']:7.2f} {r['p90']:7.2f} "
+              f"{r['min']:7.2f} {r['max']:7.2f} {target:>7s}")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--arch", action="append", choices=sorted(KERNELS))
+    p.add_argument("--runs", type=int, default=10)
+    p.add_argument("--cpus", type=int, default=2)
+    p.add_argument("--vng-kernel", type=Path, help="kernel virtme-ng can boot (needs 9p)")
+    p.add_argument("--busybox", type=Path, help="static busybox for vng's initramfs")
+    p.add_argument("--json", type=Path, help="also write the rows here")
+    args = p.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    rows = []
+    for arch in args.arch or sorted(KERNELS):
+        if not kernel_for(arch).is_file():
+            print(f"skip {arch}: no kernel at {kernel_for(arch)}", file=sys.stderr)
+            continue
+        rows.append(row(f"kharness {arch} tcg", bench_kharness(arch, args.runs, args.cpus),
+                        TARGETS[arch]))
+    if args.vng_kernel and shutil.which("vng"):
+        rows.append(row(f"vng {args.vng_kernel.name} tcg",
+                        bench_vng(args.vng_kernel, args.busybox, args.runs), None))
+    print_table(rows)
+    ours = [r for r in rows if str(r["what"]).startswith("kharness x86_64")]
+    vng = [r for r in rows if str(r["what"]).startswith("vng")]
+    if ours and vng:
+        ratio = float(vng[0]["median"]) / float(ours[0]["median"])    # type: ignore[arg-type]
+        print(f"vng/kharness median ratio (x86_64): {ratio:.2f}")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
