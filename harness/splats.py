@@ -255,7 +255,7 @@ _TABLE = (
     _p("warning", r"WARNING: kernel stack (?:regs|frame pointer) at", (
        "WARNING: kernel stack has bad value",), ()),
     _p("panic", r"Kernel panic - not syncing: (?P<reason>.*)", (), role="panic"),
-    _p("bug", r"BUG: (?P<what>.+)", ("BUG: {what} in {func}", "BUG: {what}"), ("rip", "trace"),
+    _p("bug", r"BUG: (?P<gwhat>.+)", ("BUG: {gwhat} in {func}", "BUG: {gwhat}"), ("rip", "trace"),
        role="generic"),
 )
 _QUICK = re.compile(r"BUG|WARNING|INFO: |Oops|[Ee]rror|[Uu]nable to handle|Kernel panic|UBSAN|"
@@ -294,7 +294,7 @@ def _alt(*parts: str) -> re.Pattern[str]:
 
 _PREFIX = re.compile(
     r"(?:\*\* \d+ printk messages dropped \*\* ?)?"
-    r"(?P<kmsg>\d+,\d+,\d+,[^;]*?(?:caller=(?P<kcaller>[TC]\d+))?[^;]*;)?"
+    r"(?P<kmsg>\d+,\d+,\d+,[^;,]*(?:,caller=(?P<kcaller>[TC]\d+))?[^;]*;)?"
     r"(?P<jrnl>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ kernel: )?"
     r"(?:<(?P<lvl>\d{1,2})>)?"
     r"(?P<fac>[a-z]+\d?\s*:\s*(?:emerg|alert|crit|err|warn|notice|info|debug)\s*: ?)?"
@@ -346,7 +346,8 @@ _BODY = _alt(
     r"Read of size|Write of size|Free of addr|Use-after-free|Out-of-bounds|Corrupted memory|"
     r"Invalid (?:read|write|free)|kfence-#|allocated by task|freed by task|Object |Redzone |"
     r"Padding |FIX |INFO: (?:Slab|Object|Allocated|Freed|0x)|Thread overran|RCU grace-period|"
-    r"Unless rcu|Stack dump where|#PF|PGD |Oops|-> #\d|\*\*\* DEADLOCK|Kernel panic|---\[ end)",
+    r"Unless rcu|Stack dump where|#PF|PGD |Oops|-> #\d|\*\*\* DEADLOCK|Kernel panic|---\[ end|"
+    r"Allocated in |Freed in |Slab 0x|0x[0-9a-f]{8,}-0x)",
     r"(?:task|page|head|flags|raw|memcg|mapping|aops|addr|file|pgd|p4d|pud|pmd|pte|vma|mm):",
     r"(?:pc|lr|sp|pmr|x\d{1,2})\s*:", r"(?:ESR|EC|SET|EA|FSC|ISV|CM|GCS|SSE|SF|Xs) = ",
     r"(?:R[A-Z0-9]{1,2}|E[A-Z]{2}|[CDEFGS]S|CR\d|DR\d|PKRU|knlGS)\s*:\s*[0-9a-f]",
@@ -383,7 +384,8 @@ _SKIP_COMMON = (
     r"arch_trigger_cpumask_backtrace|trigger_\w+_backtrace|debug_smp_processor_id|"
     r"check_preemption_disabled|__this_cpu_preempt_check|__handle_sysrq|write_sysrq_trigger|"
     r"kthread|ret_from_fork\w*|do_syscall_\w+|entry_SYS\w+|worker_thread|process_one_work|"
-    r"smpboot_thread_fn|schedule_\w*timeout\w*|schedule|wait_for_completion\w*|__pfx_\w+")
+    r"smpboot_thread_fn|schedule_\w*timeout\w*|schedule|wait_for_completion\w*|__pfx_\w+|"
+    r"kmem_cache_free\w*|kv?free\w*|_*slab_free\w*|do_slab_free|_*kmem_cache_free\w*|vfree\w*")
 _IDLE = (r"default_idle\w*|arch_cpu_idle\w*|cpu_idle\w*|do_idle|cpuidle_\w+|\w*safe_halt|"
          r"cpu_startup_entry|start_secondary|secondary_start_kernel|rest_init|start_kernel|"
          r"x86_64_start_\w+|common_startup_64|cpu_relax|__const_udelay|_*udelay|__delay|"
@@ -397,6 +399,8 @@ _SKIP_KIND = {
                    r"_*vz?malloc\w*|_*alloc_pages\w*|_*folio_alloc\w*|new_slab|kmemdup\w*|"
                    r"kstrn?dup\w*|krealloc\w*|__do_kmalloc_node|trace_kmalloc\w*|pcpu_alloc\w*|"
                    r"__alloc_percpu\w*|mempool_alloc\w*|alloc_slab_page|allocate_slab",
+    "slab": r"check_\w+|alloc_debug_processing|free_debug_processing|\w*slab\w*|object_err|"
+            r"print_trailer|kmem_cache_\w+|_*kmalloc\w*|kmalloc_\w+|kz?alloc\w*|_*do_kmalloc\w*",
     "bad_page": r"_*free_\w+|free_\w+|_*folio_put\w*|folios_put\w*|put_page\w*|release_pages|"
                 r"check_new_page\w*|prep_new_page|get_page_from_freelist|_*alloc_pages\w*|"
                 r"_*folio_alloc\w*|rmqueue\w*|__rmqueue\w*",
@@ -429,8 +433,8 @@ def _clean(no: int, raw: str) -> _Line:
     assert m is not None                         # every group is optional
     text = line[m.end():]
     kernel = m.end() > 0
-    if kernel and text.startswith(" "):
-        text = text[1:]
+    if line[:m.end()].endswith(("]", ":")) and text.startswith(" "):
+        text = text[1:]                          # the separator after "[ts]" / "kern :warn :"
     text = re.sub(r"^kmemleak: (?=\s|unreferenced object)", "", text)
     return _Line(no, raw.rstrip("\r\n"), text.rstrip(), m["caller"] or m["kcaller"], kernel)
 
@@ -787,8 +791,8 @@ def _fields(groups: dict[str, str], info: _Info, func: str | None, label: str,
     fields = {k: _norm(v) for k, v in groups.items() if k not in ("loc", "hfunc")}
     if "loc" in groups or info.loc:
         fields["loc"] = _norm(groups.get("loc") or info.loc or "") or "unknown"
-    if "what" in groups and "kcsan" not in fields:
-        fields["what"] = _norm(re.split(r": | on CPU|, | - ", groups["what"])[0]) or "BUG"
+    if "gwhat" in groups:                        # generic "BUG: <what>: <details>"
+        fields["gwhat"] = _norm(re.split(r": | on CPU|, | - ", groups["gwhat"])[0]) or "BUG"
     for rx, _kind, _titles in _RECLASS:
         if (m := rx.search(haystack)) is not None:
             fields.update({k: v.strip() for k, v in m.groupdict().items() if v})
