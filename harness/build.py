@@ -47,6 +47,7 @@ class BuildRequest:
     fragments: tuple[str, ...]
     series_info: tuple[tuple[str, str], ...] = ()   # (key, value) pairs for metadata
     jobs: int = 0
+    config_path: str = "CONFIG"
 
     def key(self, toolchain: str) -> str:
         return stable_hash({"tree": self.tree, "arch": self.arch, "recipe": RECIPE_VERSION,
@@ -113,7 +114,8 @@ def request_for(cfg: Config, variant: Variant, arch: str, *, extra_fragments: tu
     frags = kconfig.collect(names, cfg.options + extra_options, profile, (cfg.base_dir,))
     return BuildRequest(source=src, commit=commit, tree=source.tree_of(src.repo, commit),
                         arch=profile.name, variant=variant.label, requested=kconfig.merge(frags),
-                        fragments=names, series_info=tuple(info), jobs=jobs)
+                        fragments=names, series_info=tuple(info), jobs=jobs,
+                        config_path=str(cfg.path))
 
 
 def lookup(req: BuildRequest) -> BuildResult | None:
@@ -205,7 +207,8 @@ def _store(out: Path, objdir: Path, profile: archmod.ArchProfile, req: BuildRequ
 
 
 def _reproducer(req: BuildRequest) -> str:
-    return cmdline(["kharness", "build", "CONFIG", "--arch", req.arch, "--variant", req.variant])
+    return cmdline(["kharness", "build", req.config_path, "--arch", req.arch,
+                    "--variant", req.variant])
 
 
 def _result(out: Path, req: BuildRequest, *, cached: bool, seconds: float) -> BuildResult:

@@ -7,7 +7,10 @@ Every download is checksum-verified against the archive's signed index chain.
 from __future__ import annotations
 
 import io
+import json
 import logging
+import os
+import time
 import lzma
 import shutil
 import subprocess
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import InfrastructureError, UserError
-from harness.util import atomic_write, cache_dir, sha256_bytes, sha256_file
+from harness.util import atomic_write, cache_dir, sha256_bytes, sha256_file, stable_hash
 
 log = logging.getLogger("harness")
 
@@ -27,6 +30,7 @@ SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 SUITES = ("sid", "unstable", "experimental", "forky", "trixie", "trixie-security",
           "bookworm", "bookworm-security", "bookworm-updates", "testing", "stable")
+INDEX_TTL = 24 * 3600          # re-read the archive's InRelease at most daily
 _warned_unsigned = False
 
 
@@ -104,8 +108,15 @@ def inrelease(suite: str, refresh: bool = False) -> dict[str, str]:
     if suite not in SUITES:
         raise UserError(f"unknown Debian suite {suite!r}", f"known: {', '.join(SUITES)}")
     path = _index_dir(suite) / "InRelease"
-    if refresh or not path.exists():
-        atomic_write(path, _fetch(f"{mirror_for(suite)}/dists/{suite}/InRelease"))
+    stale = path.exists() and time.time() - path.stat().st_mtime > INDEX_TTL
+    if refresh or not path.exists() or stale:
+        try:
+            atomic_write(path, _fetch(f"{mirror_for(suite)}/dists/{suite}/InRelease"))
+        except InfrastructureError:
+            if not path.exists() or refresh:
+                raise
+            log.warning("could not refresh Debian %s index; using the cached one", suite)
+            os.utime(path)
     _verify_inrelease(path)
     return _release_sha256(path.read_text(errors="replace"))
 
@@ -149,7 +160,18 @@ def _parse_stanzas(text: str) -> list[dict[str, str]]:
 
 
 def find_package(name: str, suite: str, arch: str) -> Package:
-    """Newest stanza named `name` for arch (or arch all) in suite."""
+    """Newest stanza named `name` for arch (or arch all) in suite (memoised per index)."""
+    digests = inrelease(suite)
+    key = stable_hash([digests.get(f"main/binary-{a}/Packages.xz") for a in (arch, "all")])
+    memo = _index_dir(suite) / f"pkg-{name}-{arch}-{key[:16]}.json"
+    if memo.exists():
+        return Package(**json.loads(memo.read_text()))
+    pkg = _find_package(name, suite, arch)
+    atomic_write(memo, json.dumps(pkg.__dict__))
+    return pkg
+
+
+def _find_package(name: str, suite: str, arch: str) -> Package:
     hits: list[dict[str, str]] = []
     errors: list[Exception] = []
     for index_arch in dict.fromkeys((arch, "all")):   # arch indices usually list arch:all too
