@@ -159,8 +159,9 @@ _TABLE = (
     _p("lockdep", _LD + r"(?P<comm>\S+)/(?P<pid>\d+) still has locks held", (
        "WARNING: lock held at task exit in {func}", "WARNING: lock held at task exit"),
        ("at", "trace"), at="held by"),
-    _p("lockdep", _LD + r"Nested lock was not taken", ("WARNING: nested lock was not taken in "
-       "{func}", "WARNING: nested lock was not taken"), ("at", "trace"), at="is trying to lock"),
+    _p("lockdep", _LD + r"Nested lock was not taken", (
+       "WARNING: nested lock was not taken in {func}", "WARNING: nested lock was not taken"),
+       ("at", "trace"), at="is trying to lock"),
     _p("lockdep", r"\[ BUG: Invalid wait context \]", ("BUG: Invalid wait context in {func}",
        "BUG: Invalid wait context"), ("at", "trace"), at="is trying to lock"),
     _p("lockdep", r"WARNING: chain_key collision", ("WARNING: chain_key collision in {func}",
@@ -184,8 +185,9 @@ _TABLE = (
     _p("hung_task", r"INFO: task (?P<comm>.+):(?P<pid>\d+) blocked(?: in I/O wait)? for more "
        r"than \d+ seconds", ("INFO: task hung in {func}", "INFO: task hung"),
        allow="Showing all locks held"),
-    _p("bug", r"BUG: workqueue lockup - pool", ("BUG: workqueue lockup",), (),
-       allow="Showing busy workqueues"),
+    _p("bug", r"BUG: workqueue lockup - pool", ("BUG: workqueue lockup in {func}",
+       "BUG: workqueue lockup"), ("workfn",), allow=r"Showing (?:busy workqueues|backtraces of "
+       r"busy workers)|workqueue \S+: flags|pool \d+:|task:|Workqueue:"),
     _p("atomic_sleep", r"BUG: sleeping function called from invalid context at (?P<loc>\S+)", (
        "BUG: sleeping function called from invalid context in {func}",
        "BUG: sleeping function called from invalid context at {loc}")),
@@ -231,8 +233,9 @@ _TABLE = (
        "BUG: unable to handle kernel NULL pointer dereference in {func}",
        "BUG: unable to handle kernel NULL pointer dereference"), ("rip", "trace")),
     _p("oops", r"(?:BUG: unable to handle (?:page fault for address|kernel paging request)|Unable"
-       r" to handle kernel paging request)", ("BUG: unable to handle kernel paging request in "
-       "{func}", "BUG: unable to handle kernel paging request"), ("rip", "trace")),
+       r" to handle kernel paging request)", (
+       "BUG: unable to handle kernel paging request in {func}",
+       "BUG: unable to handle kernel paging request"), ("rip", "trace")),
     _p("oops", r"(?:BUG: u|U)nable to handle kernel (?P<what>[\w -]+?)(?: at virtual address|$)",
        ("BUG: unable to handle kernel {what} in {func}", "BUG: unable to handle kernel {what}"),
        ("rip", "trace")),
@@ -264,7 +267,7 @@ _QUICK = re.compile(r"BUG|WARNING|INFO: |Oops|[Ee]rror|[Uu]nable to handle|Kerne
 _NOT_START = re.compile(r"BUG: Bad page map: \d+ messages|INFO: lockdep is turned off|"
                         r"INFO: Stall ended|INFO: NMI handler")
 _RECLASS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = tuple(
-    (re.compile(rx, re.M), kind, titles) for rx, kind, titles in (
+    (re.compile(rx, re.MULTILINE), kind, titles) for rx, kind, titles in (
         (r"refcount_t: (?P<reason>[^.\n]+)", "refcount", ("refcount_t: {reason} in {func}",
          "refcount_t: {reason}")),
         (r"(?P<op>list_add|list_del)(?: corruption| double add)|^lib/list_debug\.c",
@@ -299,7 +302,7 @@ _PREFIX = re.compile(
     r"(?:<(?P<lvl>\d{1,2})>)?"
     r"(?P<fac>[a-z]+\d?\s*:\s*(?:emerg|alert|crit|err|warn|notice|info|debug)\s*: ?)?"
     r"(?:\[\s*(?P<ts>\d+\.\d+)\]|\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d [\d:]{8} \d{4}\])?"
-    r"(?:\[\s*(?P<caller>[TC]\d+)\])?")
+    r"(?:\[\s*(?P<caller>[TC]\d+)\])?(?: [\w.-]+ kernel:(?= ))?")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][AB012]|\r")
 _FRAME = re.compile(
     r"\s*(?:\[<?(?:0x)?[0-9a-f]{8,16}>?\]\s*)?(?P<q>\?\s+)?(?P<func>[A-Za-z_.$][\w.$]*)"
@@ -307,7 +310,7 @@ _FRAME = re.compile(
     r"(?:\s+\([A-Z]+\))?(?:\s+\S+:\d+(?:\s+\[inline\])?)?\s*$")
 _INLINE = re.compile(r"\s*(?P<func>[A-Za-z_][\w.]*) \S+\.[chS]:\d+ \[inline\]\s*$")
 _RIP = re.compile(r"\s*(?:RIP: [0-9a-f]{4}:|pc : |PC is at |NIP: |EIP: |IP: |epc : )"
-                  r"(?:\[<[0-9a-f]+>\] )?(?P<func>[A-Za-z_.$][\w.$]*)\+0x")
+                  r"(?:\[<[0-9a-f]+>\]\s*)*(?P<func>[A-Za-z_.$][\w.$]*)\+0x")
 _HELD_BY = re.compile(r"(?:locks? held by (?P<comm>.+)/(?P<pid>\d+)[:.]$|comm \"(?P<c2>[^\"]+)\", "
                       r"pid (?P<p2>\d+))")
 _CPU_HDR = re.compile(r"CPU: (?P<cpu>\d+) (?:UID: \d+ )?PID: (?P<pid>\d+) Comm: (?P<comm>\S+)")
@@ -603,7 +606,7 @@ def _folds(rep: _Report, pat: _P) -> bool:
     if pat.role == "panic":
         return True
     if pat.role == "oops_hdr":
-        return not rep.has_trace and not rep.rip and rep.pat.kind not in (
+        return not rep.has_trace and len(rep.lines) < 40 and rep.pat.kind not in (
             "hung_task", "rcu_stall", "soft_lockup", "hard_lockup", "warning")
     if pat.kind == "lockdep":
         return rep.state == "open" and rep.pat.kind in (
@@ -652,7 +655,8 @@ def _scan(rep: _Report, texts: list[str]) -> tuple[_Info, list[Frame], list[str]
             if after_at and (m := _AT.search(text)):
                 info.at = _fn(m["func"])
             after_at = after_at or bool(at_rx.search(text))
-        if info.workfn is None and (m := re.search(r"(?:workfn=|last function: )(\S+)", text)):
+        if info.workfn is None and (m := re.search(r"(?:workfn=|last function: |^Workqueue: "
+                                                    r"\S+ )([\w.]+)", text)):
             info.workfn = _fn(m[1])
         if info.loc is None and 0 < i < 4 and (m := re.match(r"(\S+\.[chS]:\d+) ", text)):
             info.loc = m[1]
