@@ -430,8 +430,14 @@ def _norm(text: str) -> str:
     return re.sub(r"\s{2,}", " ", text).strip(" ,:|!.")
 
 
+_GLUED = re.compile(r"\S.*?(?=(?:<\d>)?\[\s*\d+\.\d{6}\](?:\[\s*[TC]\d+\])? )")
+
+
 def _clean(no: int, raw: str) -> _Line:
     line = _ANSI.sub("", raw)
+    glued = _GLUED.match(line)                   # "userspace text[  41.3] kernel message"
+    if glued:
+        line = line[glued.end():]
     m = _PREFIX.match(line)
     assert m is not None                         # every group is optional
     text = line[m.end():]
@@ -470,7 +476,8 @@ class _Report:
         self.state = "open"                      # open | soft (after </TASK>) | ended
         self.after_head = self.cpu_hdrs = self.gap = 0
         self.multi = pat.kind in ("rcu_stall", "soft_lockup", "hard_lockup")
-        self.has_trace = self.rip = self.done = self.eof = self.nmi = False
+        self.has_trace = self.done = self.nmi = False
+        self.free_lines = 3 if {"trace", "rip"} & set(pat.src) else 0
 
     def fold(self, ln: _Line, pat: _P) -> None:
         self._take(ln)
@@ -493,8 +500,8 @@ class _Report:
             self.cpu_hdrs += 1
             if self.cpu_hdrs > 1 and not self.multi:
                 return False
-        if self.after_head < 3 and not self.has_trace and not self.pending:
-            self.after_head += 1
+        if self.after_head < self.free_lines and not self.has_trace and not self.pending:
+            self.after_head += 1                 # header continuation (WARN text, UBSAN detail)
             return self._take(ln)
         return self._body(ln, allowed)
 
@@ -516,7 +523,6 @@ class _Report:
         self.lines.append(ln)
         text = ln.text
         self.has_trace = self.has_trace or bool(_FRAME.match(text) or _TRACE_HDR.match(text))
-        self.rip = self.rip or bool(_RIP.match(text))
         self.nmi = self.nmi or text.startswith(("Sending NMI", "NMI backtrace"))
         if _END_TRACE.match(text):
             self.state = "ended"
@@ -597,7 +603,6 @@ class _Parser:
 
     def finish(self) -> list[_Report]:
         for key in list(self.open):
-            self.open[key].eof = True
             self._close(key)
         return self.reports
 

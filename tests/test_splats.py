@@ -270,6 +270,12 @@ VARIANTS = {
         "[ 1.0] PC is at release_pte_pages+0x74/0x1a0\n"
         "[ 1.0] [<ffff0000080a1b2c>] release_pte_pages+0x74/0x1a0\n",
         [("oops", "BUG: unable to handle kernel paging request in release_pte_pages")]),
+    "userspace-glued-to-printk": (
+        "[    1.000000] ------------[ cut here ]------------\n"
+        "ok 3 collapse[   41.378514] WARNING: mm/khugepaged.c:1 at collapse_huge_page+0x5e2/0xb40,"
+        " CPU#1: khugepaged/35\n[   41.4] Call Trace:\n[   41.4]  <TASK>\n"
+        "[   41.4]  khugepaged+0x1/0x2\n",
+        [("warning", "WARNING in collapse_huge_page")]),
 }
 
 
