@@ -6,7 +6,9 @@ API:
       "include/linux/swapops.h:468 [pfn_swap_entry_folio inlined] mm/memory.c:1702",
       "module <name>" (frames in modules are not in vmlinux), "no symbol" or "no debug info".
   symbolize_frames(frames, vmlinux, arch) -> list[str]   ("func+0x1a/0x40 mm/khugepaged.c:1342")
-  symbolize_addresses(addresses, vmlinux, arch) -> dict[int, str]   (raw, KASLR-adjusted addrs)
+  symbolize_addresses(addresses, vmlinux, arch, kaslr=0) -> dict[int, str]
+      raw addresses as printed; `kaslr` is subtracted first (see kaslr_offset()).
+  kaslr_offset(text) -> int   the "Kernel Offset: 0x... from 0x..." of a console capture, or 0
   elf_arch(vmlinux) -> "x86_64" | "arm64" | None
 
 How: symbol start addresses come from System.map next to vmlinux, else `nm -n -S` (cross `nm`,
@@ -181,9 +183,20 @@ def _run_gdb(vmlinux: Path, addrs: list[int]) -> dict[int, str]:
     return found
 
 
-def symbolize_addresses(addresses: Iterable[int], vmlinux: Path, arch: str) -> dict[int, str]:
-    """file:line (or "no debug info") for each raw kernel address."""
-    addrs = sorted(set(addresses))
+def kaslr_offset(text: str) -> int:
+    """KASLR displacement printed by a panic ("Kernel Offset: 0x1e000000 from ..."), else 0."""
+    m = re.search(r"Kernel Offset: (0x[0-9a-f]+) from", text)
+    return int(m[1], 16) if m else 0
+
+
+def symbolize_addresses(addresses: Iterable[int], vmlinux: Path, arch: str,
+                        kaslr: int = 0) -> dict[int, str]:
+    """file:line (or "no debug info") for each raw kernel address, keyed as given."""
+    given = sorted(set(addresses))
+    if kaslr:
+        moved = symbolize_addresses((a - kaslr for a in given), vmlinux, arch)
+        return {a: moved[a - kaslr] for a in given}
+    addrs = given
     if not addrs:
         return {}
     if not has_dwarf(vmlinux):

@@ -173,3 +173,15 @@ def test_parse_addr2line_output() -> None:
     assert parsed[0xffffffff81234567] == (
         "include/linux/swapops.h:468 [pfn_swap_entry_folio inlined] mm/memory.c:1702")
     assert parsed[0xffffffff81234999] == symbolize.NO_DEBUG
+
+
+@pytest.mark.skipif(not shutil.which("gcc"), reason="no gcc")
+def test_raw_addresses_with_kaslr_offset(tmp_path: Path) -> None:
+    vmlinux = _compile(tmp_path, "gcc", debug=True)
+    nm = subprocess.run(["nm", str(vmlinux)], capture_output=True, text=True, check=True).stdout
+    start = next(int(line.split()[0], 16) for line in nm.splitlines()
+                 if line.endswith(" collapse_huge_page"))
+    offset = symbolize.kaslr_offset("Kernel Offset: 0x1e000000 from 0xffffffff81000000 (...)")
+    assert offset == 0x1e000000 and symbolize.kaslr_offset("no panic here") == 0
+    found = symbolize.symbolize_addresses([start + offset + 3], vmlinux, "x86_64", kaslr=offset)
+    assert found[start + offset + 3].startswith("mm/khugepaged.c:")
