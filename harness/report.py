@@ -10,6 +10,7 @@ results.json follows docs/results-schema.md (SCHEMA below names its version).
 from __future__ import annotations
 
 import importlib
+import itertools
 import json
 import logging
 import time
@@ -159,7 +160,7 @@ def trend_view(t: Trend | None) -> dict[str, Any] | None:
                  "chart": svg.sparkline(vals, title=f"{c} {s} {n} over the last runs")}
                 for (c, s, n), vals in t.counters.items()]
     tests = [{"cell": c, "nodeid": n, "outcomes": outs,
-              "flips": sum(1 for a, b in zip(outs, outs[1:], strict=False)
+              "flips": sum(1 for a, b in itertools.pairwise(outs)
                            if a and b and a != b)}
              for (c, n), outs in t.outcomes.items()]
     return {"t": t, "tests": tests, "counters": counters,
