@@ -1,0 +1,85 @@
+"""`kharness run` end to end on real kernels (x86_64, cached builds after the first)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import results
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def kharness(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=3600, **kw)  # type: ignore[call-overload]
+
+
+def test_quickstart_run_gives_verdict_and_files(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    proc = kharness("run", "examples/quickstart.yaml", "--arch", "x86_64", "-k", "smoke",
+                    "--out", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "x86_64 knobs=" in proc.stdout and "no regression" in proc.stdout
+    recs = list(results.read(out / "results.jsonl"))
+    tests = [r for r in recs if r["type"] == "test"]
+    assert {r["variant"] for r in tests} == {"baseline", "patched"}
+    assert all(r["outcome"] == "passed" for r in tests)
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["durations"]["total"] > 0 and "QEMU" in " ".join(meta["qemu"].values())
+    for name in ("report.html", "junit.xml", "results.json"):
+        if (ROOT / "harness" / "report.py").exists():
+            assert (out / name).stat().st_size > 0, name
+
+
+def test_series_that_warns_exits_1_and_names_new_splat(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    proc = kharness("run", "examples/warn-demo.yaml", "-k", "swap_bailout", "--out", str(out))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "REGRESSION" in proc.stdout
+    new = [line for line in proc.stdout.splitlines() if "NEW SPLAT" in line]
+    assert new and "warning" in new[0].lower() and "khugepaged" in new[0], proc.stdout
+    tests = [r for r in results.read(out / "results.jsonl") if r["type"] == "test"]
+    by_variant = {r["variant"]: r for r in tests}
+    assert by_variant["baseline"]["outcome"] == "passed"
+    assert by_variant["patched"]["outcome"] == "failed"
+    assert by_variant["patched"]["splats"][0]["kind"] == "warning"
+
+
+def test_killed_run_resumes_without_redoing_cells(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    argv = [sys.executable, "-m", "harness.cli", "run", "examples/quickstart.yaml", "--arch",
+            "x86_64", "-k", "smoke", "-j", "1", "--out", str(out)]
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    journal = out / "results.jsonl"
+    deadline = time.monotonic() + 1200
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(r["type"] == "cell" for r in results.read(journal)):
+            break
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    first = [r for r in results.read(journal) if r["type"] == "cell"]
+    assert len(first) == 1, "expected exactly one finished cell before the kill"
+    done_cell = first[0]["cell"]
+    tests_before = [r for r in results.read(journal) if r["type"] == "test"
+                    and r["cell"] == done_cell]
+    resumed = kharness("run", "examples/quickstart.yaml", "--resume", str(out), "--arch",
+                       "x86_64", "-k", "smoke")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    recs = list(results.read(journal))
+    assert [r for r in recs if r["type"] == "test" and r["cell"] == done_cell] == tests_before
+    assert {r["cell"] for r in recs if r["type"] == "cell"} == {"x86_64/baseline",
+                                                                "x86_64/patched"}
+    time.sleep(1)
+    ps = subprocess.run(["pgrep", "-f", f"kharness-workdir {out}"], capture_output=True)
+    assert ps.returncode == 1, "a pytest/QEMU from the killed run survived"
