@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.vm import VM  # noqa: E402
+from harness.vm import VM
 
 KERNELS = {"x86_64": "/tmp/exp/o-x86/arch/x86/boot/bzImage",
            "arm64": "/tmp/exp/o-arm/arch/arm64/boot/Image"}

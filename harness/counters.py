@@ -194,6 +194,36 @@ def converged(series: Sequence[CounterSnapshot], quiet: int = 1) -> bool:
     return len(steps) >= quiet and not any(d.collapse_activity() for d in steps[-quiet:])
 
 
+def size_key(kb: int) -> str:
+    """The journal's per-size key: the stats directory's label, e.g. 64 -> "64kB"."""
+    return f"{kb}kB"
+
+
+def journal_counters(delta: _Counters) -> dict[str, dict[str, int]]:
+    """Non-zero counters of a delta grouped for the journal: {"64kB": {"collapse_alloc":
+    n, ...}, "khugepaged": {"full_scans", "pages_collapsed"}, "vmstat": {...}}."""
+    out: dict[str, dict[str, int]] = {}
+    kh = {"full_scans": delta.full_scans, "pages_collapsed": delta.pages_collapsed}
+    for key, stats in [("khugepaged", kh), ("vmstat", dict(delta.vmstat))] + [
+            (size_key(kb), dict(s)) for kb, s in sorted(delta.sizes.items())]:
+        nonzero = {k: v for k, v in stats.items() if v}
+        if nonzero:
+            out[key] = nonzero
+    return out
+
+
+def journal_per_scan(series: Sequence[CounterSnapshot]) -> list[dict[str, Any]]:
+    """One dict per step of a series (a full scan, or several when they were quick):
+    {"full_scans": +k, "t": guest seconds, "pages_collapsed": n, "64kB": {...}, ...}."""
+    out = []
+    for d in per_scan(series):
+        groups = journal_counters(d)
+        kh = groups.pop("khugepaged", {})
+        out.append({"full_scans": d.full_scans, "t": round(d.t, 3),
+                    "pages_collapsed": kh.get("pages_collapsed", 0), **groups})
+    return out
+
+
 def table(series: Sequence[CounterSnapshot]) -> str:
     """Per-scan non-zero deltas, one line per scan (for logs and reports)."""
     lines = []
@@ -267,45 +297,156 @@ def mthp_max_ptes_none(max_ptes_none: int, order: int, pmd_order: int,
     return (1 << order) - 1 if max_ptes_none == (1 << pmd_order) - 1 else 0
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One step of a khugepaged pass over one PMD.
+
+    result: "collapse"; "exceed_swap" / "exceed_shared" (an mTHP range holding a swap
+    or shared pte, found after the folio was allocated: collapse_huge_page allocates
+    first); or, at the PMD order with allocated=False, the PTE-table scan's own limits
+    ("exceed_none" / "exceed_swap" / "exceed_shared", counted in the PMD size's stats
+    even when only mTHP sizes are enabled).
+    """
+    offset: int
+    order: int
+    result: str
+    allocated: bool = True
+
+
+def _scan_gate(present: Sequence[bool], swap: Sequence[bool], shared: Sequence[bool],
+               limits: tuple[int, int, int], pmd_order: int) -> Attempt | None | bool:
+    """collapse_scan_pmd(): the first limit crossed, in pte order (an Attempt); False
+    when the pass ends without collapsing (nothing referenced); None to go on."""
+    max_none, max_swap, max_shared = limits
+    none = swapped = nshared = 0
+    for i in range(len(present)):
+        if swap[i]:
+            swapped += 1
+            if swapped > max_swap:
+                return Attempt(0, pmd_order, "exceed_swap", allocated=False)
+        elif not present[i]:
+            none += 1
+            if none > max_none:
+                return Attempt(0, pmd_order, "exceed_none", allocated=False)
+        elif shared[i]:
+            nshared += 1
+            if nshared > max_shared:
+                return Attempt(0, pmd_order, "exceed_shared", allocated=False)
+    referenced = sum(1 for p, s in zip(present, swap) if p and not s)
+    if not referenced or (swapped and referenced < len(present) // 2):
+        return False                          # SCAN_LACK_REFERENCED_PAGE
+    return None
+
+
+def _try_range(present: Sequence[bool], swap: Sequence[bool], shared: Sequence[bool],
+               offset: int, order: int, pmd_order: int, limit: int) -> Attempt | None:
+    """mthp_collapse() at one (offset, order): None if below the occupancy threshold."""
+    rng = slice(offset, offset + (1 << order))
+    occupied = sum(1 for p, s in zip(present[rng], swap[rng]) if p and not s)
+    if order == pmd_order:
+        occupied += sum(swap)                 # swap ptes count as occupied for the PMD
+    if occupied < (1 << order) - limit:
+        return None
+    if order != pmd_order and any(swap[rng]):
+        return Attempt(offset, order, "exceed_swap")
+    if order != pmd_order and any(p and s for p, s in zip(present[rng], shared[rng])):
+        return Attempt(offset, order, "exceed_shared")
+    return Attempt(offset, order, "collapse")
+
+
+def mthp_collapse_attempts(present: Sequence[bool], enabled: Collection[int],
+                           max_ptes_none: int, pmd_order: int = 9, *,
+                           swap: Sequence[bool] = (), shared: Sequence[bool] = (),
+                           max_ptes_swap: int = 64, max_ptes_shared: int = 256,
+                           scaled: bool = False) -> list[Attempt]:
+    """Every step one khugepaged pass makes over one PMD of order-0 pages, as
+    collapse_scan_pmd() + mthp_collapse() in 7.2 do, assuming allocations succeed and
+    every present pte is young. present[i]: pte i maps a non-zero page (swap ptes are
+    not present; shared ptes are); swap/shared mark swap entries and pages also mapped
+    by another process. A PTE table with nothing present is assumed absent (no steps).
+    """
+    n = 1 << pmd_order
+    swap, shared = list(swap) or [False] * n, list(shared) or [False] * n
+    only_pmd = set(enabled) == {pmd_order}
+    limits = (max_ptes_none if only_pmd else n - 1, max_ptes_swap, max_ptes_shared)
+    if not any(present) and not any(swap):
+        return []
+    gate = _scan_gate(present, swap, shared, limits, pmd_order)
+    if gate is not None:
+        return [gate] if gate else []
+    out: list[Attempt] = []
+    offset, order = 0, pmd_order
+    while offset < n:
+        step = None
+        if order in enabled:
+            limit = mthp_max_ptes_none(max_ptes_none, order, pmd_order, scaled)
+            step = _try_range(present, swap, shared, offset, order, pmd_order, limit)
+            out += [step] if step else []
+        if step is not None and step.result == "collapse":
+            offset += 1 << order
+            order = _max_order_from_offset(offset, pmd_order)
+        elif order > 2 and any(o < order for o in enabled):
+            order -= 1
+        else:
+            offset += 1 << order
+            order = _max_order_from_offset(offset, pmd_order)
+    return out
+
+
 def mthp_collapse_plan(present: Sequence[bool], enabled: Collection[int], max_ptes_none: int,
                        pmd_order: int = 9, *, swap: Sequence[bool] = (),
                        shared: Sequence[bool] = (), max_ptes_swap: int = 64,
                        max_ptes_shared: int = 256,
                        scaled: bool = False) -> list[tuple[int, int]]:
-    """(pte offset, order) of the collapses one khugepaged pass makes in one PMD, as
-    mthp_collapse() in 7.2 walks it, assuming every allocation succeeds.
+    """(pte offset, order) of the collapses one khugepaged pass makes in one PMD (see
+    mthp_collapse_attempts). Example (1 MB of each 2 MB touched, only 64K enabled,
+    max_ptes_none=0): 16 collapses of order 4 per PMD."""
+    steps = mthp_collapse_attempts(present, enabled, max_ptes_none, pmd_order, swap=swap,
+                                   shared=shared, max_ptes_swap=max_ptes_swap,
+                                   max_ptes_shared=max_ptes_shared, scaled=scaled)
+    return [(a.offset, a.order) for a in steps if a.result == "collapse"]
 
-    present[i]: pte i maps a non-zero page (not none, not the zero page); swap/shared
-    mark swap entries and pages mapped by another process. A swap or shared pte fails an
-    mTHP range (the next lower enabled order is tried); the PMD order counts swap ptes
-    as occupied and applies max_ptes_swap / max_ptes_shared. Example (1 MB of each 2 MB
-    touched, only 64K enabled, max_ptes_none=0): 16 collapses of order 4 per PMD.
+
+def expected_stats(attempts: Sequence[Attempt]) -> dict[int, dict[str, int]]:
+    """Per-order stat increments of one pass: {order: {"collapse_alloc": n,
+    "collapse_exceed_swap_pte": m, ...}} (the names of hugepages-*/stats/)."""
+    out: dict[int, dict[str, int]] = {}
+    for a in attempts:
+        stats = out.setdefault(a.order, {})
+        names = (["collapse_alloc"] if a.allocated else []) + (
+            [f"collapse_{a.result}_pte"] if a.result.startswith("exceed_") else [])
+        for name in names:
+            stats[name] = stats.get(name, 0) + 1
+    return out
+
+
+@dataclass(frozen=True)
+class CollapseModel:
+    """Which collapse semantics the kernel under test has (chosen by a feature probe).
+
+    mthp: khugepaged collapses anonymous memory to mTHP orders (7.2 and the series);
+    without it (e.g. 6.12) only the PMD order collapses, and only when it is enabled.
+    scaled: max_ptes_none scaled per order (series versions before v13).
     """
-    n = 1 << pmd_order
-    swap, shared = list(swap) or [False] * n, list(shared) or [False] * n
-    plan: list[tuple[int, int]] = []
-    offset, order = 0, pmd_order
-    while offset < n:
-        size = 1 << order
-        rng = slice(offset, offset + size)
-        if order in enabled:
-            occupied = sum(present[rng]) + (sum(swap[rng]) if order == pmd_order else 0)
-            if order == pmd_order:
-                ok = sum(swap[rng]) <= max_ptes_swap and sum(shared[rng]) <= max_ptes_shared
-            else:
-                ok = not any(swap[rng]) and not any(shared[rng])
-            limit = mthp_max_ptes_none(max_ptes_none, order, pmd_order, scaled)
-            if ok and occupied >= size - limit:
-                plan.append((offset, order))
-                offset += size
-                order = _max_order_from_offset(offset, pmd_order)
-                continue
-        if order > 2 and any(o < order for o in enabled):
-            order -= 1
-            continue
-        offset += size
-        order = _max_order_from_offset(offset, pmd_order)
-    return plan
+    mthp: bool = True
+    scaled: bool = False
+    pmd_order: int = 9
+
+    def orders(self, enabled: Collection[int]) -> frozenset[int]:
+        return frozenset(enabled) if self.mthp else frozenset(enabled) & {self.pmd_order}
+
+    def attempts(self, present: Sequence[bool], enabled: Collection[int],
+                 max_ptes_none: int, **kw: Any) -> list[Attempt]:
+        orders = self.orders(enabled)
+        if not orders:
+            return []
+        return mthp_collapse_attempts(present, orders, max_ptes_none, self.pmd_order,
+                                      scaled=self.scaled, **kw)
+
+    def plan(self, present: Sequence[bool], enabled: Collection[int], max_ptes_none: int,
+             **kw: Any) -> list[tuple[int, int]]:
+        return [(a.offset, a.order) for a in self.attempts(present, enabled, max_ptes_none, **kw)
+                if a.result == "collapse"]
 
 
 def expected_orders(plan: Sequence[tuple[int, int]], present: Sequence[bool]) -> dict[int, int]:

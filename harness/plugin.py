@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -262,6 +263,7 @@ def vm(kh_target: Target, kernel: Any, request: pytest.FixtureRequest) -> Iterat
     st = _state(request)
     _skip_by_markers(request.node, kh_target)
     machine = st.vm(kh_target, fresh=st.scope == "test")
+    _skip_by_needs(request.node, st, kh_target, machine)
     offset = machine.console_path.stat().st_size if machine.console_path.exists() else 0
     request.node.stash[_offset_key] = (machine, offset)
     request.node.user_properties.append(("kharness_console", str(machine.console_path)))
@@ -292,13 +294,27 @@ def kernel_features(vm: Any, kh_target: Target, request: pytest.FixtureRequest) 
 
 
 def probe_features(guest: Any) -> dict[str, bool]:
-    """What the kernel under test can do, read from the guest (not from version numbers)."""
+    """What the kernel under test can do, read from the guest (not from version numbers).
+
+    thp: khugepaged sysfs; mthp_collapse: per-size collapse_* stats (the mTHP collapse
+    series); zram / swap: a zram device / active swap; vm_events: /proc/vmstat has the
+    thp_* events (CONFIG_VM_EVENT_COUNTERS); clear_warn_once / split_debugfs: debugfs
+    files (re-arm WARN_ONCE/pr_*_once; split_huge_pages).
+    """
     base = "/sys/kernel/mm/transparent_hugepage"
-    r = guest.run(["sh", "-c", f"ls -d {base}/hugepages-*kB/stats/collapse_alloc "
-                   f"{base}/khugepaged/max_ptes_none /sys/block/zram0 2>/dev/null"], timeout=30)
+    paths = (f"{base}/hugepages-*kB/stats/collapse_alloc {base}/khugepaged/max_ptes_none "
+             "/sys/block/zram0 /sys/kernel/debug/clear_warn_once "
+             "/sys/kernel/debug/split_huge_pages")
+    r = guest.run(["sh", "-c", f"ls -d {paths} 2>/dev/null; grep -m1 '^thp_' /proc/vmstat; "
+                   "grep '^SwapTotal:' /proc/meminfo"], timeout=30)
     out = r.stdout
+    swap = re.search(r"^SwapTotal:\s+(\d+)", out, re.MULTILINE)
     return {"thp": "khugepaged/max_ptes_none" in out,
-            "mthp_collapse": "stats/collapse_alloc" in out, "zram": "zram0" in out}
+            "mthp_collapse": "stats/collapse_alloc" in out, "zram": "zram0" in out,
+            "swap": bool(swap and int(swap.group(1)) > 0),
+            "vm_events": re.search(r"^thp_", out, re.MULTILINE) is not None,
+            "clear_warn_once": "clear_warn_once" in out,
+            "split_debugfs": "split_huge_pages" in out}
 
 
 @pytest.fixture
@@ -313,6 +329,23 @@ def thp(guest: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     finally:
         if _healthy(request.getfixturevalue("vm")):
             ctl.restore(snap)
+
+
+def _skip_by_needs(item: pytest.Item, st: KharnessState, target: Target, machine: Any) -> None:
+    """@pytest.mark.needs("mthp_collapse", ...): skip unless the kernel has them all."""
+    m = item.get_closest_marker("needs")
+    if m is None:
+        return
+    if target not in st.features:
+        st.features[target] = probe_features(machine.guest)
+    have = st.features[target]
+    unknown = [f for f in m.args if f not in have]
+    if unknown:
+        pytest.fail(f"unknown feature(s) in @pytest.mark.needs: {', '.join(unknown)} "
+                    f"(known: {', '.join(sorted(have))})", pytrace=False)
+    missing = [f for f in m.args if not have[f]]
+    if missing:
+        pytest.skip(f"kernel lacks {', '.join(missing)}")
 
 
 def _skip_by_markers(item: pytest.Item, target: Target) -> None:

@@ -103,11 +103,16 @@ def _test_doc(view: RunView, r: dict[str, Any]) -> dict[str, Any]:
             "nodeid": r.get("nodeid"), "test": test_key(r), "knobset": r.get("knobset"),
             "outcome": r.get("outcome"), "duration": view.duration(r),
             "phases": r.get("phases") or {}, "message": r.get("message"),
-            "splats": [{k: s.get(k) for k in SPLAT_FIELDS} | {"frames": list(s.get("frames")
-                                                                            or [])}
-                       for s in r.get("splats") or []],
+            "splats": [_splat_doc(s) for s in r.get("splats") or []],
             "counters": r.get("counters") or {}, "per_scan": r.get("per_scan") or [],
             "census": r.get("census")}
+
+
+def _splat_doc(s: dict[str, Any]) -> dict[str, Any]:
+    out = {k: s.get(k) for k in SPLAT_FIELDS}
+    out["frames"] = [str(f) for f in s.get("frames") or []]
+    out["locks"] = [str(f) for f in s.get("locks") or []]
+    return out
 
 
 def _group_doc(g: GroupVerdict) -> dict[str, Any]:

@@ -1,5 +1,13 @@
 """Splat detector, the eye of the harness: every kernel bug report in a console/dmesg capture.
 
+API: parse_log(text, file="<log>") -> list[Splat]; parse_file(path) -> list[Splat];
+Splat.to_json() -> dict; compare(baseline, patched) -> Comparison(.new, .gone, .both: titles);
+slice_by_markers(text, start_marker, end_marker) -> str; slice_for_test(text, nodeid) -> str.
+Kinds (KINDS): the issue's list plus kcsan, slab (SLUB debug "BUG kmalloc-64 ..."), cfi.
+A WARNING/BUG is reclassified by its message or file (_RECLASS): refcount_t -> refcount,
+list_add/list_del corruption -> list_corruption, "Voluntary context switch within RCU" -> rcu,
+mm/page_table_check.c -> bad_page, kernel/locking/ -> lockdep.
+
 Table-driven (style 9): each `_P` row of `_TABLE` is (kind, start regex, titles, where the culprit
 comes from). `parse_log` cleans each line (printk timestamps, `[T123]`/`[C1]` caller ids, `<4>`
 levels, `dmesg -x` prefixes, /dev/kmsg records, journald, ANSI), then runs one small state machine
@@ -11,7 +19,8 @@ per printk caller id (one for the whole log when there are none):
   `_GAP` foreign lines (other CPUs interleaving) are tolerated when the report then resumes;
 * `---[ end trace` ends it (only the x86 register summary and a panic may follow); after
   `</TASK>` no foreign line is tolerated; kharness markers, OOM/sysrq dumps, a new "cut here" and
-  a second `CPU: N ... PID:` header close it. A report still open at EOF is `truncated`.
+  a second `CPU: N ... PID:` header close it. A report reaching the end of the capture in the
+  middle of its trace (or before any trace) is `truncated`.
 
 Nesting, so that what a developer calls one bug is one splat:
 * a `Kernel panic - not syncing` inside or right after a report is folded into it (Fatal

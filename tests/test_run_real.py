@@ -81,5 +81,5 @@ def test_killed_run_resumes_without_redoing_cells(tmp_path: Path) -> None:
     assert {r["cell"] for r in recs if r["type"] == "cell"} == {"x86_64/baseline",
                                                                 "x86_64/patched"}
     time.sleep(1)
-    ps = subprocess.run(["pgrep", "-f", f"kharness-workdir {out}"], capture_output=True)
+    ps = subprocess.run(["pgrep", "-f", str(out)], capture_output=True)
     assert ps.returncode == 1, "a pytest/QEMU from the killed run survived"
