@@ -121,7 +121,8 @@ def _report(res: bis.BisectResult) -> int:
     if res.first_bad is None:
         print(f"bisect {res.mode}: inconclusive, skipped steps: {', '.join(res.skipped)}")
         return 2
-    print(f"first bad {res.mode[:-1]}: {res.first_bad.label}")
+    noun = {"versions": "version", "patches": "patch", "commits": "commit"}[res.mode]
+    print(f"first bad {noun}: {res.first_bad.label}")
     if res.last_good:
         print(f"last good: {res.last_good.label}")
     ev = [e for o in res.first_bad.runs for e in o.evidence]
