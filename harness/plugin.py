@@ -305,8 +305,9 @@ def probe_features(guest: Any) -> dict[str, bool]:
     paths = (f"{base}/hugepages-*kB/stats/collapse_alloc {base}/khugepaged/max_ptes_none "
              "/sys/block/zram0 /sys/kernel/debug/clear_warn_once "
              "/sys/kernel/debug/split_huge_pages")
-    r = guest.run(["sh", "-c", f"ls -d {paths} 2>/dev/null; grep -m1 '^thp_' /proc/vmstat; "
-                   "grep '^SwapTotal:' /proc/meminfo"], timeout=30)
+    script = (f"ls -d {paths} 2>/dev/null; grep -m1 '^thp_' /proc/vmstat; "
+              "grep '^SwapTotal:' /proc/meminfo")
+    r = guest.run(["sh", "-c", script], timeout=30)
     out = r.stdout
     swap = re.search(r"^SwapTotal:\s+(\d+)", out, re.MULTILINE)
     return {"thp": "khugepaged/max_ptes_none" in out,
