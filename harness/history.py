@@ -222,7 +222,7 @@ def flags(conn: sqlite3.Connection, run_id: int, th: Thresholds = Thresholds()) 
             pct = f" ({100.0 * (new - old[key]) / old[key]:+.0f}%)" if old[key] else ""
             out.append(Flag("counter-regression", key[0], key[1],
                             f"{key[2]} {key[3]} {old[key]} -> {new}{pct}"))
-    return out
+    return sorted(out, key=lambda f: FLAG_KINDS.index(f.kind))
 
 
 def _outcome_flags(conn: sqlite3.Connection, run_id: int, prev: int) -> list[Flag]:
