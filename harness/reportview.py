@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -237,19 +238,31 @@ class RunView:
 
 # ------------------------------------------------------------ per-scan series
 def scan_series(per_scan: list[Any], stat: str = "collapse_alloc"
-                ) -> tuple[list[float], dict[str, list[float | None]]]:
+                ) -> tuple[list[float], dict[str, list[float]]]:
     """x values and {size: values} of one stat, from the shapes tests write.
 
-    Accepted elements (dicts; anything else is skipped): {"scan": n, "sizes": {size: {stat: v}
-    or v}}, {"scan": n, "<size>": v or {stat: v}}, and CounterDelta.flat() style
-    {"64K.collapse_alloc": v, ...}. x is "scan" when present, else the position (1-based).
+    Accepted elements (dicts; anything else is skipped): counters.journal_per_scan's
+    {"full_scans": +k, "<size>": {stat: v}, ...} (non-zero stats only: a missing size is 0),
+    {"scan": n, "sizes": {size: {stat: v} or v}}, {"scan": n, "<size>": v} and
+    CounterDelta.flat()'s {"64K.collapse_alloc": v}. x is "scan" when present, else the
+    running total of "full_scans" (a step may cover several scans), else the position.
     """
-    rows = [(i, e) for i, e in enumerate(per_scan, 1) if isinstance(e, dict)]
-    points = [_scan_point(e, stat) for _, e in rows]
+    rows = [e for e in per_scan if isinstance(e, dict)]
+    points = [_scan_point(e, stat) for e in rows]
     sizes = sorted({s for p in points for s in p}, key=lambda s: (size_kb(s) or 1 << 40, s))
-    xs = [float(e["scan"]) if isinstance(e.get("scan"), (int, float)) else float(i)
-          for i, e in rows]
-    return xs, {s: [p.get(s) for p in points] for s in sizes}
+    return _scan_xs(rows), {s: [p.get(s, 0.0) for p in points] for s in sizes}
+
+
+def _scan_xs(rows: list[dict[str, Any]]) -> list[float]:
+    xs: list[float] = []
+    for i, e in enumerate(rows, 1):
+        if isinstance(e.get("scan"), (int, float)):
+            xs.append(float(e["scan"]))
+        elif isinstance(e.get("full_scans"), (int, float)) and e["full_scans"] > 0:
+            xs.append((xs[-1] if xs else 0.0) + float(e["full_scans"]))
+        else:
+            xs.append(float(i))
+    return xs
 
 
 def _scan_point(e: dict[str, Any], stat: str) -> dict[str, float]:
@@ -271,7 +284,7 @@ def _scan_point(e: dict[str, Any], stat: str) -> dict[str, float]:
 
 
 def _scan_chart(test: str, recs: dict[str, dict[str, Any]], base: str) -> Markup | None:
-    series: dict[str, list[float | None]] = {}
+    series: dict[str, Sequence[float | None]] = {}
     xs_all: list[float] = []
     parts = []
     for variant, r in sorted(recs.items(), key=lambda kv: kv[0] != base):

@@ -282,11 +282,15 @@ def test_scan_series_accepts_the_shapes_tests_write() -> None:
               {"scan": 2, "sizes": {"64kB": {"collapse_alloc": 0}}}]
     assert scan_series(nested) == ([1.0, 2.0], {"64kB": [4.0, 0.0]})
     flat = [{"scan": 3, "64kB": 5, "2048kB": 1, "t": 0.5}, "junk", {"scan": 4, "64kB": 6}]
-    assert scan_series(flat) == ([3.0, 4.0], {"64kB": [5.0, 6.0], "2048kB": [1.0, None]})
+    assert scan_series(flat) == ([3.0, 4.0], {"64kB": [5.0, 6.0], "2048kB": [1.0, 0.0]})
     counters_flat = [{"full_scans": 1, "64K.collapse_alloc": 2, "2M.collapse_alloc": 1,
                       "64K.nr_anon": 9, "vmstat.thp_fault_alloc": 3}]
     assert scan_series(counters_flat) == ([1.0], {"64K": [2.0], "2M": [1.0]})
     assert scan_series([{"sizes": {"64kB": 7}}]) == ([1.0], {"64kB": [7.0]})
+    journal = [{"full_scans": 1, "t": 0.8, "pages_collapsed": 3, "64kB": {"collapse_alloc": 3},
+                "vmstat": {"thp_collapse_alloc": 1}, "2048kB": {"collapse_alloc": 1}},
+               {"full_scans": 2, "t": 1.6, "pages_collapsed": 0}]
+    assert scan_series(journal) == ([1.0, 3.0], {"64kB": [3.0, 0.0], "2048kB": [1.0, 0.0]})
 
 
 def test_svg_escapes_labels_and_counts_bars() -> None:
