@@ -447,6 +447,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     record = item.stash.setdefault(_record_key, {})
     phases = record.setdefault("_phases", {})
     phases[report.when] = _classify(report, call)
+    record["duration"] = round(record.get("duration", 0.0) + report.duration, 3)
     if report.when == "call" and record.get("console_excerpt"):
         item.user_properties.append(("console_excerpt", record["console_excerpt"][-4000:]))
         report.sections.append(("kharness console", record["console_excerpt"][-8000:]))

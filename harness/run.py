@@ -90,6 +90,7 @@ def run(opts: RunOptions) -> dict[str, Any]:
         raise UserError(f"{opts.out} already holds a run", "refusing to mix two runs",
                         "pass --resume to continue it, or choose another --out")
     meta = _metadata(cfg, cells, opts)
+    meta["source_identity"] = source.resolve(cfg.source).identity
     write_json(opts.out / "run.json", meta)
     t0 = time.monotonic()
     todo = [c for c in cells if c.name not in done]

@@ -48,7 +48,7 @@ def _counter_lines(g: GroupVerdict) -> list[str]:
     lines = []
     for size, stats in g.counters.items():
         cells = [f"{n.removeprefix('collapse_')}={b}->{p}" for n, (b, p) in stats.items()
-                 if n in INTERESTING or n in ("pages_collapsed", "full_scans") and (b or p)]
+                 if (n in INTERESTING or n in ("pages_collapsed", "full_scans")) and (b or p)]
         if cells:
             lines.append(f"   {size:>9s}: " + "  ".join(cells))
     return lines
