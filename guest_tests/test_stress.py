@@ -1,0 +1,30 @@
+"""thpwork stress racing khugepaged under the debug-locking kernel (lockdep, PROVE_RCU,
+DEBUG_VM, atomic-sleep and hung-task checks): threads fault, read, DONTNEED, mprotect,
+munmap, mremap, MADV_NOHUGEPAGE/HUGEPAGE, fork/exit, MADV_COLLAPSE and page out slots of
+MADV_HUGEPAGE memory while khugepaged collapses them to mTHP and PMD sizes every 10 ms.
+The splat guard fails the test on any kernel report; thpwork fails it on a page whose
+contents changed. The test also fails if khugepaged collapsed nothing (no race at all).
+"""
+
+from __future__ import annotations
+
+from khsupport import Kh, knobset
+
+from harness import workloads
+
+SECONDS = 20
+
+
+def test_stress_races_khugepaged(kh: Kh) -> None:
+    kh.apply(knobset("stress", sizes="16K+64K+PMD", max_ptes_none=511,
+                           scan_sleep_millisecs=10, alloc_sleep_millisecs=100))
+    meter = kh.start_meter()
+    res = workloads.run_stress(kh.guest, SECONDS, threads=4, seed=7, scale=kh.vm.scale)
+    delta = meter.finish()
+    kh.record["stress"] = {"ops": dict(res.ops), "failed": dict(res.failed)}
+    print(f"stress ops: {dict(res.ops)} failed: {dict(res.failed)}")
+    assert res.corruptions == 0 and res.child_failures == 0
+    assert sum(res.ops.values()) > 100, f"the stress hardly ran: {dict(res.ops)}"
+    # pages_collapsed counts khugepaged's collapses only (not MADV_COLLAPSE's)
+    assert delta.pages_collapsed > 0, (
+        f"khugepaged collapsed nothing during the stress: {delta.nonzero()}")
