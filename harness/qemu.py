@@ -262,8 +262,8 @@ def _pdeathsig_prefix() -> list[str]:
 class TelnetCodec:
     """Minimal telnet framing for QEMU's `telnet=on` chardev: strip commands, send BREAK."""
 
-    IAC, SB, SE = 255, 250, 240
     BREAK = bytes([255, 243])
+    _COMMAND = re.compile(rb"\xff(?:(\xff)|[\xfb-\xfe][\s\S]|\xfa[\s\S]*?\xff\xf0|[^\xfa-\xfe])")
 
     def __init__(self) -> None:
         self._pending = b""
@@ -273,34 +273,15 @@ class TelnetCodec:
         return data.replace(b"\xff", b"\xff\xff")
 
     def decode(self, data: bytes) -> bytes:
-        buf, out, i = self._pending + data, bytearray(), 0
-        self._pending = b""
-        while i < len(buf):
-            if buf[i] != self.IAC:
-                j = buf.find(self.IAC, i)
-                j = len(buf) if j < 0 else j
-                out += buf[i:j]
-                i = j
-                continue
-            step = self._command_len(buf, i)
-            if step == 0:                       # incomplete command: keep for next chunk
-                self._pending = bytes(buf[i:])
-                break
-            if buf[i + 1:i + 2] == b"\xff":
-                out.append(self.IAC)
-            i += step
-        return bytes(out)
-
-    def _command_len(self, buf: bytes, i: int) -> int:
-        if i + 1 >= len(buf):
-            return 0
-        cmd = buf[i + 1]
-        if 251 <= cmd <= 254:                   # WILL/WONT/DO/DONT <option>
-            return 3 if i + 2 < len(buf) else 0
-        if cmd == self.SB:
-            end = buf.find(bytes([self.IAC, self.SE]), i + 2)
-            return 0 if end < 0 else end + 2 - i
-        return 2
+        buf, out, pos = self._pending + data, bytearray(), 0
+        for m in self._COMMAND.finditer(buf):
+            out += buf[pos:m.start()] + (m.group(1) or b"")
+            pos = m.end()
+        rest = buf[pos:]
+        iac = rest.find(b"\xff")                   # a command split across reads: keep it
+        iac = -1 if len(rest) > 4096 else iac
+        self._pending = rest[iac:] if iac >= 0 else b""
+        return bytes(out + (rest[:iac] if iac >= 0 else rest))
 
 
 class ConsoleLog:
