@@ -25,7 +25,7 @@ from typing import Any, Self
 
 from harness import accel as accel_mod
 from harness import arch as arch_mod
-from harness.errors import InfrastructureError
+from harness.errors import InfrastructureError, UserError
 from harness.guest import FAILURES, Guest, GuestInfraError, Outcome, SshKey
 from harness.qemu import (
     MachineSpec,
@@ -50,6 +50,8 @@ class VM:
                  zram: str | None = None, accel: str | None = None,
                  initrd: Path | None = None, boot_timeout: float | None = None) -> None:
         self.kernel, self.profile = Path(kernel), arch_mod.get(arch)
+        if not self.kernel.is_file():
+            raise UserError(f"no kernel image at {self.kernel}", "", "build it or fix the path")
         self.workdir, self.name = Path(workdir), name
         self.mem, self.cpus, self.numa_nodes = mem, cpus, numa_nodes
         extra = list(cmdline_extra) + ([f"kharness.zram={zram}"] if zram else [])

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from harness import arch as arch_mod
+from harness import qemu
 from harness.guest import GuestCrashed, GuestLockup, GuestTimeout, Outcome
 from harness.vm import VM
 
@@ -40,6 +42,13 @@ def kernel_path(arch: str) -> Path:
     return path
 
 
+def first_available_arch() -> str:
+    arch = next((a for a in DEFAULT_KERNELS if kernel_env_path(a).is_file()), None)
+    if arch is None:
+        pytest.skip("no test kernel for any arch")
+    return arch
+
+
 def initrd_path(arch: str) -> Path | None:
     env = os.environ.get(f"KHARNESS_TEST_INITRD_{arch.upper()}")
     return Path(env) if env else None
@@ -54,7 +63,7 @@ def arch(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def vm(arch: str, tmp_path: Path) -> Iterator[VM]:
     with VM(kernel_path(arch), arch, workdir=tmp_path / "vm", name=f"t-{arch}", mem="512M",
-            initrd=initrd_path(arch)) as machine:
+            zram="64M", initrd=initrd_path(arch)) as machine:
         yield machine
     assert_reaped(machine)
 
@@ -88,6 +97,7 @@ def test_boot_run_and_files(vm: VM, arch: str, tmp_path: Path) -> None:
     got = vm.guest.get("/tmp/blob", tmp_path / "blob")
     assert got.read_bytes() == b"\x00\x01binary\xff" * 1000
     assert "MemTotal" in vm.guest.read_file("/proc/meminfo")
+    assert "/dev/zram0" in vm.guest.read_file("/proc/swaps")
     assert vm.boot_seconds > 0 and vm.console_path.is_file()
     meta = (vm.workdir / "vm.json").read_text()
     assert '"accel"' in meta and "qemu-system" in meta and '"phase": "ready"' in meta
@@ -152,6 +162,51 @@ def test_slow_command_on_live_guest_is_a_timeout(vm: VM) -> None:
     assert "sysrq: Show Blocked State" in info.value.evidence
 
 
+def test_panic_during_boot_is_a_crash(arch: str, tmp_path: Path) -> None:
+    machine = VM(kernel_path(arch), arch, workdir=tmp_path / "vm", name="bootpanic",
+                 mem="512M", cmdline_extra=["rdinit=/nonexistent"], initrd=initrd_path(arch))
+    start = time.monotonic()
+    with pytest.raises(GuestCrashed) as info:
+        machine.start()
+    assert "Kernel panic - not syncing" in info.value.evidence
+    assert time.monotonic() - start < 60 * machine.scale
+    assert_reaped(machine)
+
+
+# ------------------------------------------------------------ ports, collisions
+
+def quick_qemu(arch: str, tmp_path: Path, name: str, port: int) -> qemu.QemuProcess:
+    profile = arch_mod.get(arch)
+    spec = qemu.MachineSpec(profile, kernel_path(arch), "tcg", None, "256M", 1, 0,
+                            qemu.kernel_cmdline(profile), port, name)
+    return qemu.QemuProcess(spec, tmp_path / name)
+
+
+def test_parallel_qemus_get_distinct_ports_and_are_reaped(tmp_path: Path) -> None:
+    arch = first_available_arch()
+    procs = [quick_qemu(arch, tmp_path, f"p{i}", qemu.free_port()) for i in range(4)]
+    try:
+        for p in procs:
+            p.start()
+        ports = {p.spec.ssh_port for p in procs}
+        assert len(ports) == 4 and all(p.alive() for p in procs)
+    finally:
+        for p in procs:
+            p.stop()
+    assert not any(qemu_running(p.pid) for p in procs if p.proc is not None)
+
+
+def test_taken_port_is_reported_as_collision(tmp_path: Path) -> None:
+    import socket
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen(1)
+        proc = quick_qemu(first_available_arch(), tmp_path, "c", squatter.getsockname()[1])
+        with pytest.raises(qemu.PortCollision):
+            proc.start()
+        assert proc.poll() is not None
+
+
 # -------------------------------------------------- no QEMU outlives the harness
 
 CHILD = textwrap.dedent("""
@@ -195,7 +250,7 @@ def wait_gone(pid: int, timeout: float) -> bool:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL],
                          ids=["ctrl-c", "sigterm", "kill-9"])
 def test_no_qemu_survives_the_harness(sig: int, tmp_path: Path) -> None:
-    arch = next((a for a in DEFAULT_KERNELS if kernel_env_path(a).is_file()), "x86_64")
+    arch = first_available_arch()
     child, pid = start_child(arch, tmp_path)
     try:
         child.send_signal(sig)
