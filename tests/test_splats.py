@@ -216,65 +216,65 @@ def test_splat_type_exported() -> None:
 
 VARIANTS = {
     "journalctl-monotonic": (
-        "[  12.345678] vm1 kernel: ------------[ cut here ]------------\n"
+        ("[  12.345678] vm1 kernel: ------------[ cut here ]------------\n"
         "[  12.345679] vm1 kernel: WARNING: CPU: 0 PID: 1 at mm/khugepaged.c:10 "
         "collapse_huge_page+0x5/0x10\n[  12.345680] vm1 kernel: Call Trace:\n"
-        "[  12.345681] vm1 kernel:  <TASK>\n[  12.345682] vm1 kernel:  khugepaged+0x1/0x2\n",
+        "[  12.345681] vm1 kernel:  <TASK>\n[  12.345682] vm1 kernel:  khugepaged+0x1/0x2\n"),
         [("warning", "WARNING in collapse_huge_page")]),
     "journalctl-short": (
-        "Jun 01 12:00:00 vm1 kernel: BUG: kernel NULL pointer dereference, address: 0000000000000008\n"
-        "Jun 01 12:00:00 vm1 kernel: RIP: 0010:release_pte_pages+0x5/0x10\n",
+        ("Jun 01 12:00:00 vm1 kernel: BUG: kernel NULL pointer dereference, address: 0000000000000008\n"
+        "Jun 01 12:00:00 vm1 kernel: RIP: 0010:release_pte_pages+0x5/0x10\n"),
         [("oops", "BUG: unable to handle kernel NULL pointer dereference in release_pte_pages")]),
     "x86-pre-4.16-fault": (
-        "[  1.0] BUG: unable to handle kernel NULL pointer dereference at 0000000000000008\n"
+        ("[  1.0] BUG: unable to handle kernel NULL pointer dereference at 0000000000000008\n"
         "[  1.0] IP: [<ffffffff81234567>] release_pte_pages+0x5/0x10\n[  1.0] Oops: 0000 [#1] SMP\n"
-        "[  1.0] Call Trace:\n[  1.0]  [<ffffffff81234500>] collapse_huge_page+0x1/0x2\n",
+        "[  1.0] Call Trace:\n[  1.0]  [<ffffffff81234500>] collapse_huge_page+0x1/0x2\n"),
         [("oops", "BUG: unable to handle kernel NULL pointer dereference in release_pte_pages")]),
     "x86-old-gpf": (
-        "general protection fault: 0000 [#1] SMP KASAN\n"
+        ("general protection fault: 0000 [#1] SMP KASAN\n"
         "RIP: 0010:[<ffffffff81234567>]  [<ffffffff81234567>] release_pte_pages+0x5/0x10\n"
-        "Call Trace:\n [<ffffffff81234500>] collapse_huge_page+0x1/0x2\n",
+        "Call Trace:\n [<ffffffff81234500>] collapse_huge_page+0x1/0x2\n"),
         [("oops", "general protection fault in release_pte_pages")]),
     "spinlock-generic-bug": (
-        "[ 1.0] BUG: spinlock bad magic on CPU#0, khugepaged/35\n"
+        ("[ 1.0] BUG: spinlock bad magic on CPU#0, khugepaged/35\n"
         "[ 1.0]  lock: 0xffff888003a1c200, .magic: 00000000, .owner: <none>/-1, .owner_cpu: 0\n"
         "[ 1.0] Call Trace:\n[ 1.0]  <TASK>\n[ 1.0]  do_raw_spin_lock+0x1/0x2\n"
-        "[ 1.0]  release_pte_pages+0x1/0x2\n",
+        "[ 1.0]  release_pte_pages+0x1/0x2\n"),
         [("bug", "BUG: spinlock bad magic in release_pte_pages")]),
     "panic-kill-init": (
         "[ 1.0] Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b\n",
         [("panic", "kernel panic: Attempted to kill init")]),
     "hung-comm-with-colon": (
-        "[ 1.0] INFO: task kworker/u4:2:45 blocked for more than 143 seconds.\n"
+        ("[ 1.0] INFO: task kworker/u4:2:45 blocked for more than 143 seconds.\n"
         "[ 1.0] Call Trace:\n[ 1.0]  __schedule+0x1/0x2\n[ 1.0]  folio_wait_bit_common+0x1/0x2\n"
-        "[ 1.0]  migrate_pages_batch+0x1/0x2\n",
+        "[ 1.0]  migrate_pages_batch+0x1/0x2\n"),
         [("hung_task", "INFO: task hung in migrate_pages_batch")]),
     "rcu-expedited-nmi": (
-        "[ 1.0] rcu: INFO: rcu_preempt detected expedited stalls on CPUs/tasks: { 1-.... } 21 "
+        ("[ 1.0] rcu: INFO: rcu_preempt detected expedited stalls on CPUs/tasks: { 1-.... } 21 "
         "jiffies s: 1221 root: 0x2/.\n[ 1.0] Sending NMI from CPU 0 to CPUs 1:\n"
-        "[ 1.0] NMI backtrace for cpu 1\n[ 1.0] RIP: 0010:mthp_collapse+0x1/0x2\n",
+        "[ 1.0] NMI backtrace for cpu 1\n[ 1.0] RIP: 0010:mthp_collapse+0x1/0x2\n"),
         [("rcu_stall", "INFO: rcu detected stall in mthp_collapse")]),
     "syzbot-symbolized-kasan": (
-        "BUG: KASAN: slab-out-of-bounds in collapse_huge_page+0x8d1/0x1a40 mm/khugepaged.c:1234\n"
+        ("BUG: KASAN: slab-out-of-bounds in collapse_huge_page+0x8d1/0x1a40 mm/khugepaged.c:1234\n"
         "Write of size 4 at addr ffff888006f1c010 by task khugepaged/35\n\nCall Trace:\n <TASK>\n"
         " __dump_stack lib/dump_stack.c:94 [inline]\n"
-        " collapse_huge_page+0x8d1/0x1a40 mm/khugepaged.c:1234\n",
+        " collapse_huge_page+0x8d1/0x1a40 mm/khugepaged.c:1234\n"),
         [("kasan", "KASAN: slab-out-of-bounds Write in collapse_huge_page")]),
     "kcsan": (
-        "[ 1.0] ==================================================================\n"
-        "[ 1.0] BUG: KCSAN: data-race in collapse_scan_pmd / release_pte_pages\n",
+        ("[ 1.0] ==================================================================\n"
+        "[ 1.0] BUG: KCSAN: data-race in collapse_scan_pmd / release_pte_pages\n"),
         [("kcsan", "KCSAN: data-race in collapse_scan_pmd / release_pte_pages")]),
     "arm64-old-oops": (
-        "[ 1.0] Unable to handle kernel paging request at virtual address dead000000000108\n"
+        ("[ 1.0] Unable to handle kernel paging request at virtual address dead000000000108\n"
         "[ 1.0] Internal error: Oops: 96000044 [#1] PREEMPT SMP\n"
         "[ 1.0] PC is at release_pte_pages+0x74/0x1a0\n"
-        "[ 1.0] [<ffff0000080a1b2c>] release_pte_pages+0x74/0x1a0\n",
+        "[ 1.0] [<ffff0000080a1b2c>] release_pte_pages+0x74/0x1a0\n"),
         [("oops", "BUG: unable to handle kernel paging request in release_pte_pages")]),
     "userspace-glued-to-printk": (
-        "[    1.000000] ------------[ cut here ]------------\n"
+        ("[    1.000000] ------------[ cut here ]------------\n"
         "ok 3 collapse[   41.378514] WARNING: mm/khugepaged.c:1 at collapse_huge_page+0x5e2/0xb40,"
         " CPU#1: khugepaged/35\n[   41.4] Call Trace:\n[   41.4]  <TASK>\n"
-        "[   41.4]  khugepaged+0x1/0x2\n",
+        "[   41.4]  khugepaged+0x1/0x2\n"),
         [("warning", "WARNING in collapse_huge_page")]),
 }
 
