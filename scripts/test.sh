@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/python -m pytest tests guest_tests -ra "$@"
+# slow tests (the real-kernel bisect demonstration): bash scripts/test.sh -m slow
+exec .venv/bin/python -m pytest tests guest_tests -ra -m "not slow" "$@"
