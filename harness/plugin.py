@@ -448,6 +448,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     phases = record.setdefault("_phases", {})
     phases[report.when] = _classify(report, call)
     record["duration"] = round(record.get("duration", 0.0) + report.duration, 3)
+    if report.failed and "message" not in record:
+        record["message"] = report.longreprtext[-2000:]
     if report.when == "call" and record.get("console_excerpt"):
         item.user_properties.append(("console_excerpt", record["console_excerpt"][-4000:]))
         report.sections.append(("kharness console", record["console_excerpt"][-8000:]))
@@ -485,7 +487,9 @@ def _journal(item: pytest.Item, record: dict[str, Any]) -> None:
         outcome = "passed"
     elif phases.get("setup") == "skipped":
         outcome = "skipped"
-    record.pop("console_excerpt", None)
+    excerpt = record.pop("console_excerpt", None)
+    if excerpt and outcome not in ("passed", "skipped"):
+        record["console"] = excerpt[-4000:]
     st.journal.append({"type": "test", "cell": f"{target.arch}/{target.variant}",
                        "arch": target.arch, "variant": target.variant, "nodeid": item.nodeid,
                        "knobset": getattr(knob, "name", None), "outcome": outcome,
