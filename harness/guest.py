@@ -16,6 +16,7 @@ each with `.outcome`, `.evidence` (text) and `.console_path`. The caller starts 
 from __future__ import annotations
 
 import io
+import logging
 import re
 import select
 import shlex
@@ -34,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from harness.errors import InfrastructureError, KernelFailure, KharnessError, UserError
 from harness.util import Deadline, atomic_write
 
+log = logging.getLogger("harness")
 DEFAULT_TIMEOUT = 30.0          # seconds, multiplied by the accelerator's timeout scale
 SSH_ERRORS = (paramiko.SSHException, OSError, EOFError)
 
@@ -178,6 +180,7 @@ class Guest:
         self.host, self.port, self.user, self.key = host, port, user, key
         self.sentinel, self.scale = sentinel, scale
         self._client: paramiko.SSHClient | None = None
+        self._closed = False
 
     # --- connection
     def connect(self, deadline: Deadline) -> None:
@@ -208,9 +211,10 @@ class Guest:
             client.close()
             raise
         self.close()
-        self._client = client
+        self._client, self._closed = client, False
 
     def close(self) -> None:
+        self._closed = True
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -237,8 +241,11 @@ class Guest:
 
     def _run_bytes(self, argv: Sequence[str], timeout: float,
                    stdin: bytes | None) -> tuple[int, bytes, bytes, float]:
+        if self._closed:
+            raise InfrastructureError("guest connection already closed", shlex.join(argv))
         since = self.sentinel.mark()
         command = shlex.join(argv)
+        log.debug("guest %s:%d$ %s", self.host, self.port, command)
         try:
             result = self._exec(command, timeout, stdin, since)
             self.sentinel.check(since)                  # died right after answering?

@@ -120,8 +120,9 @@ class VM:
             self._start()
         except GuestInfraError:
             self.close()
-            if self.accel != "kvm" or not self._auto_accel:
-                raise
+            if self.accel != "kvm" or not self._auto_accel or \
+                    accel_mod.kvm_verdict(self.profile, None).works:
+                raise                       # not a KVM failure (_Watch marks those)
             log.warning("vm %s: KVM failed at boot, retrying under TCG", self.name)
             self.accel, self.qemu, self._meta = "tcg", None, {}
             self.start()
