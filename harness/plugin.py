@@ -485,8 +485,8 @@ def _journal(item: pytest.Item, record: dict[str, Any]) -> None:
     outcome = worst(phases.values()) if phases else "error"
     if set(phases.values()) == {"passed"}:
         outcome = "passed"
-    elif phases.get("setup") == "skipped":
-        outcome = "skipped"
+    elif "skipped" in phases.values() and set(phases.values()) <= {"passed", "skipped"}:
+        outcome = "skipped"             # skipped in setup or in the test body
     excerpt = record.pop("console_excerpt", None)
     if excerpt and outcome not in ("passed", "skipped"):
         record["console"] = excerpt[-4000:]
