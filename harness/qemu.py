@@ -32,6 +32,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -258,9 +259,16 @@ def _console_sockets() -> tuple[socket.socket, socket.socket]:
     return listener, ours
 
 
+_PDEATHSIG_PY = ("import ctypes, os, sys; ctypes.CDLL(None).prctl(1, 9); "   # PR_SET_PDEATHSIG
+                 "os.execvp(sys.argv[1], sys.argv[1:])")
+
+
 def _pdeathsig_prefix() -> list[str]:
+    """Exec QEMU with PR_SET_PDEATHSIG=SIGKILL: setpriv (util-linux), else a Python shim."""
     setpriv = shutil.which("setpriv")
-    return [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
+    if setpriv:
+        return [setpriv, "--pdeathsig", "KILL", "--"]
+    return [sys.executable, "-c", _PDEATHSIG_PY]
 
 
 # ------------------------------------------------------------------- console and QMP
