@@ -447,6 +447,24 @@ class Qmp:
     def human(self, command: str) -> str:
         return str(self.execute("human-monitor-command", {"command-line": command}))
 
+    def stop(self) -> None:
+        self.execute("stop")
+
+    def cont(self) -> None:
+        self.execute("cont")
+
+    def quit(self) -> None:
+        self.execute("quit")
+
+    def inject_nmi(self) -> None:
+        """NMI to every vCPU (x86 only under QEMU 7.2; arm64 virt answers "not supported")."""
+        self.execute("inject-nmi")
+
+    def send_keys(self, *keys: str) -> None:
+        """Press keys together, e.g. send_keys("alt", "sysrq", "l"): needs a guest keyboard
+        (PS/2 or virtio-keyboard); kharness VMs have none, so sysrq goes over the serial port."""
+        self.execute("send-key", {"keys": [{"type": "qcode", "data": k} for k in keys]})
+
     def close(self) -> None:
         try:
             self._sock.close()
@@ -542,13 +560,6 @@ class QemuProcess:
             return self.stderr_path.read_text(errors="backslashreplace")
         except OSError:
             return ""
-
-    def send_console(self, data: bytes) -> None:
-        if self._con_sock is not None:
-            try:
-                self._con_sock.sendall(TelnetCodec.escape(data))
-            except OSError:
-                pass
 
     def sysrq(self, key: str) -> None:
         """Magic sysrq through the serial port: BREAK, then the key (works on 8250 and PL011)."""

@@ -196,7 +196,7 @@ class VM:
                 qemu.wait_exit(2.0 * self.scale)
             if qemu is not None and qemu.alive() and qemu.qmp is not None:
                 try:
-                    qemu.qmp.execute("quit", timeout=2.0)
+                    qemu.qmp.quit()
                 except InfrastructureError:
                     pass
                 qemu.wait_exit(3.0)
@@ -329,7 +329,7 @@ class _Watch:
 
     def _nmi(self, notes: list[str]) -> None:
         try:
-            self.vm.qmp.execute("inject-nmi")
+            self.vm.qmp.inject_nmi()
             notes.append("QMP inject-nmi")
         except InfrastructureError as e:
             notes.append(f"inject-nmi failed: {e}")

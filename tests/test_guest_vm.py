@@ -134,7 +134,7 @@ def test_crash_is_reported_with_panic_text(vm: VM) -> None:
 
 
 def test_stopped_guest_is_a_lockup_within_its_timeout(vm: VM) -> None:
-    vm.qmp.execute("stop")
+    vm.qmp.stop()
     start = time.monotonic()
     with pytest.raises(GuestLockup) as info:
         vm.guest.run(["true"], timeout=3)
