@@ -323,6 +323,7 @@ class Kh:
         return self.meter
 
     def start(self, sub: str, options: list[str]) -> workloads.RunningWorkload:
+        """Start a held thpwork workload (stopped at teardown)."""
         w = workloads.start(self.guest, sub, options, timeout=60 * self.vm.scale)
         self.procs.append(w)
         return w

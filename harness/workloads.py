@@ -320,7 +320,8 @@ def start_populate(guest: GuestLike, size: str | int = "16M", pattern: str = "fu
 
 def start_swapout(guest: GuestLike, size: str | int, pattern: str, pages: str,
                   **kw: Any) -> RunningWorkload:
-    """As start_populate, then MADV_PAGEOUT the `pages` pattern (needs swap: zram)."""
+    """As start_populate, MADV_PAGEOUT the `pages` pattern (needs swap: zram), then
+    MADV_HUGEPAGE (advise=after), so khugepaged only ever sees the swapped-out layout."""
     timeout = kw.pop("timeout", 120.0)
     return start(guest, "swapout", [*region_options(size, pattern, **kw), "--pages", pages],
                  timeout=timeout)
@@ -328,7 +329,8 @@ def start_swapout(guest: GuestLike, size: str | int, pattern: str, pages: str,
 
 def start_fork_share(guest: GuestLike, size: str | int, pattern: str,
                      child_writes: str | None = None, **kw: Any) -> RunningWorkload:
-    """As start_populate, then fork a child sharing the region (it may write some pages)."""
+    """As start_populate, fork a child sharing the region (it may write some pages),
+    then MADV_HUGEPAGE in both (advise=after): khugepaged sees the final sharing."""
     timeout = kw.pop("timeout", 120.0)
     extra = ["--child-writes", child_writes] if child_writes else []
     return start(guest, "fork-share", region_options(size, pattern, **kw) + extra,

@@ -352,7 +352,8 @@ static int cmd_shift(FILE *out, struct region *r, const char *by_s)
 	return EXIT_OK;
 }
 
-static void child_hold(struct region *r, const struct sel *s, int ready_fd, bool do_write)
+static void child_hold(struct region *r, const struct sel *s, int ready_fd, bool do_write,
+		       bool advise)
 {
 	char c = 1;
 
@@ -364,14 +365,20 @@ static void child_hold(struct region *r, const struct sel *s, int ready_fd, bool
 		for (size_t i = 0; i < r->npages; i++)
 			if (sel_hit(r, s, i))
 				((volatile uint32_t *)(r->addr + i * r->ps))[0] = 0xc0ffee;
+	if (advise && madvise(r->addr, r->len, MADV_HUGEPAGE))
+		_exit(EXIT_ENV);
 	if (write(ready_fd, &c, 1) != 1)
 		_exit(EXIT_ENV);
 	for (;;)
 		pause();
 }
 
-/* Fork a child that keeps the region shared (COW); it may write some pages first. */
-static int cmd_fork(FILE *out, struct region *r, const char *child_writes)
+/*
+ * Fork a child that keeps the region shared (COW); it may write some pages first.
+ * advise: the child applies MADV_HUGEPAGE itself once its writes are done (the region
+ * was not advised before the fork: see region_setup).
+ */
+static int cmd_fork(FILE *out, struct region *r, const char *child_writes, bool advise)
 {
 	struct sel s = { 0 };
 	struct jw w;
@@ -388,7 +395,7 @@ static int cmd_fork(FILE *out, struct region *r, const char *child_writes)
 	fflush(out);
 	r->child = fork();
 	if (r->child == 0)
-		child_hold(r, &s, p[1], child_writes != NULL);
+		child_hold(r, &s, p[1], child_writes != NULL, advise);
 	close(p[1]);
 	if (r->child < 0 || read(p[0], &c, 1) != 1)
 		return emit_error(out, EXIT_ENV, "fork: %s", strerror(errno));

@@ -16,6 +16,9 @@
  *                      (mprotect leaves [at, at+len) read-only; munmap/mremap leave a
  *                      hole; madvise = MADV_NOHUGEPAGE there)
  *   thpwork collapse   [region opts]                        MADV_COLLAPSE each PMD
+ * With --advise after (the default), MADV_HUGEPAGE is applied once the region is set up:
+ * after populate, and for swapout / fork-share after the page-out / the fork (the child
+ * advises its own copy), so khugepaged never sees a half-built layout.
  * region opts: --size S (rounded up to whole PMDs; "4pmd" allowed) --pattern P
  *   --pmds RANGES --touch write|read --advise before|after|none --seed N
  *   --split-to ORDER (debugfs split of the populated folios) --census [--detail]
@@ -366,7 +369,7 @@ static int region_cmd(FILE *out, struct region *r, const char *cmd, struct opts 
 	if (!strcmp(cmd, "shift"))
 		return cmd_shift(out, r, o->by ? o->by : "4K");
 	if (!strcmp(cmd, "fork"))
-		return cmd_fork(out, r, o->child_writes);
+		return cmd_fork(out, r, o->child_writes, false);
 	if (!strcmp(cmd, "unfork"))
 		return cmd_unfork(out, r);
 	if (!strcmp(cmd, "split-folios"))
@@ -386,6 +389,16 @@ static int region_cmd(FILE *out, struct region *r, const char *cmd, struct opts 
 	return emit_error(out, EXIT_USAGE, "unknown command %s", cmd);
 }
 
+/*
+ * Subcommands whose action shapes what khugepaged will see (swap ptes, shared pages):
+ * with --advise after, MADV_HUGEPAGE comes after the action, otherwise khugepaged
+ * (woken at once when the mm registers) can collapse the region half-way through it.
+ */
+static bool advise_after_action(const char *sub)
+{
+	return !strcmp(sub, "swapout") || !strcmp(sub, "fork-share");
+}
+
 /* The one-shot action of a region subcommand (after populate). */
 static int region_action(FILE *out, struct region *r, const char *sub, struct opts *o)
 {
@@ -394,7 +407,7 @@ static int region_action(FILE *out, struct region *r, const char *sub, struct op
 	if (!strcmp(sub, "swapout"))
 		return cmd_zap(out, r, o->pages ? o->pages : "full", NULL, true);
 	if (!strcmp(sub, "fork-share"))
-		return cmd_fork(out, r, o->child_writes);
+		return cmd_fork(out, r, o->child_writes, !strcmp(o->advise, "after"));
 	if (!strcmp(sub, "split"))
 		return region_cmd(out, r, "split", o, &quit);
 	if (!strcmp(sub, "collapse"))
@@ -421,9 +434,13 @@ static int region_setup(FILE *out, struct region *r, const char *sub, struct opt
 		return rc;
 	if (o->split_to >= 0 && (rc = cmd_split_folios(out, r, o->split_to)))
 		return rc;
-	if (!strcmp(o->advise, "after") && (rc = region_advise(out, r, "hugepage")))
+	if (!strcmp(o->advise, "after") && !advise_after_action(sub) &&
+	    (rc = region_advise(out, r, "hugepage")))
 		return rc;
 	if ((rc = region_action(out, r, sub, o)))
+		return rc;
+	if (!strcmp(o->advise, "after") && advise_after_action(sub) &&
+	    (rc = region_advise(out, r, "hugepage")))
 		return rc;
 	if (o->census)
 		return census_run(out, getpid(), (uintptr_t)r->addr, r->len, o->detail, o->save,
