@@ -132,11 +132,19 @@ def build(req: BuildRequest, *, force: bool = False) -> BuildResult:
     if (out / "metadata.json").exists() and not force:
         log.info("[%s %s] cache hit %s", req.arch, req.variant, out)
         return _result(out, req, cached=True, seconds=time.monotonic() - t0)
-    slot = cache_dir("work", req.source.repo.name) / req.arch
+    slot = slot_dir(req)
     with file_lock(slot.with_name(slot.name + ".lock")):
         if (out / "metadata.json").exists() and not force:    # built while we waited
             return _result(out, req, cached=True, seconds=time.monotonic() - t0)
         return _build_in_slot(req, profile, toolchain, slot, out, t0)
+
+
+def slot_dir(req: BuildRequest) -> Path:
+    """One build slot per (source, arch, kconfig request): variants that share a config
+    (baseline, patched, series versions, prefixes) reuse each other's objects, and a build
+    with other options (KASAN, LKDTM…) never clobbers them."""
+    cfg = stable_hash(req.requested.as_text())[:10]
+    return cache_dir("work", req.source.repo.name) / f"{req.arch}-{cfg}"
 
 
 def _build_in_slot(req: BuildRequest, profile: archmod.ArchProfile, toolchain: str, slot: Path,
