@@ -57,8 +57,10 @@ def _on(policy: str | None, top: str | None) -> bool:
     return policy in ("always", "madvise")
 
 
-def effective(thp: knobs.ThpKnobs) -> Effective:
-    cur, layout = thp.current(), thp.layout()
+def effective(thp: knobs.ThpKnobs, state: Mapping[str, str] | None = None) -> Effective:
+    """From the guest's knob values (read now unless `state` is given)."""
+    cur = thp.current() if state is None else state
+    layout = thp.layout()
     enabled = frozenset(layout.order(kb) for kb in layout.anon_kb
                         if _on(cur.get(f"hugepages-{kb}kB/enabled"), cur.get("enabled")))
     return Effective(layout, enabled, *(int(cur[f"khugepaged/{k}"]) for k in knobs.PTES))
@@ -303,17 +305,24 @@ class Kh:
         self.record = record
         self.thp = knobs.ThpKnobs(guest)
         self.snapshots: list[knobs.Snapshot] = []
+        self._env: Effective | None = None
         self.meter: Meter | None = None
         self.procs: list[workloads.RunningWorkload] = []
 
     def apply(self, ks: knobs.KnobSet) -> Effective:
         """Apply a knob set for the rest of the test (restored at teardown)."""
-        self.snapshots.append(self.thp.apply(ks))
+        before = self.thp.apply(ks)               # written and read back (verified)
+        self.snapshots.append(before)
         self.record.setdefault("knobs", knobs.describe(ks))
-        return self.env()
+        state = dict(before.values) | knobs.targets(ks, self.thp.layout())
+        self._env = effective(self.thp, state)
+        return self._env
 
     def env(self) -> Effective:
-        return effective(self.thp)
+        """The effective THP state (as applied; read from the guest if nothing was)."""
+        if self._env is None:
+            self._env = effective(self.thp)
+        return self._env
 
     def model(self) -> CollapseModel:
         return collapse_model(self.kernel, self.features, self.env().pmd_order)

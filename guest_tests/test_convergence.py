@@ -44,6 +44,9 @@ def test_no_work_after_convergence(kh: Kh, knobset: knobs.KnobSet) -> None:
         f"convergence: {describe_orders(after, env)}"
     quiet = counters.per_scan(series)[1:]             # complete scans only
     busy = [f"scan {i}: {d.nonzero()}" for i, d in enumerate(quiet, 1) if d.collapse_activity()]
+    hint = ("" if not busy or any(d.pages_collapsed for d in quiet) else
+            "\nfolios allocated but nothing collapsed: ranges already backed by folios of "
+            "the target order are re-allocated for and dropped on every scan")
     assert not busy, (f"khugepaged kept working on converged memory ({len(busy)} of "
-                      f"{len(quiet)} scans):\n" + "\n".join(busy) +
+                      f"{len(quiet)} scans):\n" + "\n".join(busy) + hint +
                       f"\nwhole test: {counters.journal_counters(delta)}")

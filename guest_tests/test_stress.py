@@ -12,7 +12,7 @@ from khsupport import Kh, knobset
 
 from harness import workloads
 
-SECONDS = 20
+SECONDS = 15
 
 
 def test_stress_races_khugepaged(kh: Kh) -> None:
