@@ -303,7 +303,7 @@ class Kh:
                  record: dict[str, Any]) -> None:
         self.guest, self.vm, self.kernel, self.features = guest, vm, kernel, features
         self.record = record
-        self.thp = knobs.ThpKnobs(guest)
+        self.thp = knobs.ThpKnobs(guest, batch=True)
         self.snapshots: list[knobs.Snapshot] = []
         self._env: Effective | None = None
         self.meter: Meter | None = None
