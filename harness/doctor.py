@@ -38,6 +38,7 @@ TOOLS: tuple[Tool, ...] = (
     Tool("readelf", "binutils", "image library resolution"),
     Tool("mkfs.ext4", "e2fsprogs", "root filesystem disks"),
     Tool("ssh-keygen", "openssh-client", "interactive ssh to guests (optional)"),
+    Tool("genisoimage", "genisoimage", "cloud-init NoCloud seeds for cloud images"),
 )
 HEADERS: tuple[tuple[str, str], ...] = (
     ("/usr/include/libelf.h", "libelf-dev"),
