@@ -9,6 +9,12 @@ fresh VM, run one at a time. virtme-ng is timed as the wall time of
 `vng --run KERNEL --disable-kvm -- true` (boot + first command + exit); it needs 9p/
 virtio-console in the kernel, so it is given its own kernel (--vng-kernel, e.g. a
 Debian linux-image-*-amd64 extracted with its modules) and a busybox (--busybox).
+
+Our tinyconfig-based kernels cannot be booted by vng 1.42: they lack CONFIG_NET_9P_VIRTIO,
+CONFIG_9P_FS, CONFIG_VIRTIO_FS and CONFIG_VIRTIO_CONSOLE, so vng's root (the host file
+system over 9p/virtiofs) never mounts: "VFS: Cannot open root device" panic. On this
+host vng also needs --disable-kvm (it does not probe KVM; QEMU aborts in kvm_buf_set_msrs)
+and --force-9p (no virtiofsd).
 """
 
 from __future__ import annotations
