@@ -331,11 +331,12 @@ _TRACE_HDR = re.compile(r"(?P<call>Call [Tt]race:|\s*backtrace(?: \(crc [0-9a-f]
                         r"Second to last|Uninit was|Local variable|-> #\d|.*acquired at:|"
                         r".*registered at:|\.\.\. which became|Preemption disabled at")
 _CUT = re.compile(r"-+\[ cut here \]-+")
+_SLUB_WARN = re.compile(r"mm/slub\.c:\d+ at |at (?:__slab_err|object_err|slab_err)\+")
 _SEP = re.compile(r"[=-]{8,}$")
 _END_TRACE = re.compile(r"---\[ end trace")
 _POST_END = re.compile(r"(?:R[A-Z0-9]{1,2}|E[A-Z]{2}|[CDEFGS]S|CR\d|DR\d|PKRU|knlGS)\s*:|Code: |"
                        r"Kernel Offset|SMP: stopping|Rebooting in|CPU features|Memory Limit|"
-                       r"note: |---\[ end Kernel panic|Disabling lock debugging|PHYS_OFFSET")
+                       r"note: |---\[ end Kernel panic|Disabling lock debugging|PHYS_OFFSET|FIX \S+: ")
 _TERM = re.compile(r"kharness: |sysrq: |NMI backtrace for cpu|Sending NMI from CPU|Showing "
                    r"(?:all locks held|busy workqueues|state of)|Task dump for CPU|Mem-Info:|"
                    r"oom-kill:|Out of memory|Memory cgroup out of memory|-+\[ cut here \]|"
@@ -411,7 +412,8 @@ _SKIP_KIND = {
                    r"_*vz?malloc\w*|_*alloc_pages\w*|_*folio_alloc\w*|new_slab|kmemdup\w*|"
                    r"kstrn?dup\w*|krealloc\w*|__do_kmalloc_node|trace_kmalloc\w*|pcpu_alloc\w*|"
                    r"__alloc_percpu\w*|mempool_alloc\w*|alloc_slab_page|allocate_slab",
-    "slab": r"check_\w+|alloc_debug_processing|free_debug_processing|\w*slab\w*|object_err|"
+    "slab": r"check_\w+|alloc_debug_processing|free_debug_processing|free_to_partial_list|"
+            r"on_freelist|\w+_consistency_checks|\w*slab\w*|object_err|"
             r"print_trailer|kmem_cache_\w+|_*kmalloc\w*|kmalloc_\w+|kz?alloc\w*|_*do_kmalloc\w*",
     "bad_page": r"_*free_\w+|free_\w+|_*folio_put\w*|folios_put\w*|put_page\w*|release_pages|"
                 r"check_new_page\w*|prep_new_page|get_page_from_freelist|_*alloc_pages\w*|"
@@ -578,6 +580,13 @@ class _Parser:
         last = self.last
         if (rep is None and pat.role == "panic" and last is not None
                 and _CONSEQUENCE.search(m["reason"]) and ln.no - last.lines[-1].no <= 80):
+            last.fold(ln, pat)
+            self.open[key] = last
+            return
+        if (rep is None and pat.kind == "warning" and last is not None and last.pat.kind == "slab"
+                and _SLUB_WARN.search(ln.text) and ln.no - last.lines[-1].no <= 8):
+            for pre in self._preamble(key):      # 7.2 SLUB: object_err/slab_err end in WARN_ON
+                last.lines.append(pre)
             last.fold(ln, pat)
             self.open[key] = last
             return
