@@ -67,7 +67,7 @@ def _split_command_after_dashdash(p: argparse.ArgumentParser) -> None:
         ns.command = command
         return ns, extra
 
-    p.parse_known_args = parse_known_args  # type: ignore[method-assign]
+    p.parse_known_args = parse_known_args  # type: ignore[method-assign,assignment]
 
 
 def guess_arch(image: Path) -> str:
