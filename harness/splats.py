@@ -848,9 +848,16 @@ def _looks_cut(rep: _Report, frames: list[Frame]) -> bool:
     return not frames or bool(_FRAME.match(last) or _TRACE_HDR.match(last)) or rep.gap > 0
 
 
+def _split_lines(text: str) -> list[str]:
+    lines = text.split("\n")
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
 def parse_log(text: str, file: str = "<log>") -> list[Splat]:
     """Every splat in a console or dmesg capture, in order of appearance."""
-    lines = [_clean(i, raw) for i, raw in enumerate(text.splitlines(), 1)]
+    # Lines are "\n"-separated as grep/editors count them: serial consoles leave stray "\r"s
+    # inside lines (QEMU e820 dump), which str.splitlines() would treat as line breaks.
+    lines = [_clean(i, raw) for i, raw in enumerate(_split_lines(text), 1)]
     parser = _Parser(use_ctx=sum(1 for ln in lines if ln.ctx) >= 3)
     for ln in lines:
         parser.feed(ln)
@@ -883,7 +890,9 @@ def slice_by_markers(text: str, start_marker: str, end_marker: str) -> str:
     Markers are matched against the cleaned message (timestamps, caller ids, levels removed).
     No start marker: "". No end marker after it (the test crashed the guest): up to the end.
     """
-    raws = text.splitlines(keepends=True)
+    raws = [ln + "\n" for ln in _split_lines(text)]
+    if raws and not text.endswith("\n"):
+        raws[-1] = raws[-1][:-1]
     start: int | None = None
     end: int | None = None
     for i, raw in enumerate(raws):
