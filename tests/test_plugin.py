@@ -414,3 +414,42 @@ def test_junitxml_carries_console_excerpt_property(kp: pytest.Pytester) -> None:
     props = {p.get("name"): p.get("value") for p in case.iter("property")}
     assert "Tried to split an unsplittable folio" in (props.get("console_excerpt") or "")
     assert (props.get("kharness_console") or "").endswith("console.log")
+
+
+# ------------------------------------------------------------ real guest (integration)
+
+REAL_WARN_TEST = """\
+from harness import knobs, workloads
+
+def test_unmarked_warning(guest, vm):
+    ks = knobs.expand_matrix({"sizes": "64K", "enabled": "madvise"}, "t")[0]
+    knobs.ThpKnobs(guest).apply(ks)
+    guest.run(["sh", "-c", "echo 1 > /sys/kernel/debug/clear_warn_once"], timeout=60,
+              check=True)
+    w = workloads.start_populate(guest, "2M", "first:32", advise="before", split_to=1)
+    workloads.stop(guest, w)
+"""
+
+
+@pytest.mark.integration
+def test_real_guest_warning_fails_an_unmarked_test(request: pytest.FixtureRequest,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """End to end: a real VM_WARN_ONCE (debugfs split of an anonymous 64K folio to
+    order 1) in a real 7.2 guest fails a test that does not expect it."""
+    from harness import build, config
+    from harness.util import cache_root
+    from tests.conftest import QUICKSTART
+    cfg = config.load(QUICKSTART)
+    if build.lookup(build.request_for(cfg, cfg.variant("baseline"), "x86_64")) is None:
+        pytest.skip("quickstart x86_64 baseline kernel not built yet")
+    monkeypatch.setenv("KHARNESS_CACHE", str(cache_root()))   # pytester moves $HOME
+    pytester: pytest.Pytester = request.getfixturevalue("pytester")
+    pytester.makeini(f"[pytest]\nkharness_config = {QUICKSTART}\n{QUIET}")
+    pytester.makepyfile(REAL_WARN_TEST)
+    res = pytester.runpytest("--kharness-arch", "x86_64", "--kharness-variant", "baseline",
+                             "--kharness-journal", str(pytester.path / "j.jsonl"))
+    res.assert_outcomes(failed=1)
+    out = res.stdout.str()
+    assert "SplatFound" in out and "[warning] WARNING in __folio_split" in out
+    (rec,) = journal(pytester.path / "j.jsonl")
+    assert rec["outcome"] == "failed" and rec["splats"][0]["function"] == "__folio_split"
