@@ -397,6 +397,7 @@ _SKIP_COMMON = (
     r"arch_trigger_cpumask_backtrace|trigger_\w+_backtrace|debug_smp_processor_id|"
     r"check_preemption_disabled|__this_cpu_preempt_check|__handle_sysrq|write_sysrq_trigger|"
     r"kthread|ret_from_fork\w*|do_syscall_\w+|entry_SYS\w+|worker_thread|process_one_work|"
+    r"process_scheduled_works|"
     r"smpboot_thread_fn|schedule_\w*timeout\w*|schedule|wait_for_completion\w*|__pfx_\w+|"
     r"kmem_cache_free\w*|kv?free\w*|_*slab_free\w*|do_slab_free|_*kmem_cache_free\w*|vfree\w*")
 _IDLE = (r"default_idle\w*|arch_cpu_idle\w*|cpu_idle\w*|do_idle|cpuidle_\w+|\w*safe_halt|"
@@ -438,6 +439,7 @@ def _norm(text: str) -> str:
     text = re.sub(r"\s*\b\w+=\S+", "", text)
     text = re.sub(r"\[\S+:\d+\]|\b\S+/\d+\b|\b(?:0x)?[0-9a-f]{6,}\b", "", text)
     text = re.sub(r"CPU#?\d+", "CPU", text)
+    text = re.sub(r"(?:\s+[-@])+(?=\s|$)", "", text)     # "0x..-0x.. @offset=N" leftovers
     return re.sub(r"\s{2,}", " ", text).strip(" ,:|!.")
 
 
