@@ -766,7 +766,11 @@ def _culprit(rep: _Report, kind: str, info: _Info, frames: list[Frame]) -> str |
     cands: list[str] = []
     for src in rep.pat.src:
         if src == "trace":
-            cands.extend(_fn(f.function) or f.function for f in frames if f.reliable)
+            # "f+0x0/..." below the top frame is a return address just past a noreturn call at
+            # the end of the function laid out before f (arm64: "sysrq_connect+0x0" for
+            # sysrq_handle_crash -> panic): f itself is not on the stack.
+            cands.extend(_fn(f.function) or f.function for i, f in enumerate(frames)
+                         if f.reliable and not (i and f.offset == 0))
             continue
         value = {"hdr": _fn(rep.m.groupdict().get("hfunc")), "rip": info.rip, "at": info.at,
                  "workfn": info.workfn}[src]
@@ -805,6 +809,8 @@ def _build(rep: _Report, file: str, last_no: int) -> Splat | None:
     haystack = "\n".join([message or "", groups.get("loc", ""), *texts[head_at + 1:head_at + 3]])
     kind, formats, label = _classify(rep, haystack)
     func = _culprit(rep, kind, info, frames)
+    if kind == "panic" and rep.m.groupdict().get("reason", "").startswith("sysrq triggered crash"):
+        func = "sysrq_handle_crash"             # its only caller (drivers/tty/sysrq.c)
     fields = _fields(groups, info, func, label, haystack)
     title = _title(formats, fields)
     return Splat(
