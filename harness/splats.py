@@ -382,7 +382,7 @@ _SKIP_COMMON = (
     r"raw_spin_\w+|do_raw_\w+|(?:native_|__pv_)?queued_\w+|spin_\w+|_*rwsem_\w+|"
     r"_*(?:down|up)(?:_\w+)?|_*mutex_\w+|mutex_\w+|_*rt_mutex\w*|rt_spin_\w+|osq_\w+|"
     r"percpu_(?:down|up)_\w+|__percpu_\w+|mmap_(?:read|write)_\w+|__mmap_lock_\w+|"
-    r"_*schedule\w*|preempt_schedule\w*|_*cond_resched\w*|_*might_\w+|__switch_to\w*|"
+    r"_*schedule\w*|preempt_schedule\w*|_*cond_resched\w*|_*might_\w+|"
     r"context_switch|finish_task_switch\w*|io_schedule\w*|s?rcu_\w+|__rcu_\w+|_*kasan_\w+|"
     r"__asan_\w+|check_region_inline|print_report|print_address_description\w*|_*kfence_\w+|"
     r"_*kmsan_\w+|__msan_\w+|_*ubsan_\w+|_*mem(?:cpy|set|move)\w*|_*refcount_\w+|__list_\w+|"
@@ -400,12 +400,13 @@ _SKIP_COMMON = (
     r"process_scheduled_works|"
     r"smpboot_thread_fn|schedule_\w*timeout\w*|schedule|wait_for_completion\w*|__pfx_\w+|"
     r"kmem_cache_free\w*|kv?free\w*|_*slab_free\w*|do_slab_free|_*kmem_cache_free\w*|vfree\w*")
-_IDLE = (r"default_idle\w*|arch_cpu_idle\w*|cpu_idle\w*|do_idle|cpuidle_\w+|\w*safe_halt|"
+_IDLE = (r"__switch_to\w*|default_idle\w*|arch_cpu_idle\w*|cpu_idle\w*|do_idle|cpuidle_\w+|\w*safe_halt|"
          r"cpu_startup_entry|start_secondary|secondary_start_kernel|rest_init|start_kernel|"
          r"x86_64_start_\w+|common_startup_64|cpu_relax|__const_udelay|_*udelay|__delay|"
          r"delay_\w+|smp_call_function\w*|csd_lock_wait\w*")
 _SKIP_KIND = {
-    "hung_task": r"\w*(?:sched|_lock|_slowlock|wait|completion|synchron|rwsem|mutex)\w*|"
+    "hung_task": r"__switch_to\w*|\w*(?:sched|_lock|_slowlock|wait|completion|synchron|rwsem|"
+                 r"mutex)\w*|"
                  r"_*down\w*|_*folio_lock\w*",
     "soft_lockup": _IDLE, "hard_lockup": _IDLE, "rcu_stall": _IDLE,
     "memory_leak": r"kmemleak_\w+|_*kmalloc\w*|kmalloc_\w+|_*kmem_cache_\w+|kmem_cache_\w+|"
