@@ -52,7 +52,9 @@ class Predicate:
                     self.lockup or not (self.kind or self.title)):
                 evidence.append(f"{t.get('outcome')} in {t.get('nodeid')}")
             if not (self.kind or self.title or self.lockup) and t.get("outcome") == "failed":
-                evidence.append(f"failed: {t.get('nodeid')}")
+                splats = [f"[{s.get('kind')}] {s.get('title')}" for s in t.get("splats", [])]
+                evidence += [f"{x} in {t.get('nodeid')}" for x in dict.fromkeys(splats)] or [
+                    f"failed: {t.get('nodeid')}"]
         return bool(evidence), evidence
 
     def _splat_ok(self, s: dict[str, Any]) -> bool:
