@@ -1,12 +1,12 @@
 """The kernel's own tools/testing/selftests/mm/khugepaged, built from the tree under test
 (the build's commit, git archive of tools/) and run in the guest with anonymous memory
-and the smallest mTHP size for faults (-s ORDER): `madvise:anon` (MADV_COLLAPSE, no
-timing assumptions) and `khugepaged:anon`.
+and the smallest mTHP size for faults (-s ORDER).
 
-The khugepaged context assumes khugepaged (scan_sleep 10 ms) cannot collapse a range
-between two of the test's own steps; under TCG it sometimes does, and the test bails
-out with "Unexpected huge page" from a sanity check before it waits. That signature is
-reported as xfail under TCG only; any other failure fails.
+`madvise:anon` (MADV_COLLAPSE; no timing assumptions) always runs. `khugepaged:anon`
+assumes khugepaged (scan_sleep 10 ms) collapses within two full scans / 3 s and never
+between two of the test's own steps; under TCG neither holds reliably (seen here:
+"Unexpected huge page" bail-outs in collapse_max_ptes_swap / _shared, and a PMD with 64
+swap ptes not collapsed in time), so it runs only on KVM.
 """
 
 from __future__ import annotations
@@ -21,9 +21,6 @@ from khsupport import Kh, selftest_tree
 from harness import source, workloads
 from harness.util import cache_dir
 
-TCG_RACE = "Bail out! Unexpected huge page"
-
-
 def _binary(kernel: Any, cfg: Any) -> Path:
     commit = kernel.metadata()["commit"]
     out = cache_dir("selftest-bin", commit, kernel.arch) / "khugepaged"
@@ -35,6 +32,8 @@ def _binary(kernel: Any, cfg: Any) -> Path:
 
 @pytest.mark.parametrize("context", ["madvise:anon", "khugepaged:anon"])
 def test_kernel_selftest_khugepaged(kh: Kh, kharness: Any, context: str) -> None:
+    if context.startswith("khugepaged") and kh.vm.accel == "tcg":
+        pytest.skip("khugepaged context: its timing assumptions do not hold under TCG")
     binary = _binary(kh.kernel, kharness.cfg)
     order = min(kh.thp.layout().order(kb) for kb in kh.thp.layout().anon_kb)
     code, out, totals = workloads.run_selftest_khugepaged(
@@ -44,8 +43,6 @@ def test_kernel_selftest_khugepaged(kh: Kh, kharness: Any, context: str) -> None
     kh.record["selftest"] = {"args": ["-s", str(order), context], "exit": code,
                              "totals": totals, "failed": failed, "bail_out": bail}
     print(out)
-    if code and TCG_RACE in out and not failed and kh.vm.accel == "tcg":
-        pytest.xfail(f"selftest timing race under TCG: {bail} after {totals}")
     assert code == 0 and not failed and not bail, (
         f"selftest khugepaged {context}: exit {code}, failed {failed}, bail out {bail}, "
         f"totals {totals}")
