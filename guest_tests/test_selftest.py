@@ -21,6 +21,7 @@ from khsupport import Kh, selftest_tree
 from harness import source, workloads
 from harness.util import cache_dir
 
+
 def _binary(kernel: Any, cfg: Any) -> Path:
     commit = kernel.metadata()["commit"]
     out = cache_dir("selftest-bin", commit, kernel.arch) / "khugepaged"
