@@ -37,6 +37,7 @@ def test_kernel_selftest_khugepaged(kh: Kh, kharness: Any, context: str) -> None
         pytest.skip("khugepaged context: its timing assumptions do not hold under TCG")
     binary = _binary(kh.kernel, kharness.cfg)
     order = min(kh.thp.layout().order(kb) for kb in kh.thp.layout().anon_kb)
+    meter = kh.start_meter()
     code, out, totals = workloads.run_selftest_khugepaged(
         kh.guest, binary, ["-s", str(order), context], timeout=300 * kh.vm.scale)
     failed = re.findall(r"^not ok \d+ (.*)$", out, re.MULTILINE)
@@ -44,6 +45,7 @@ def test_kernel_selftest_khugepaged(kh: Kh, kharness: Any, context: str) -> None
     kh.record["selftest"] = {"args": ["-s", str(order), context], "exit": code,
                              "totals": totals, "failed": failed, "bail_out": bail}
     print(out)
+    meter.finish()
     assert code == 0 and not failed and not bail, (
         f"selftest khugepaged {context}: exit {code}, failed {failed}, bail out {bail}, "
         f"totals {totals}")

@@ -24,9 +24,12 @@ def trigger_unsplittable_warning(kh: Kh) -> workloads.Census:
     kh.apply(knobset("split-warn", sizes="64K", max_ptes_none=0))
     kh.guest.run(["sh", "-c", "echo 1 > /sys/kernel/debug/clear_warn_once"], timeout=30,
                  check=True)
+    meter = kh.start_meter()
     w = kh.start("populate", workloads.region_options("1pmd", "first:32", advise="before",
                                                       split_to=1))
-    return kh.census(w)
+    census = kh.census(w)
+    meter.finish()
+    return census
 
 
 @pytest.mark.needs("split_debugfs", "clear_warn_once")
