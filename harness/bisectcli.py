@@ -111,7 +111,7 @@ def _cmd_bisect(args: argparse.Namespace) -> int:
     runner = PytestStep(cfg, args, out, predicate)
     bisector = bis.Bisector(args.mode, cands, runner, Journal(out / "bisect.jsonl"),
                             runs=args.runs, reproducer=lambda v: cmdline(
-                                runner.argv(v, Path("STEPDIR"))[1:]))
+                                ["python3", *runner.argv(v, Path("STEPDIR"))[1:]]))
     res = bisector.run()
     return _report(res)
 

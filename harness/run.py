@@ -152,7 +152,7 @@ def _test_cells(cfg: config.Config, cells: list[Cell], built: dict[Cell, build.B
                             "pytest_exit": rc, "seconds": secs,
                             "build": {"dir": str(b.dir), "cached": b.cached,
                                       "seconds": b.seconds},
-                            "reproduce": cmdline(pytest_argv(cfg, cell, opts, Path("CELLDIR"))[1:])})
+                            "reproduce": cmdline(["python3", *pytest_argv(cfg, cell, opts, Path("CELLDIR"))[1:]])})
 
 
 def _test_cell(cfg: config.Config, cell: Cell, opts: RunOptions) -> tuple[Cell, int, float]:
