@@ -314,27 +314,27 @@ class Attempt:
 
 
 def _scan_gate(present: Sequence[bool], swap: Sequence[bool], shared: Sequence[bool],
-               limits: tuple[int, int, int], pmd_order: int) -> Attempt | None | bool:
-    """collapse_scan_pmd(): the first limit crossed, in pte order (an Attempt); False
-    when the pass ends without collapsing (nothing referenced); None to go on."""
+               limits: tuple[int, int, int], pmd_order: int) -> list[Attempt] | None:
+    """collapse_scan_pmd(): [the first limit crossed, in pte order]; [] when the pass
+    ends without collapsing (nothing referenced); None to go on to mthp_collapse()."""
     max_none, max_swap, max_shared = limits
     none = swapped = nshared = 0
     for i in range(len(present)):
         if swap[i]:
             swapped += 1
             if swapped > max_swap:
-                return Attempt(0, pmd_order, "exceed_swap", allocated=False)
+                return [Attempt(0, pmd_order, "exceed_swap", allocated=False)]
         elif not present[i]:
             none += 1
             if none > max_none:
-                return Attempt(0, pmd_order, "exceed_none", allocated=False)
+                return [Attempt(0, pmd_order, "exceed_none", allocated=False)]
         elif shared[i]:
             nshared += 1
             if nshared > max_shared:
-                return Attempt(0, pmd_order, "exceed_shared", allocated=False)
+                return [Attempt(0, pmd_order, "exceed_shared", allocated=False)]
     referenced = sum(1 for p, s in zip(present, swap) if p and not s)
     if not referenced or (swapped and referenced < len(present) // 2):
-        return False                          # SCAN_LACK_REFERENCED_PAGE
+        return []                             # SCAN_LACK_REFERENCED_PAGE
     return None
 
 
@@ -373,7 +373,7 @@ def mthp_collapse_attempts(present: Sequence[bool], enabled: Collection[int],
         return []
     gate = _scan_gate(present, swap, shared, limits, pmd_order)
     if gate is not None:
-        return [gate] if gate else []
+        return gate
     out: list[Attempt] = []
     offset, order = 0, pmd_order
     while offset < n:

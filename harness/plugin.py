@@ -24,7 +24,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -282,7 +282,8 @@ def guest(vm: Any) -> Any:
 @pytest.fixture
 def kh_record(request: pytest.FixtureRequest) -> dict[str, Any]:
     """A dict merged into this test's journal record (counters, census, per_scan…)."""
-    return request.node.stash.setdefault(_record_key, {})
+    record: dict[str, Any] = request.node.stash.setdefault(_record_key, {})
+    return record
 
 
 @pytest.fixture
@@ -362,7 +363,7 @@ def _skip_by_markers(item: pytest.Item, target: Target) -> None:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Iterator[Any]:
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
     outcome = yield
     if _offset_key not in item.stash:
         return
@@ -441,7 +442,8 @@ def _describe(splats: list[Any]) -> str:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+def pytest_runtest_makereport(item: pytest.Item,
+                              call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
     record = item.stash.setdefault(_record_key, {})
