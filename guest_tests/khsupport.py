@@ -253,7 +253,7 @@ VMSTAT_PMD = {"collapse_alloc": "thp_collapse_alloc",
               "collapse_exceed_shared_pte": "thp_scan_exceed_share_pte"}
 
 
-def _observed(delta: counters.CounterDelta, env: Effective, order: int,
+def observed(delta: counters.CounterDelta, env: Effective, order: int,
               name: str) -> int | None:
     """A stat's delta; None when this kernel does not count it (e.g. 6.12: no per-size
     collapse stats; the PMD order then falls back to /proc/vmstat when it has them)."""
@@ -273,7 +273,7 @@ def stat_mismatches(delta: counters.CounterDelta, env: Effective, want: Expected
     bad = []
     for order in (env.layout.order(kb) for kb in env.layout.anon_kb):
         for name in ("collapse_alloc", *EXCEED):
-            got = _observed(delta, env, order, name)
+            got = observed(delta, env, order, name)
             need = want.stats.get(order, {}).get(name, 0) * processes
             if got is not None and ((need and got < need) or (not need and got)):
                 label = knobs.size_label(order_kb(env, order))
