@@ -13,6 +13,7 @@ lock, flushes the PMD and frees a folio per collapsed range, forever.
 
 from __future__ import annotations
 
+import pytest
 from khsupport import (
     Kh,
     census_message,
@@ -29,7 +30,17 @@ PATTERN = "full|half"
 QUIET_SCANS = 3
 
 
-def test_no_work_after_convergence(kh: Kh, knobset: knobs.KnobSet) -> None:
+NON_CONVERGENCE = (
+    "kernel finding on 7.2's merged mTHP collapse (x86_64 and arm64, TCG): ranges already "
+    "backed by 64K folios get a new 64K folio allocated and dropped on every full scan "
+    "(collapse_alloc +48 per scan for 2 PMDs, pages_collapsed stays 0); strict, so a fixed "
+    "kernel makes this XPASS and the marker must go")
+
+
+def test_no_work_after_convergence(kh: Kh, knobset: knobs.KnobSet,
+                                   request: pytest.FixtureRequest) -> None:
+    if kh.features.get("mthp_collapse") and any(size != "PMD" for size, _ in knobset.sizes):
+        request.applymarker(pytest.mark.xfail(reason=NON_CONVERGENCE, strict=True))
     env = kh.apply(knobset)
     want = expect(kh.model(), env, region_layout(env, 2, PATTERN))
     meter = kh.start_meter()
