@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import contextlib
 import functools
 import shutil
@@ -332,6 +334,9 @@ class Kh:
         self.record.setdefault("knobs", knobs.describe(ks))
         state = dict(before.values) | knobs.targets(ks, self.thp.layout())
         self._env = effective(self.thp, state)
+        if not self.features.get("mthp_collapse") and self._env.pmd_order not in self._env.enabled:
+            pytest.skip("kernel without mTHP collapse: khugepaged only runs while PMD THP is "
+                        f"enabled, and knob set {ks.name} enables only sub-PMD sizes")
         return self._env
 
     def env(self) -> Effective:
