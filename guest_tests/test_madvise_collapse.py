@@ -15,7 +15,7 @@ PATTERN = "first:64|full"
 
 
 def test_madv_collapse_is_pmd_only(kh: Kh) -> None:
-    env = kh.apply(knobset("madv-64K", sizes="64K", max_ptes_none=0))
+    env = kh.apply(knobset("madv-64K", sizes="64K", max_ptes_none=0), khugepaged=False)
     meter = kh.start_meter()
     w = kh.start("collapse", workloads.region_options("2pmd", PATTERN, advise="none"))
     ev = w.event("collapse") or {}

@@ -19,15 +19,24 @@ import pytest
 from khsupport import Kh, selftest_tree
 
 from harness import source, workloads
+from harness.errors import InfrastructureError
 from harness.util import cache_dir
 
 
 def _binary(kernel: Any, cfg: Any) -> Path:
+    """The selftest of the build's commit, compiled for its arch (cached). A tree whose
+    selftest does not compile fails the test (a defect of the tree, not of the rig)."""
     commit = kernel.metadata()["commit"]
     out = cache_dir("selftest-bin", commit, kernel.arch) / "khugepaged"
     if not out.exists():
         tree = selftest_tree(source.resolve(cfg.source).repo, commit)
-        workloads.build_selftest_khugepaged(tree, kernel.arch, out)
+        try:
+            workloads.build_selftest_khugepaged(tree, kernel.arch, out)
+        except InfrastructureError as e:
+            if not e.what.startswith("command failed"):
+                raise                       # no cross compiler etc.: the rig
+            pytest.fail("tools/testing/selftests/mm/khugepaged.c of the tree under test does "
+                        f"not compile: {e.why[-600:]}", pytrace=False)
     return out
 
 

@@ -22,7 +22,7 @@ from harness import workloads
 
 def trigger_unsplittable_warning(kh: Kh) -> workloads.Census:
     """A 64K anonymous folio split to order 1 through debugfs: a VM_WARN_ONCE."""
-    kh.apply(knobset("split-warn", sizes="64K", max_ptes_none=0))
+    kh.apply(knobset("split-warn", sizes="64K", max_ptes_none=0), khugepaged=False)
     kh.guest.run(["sh", "-c", "echo 1 > /sys/kernel/debug/clear_warn_once"], timeout=30,
                  check=True)
     meter = kh.start_meter()

@@ -3,7 +3,8 @@ DEBUG_VM, atomic-sleep and hung-task checks): threads fault, read, DONTNEED, mpr
 munmap, mremap, MADV_NOHUGEPAGE/HUGEPAGE, fork/exit, MADV_COLLAPSE and page out slots of
 MADV_HUGEPAGE memory while khugepaged collapses them to mTHP and PMD sizes every 10 ms.
 The splat guard fails the test on any kernel report; thpwork fails it on a page whose
-contents changed. The test also fails if khugepaged collapsed nothing (no race at all).
+contents changed. The test also fails if khugepaged never got to work on the stress
+memory (no collapse and no scan-limit event: no race at all).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ def test_stress_races_khugepaged(kh: Kh) -> None:
     print(f"stress ops: {dict(res.ops)} failed: {dict(res.failed)}")
     assert res.corruptions == 0 and res.child_failures == 0
     assert sum(res.ops.values()) > 100, f"the stress hardly ran: {dict(res.ops)}"
-    # pages_collapsed counts khugepaged's collapses only (not MADV_COLLAPSE's)
-    assert delta.pages_collapsed > 0, (
-        f"khugepaged collapsed nothing during the stress: {delta.nonzero()}")
+    # Not vacuous: khugepaged worked on populated stress memory. pages_collapsed and the
+    # scan-limit events (exceed_*) come from khugepaged only, never from MADV_COLLAPSE.
+    seen = delta.pages_collapsed + sum(v for k, v in delta.flat().items() if "exceed" in k)
+    assert seen > 0, f"khugepaged did not touch the stress memory: {delta.nonzero()}"

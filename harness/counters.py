@@ -358,12 +358,15 @@ def mthp_collapse_attempts(present: Sequence[bool], enabled: Collection[int],
                            max_ptes_none: int, pmd_order: int = 9, *,
                            swap: Sequence[bool] = (), shared: Sequence[bool] = (),
                            max_ptes_swap: int = 64, max_ptes_shared: int = 256,
-                           scaled: bool = False) -> list[Attempt]:
+                           scaled: bool = False,
+                           writable: Sequence[bool] | None = None) -> list[Attempt]:
     """Every step one khugepaged pass makes over one PMD of order-0 pages, as
     collapse_scan_pmd() + mthp_collapse() in 7.2 do, assuming allocations succeed and
     every present pte is young. present[i]: pte i maps a non-zero page (swap ptes are
     not present; shared ptes are); swap/shared mark swap entries and pages also mapped
     by another process. A PTE table with nothing present is assumed absent (no steps).
+    writable: for kernels whose scan needs one writable pte (SCAN_PAGE_RO, e.g. 6.12; 7.2
+    dropped the check): which ptes are writable (after fork(), none of the parent's).
     """
     n = 1 << pmd_order
     swap, shared = list(swap) or [False] * n, list(shared) or [False] * n
@@ -374,6 +377,8 @@ def mthp_collapse_attempts(present: Sequence[bool], enabled: Collection[int],
     gate = _scan_gate(present, swap, shared, limits, pmd_order)
     if gate is not None:
         return gate
+    if writable is not None and not any(p and w for p, w in zip(present, writable)):
+        return []                             # SCAN_PAGE_RO (not counted)
     out: list[Attempt] = []
     offset, order = 0, pmd_order
     while offset < n:
@@ -427,10 +432,13 @@ class CollapseModel:
     mthp: khugepaged collapses anonymous memory to mTHP orders (7.2 and the series);
     without it (e.g. 6.12) only the PMD order collapses, and only when it is enabled.
     scaled: max_ptes_none scaled per order (series versions before v13).
+    needs_writable: the scan wants one writable pte in the PMD (SCAN_PAGE_RO; 6.12 has
+    it, 7.2 does not); callers then pass writable= maps.
     """
     mthp: bool = True
     scaled: bool = False
     pmd_order: int = 9
+    needs_writable: bool = False
 
     def orders(self, enabled: Collection[int]) -> frozenset[int]:
         return frozenset(enabled) if self.mthp else frozenset(enabled) & {self.pmd_order}
@@ -440,6 +448,8 @@ class CollapseModel:
         orders = self.orders(enabled)
         if not orders:
             return []
+        if not self.needs_writable:
+            kw.pop("writable", None)
         return mthp_collapse_attempts(present, orders, max_ptes_none, self.pmd_order,
                                       scaled=self.scaled, **kw)
 
