@@ -452,6 +452,8 @@ def pytest_runtest_makereport(item: pytest.Item,
     record["duration"] = round(record.get("duration", 0.0) + report.duration, 3)
     if report.failed and "message" not in record:
         record["message"] = report.longreprtext[-2000:]
+    if getattr(report, "wasxfail", None):      # journalled as skipped: keep the reason
+        record["xfail"] = report.wasxfail
     if report.when == "call" and record.get("console_excerpt"):
         item.user_properties.append(("console_excerpt", record["console_excerpt"][-4000:]))
         report.sections.append(("kharness console", record["console_excerpt"][-8000:]))
