@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import arch as arch_mod
-from harness.errors import KharnessError, UserError
+from harness.errors import UserError
 from harness.util import cache_dir, cmdline
 
 log = logging.getLogger("harness")
@@ -140,14 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname).1s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("paramiko").setLevel(logging.WARNING)
-    try:
-        return handler(args)
-    except KharnessError as e:
-        print(f"kharness: {e.label}: {e.one_line()}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        print("kharness: interrupted", file=sys.stderr)
-        return 130
+    from harness.cli import guarded
+    return guarded(handler, args)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import argparse
 import importlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from harness.errors import HarnessBug, KharnessError
 
@@ -94,20 +94,25 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     return doctor.doctor(args.install)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    _setup_logging(-1 if args.quiet else args.verbose)
+def guarded(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a command handler: a KharnessError is one line on stderr and its exit code."""
     try:
-        rc: int = args.func(args)
-        return rc
+        return func(args)
     except KharnessError as e:
         print(f"kharness: {e.label}: {e.one_line()}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("kharness: interrupted", file=sys.stderr)
         return 130
-    except Exception as e:  # noqa: BLE001 - last-resort: a harness bug, with traceback in -v
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(-1 if args.quiet else args.verbose)
+    try:
+        return guarded(args.func, args)
+    except Exception as e:
         if args.verbose:
             raise
         bug = HarnessBug(f"internal error: {type(e).__name__}: {e}", "",
