@@ -3,6 +3,8 @@
     python bench/boot.py                       # 10 boots per arch (kernels from the tests)
     python bench/boot.py --runs 20 --arch x86_64 --vng-kernel /tmp/vngk2/boot/vmlinuz-...
 
+Kernels: the quickstart baselines (examples/quickstart.yaml, via the build cache) unless
+$KHARNESS_TEST_KERNEL_<ARCH> names another image.
 "Ready" = QEMU spawned -> console shows `kharness: sshd ready` -> SSH authenticated
 (VM.boot_seconds, which also counts writing the per-VM key overlay). Each boot is a
 fresh VM, run one at a time. virtme-ng is timed as the wall time of
@@ -35,13 +37,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness.vm import VM
 
-KERNELS = {"x86_64": "/tmp/exp/o-x86/arch/x86/boot/bzImage",
-           "arm64": "/tmp/exp/o-arm/arch/arm64/boot/Image"}
+QUICKSTART = Path(__file__).resolve().parent.parent / "examples" / "quickstart.yaml"
 TARGETS = {"x86_64": 3.0, "arm64": 5.0}
 
 
 def kernel_for(arch: str) -> Path:
-    return Path(os.environ.get(f"KHARNESS_TEST_KERNEL_{arch.upper()}", KERNELS[arch]))
+    """$KHARNESS_TEST_KERNEL_<ARCH>, else the quickstart baseline (built or from the cache)."""
+    env = os.environ.get(f"KHARNESS_TEST_KERNEL_{arch.upper()}")
+    if env:
+        return Path(env)
+    from harness import build
+    return build.build_for_config(QUICKSTART, arch, "baseline").image
 
 
 def p90(values: list[float]) -> float:
@@ -102,7 +108,7 @@ def print_table(rows: list[dict[str, object]]) -> None:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--arch", action="append", choices=sorted(KERNELS))
+    p.add_argument("--arch", action="append", choices=sorted(TARGETS))
     p.add_argument("--runs", type=int, default=10)
     p.add_argument("--cpus", type=int, default=2)
     p.add_argument("--vng-kernel", type=Path, help="kernel virtme-ng can boot (needs 9p)")
@@ -111,10 +117,7 @@ def main() -> int:
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     rows = []
-    for arch in args.arch or sorted(KERNELS):
-        if not kernel_for(arch).is_file():
-            print(f"skip {arch}: no kernel at {kernel_for(arch)}", file=sys.stderr)
-            continue
+    for arch in args.arch or sorted(TARGETS):
         rows.append(row(f"kharness {arch} tcg", bench_kharness(arch, args.runs, args.cpus),
                         TARGETS[arch]))
     if args.vng_kernel and shutil.which("vng"):

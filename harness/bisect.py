@@ -217,7 +217,7 @@ def candidates_versions(cfg: Any, good: str | None, bad: str | None) -> list[tup
 def candidates_patches(cfg: Any, version: str | None, n_patches: int) -> list[tuple[str, str]]:
     ver = version or cfg.series.latest()
     return [(f"{ver}:{k}" if k else "baseline", f"{ver}:{k}" if k else "baseline")
-            for k in range(0, n_patches + 1)]
+            for k in range(n_patches + 1)]
 
 
 def candidates_commits(repo: Path, good: str, bad: str) -> list[tuple[str, str]]:

@@ -34,6 +34,9 @@ def add_cli(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     b.add_argument("--title", help="regex over splat titles that makes a run bad")
     b.add_argument("--lockup", action="store_true", help="a crash/lockup makes a run bad")
     b.add_argument("--runs", type=int, default=1, help="runs per step (flaky bugs)")
+    b.add_argument("--no-fail-fast", dest="fail_fast", action="store_false",
+                   help="let a test run to its end after a matching splat (default: stop the "
+                   "guest at the first splat the predicate matches)")
     b.add_argument("--out", help="bisect directory (default runs/bisect-<time>)")
     b.add_argument("--resume", metavar="DIR", help="continue the bisect in DIR")
     b.set_defaults(func=_cmd_bisect)
@@ -51,7 +54,8 @@ class PytestStep:
         a = self.args
         sel = list(a.test) or ["guest_tests"]
         extra = (["-k", a.keyword] if a.keyword else []) + (
-            ["--kharness-knobs", a.knobs] if a.knobs else [])
+            ["--kharness-knobs", a.knobs] if a.knobs else []) + fail_fast_args(
+            self.predicate, getattr(a, "fail_fast", True))
         return [sys.executable, "-m", "pytest", *sel, "-p", "no:cacheprovider", "-q",
                 "--kharness-config", str(self.cfg.path), "--kharness-arch", a.arch,
                 "--kharness-variant", variant, "--kharness-guest-scope", "test",
@@ -83,6 +87,15 @@ class PytestStep:
         if not tests or rc not in (0, 1) or any(t["outcome"] in ("infra", "error") for t in tests):
             return bis.RunOutcome("infra", (), detail)
         return bis.RunOutcome("good", (), detail)
+
+
+def fail_fast_args(predicate: bis.Predicate, enabled: bool) -> list[str]:
+    """Stop a run at the first splat that can decide it: the predicate's kind, or any splat
+    when any failure counts. Not with a title regex (the first splat of the kind might not
+    be the one the title wants) nor for a lockup predicate (the outcome must be a lockup)."""
+    if not enabled or predicate.title or (predicate.lockup and not predicate.kind):
+        return []
+    return ["--kharness-fail-fast", predicate.kind or "any"]
 
 
 def _candidates(cfg: config.Config, args: argparse.Namespace) -> list[tuple[str, str]]:

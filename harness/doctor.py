@@ -80,7 +80,7 @@ def doctor(install: bool) -> int:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for step in ([*sudo, "apt-get", "update", "-q"], argv):
         print(f"$ {cmdline(step)}", flush=True)
-        if subprocess.run(step, env=env).returncode != 0:
+        if subprocess.run(step, env=env, check=False).returncode != 0:
             return 2
     still = missing_packages()
     for pkg, why in still:

@@ -45,6 +45,7 @@ class Outcome(str, Enum):
     CRASH = "crash"
     LOCKUP = "lockup"
     TIMEOUT = "timeout"
+    ABORTED = "aborted"         # fail-fast: stopped at the first splat of a watched kind
     INFRA = "infra"
 
 
@@ -88,6 +89,11 @@ class GuestLockup(GuestFailure):
 
 class GuestTimeout(GuestFailure):
     pass
+
+
+class SplatAbort(GuestFailure):
+    """Fail-fast: a watched splat kind appeared on the console during a command; the
+    command was abandoned and the guest stopped (the test fails with that splat)."""
 
 
 class GuestInfraError(InfrastructureError, _Evidence):

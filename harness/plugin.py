@@ -9,6 +9,10 @@ Options (command line wins over ini, ini over the config file's defaults):
                             replaced after a crash) or "test" (a fresh guest per test)
   --kharness-journal PATH   append one JSON line per finished test (see harness.results)
   --kharness-workdir DIR    VM work directories (console logs, vm.json); default: tmp
+  --kharness-fail-fast K    ini: kharness_fail_fast  "any" or splat kinds (comma-separated):
+                            the first such splat on the console ends the running command and
+                            the guest (the test fails with it) instead of waiting out a wedged
+                            workload; what bisect uses. Off by default.
 
 Fixtures: kh_target (arch, variant; parametrised, session scope), kernel, vm, guest, thp,
 knobset (parametrised over the config's knob sets), kh_record (dict merged into the journal
@@ -33,7 +37,8 @@ import pytest
 
 from harness.errors import InfrastructureError, KharnessError
 
-OPTIONS = ("config", "arch", "variant", "knobs", "guest_scope", "journal", "workdir")
+OPTIONS = ("config", "arch", "variant", "knobs", "guest_scope", "journal", "workdir",
+           "fail_fast")
 _record_key = pytest.StashKey[dict[str, Any]]()
 _offset_key = pytest.StashKey[tuple[Any, int]]()
 
@@ -63,6 +68,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("kharness_variants", "variants to test", type="args")
     parser.addini("kharness_knobs", "knob set names/globs", type="args")
     parser.addini("kharness_guest_scope", "session or test", default="session")
+    g.addoption("--kharness-fail-fast", help='"any" or comma-separated splat kinds that '
+                "end the running command at once")
+    parser.addini("kharness_fail_fast", '"any" or splat kinds that end a command at once')
 
 
 def _opt(config: pytest.Config, name: str) -> tuple[Any, str]:
@@ -106,6 +114,7 @@ class KharnessState:
         self.kernels: dict[Target, Any] = {}
         self.features: dict[Target, dict[str, bool]] = {}
         self.counter = 0
+        self.fail_fast: frozenset[str] | None = None
 
     @classmethod
     def from_config(cls, pconfig: pytest.Config) -> KharnessState:
@@ -124,10 +133,13 @@ class KharnessState:
             targets = _targets(cfg, archs, awhere, variants, vwhere)
             names, kwhere = _opt(pconfig, "knobs")
             knobsets = _knobsets(cfg, names, kwhere)
+            fail_fast = _fail_fast(*_opt(pconfig, "fail_fast"))
         except KharnessError as e:
             raise pytest.UsageError(f"kharness ({where}): {e.one_line()}") from None
-        return cls(pconfig, cfg, targets, knobsets, scope or "session",
-                   Path(journal) if journal else None, workdir)
+        state = cls(pconfig, cfg, targets, knobsets, scope or "session",
+                    Path(journal) if journal else None, workdir)
+        state.fail_fast = fail_fast
+        return state
 
     # --- kernels and VMs
     def kernel(self, target: Target) -> Any:
@@ -151,7 +163,8 @@ class KharnessState:
                          name=f"{target.id}-{self.counter}",
                          mem=str(guest_cfg.get("mem", "1G")), cpus=int(guest_cfg.get("cpus", 2)),
                          zram=guest_cfg.get("zram", "256M"),
-                         cmdline_extra=tuple(guest_cfg.get("cmdline", ())))
+                         cmdline_extra=tuple(guest_cfg.get("cmdline", ())),
+                         fail_fast=self.fail_fast)
             current.start()
             self.vms[target] = current
         return current
@@ -203,6 +216,22 @@ def _knobsets(cfg: Any, names: Any, where: str) -> list[Any]:
                             f"known: {', '.join(k.name for k in sets) or 'none'}")
         sets = chosen
     return sets
+
+
+def _fail_fast(value: Any, where: str) -> frozenset[str] | None:
+    """None (off), frozenset() (any kind) or the named splat kinds."""
+    from harness.errors import UserError
+    from harness.splats import KINDS
+    if not value:
+        return None
+    names = {k.strip() for k in str(value).split(",") if k.strip()}
+    if names == {"any"}:
+        return frozenset()
+    unknown = sorted(names - set(KINDS))
+    if unknown:
+        raise UserError(f"{where}: unknown splat kind {', '.join(unknown)}",
+                        f"known: any, {', '.join(KINDS)}", "fix the fail-fast value")
+    return frozenset(names)
 
 
 def _healthy(vm: Any) -> bool:

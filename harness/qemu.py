@@ -349,6 +349,11 @@ class ConsoleLog:
             tail = [self._partial.decode(errors="backslashreplace")] if self._partial else []
             return "\n".join(self._lines[mark:] + tail)
 
+    def lines(self, start: int) -> list[str]:
+        """Complete lines from index `start` on (no partial line)."""
+        with self._cond:
+            return self._lines[start:]
+
     def tail(self, n: int) -> str:
         return self.since(max(0, self.mark() - n))
 

@@ -26,7 +26,7 @@ from harness.util import cache_dir, file_lock, run, sha256_bytes, stable_hash
 log = logging.getLogger("harness")
 SUBJECT_TAG = re.compile(r"^\s*(\[[^\]]*\]\s*)+")
 NUMBER_IN_TAG = re.compile(r"(\d+)/(\d+)")
-MBOX_FROM = re.compile(rb"^From [^\s]+ +\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}", re.M)
+MBOX_FROM = re.compile(rb"^From [^\s]+ +\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,8 @@ def _from_lore(series: str, version: str, msgid: str) -> SeriesVersion:
     out = cache_dir("series", "lore", stable_hash(msgid)[:16])
     mbox = next(out.glob("*.mbx"), None)
     if mbox is None:
-        proc = subprocess.run([b4, "am", "-o", str(out), msgid], capture_output=True, text=True)
+        proc = subprocess.run([b4, "am", "-o", str(out), msgid], capture_output=True, text=True,
+                              check=False)
         mbox = next(out.glob("*.mbx"), None)
         if proc.returncode != 0 or mbox is None:
             raise InfrastructureError(f"b4 am {msgid} failed",

@@ -480,6 +480,14 @@ def _match_start(text: str) -> tuple[_P, re.Match[str]] | None:
     return None
 
 
+def start_kind(raw: str) -> str | None:
+    """The kind of splat a raw console line opens (timestamps etc. allowed), else None.
+
+    Cheap enough to run on every console line as it arrives (VM fail-fast)."""
+    hit = _match_start(_clean(0, raw).text)
+    return hit[0].kind if hit else None
+
+
 class _Report:
     """A report being assembled: its lines and the little state the end rules need."""
 

@@ -96,7 +96,8 @@ def run(argv: Sequence[str | os.PathLike[str]], *, cwd: Path | None = None,
     try:
         proc = subprocess.run(args, cwd=cwd, env=full_env, timeout=timeout, text=True,
                               errors="backslashreplace", capture_output=capture,
-                              input=None if input_bytes is None else input_bytes.decode())
+                              input=None if input_bytes is None else input_bytes.decode(),
+                              check=False)
     except FileNotFoundError as e:
         raise InfrastructureError(f"cannot run {args[0]}", "not installed",
                                   "run: kharness doctor --install") from e
@@ -121,5 +122,5 @@ class Deadline:
     def expired(self) -> bool:
         return time.monotonic() >= self.end
 
-    def sub(self, seconds: float) -> "Deadline":
+    def sub(self, seconds: float) -> Deadline:
         return Deadline(min(seconds, self.remaining()))

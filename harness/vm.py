@@ -26,7 +26,7 @@ from typing import Any, Self
 from harness import accel as accel_mod
 from harness import arch as arch_mod
 from harness.errors import InfrastructureError, UserError
-from harness.guest import FAILURES, Guest, GuestInfraError, Outcome, SshKey
+from harness.guest import FAILURES, Guest, GuestInfraError, Outcome, SplatAbort, SshKey
 from harness.qemu import (
     MachineSpec,
     PortCollision,
@@ -48,7 +48,8 @@ class VM:
     def __init__(self, kernel: Path, arch: str, *, workdir: Path, name: str, mem: str = "1G",
                  cpus: int = 2, numa_nodes: int = 0, cmdline_extra: Sequence[str] = (),
                  zram: str | None = None, accel: str | None = None,
-                 initrd: Path | None = None, boot_timeout: float | None = None) -> None:
+                 initrd: Path | None = None, boot_timeout: float | None = None,
+                 fail_fast: frozenset[str] | None = None) -> None:
         self.kernel, self.profile = Path(kernel), arch_mod.get(arch)
         if not self.kernel.is_file():
             raise UserError(f"no kernel image at {self.kernel}", "", "build it or fix the path")
@@ -59,6 +60,8 @@ class VM:
         self._auto_accel = accel is None
         self.accel = accel or accel_mod.select(self.profile, self.kernel)
         self.base_initrd, self.boot_timeout = initrd, boot_timeout
+        # fail-fast: splat kinds that abandon the running command (empty set: any kind)
+        self.fail_fast = fail_fast
         self.key = SshKey.generate(f"kharness-{name}")
         self.qemu: QemuProcess | None = None
         self._guest: Guest | None = None
@@ -234,6 +237,7 @@ class _Watch:
     def __init__(self, vm: VM) -> None:
         assert vm.qemu is not None and vm.qemu.console is not None
         self.vm, self.qemu, self.console = vm, vm.qemu, vm.qemu.console
+        self._scanned = 0                  # console lines already looked at for fail-fast
 
     def mark(self) -> int:
         return self.console.mark()
@@ -243,11 +247,39 @@ class _Watch:
 
     def check(self, since: int) -> None:
         if not self.dead():
+            self._fail_fast(since)
             return
         alarm = self.console.alarm_line
         why = (self.console.since(alarm).splitlines() or ["panic"])[0].strip() \
             if alarm is not None else f"QEMU exited (status {self.qemu.poll()})"
         raise self.failure(Outcome.CRASH, why, since, None)
+
+    def _fail_fast(self, since: int) -> None:
+        """With VM.fail_fast set: a watched splat printed since `since` ends the command now
+        (after its trace has been printed) instead of when the workload's deadline expires."""
+        kinds = self.vm.fail_fast
+        if kinds is None:
+            return
+        from harness.splats import start_kind
+        start = max(since, self._scanned)
+        new = self.console.lines(start)
+        self._scanned = start + len(new)
+        for line in new:
+            kind = start_kind(line)
+            if kind is not None and (not kinds or kind in kinds):
+                raise self._abort(kind, line.strip(), since)
+
+    def _abort(self, kind: str, line: str, since: int) -> Exception:
+        self._settle()                                     # let the whole report print
+        notes = [f"fail-fast: a {kind} splat appeared on the console: {line}",
+                 "the command was abandoned and the guest stopped"]
+        evidence = self._evidence(Outcome.ABORTED, notes, since)
+        self.vm.outcome = Outcome.ABORTED
+        self.qemu.stop()
+        (self.vm.workdir / "evidence.txt").write_text(evidence)
+        log.warning("vm %s: fail-fast on %s splat: %s", self.vm.name, kind, line)
+        return SplatAbort(Outcome.ABORTED, f"{kind} splat on {self.vm.profile.name} (fail-fast): "
+                          f"{line}", evidence, self.vm.console_path)
 
     def failure(self, suspected: Outcome, reason: str, since: int,
                 guest: Guest | None) -> Exception:

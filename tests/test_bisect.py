@@ -95,9 +95,21 @@ def test_predicate_matching() -> None:
 
 def test_patch_candidates_start_at_base() -> None:
     class Cfg:
-        class series:  # noqa: N801
+        class series:
             @staticmethod
             def latest() -> str:
                 return "v3"
     assert bis.candidates_patches(Cfg, None, 3) == [
         ("baseline", "baseline"), ("v3:1", "v3:1"), ("v3:2", "v3:2"), ("v3:3", "v3:3")]
+
+
+def test_fail_fast_follows_the_predicate() -> None:
+    from harness.bisectcli import fail_fast_args
+    assert fail_fast_args(bis.Predicate(kind="atomic_sleep"), True) == [
+        "--kharness-fail-fast", "atomic_sleep"]
+    assert fail_fast_args(bis.Predicate(), True) == ["--kharness-fail-fast", "any"]
+    assert fail_fast_args(bis.Predicate(kind="rcu", lockup=True), True) == [
+        "--kharness-fail-fast", "rcu"]
+    assert fail_fast_args(bis.Predicate(title="WARNING in x"), True) == []   # title needs the end
+    assert fail_fast_args(bis.Predicate(lockup=True), True) == []            # outcome must be lockup
+    assert fail_fast_args(bis.Predicate(kind="rcu"), False) == []            # --no-fail-fast

@@ -19,7 +19,7 @@ def bisect(tmp: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], lis
     proc = subprocess.run([sys.executable, "-m", "harness.cli", "bisect",
                            "examples/bisect-demo.yaml", "--arch", "x86_64", "--test", TEST,
                            "--out", str(out), *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=5400)
+                          timeout=5400, check=False)
     steps = [json.loads(line) for line in (out / "bisect.jsonl").read_text().splitlines()]
     return proc, steps
 
@@ -50,3 +50,6 @@ def test_commits_bisect_over_applied_series(tmp_path: Path) -> None:
     proc, steps = bisect(tmp_path, "--mode", "commits", "--good", src.base, "--bad", tip)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert f"first bad commit: {tip[:12]}" in proc.stdout
+    verdicts = {s["label"]: s["verdict"] for s in steps}
+    assert verdicts == {src.base[:12]: "good", tip[:12]: "bad",
+                        series.apply(src.repo, src.base, sv).commit_for(1)[:12]: "good"}

@@ -14,7 +14,7 @@ from tests.conftest import git, make_series, write_config
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True,
-                          text=True, cwd=Path(__file__).parent.parent)
+                          text=True, cwd=Path(__file__).parent.parent, check=False)
 
 
 def one_line_error(proc: subprocess.CompletedProcess[str], needle: str) -> None:

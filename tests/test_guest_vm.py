@@ -1,7 +1,8 @@
 """Integration: real QEMU, real kernels, real SSH. Both arches.
 
-Kernels: $KHARNESS_TEST_KERNEL_X86_64 / $KHARNESS_TEST_KERNEL_ARM64 (default: the
-/tmp/exp build outputs); a missing image skips that arch with the path in the reason.
+Kernels: $KHARNESS_TEST_KERNEL_X86_64 / $KHARNESS_TEST_KERNEL_ARM64 when set (a missing
+file there skips that arch, naming it), else the baseline of examples/quickstart.yaml, built
+through the cache (tests/test_build_real.py builds it first, so this is a cache hit).
 The guest image is harness.image.initramfs(arch) unless $KHARNESS_TEST_INITRD_<ARCH>.
 """
 
@@ -20,33 +21,30 @@ import pytest
 
 from harness import arch as arch_mod
 from harness import qemu
-from harness.guest import GuestCrashed, GuestLockup, GuestTimeout, Outcome
+from harness.guest import GuestCrashed, GuestLockup, GuestTimeout, Outcome, SplatAbort
 from harness.vm import VM
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_KERNELS = {"x86_64": "/tmp/exp/o-x86/arch/x86/boot/bzImage",
-                   "arm64": "/tmp/exp/o-arm/arch/arm64/boot/Image"}
+ARCHS = ("x86_64", "arm64")
+QUICKSTART = ROOT / "examples" / "quickstart.yaml"
 UNAME_M = {"x86_64": "x86_64", "arm64": "aarch64"}
 THP_64K = "/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled"
 
 
-def kernel_env_path(arch: str) -> Path:
-    return Path(os.environ.get(f"KHARNESS_TEST_KERNEL_{arch.upper()}", DEFAULT_KERNELS[arch]))
-
-
 def kernel_path(arch: str) -> Path:
-    var, path = f"KHARNESS_TEST_KERNEL_{arch.upper()}", kernel_env_path(arch)
-    if not path.is_file():
-        pytest.skip(f"no {arch} kernel at {path} (build it or set ${var})")
-    return path
+    var = f"KHARNESS_TEST_KERNEL_{arch.upper()}"
+    if var in os.environ:
+        path = Path(os.environ[var])
+        if not path.is_file():
+            pytest.skip(f"no {arch} kernel at {path} (${var})")
+        return path
+    from harness import build
+    return build.build_for_config(QUICKSTART, arch, "baseline").image
 
 
 def first_available_arch() -> str:
-    arch = next((a for a in DEFAULT_KERNELS if kernel_env_path(a).is_file()), None)
-    if arch is None:
-        pytest.skip("no test kernel for any arch")
-    return arch
+    return ARCHS[0]
 
 
 def initrd_path(arch: str) -> Path | None:
@@ -160,6 +158,29 @@ def test_slow_command_on_live_guest_is_a_timeout(vm: VM) -> None:
     assert info.value.outcome == Outcome.TIMEOUT
     assert "SSH still answers" in info.value.evidence
     assert "sysrq: Show Blocked State" in info.value.evidence
+
+
+def test_fail_fast_abandons_the_command_at_a_watched_splat(arch: str, tmp_path: Path) -> None:
+    """fail_fast={"rcu"}: a WARNING (not watched) lets the command finish; an RCU splat on the
+    console ends a 600 s command within seconds, with the report as evidence. The splat text
+    is written to /dev/kmsg by the test so it reaches the real serial console."""
+    warn = "WARNING: CPU: 1 PID: 77 at mm/khugepaged.c:1 kh_fake+0x0/0x10"
+    rcu = "WARNING: suspicious RCU usage"
+    with VM(kernel_path(arch), arch, workdir=tmp_path / "vm", name=f"ff-{arch}", mem="512M",
+            initrd=initrd_path(arch), fail_fast=frozenset({"rcu"})) as machine:
+        ok = machine.guest.run(["sh", "-c", f"echo '{warn}' > /dev/kmsg; sleep 2"],
+                               timeout=30 * machine.scale)
+        assert ok.exit_code == 0
+        start = time.monotonic()
+        with pytest.raises(SplatAbort) as info:
+            machine.guest.run(["sh", "-c", f"echo '{rcu}' > /dev/kmsg; sleep 600"],
+                              timeout=600)
+        assert time.monotonic() - start < 5 + 4 * machine.scale
+        assert info.value.outcome == Outcome.ABORTED and machine.outcome == Outcome.ABORTED
+        assert "fail-fast: a rcu splat appeared on the console" in info.value.evidence
+        assert rcu in info.value.evidence
+        assert not machine.qemu.alive()  # type: ignore[union-attr]
+    assert_reaped(machine)
 
 
 def test_panic_during_boot_is_a_crash(arch: str, tmp_path: Path) -> None:

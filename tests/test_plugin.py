@@ -209,6 +209,9 @@ def test_config_option_overrides_ini(kp: pytest.Pytester) -> None:
     (["--kharness-variant", "v9"], "", ["--kharness-variant", "v9"]),
     (["--kharness-knobs", "nosuch"], "", ["--kharness-knobs", "nosuch",
                                           "mthp-64K-none0", "pmd"]),
+    (["--kharness-fail-fast", "lockdep,oopsie"], "", ["--kharness-fail-fast", "oopsie",
+                                                      "atomic_sleep"]),
+    ([], "kharness_fail_fast = nosuch\n", ["ini kharness_fail_fast", "nosuch"]),
 ])
 def test_bad_values_name_where_they_came_from(kp: pytest.Pytester, args: list[str],
                                               extra: str, needles: list[str]) -> None:

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def kharness(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=3600, **kw)  # type: ignore[call-overload]
+                          capture_output=True, text=True, timeout=3600, check=False, **kw)  # type: ignore[call-overload]
 
 
 def test_quickstart_run_gives_verdict_and_files(tmp_path: Path) -> None:
@@ -81,5 +81,5 @@ def test_killed_run_resumes_without_redoing_cells(tmp_path: Path) -> None:
     assert {r["cell"] for r in recs if r["type"] == "cell"} == {"x86_64/baseline",
                                                                 "x86_64/patched"}
     time.sleep(1)
-    ps = subprocess.run(["pgrep", "-f", str(out)], capture_output=True)
+    ps = subprocess.run(["pgrep", "-f", str(out)], capture_output=True, check=False)
     assert ps.returncode == 1, "a pytest/QEMU from the killed run survived"

@@ -47,7 +47,7 @@ def test_apply_gives_one_commit_per_patch(fake_repo: Path, tmp_path: Path,
     sv = series.load_version("demo", "v1", str(d))
     applied = series.apply(src.repo, src.base, sv)
     assert len(applied.commits) == 2
-    show = lambda c: source.git(src.repo, "show", f"{c}:mm/khugepaged.c")  # noqa: E731
+    show = lambda c: source.git(src.repo, "show", f"{c}:mm/khugepaged.c")
     assert show(applied.commit_for(1)) == V1.strip()
     assert show(applied.commit_for(None)) == V2.strip()
     assert applied.commit_for(0) == src.base

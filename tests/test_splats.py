@@ -283,3 +283,14 @@ VARIANTS = {
 def test_format_variants(name: str) -> None:
     text, want = VARIANTS[name]
     assert [(s.kind, s.title) for s in parse_log(text)] == want
+
+
+@pytest.mark.parametrize("line, kind", [
+    ("[   12.345678] WARNING: CPU: 1 PID: 77 at mm/khugepaged.c:1 f+0x0/0x10", "warning"),
+    ("[    3.1][  T40] BUG: scheduling while atomic: khugepaged/40/0x00000002", "atomic_sleep"),
+    ("[    3.1] WARNING: suspicious RCU usage", "rcu"),
+    ("[    3.1] kharness: test start guest_tests/x.py::t", None),
+    ("[    3.1] INFO: lockdep is turned off.", None),
+])
+def test_start_kind_on_raw_console_lines(line: str, kind: str | None) -> None:
+    assert splats.start_kind(line) == kind

@@ -21,7 +21,6 @@ except ImportError:  # pragma: no cover - rootdir-relative import mode
     from test_knobs import FakeGuest, Result  # type: ignore[no-redef]
 
 DATA = Path(__file__).parent / "data" / "census"
-KERNEL_SRC = Path(os.environ.get("KHARNESS_TEST_KERNEL_SRC", "/tmp/exp/linux-source-7.2"))
 PM_PRESENT, PM_SWAP, PM_EXCL = 1 << 63, 1 << 62, 1 << 56
 KPF_HEAD, KPF_TAIL, KPF_ANON, KPF_THP, KPF_ZERO = 1 << 15, 1 << 16, 1 << 12, 1 << 22, 1 << 24
 CAN_CENSUS = os.geteuid() == 0 and os.access("/proc/kpageflags", os.R_OK)
@@ -249,14 +248,26 @@ def test_selftest_sources_from_makefile(tmp_path: Path) -> None:
     assert wl.selftest_sources(mm) == ["khugepaged.c", "vm_util.c", "thp_settings.c"]
 
 
+@pytest.fixture(scope="module")
+def kernel_src() -> Path:
+    """$KHARNESS_TEST_KERNEL_SRC, else the tools/ subset of the quickstart source (cached)."""
+    if "KHARNESS_TEST_KERNEL_SRC" in os.environ:
+        return Path(os.environ["KHARNESS_TEST_KERNEL_SRC"])
+    from guest_tests.khsupport import selftest_tree
+    from harness import config, source
+    src = source.resolve(config.load(Path(__file__).parent.parent / "examples" /
+                                     "quickstart.yaml").source)
+    return selftest_tree(src.repo, src.base)
+
+
+@pytest.mark.integration
 @pytest.mark.parametrize("arch, machine", [("x86_64", 62), ("arm64", 183)])
-def test_build_selftest_khugepaged(tmp_path: Path, arch: str, machine: int) -> None:
-    if not (KERNEL_SRC / "tools/testing/selftests/mm/khugepaged.c").exists():
-        pytest.skip(f"no kernel tree at {KERNEL_SRC}")
+def test_build_selftest_khugepaged(tmp_path: Path, arch: str, machine: int,
+                                   kernel_src: Path) -> None:
     cc = "gcc" if arch == "x86_64" else "aarch64-linux-gnu-gcc"
     if shutil.which(cc) is None:
         pytest.skip(f"no {cc}")
-    out = wl.build_selftest_khugepaged(KERNEL_SRC, arch, tmp_path / f"khugepaged-{arch}")
+    out = wl.build_selftest_khugepaged(kernel_src, arch, tmp_path / f"khugepaged-{arch}")
     head = out.read_bytes()[:20]
     assert struct.unpack("<H", head[18:20])[0] == machine
     if arch == "x86_64":
