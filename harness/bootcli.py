@@ -48,6 +48,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--zram", help="zram swap size in the guest, e.g. 512M")
     p.add_argument("--accel", choices=("kvm", "tcg"), help="default: KVM if it really works")
     p.add_argument("--initrd", type=Path, help="base initramfs (default: the kharness image)")
+    p.add_argument("--rootfs", action="store_true",
+                   help="boot a Debian root disk (images/rootfs.yaml, built once, cached) "
+                   "instead of the initramfs: python3, stress-ng, ...")
+    p.add_argument("--package", action="append", default=[], metavar="PKG",
+                   help="with --rootfs: extra Debian package in the disk (repeatable)")
+    p.add_argument("--disk", type=Path, help="boot this raw ext4 root disk (as --rootfs makes)")
     p.add_argument("--workdir", type=Path, help="VM directory (default: in the cache)")
     p.add_argument("--name", default="boot")
     p.add_argument("--timeout", type=float, help="timeout for `-- CMD` (default: none)")
@@ -96,6 +102,15 @@ def resolve_kernel(args: argparse.Namespace) -> tuple[Path, str]:
     return result.image, result.arch
 
 
+def root_disk(args: argparse.Namespace, arch: str) -> Path | None:
+    if getattr(args, "disk", None) is not None:
+        return Path(args.disk)
+    if not getattr(args, "rootfs", False):
+        return None
+    from harness import image  # lazy: image building pulls in Debian access
+    return image.rootfs_disk(arch, ("python3", "stress-ng", *args.package))
+
+
 def handler(args: argparse.Namespace) -> int:
     from harness.vm import VM  # lazy: keeps `kharness --help` fast
     kernel, arch = resolve_kernel(args)
@@ -103,7 +118,7 @@ def handler(args: argparse.Namespace) -> int:
     extra = list(args.append)
     with VM(kernel, arch, workdir=workdir, name=args.name, mem=args.mem, cpus=args.cpus,
             numa_nodes=args.numa, cmdline_extra=extra, zram=args.zram, accel=args.accel,
-            initrd=args.initrd) as vm:
+            initrd=args.initrd, rootfs=root_disk(args, arch)) as vm:
         print(f"kharness: {arch} guest up in {vm.boot_seconds:.1f}s ({vm.accel}); "
               f"console: {vm.console_path}", file=sys.stderr)
         print(cmdline(vm.ssh_command()), flush=True)

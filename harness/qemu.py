@@ -93,6 +93,7 @@ class MachineSpec:
     name: str = "kharness"
     pidfile: Path | None = None
     extra_args: tuple[str, ...] = ()
+    disk: Path | None = None            # root disk (raw ext4), attached copy-on-write
 
 
 def mem_mib(mem: str) -> int:
@@ -150,6 +151,9 @@ def machine_args(spec: MachineSpec) -> list[str]:
              "-kernel", str(spec.kernel), "-append", spec.cmdline]
     if spec.initrd is not None:
         args += ["-initrd", str(spec.initrd)]
+    if spec.disk is not None:            # snapshot=on: the image stays as built
+        args += ["-drive", f"file={spec.disk},if=none,id=root,format=raw,snapshot=on",
+                 "-device", "virtio-blk-pci,drive=root"]
     args += ["-netdev", f"user,id=net0,hostfwd=tcp:127.0.0.1:{spec.ssh_port}-:22",
              "-device", "virtio-net-pci,netdev=net0,romfile=", "-device", "virtio-rng-pci"]
     args += list(p.qemu_extra) + list(spec.extra_args)

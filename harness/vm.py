@@ -15,6 +15,7 @@ typed result with evidence (see harness.guest and `_Watch`).
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import time
@@ -49,7 +50,7 @@ class VM:
                  cpus: int = 2, numa_nodes: int = 0, cmdline_extra: Sequence[str] = (),
                  zram: str | None = None, accel: str | None = None,
                  initrd: Path | None = None, boot_timeout: float | None = None,
-                 fail_fast: frozenset[str] | None = None) -> None:
+                 fail_fast: frozenset[str] | None = None, rootfs: Path | None = None) -> None:
         self.kernel, self.profile = Path(kernel), arch_mod.get(arch)
         if not self.kernel.is_file():
             raise UserError(f"no kernel image at {self.kernel}", "", "build it or fix the path")
@@ -60,6 +61,11 @@ class VM:
         self._auto_accel = accel is None
         self.accel = accel or accel_mod.select(self.profile, self.kernel)
         self.base_initrd, self.boot_timeout = initrd, boot_timeout
+        # rootfs: boot a Debian root disk (image.rootfs_disk) instead of the initramfs
+        self.rootfs = Path(rootfs) if rootfs is not None else None
+        if self.rootfs is not None and not self.rootfs.is_file():
+            raise UserError(f"no root disk at {self.rootfs}", "",
+                            "build one with harness.image.rootfs_disk(arch) or fix the path")
         # fail-fast: splat kinds that abandon the running command (empty set: any kind)
         self.fail_fast = fail_fast
         self.key = SshKey.generate(f"kharness-{name}")
@@ -137,7 +143,7 @@ class VM:
         t_prep = time.monotonic()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.key.write(self.key_path)
-        initrd = self._initrd()
+        initrd = self._initrd() if self.rootfs is None else None
         t0 = time.monotonic()                       # boot_seconds: QEMU spawn -> SSH ready
         self._launch(initrd)
         self._meta["prepare_seconds"] = round(t0 - t_prep, 3)
@@ -154,11 +160,18 @@ class VM:
         files = {"etc/kharness/authorized_keys": self.key.public_line.encode()}
         return image.overlay_cpio(base, files, self.workdir / "initrd.cpio")
 
-    def _launch(self, initrd: Path) -> None:
+    def _boot_cmdline(self) -> str:
+        if self.rootfs is None:
+            return self.cmdline
+        key = base64.b64encode(self.key.public_line.encode()).decode()
+        return kernel_cmdline(self.profile, [*self.cmdline.split(), "root=/dev/vda", "rw",
+                                             "init=/kharness-init", f"kharness.sshkey={key}"])
+
+    def _launch(self, initrd: Path | None) -> None:
         for attempt in range(5):
             spec = MachineSpec(self.profile, self.kernel, self.accel, initrd, self.mem,
-                               self.cpus, self.numa_nodes, self.cmdline, free_port(),
-                               self.name, self.workdir / "qemu.pid")
+                               self.cpus, self.numa_nodes, self._boot_cmdline(), free_port(),
+                               self.name, self.workdir / "qemu.pid", disk=self.rootfs)
             self.qemu = QemuProcess(spec, self.workdir)
             self._write_meta(phase="starting")
             try:

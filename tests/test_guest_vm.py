@@ -9,6 +9,7 @@ The guest image is harness.image.initramfs(arch) unless $KHARNESS_TEST_INITRD_<A
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -180,6 +181,26 @@ def test_fail_fast_abandons_the_command_at_a_watched_splat(arch: str, tmp_path: 
         assert "fail-fast: a rcu splat appeared on the console" in info.value.evidence
         assert rcu in info.value.evidence
         assert not machine.qemu.alive()  # type: ignore[union-attr]
+    assert_reaped(machine)
+
+
+def test_rootfs_disk_boots_with_a_fuller_userland(arch: str, tmp_path: Path) -> None:
+    """images/rootfs.yaml: a Debian ext4 root disk (mmdebstrap), booted copy-on-write with the
+    kernel under test; python3 and stress-ng run in the guest, the image stays unchanged."""
+    from harness import image
+    if os.geteuid() != 0 or not shutil.which("mmdebstrap"):
+        pytest.skip("building the root disk needs root and mmdebstrap")
+    disk = image.rootfs_disk(arch)
+    before = disk.stat().st_mtime_ns
+    with VM(kernel_path(arch), arch, workdir=tmp_path / "vm", name=f"disk-{arch}", mem="1G",
+            rootfs=disk) as machine:
+        out = machine.guest.run(["python3", "-c", "import os; print(os.uname().machine)"],
+                                timeout=60 * machine.scale)
+        assert out.stdout.strip() == UNAME_M[arch], out
+        assert machine.guest.run(["stress-ng", "--version"], timeout=30 * machine.scale).ok
+        assert "/dev/root" in machine.guest.read_file("/proc/mounts")
+        machine.guest.run(["sh", "-c", "echo scratch > /root/written"], check=True)
+    assert disk.stat().st_mtime_ns == before            # snapshot=on: writes stay in QEMU
     assert_reaped(machine)
 
 
