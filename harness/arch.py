@@ -22,6 +22,9 @@ class ArchProfile:
     console: str                    # console= device
     host_machines: tuple[str, ...]  # platform.machine() values that can use KVM
     qemu_extra: tuple[str, ...] = ()
+    # kconfig option with which QEMU boots the uncompressed vmlinux directly (x86 PVH entry:
+    # no decompression under TCG); "" = always boot kernel_image
+    direct_boot_option: str = ""
 
 
 PROFILES: dict[str, ArchProfile] = {
@@ -30,7 +33,7 @@ PROFILES: dict[str, ArchProfile] = {
         kernel_image="arch/x86/boot/bzImage", debian_arch="amd64",
         qemu_binary="qemu-system-x86_64", qemu_machine="q35",
         qemu_cpu_tcg="max", qemu_cpu_kvm="host", console="ttyS0",
-        host_machines=("x86_64", "amd64"),
+        host_machines=("x86_64", "amd64"), direct_boot_option="CONFIG_PVH",
     ),
     "arm64": ArchProfile(
         name="arm64", make_arch="arm64", cross_compile="aarch64-linux-gnu-",

@@ -77,9 +77,14 @@ def _split_command_after_dashdash(p: argparse.ArgumentParser) -> None:
 
 
 def guess_arch(image: Path) -> str:
-    """arm64 Image has "ARM\\x64" at offset 56; bzImage has "HdrS" at 0x202."""
+    """arm64 Image has "ARM\\x64" at offset 56; bzImage has "HdrS" at 0x202; an ELF vmlinux
+    says it in e_machine (62 x86_64, 183 aarch64)."""
     with open(image, "rb") as f:
         head = f.read(0x210)
+    if head[:4] == b"\x7fELF" and len(head) >= 20:
+        machine = int.from_bytes(head[18:20], "little")
+        if machine in (62, 183):
+            return "x86_64" if machine == 62 else "arm64"
     if head[56:60] == b"ARM\x64":
         return "arm64"
     if head[0x202:0x206] == b"HdrS":

@@ -201,6 +201,7 @@ def _store(out: Path, objdir: Path, profile: archmod.ArchProfile, req: BuildRequ
     shutil.copy2(log_path, tmp / "build.log")
     write_json(tmp / "metadata.json", {
         "arch": req.arch, "variant": req.variant, "image": image.name,
+        "boot": boot_artifact(profile, (objdir / ".config").read_text(), image.name),
         "source": req.source.identity, "commit": req.commit, "tree": req.tree,
         "series": dict(req.series_info), "fragments": list(req.fragments),
         "config_sha256": stable_hash((objdir / ".config").read_text()),
@@ -214,6 +215,12 @@ def _store(out: Path, objdir: Path, profile: archmod.ArchProfile, req: BuildRequ
     os.replace(tmp, out)          # an interrupted build never looks complete
 
 
+def boot_artifact(profile: archmod.ArchProfile, config_text: str, image: str) -> str:
+    """What QEMU's -kernel gets: vmlinux when the arch can boot it directly (x86 PVH)."""
+    opt = profile.direct_boot_option
+    return "vmlinux" if opt and f"\n{opt}=y\n" in f"\n{config_text}" else image
+
+
 def _reproducer(req: BuildRequest) -> str:
     return cmdline(["kharness", "build", req.config_path, "--arch", req.arch,
                     "--variant", req.variant])
@@ -221,7 +228,8 @@ def _reproducer(req: BuildRequest) -> str:
 
 def _result(out: Path, req: BuildRequest, *, cached: bool, seconds: float) -> BuildResult:
     meta = json.loads((out / "metadata.json").read_text())
-    return BuildResult(dir=out, arch=req.arch, variant=req.variant, image=out / meta["image"],
+    return BuildResult(dir=out, arch=req.arch, variant=req.variant,
+                       image=out / meta.get("boot", meta["image"]),
                        vmlinux=out / "vmlinux", system_map=out / "System.map",
                        config=out / "config", cached=cached, seconds=seconds)
 

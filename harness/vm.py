@@ -197,6 +197,7 @@ class VM:
             raise GuestInfraError("sshd failed to start in the guest", line,
                                   console.tail(50), self.console_path)
         self._guest.connect(deadline)
+        watch.armed = True
 
     def _boot_budget(self) -> float:
         return self.boot_timeout or BOOT_SECONDS * self.scale
@@ -251,6 +252,7 @@ class _Watch:
         assert vm.qemu is not None and vm.qemu.console is not None
         self.vm, self.qemu, self.console = vm, vm.qemu, vm.qemu.console
         self._scanned = 0                  # console lines already looked at for fail-fast
+        self.armed = False                 # fail-fast acts on commands, not during boot
 
     def mark(self) -> int:
         return self.console.mark()
@@ -271,7 +273,7 @@ class _Watch:
         """With VM.fail_fast set: a watched splat printed since `since` ends the command now
         (after its trace has been printed) instead of when the workload's deadline expires."""
         kinds = self.vm.fail_fast
-        if kinds is None:
+        if kinds is None or not self.armed:
             return
         from harness.splats import start_kind
         start = max(since, self._scanned)

@@ -87,3 +87,13 @@ def test_series_patch_failure_through_build(cfg: config.Config, fake_repo: Path)
     with pytest.raises(UserError, match="patch 1/2 \"mm: one\" does not apply"):
         build.request_for(cfg2, cfg2.variant("patched"), "x86_64")
     assert series  # module used via build
+
+
+def test_boot_artifact_is_vmlinux_only_with_a_direct_boot_option() -> None:
+    from harness import arch
+    x86, arm = arch.get("x86_64"), arch.get("arm64")
+    assert build.boot_artifact(x86, "CONFIG_X=y\nCONFIG_PVH=y\n", "bzImage") == "vmlinux"
+    assert build.boot_artifact(x86, "CONFIG_PVH=y\n", "bzImage") == "vmlinux"
+    assert build.boot_artifact(x86, "# CONFIG_PVH is not set\n", "bzImage") == "bzImage"
+    assert build.boot_artifact(x86, "CONFIG_PVH_X=y\n", "bzImage") == "bzImage"
+    assert build.boot_artifact(arm, "CONFIG_PVH=y\n", "Image") == "Image"

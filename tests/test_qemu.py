@@ -306,3 +306,19 @@ def test_guess_arch(tmp_path: Path) -> None:
     x86 = tmp_path / "bzImage"
     x86.write_bytes(b"\0" * 0x202 + b"HdrS" + b"\0" * 16)
     assert bootcli.guess_arch(arm) == "arm64" and bootcli.guess_arch(x86) == "x86_64"
+
+
+def test_guess_arch_of_an_elf_vmlinux(tmp_path: Path) -> None:
+    for machine, arch in ((62, "x86_64"), (183, "arm64")):
+        elf = tmp_path / f"vmlinux-{arch}"
+        elf.write_bytes(b"\x7fELF" + b"\0" * 14 + machine.to_bytes(2, "little") + b"\0" * 600)
+        assert bootcli.guess_arch(elf) == arch
+
+
+def test_qemu_attaches_a_root_disk_copy_on_write(tmp_path: Path) -> None:
+    spec = qemu.MachineSpec(arch.get("x86_64"), tmp_path / "k", "tcg", None, "1G", 2, 0,
+                            "console=ttyS0", 2222, "d", disk=tmp_path / "root.ext4")
+    argv = qemu.machine_args(spec)
+    drive = argv[argv.index("-drive") + 1]
+    assert drive == f"file={tmp_path / 'root.ext4'},if=none,id=root,format=raw,snapshot=on"
+    assert "virtio-blk-pci,drive=root" in argv and "-initrd" not in argv
