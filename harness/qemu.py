@@ -59,7 +59,9 @@ def _default_cmdline(profile: ArchProfile) -> list[str]:
             "softlockup_panic=0", "hung_task_panic=0",
             "sysctl.kernel.hung_task_timeout_secs=60", "rcupdate.rcu_cpu_stall_timeout=60"]
     if profile.name == "x86_64":
-        base += ["no_timer_check", "tsc=reliable"]
+        # acpi=ht: ACPI tables only (MADT for SMP, HPET and PM timer), no AML interpreter:
+        # ~0.6 s less under TCG. NUMA guests (SRAT) get acpi=force instead (VM).
+        base += ["no_timer_check", "tsc=reliable", "acpi=ht"]
     return base
 
 
