@@ -31,16 +31,17 @@ QUIET_SCANS = 3
 
 
 NON_CONVERGENCE = (
-    "kernel finding on 7.2's merged mTHP collapse (x86_64 and arm64, TCG): ranges already "
-    "backed by 64K folios get a new 64K folio allocated and dropped on every full scan "
-    "(collapse_alloc +48 per scan for 2 PMDs, pages_collapsed stays 0); strict, so a fixed "
-    "kernel makes this XPASS and the marker must go")
+    "kernel finding on 7.2's merged mTHP collapse (TCG): ranges already backed by 64K folios "
+    "get a new 64K folio allocated and dropped on every full scan (collapse_alloc +48 per "
+    "scan for 2 PMDs, pages_collapsed stays 0). Seen on x86_64 in every run so far; on arm64 "
+    "with the earlier virt config but not after IPv6/VT/PTP were dropped from it (2026-12-02): "
+    "timing- or layout-sensitive, so not strict; an XPASS is reported, not failed")
 
 
 def test_no_work_after_convergence(kh: Kh, knobset: knobs.KnobSet,
                                    request: pytest.FixtureRequest) -> None:
     if kh.features.get("mthp_collapse") and any(size != "PMD" for size, _ in knobset.sizes):
-        request.applymarker(pytest.mark.xfail(reason=NON_CONVERGENCE, strict=True))
+        request.applymarker(pytest.mark.xfail(reason=NON_CONVERGENCE, strict=False))
     env = kh.apply(knobset)
     want = expect(kh.model(), env, region_layout(env, 2, PATTERN))
     meter = kh.start_meter()

@@ -309,10 +309,10 @@ def test_guess_arch(tmp_path: Path) -> None:
 
 
 def test_guess_arch_of_an_elf_vmlinux(tmp_path: Path) -> None:
-    for machine, arch in ((62, "x86_64"), (183, "arm64")):
-        elf = tmp_path / f"vmlinux-{arch}"
+    for machine, name in ((62, "x86_64"), (183, "arm64")):
+        elf = tmp_path / f"vmlinux-{name}"
         elf.write_bytes(b"\x7fELF" + b"\0" * 14 + machine.to_bytes(2, "little") + b"\0" * 600)
-        assert bootcli.guess_arch(elf) == arch
+        assert bootcli.guess_arch(elf) == name
 
 
 def test_qemu_attaches_a_root_disk_copy_on_write(tmp_path: Path) -> None:
