@@ -57,8 +57,6 @@ class VM:
         self.workdir, self.name = Path(workdir), name
         self.mem, self.cpus, self.numa_nodes = mem, cpus, numa_nodes
         extra = list(cmdline_extra) + ([f"kharness.zram={zram}"] if zram else [])
-        if numa_nodes and self.profile.name == "x86_64":
-            extra.insert(0, "acpi=force")          # SRAT needs the full ACPI path
         self.cmdline = kernel_cmdline(self.profile, extra)
         self._auto_accel = accel is None
         self.accel = accel or accel_mod.select(self.profile, self.kernel)

@@ -323,10 +323,3 @@ def test_qemu_attaches_a_root_disk_copy_on_write(tmp_path: Path) -> None:
     assert drive == f"file={tmp_path / 'root.ext4'},if=none,id=root,format=raw,snapshot=on"
     assert "virtio-blk-pci,drive=root" in argv and "-initrd" not in argv
 
-
-def test_x86_boots_acpi_tables_only_unless_told_otherwise() -> None:
-    x86 = arch.get("x86_64")
-    assert "acpi=ht" in qemu.kernel_cmdline(x86).split()
-    forced = qemu.kernel_cmdline(x86, ["acpi=force"]).split()
-    assert "acpi=force" in forced and "acpi=ht" not in forced
-    assert not any(a.startswith("acpi=") for a in qemu.kernel_cmdline(arch.get("arm64")).split())
