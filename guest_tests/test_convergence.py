@@ -34,7 +34,7 @@ NON_CONVERGENCE = (
     "kernel finding on 7.2's merged mTHP collapse (TCG): ranges already backed by 64K folios "
     "get a new 64K folio allocated and dropped on every full scan (collapse_alloc +48 per "
     "scan for 2 PMDs, pages_collapsed stays 0). Intermittent (2026-12-02, TCG: x86_64 showed "
-    "it in 6 of 6 cases, arm64 in 1 of 6; arm64 showed it every time in an earlier session), "
+    "it in 10 of 10 cases, arm64 in 1 of 10; arm64 showed it every time in an earlier session), "
     "so not strict: an XPASS is reported, not failed")
 
 
