@@ -199,12 +199,13 @@ def _store(out: Path, objdir: Path, profile: archmod.ArchProfile, req: BuildRequ
     for name in ARTIFACTS:
         shutil.copy2(objdir / name, tmp / name.lstrip("."))
     shutil.copy2(log_path, tmp / "build.log")
+    config_text = (objdir / ".config").read_text()
     write_json(tmp / "metadata.json", {
         "arch": req.arch, "variant": req.variant, "image": image.name,
-        "boot": boot_artifact(profile, (objdir / ".config").read_text(), image.name),
+        "boot": boot_artifact(profile, config_text, image.name),
         "source": req.source.identity, "commit": req.commit, "tree": req.tree,
         "series": dict(req.series_info), "fragments": list(req.fragments),
-        "config_sha256": stable_hash((objdir / ".config").read_text()),
+        "config_sha256": stable_hash(config_text),
         "requested_options": len(req.requested.options),
         "toolchain": toolchain, "make": os.environ.get("MAKE", "make"),
         "durations": durations, "host": platform.node(), "python": sys.version.split()[0],

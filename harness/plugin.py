@@ -103,7 +103,8 @@ class KharnessState:
     """Per-session state: the loaded config, targets, booted VMs."""
 
     def __init__(self, pconfig: pytest.Config, cfg: Any, targets: list[Target],
-                 knobsets: list[Any], scope: str, journal: Path | None, workdir: Path) -> None:
+                 knobsets: list[Any], scope: str, journal: Path | None, workdir: Path,
+                 fail_fast: frozenset[str] | None = None) -> None:
         self.pconfig, self.cfg, self.targets, self.knobsets = pconfig, cfg, targets, knobsets
         self.scope, self.workdir = scope, workdir
         self.journal = None
@@ -114,7 +115,7 @@ class KharnessState:
         self.kernels: dict[Target, Any] = {}
         self.features: dict[Target, dict[str, bool]] = {}
         self.counter = 0
-        self.fail_fast: frozenset[str] | None = None
+        self.fail_fast = fail_fast
 
     @classmethod
     def from_config(cls, pconfig: pytest.Config) -> KharnessState:
@@ -136,10 +137,8 @@ class KharnessState:
             fail_fast = _fail_fast(*_opt(pconfig, "fail_fast"))
         except KharnessError as e:
             raise pytest.UsageError(f"kharness ({where}): {e.one_line()}") from None
-        state = cls(pconfig, cfg, targets, knobsets, scope or "session",
-                    Path(journal) if journal else None, workdir)
-        state.fail_fast = fail_fast
-        return state
+        return cls(pconfig, cfg, targets, knobsets, scope or "session",
+                   Path(journal) if journal else None, workdir, fail_fast)
 
     # --- kernels and VMs
     def kernel(self, target: Target) -> Any:

@@ -288,13 +288,18 @@ class _Watch:
         self._settle()                                     # let the whole report print
         notes = [f"fail-fast: a {kind} splat appeared on the console: {line}",
                  "the command was abandoned and the guest stopped"]
-        evidence = self._evidence(Outcome.ABORTED, notes, since)
-        self.vm.outcome = Outcome.ABORTED
-        self.qemu.stop()
-        (self.vm.workdir / "evidence.txt").write_text(evidence)
-        log.warning("vm %s: fail-fast on %s splat: %s", self.vm.name, kind, line)
+        evidence = self._conclude(Outcome.ABORTED, notes, since, f"fail-fast on {kind}: {line}")
         return SplatAbort(Outcome.ABORTED, f"{kind} splat on {self.vm.profile.name} (fail-fast): "
                           f"{line}", evidence, self.vm.console_path)
+
+    def _conclude(self, outcome: Outcome, notes: list[str], since: int, reason: str) -> str:
+        """Record the outcome, stop QEMU, write evidence.txt; the evidence text."""
+        evidence = self._evidence(outcome, notes, since)
+        self.vm.outcome = outcome
+        self.qemu.stop()
+        (self.vm.workdir / "evidence.txt").write_text(evidence)
+        log.warning("vm %s: %s: %s", self.vm.name, outcome.value, reason)
+        return evidence
 
     def failure(self, suspected: Outcome, reason: str, since: int,
                 guest: Guest | None) -> Exception:
@@ -303,11 +308,7 @@ class _Watch:
         if outcome in (Outcome.LOCKUP, Outcome.TIMEOUT):
             self._gather(outcome, guest, notes)
             outcome = self._classify(outcome, notes, None) if self.dead() else outcome
-        evidence = self._evidence(outcome, notes, since)
-        self.vm.outcome = outcome
-        self.qemu.stop()
-        (self.vm.workdir / "evidence.txt").write_text(evidence)
-        log.warning("vm %s: %s: %s", self.vm.name, outcome.value, reason)
+        evidence = self._conclude(outcome, notes, since, reason)
         what = f"guest {outcome.value} on {self.vm.profile.name}: {reason}"
         if outcome == Outcome.INFRA:
             return GuestInfraError(what, notes[-1], evidence, self.vm.console_path)
