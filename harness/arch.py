@@ -25,13 +25,15 @@ class ArchProfile:
     # kconfig option with which QEMU boots the uncompressed vmlinux directly (x86 PVH entry:
     # no decompression under TCG); "" = always boot kernel_image
     direct_boot_option: str = ""
+    # machine for NUMA guests when qemu_machine cannot describe NUMA ("" = qemu_machine)
+    numa_machine: str = ""
 
 
 PROFILES: dict[str, ArchProfile] = {
     "x86_64": ArchProfile(
         name="x86_64", make_arch="x86_64", cross_compile="x86_64-linux-gnu-",
         kernel_image="arch/x86/boot/bzImage", debian_arch="amd64",
-        qemu_binary="qemu-system-x86_64", qemu_machine="q35",
+        qemu_binary="qemu-system-x86_64", qemu_machine="microvm", numa_machine="q35",
         qemu_cpu_tcg="max", qemu_cpu_kvm="host", console="ttyS0",
         host_machines=("x86_64", "amd64"), direct_boot_option="CONFIG_PVH",
     ),

@@ -59,9 +59,10 @@ def _default_cmdline(profile: ArchProfile) -> list[str]:
             "softlockup_panic=0", "hung_task_panic=0",
             "sysctl.kernel.hung_task_timeout_secs=60", "rcupdate.rcu_cpu_stall_timeout=60"]
     if profile.name == "x86_64":
-        # (acpi_init costs ~0.9 s under TCG; 7.2 has no acpi=ht any more, and acpi=off or
-        # CONFIG_ACPI=n loses HPET and the PM timer: the TSC is then marked unstable.)
-        base += ["no_timer_check", "tsc=reliable"]
+        # (acpi=off or CONFIG_ACPI=n: microvm then has no IRQ routing for the PIT timer and
+        # q35 no HPET/PM timer; 7.2 has no acpi=ht any more.)
+        # 8250.nr_uarts=1: one serial port is all either machine has (4 probed: ~60 ms)
+        base += ["no_timer_check", "tsc=reliable", "8250.nr_uarts=1"]
     return base
 
 
@@ -122,25 +123,41 @@ def numa_args(mem: str, cpus: int, nodes: int) -> list[str]:
     return args
 
 
-# Boot-time trimming measured under TCG (bench/boot.py): q35 without PS/2 (its probe costs
-# ~0.3 s; sysrq goes over the serial port), SMBus and AHCI; qboot instead of SeaBIOS when
-# installed (a -kernel boot needs no BIOS services). microvm,pcie=on,acpi=on boots ~0.6 s
-# faster but has no HPET/PM timer: on a loaded host PIT calibration fails, the TSC is
-# marked unstable and the boot hangs, so x86_64 stays on q35.
-MACHINE_OPTS = {"q35": ",i8042=off,smbus=off,sata=off"}     # by machine type
-FIRMWARE = {"x86_64": "qboot.rom"}
+# Machines, measured under TCG (bench/boot.py): x86_64 runs on microvm (virtio-mmio,
+# hardware-reduced ACPI with a tiny DSDT, no PCI bus to enumerate): /init ~1 s earlier
+# than on q35. It has no HPET/PM timer, so under TCG the VM passes the host's TSC rate
+# (harness.tsc; PIT calibration alone fails on a busy host). NUMA guests need ACPI SRAT,
+# which QEMU builds only for q35: they boot on the profile's numa_machine with virtio-pci
+# devices (the x86_64 virt fragment keeps PCI + virtio-pci). q35 runs without PS/2 (its
+# probe costs ~0.3 s; sysrq goes over the serial port), SMBus and AHCI, on qboot (a
+# -kernel boot needs no BIOS services); microvm brings its own qboot build.
+MACHINE_OPTS = {"q35": ",i8042=off,smbus=off,sata=off", "microvm": ",x-option-roms=off"}
+FIRMWARE = {"q35": "qboot.rom"}                             # by machine type
 QEMU_DATA_DIRS = (Path("/usr/share/qemu"), Path("/usr/local/share/qemu"))
 
 
-def firmware_args(profile: ArchProfile) -> list[str]:
-    name = FIRMWARE.get(profile.name)
+def machine_type(spec: MachineSpec) -> str:
+    p = spec.profile
+    return p.numa_machine if spec.numa_nodes > 0 and p.numa_machine else p.qemu_machine
+
+
+def firmware_args(machine: str) -> list[str]:
+    name = FIRMWARE.get(machine)
     found = next((d / name for d in QEMU_DATA_DIRS if name and (d / name).is_file()), None)
     return ["-bios", str(found)] if found else []
 
 
 def machine_for(spec: MachineSpec) -> str:
-    p = spec.profile
-    return p.qemu_machine + MACHINE_OPTS.get(p.qemu_machine, "")
+    machine = machine_type(spec)
+    return machine + MACHINE_OPTS.get(machine, "")
+
+
+def virtio_device(spec: MachineSpec, kind: str, options: str) -> str:
+    """`-device` value for a virtio `kind` (net, blk, rng): PCI on q35, MMIO elsewhere."""
+    bus = "pci" if machine_type(spec) == "q35" else "device"
+    opts = [options] if options else []
+    opts += ["romfile="] if bus == "pci" and kind == "net" else []   # no iPXE ROM to load
+    return ",".join([f"virtio-{kind}-{bus}", *opts])
 
 
 def machine_args(spec: MachineSpec) -> list[str]:
@@ -148,16 +165,17 @@ def machine_args(spec: MachineSpec) -> list[str]:
     cpu = p.qemu_cpu_kvm if spec.accel == "kvm" else p.qemu_cpu_tcg
     args = [p.qemu_binary, "-name", f"guest={spec.name}", "-machine", machine_for(spec),
             "-accel", spec.accel, "-cpu", cpu, "-smp", str(spec.cpus), "-m", spec.mem]
-    args += firmware_args(p) + numa_args(spec.mem, spec.cpus, spec.numa_nodes)
+    args += firmware_args(machine_type(spec)) + numa_args(spec.mem, spec.cpus, spec.numa_nodes)
     args += ["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
              "-kernel", str(spec.kernel), "-append", spec.cmdline]
     if spec.initrd is not None:
         args += ["-initrd", str(spec.initrd)]
     if spec.disk is not None:            # snapshot=on: the image stays as built
         args += ["-drive", f"file={spec.disk},if=none,id=root,format=raw,snapshot=on",
-                 "-device", "virtio-blk-pci,drive=root"]
+                 "-device", virtio_device(spec, "blk", "drive=root")]
     args += ["-netdev", f"user,id=net0,hostfwd=tcp:127.0.0.1:{spec.ssh_port}-:22",
-             "-device", "virtio-net-pci,netdev=net0,romfile=", "-device", "virtio-rng-pci"]
+             "-device", virtio_device(spec, "net", "netdev=net0"),
+             "-device", virtio_device(spec, "rng", "")]
     args += list(p.qemu_extra) + list(spec.extra_args)
     if spec.pidfile is not None:
         args += ["-pidfile", str(spec.pidfile)]

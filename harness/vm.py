@@ -26,6 +26,7 @@ from typing import Any, Self
 
 from harness import accel as accel_mod
 from harness import arch as arch_mod
+from harness import tsc
 from harness.errors import InfrastructureError, UserError
 from harness.guest import FAILURES, Guest, GuestInfraError, Outcome, SplatAbort, SshKey
 from harness.qemu import (
@@ -45,6 +46,19 @@ BOOT_SECONDS = 20.0             # multiplied by timeout_scale(accel)
 EVIDENCE_LINES = 3000
 
 
+def tsc_args(profile: arch_mod.ArchProfile, accel: str, numa_nodes: int,
+             user: Sequence[str]) -> list[str]:
+    """`tsc_early_khz=` for x86_64 under TCG on a machine without HPET/PM timer (microvm):
+    the host's TSC rate, which the guest's TSC runs at (harness.tsc). Not when the user
+    set it, or the host rate is unknown (the guest then calibrates against the PIT)."""
+    if profile.name != "x86_64" or accel != "tcg" or any(a.startswith("tsc_early_khz=") for a in user):
+        return []
+    if numa_nodes > 0 and profile.numa_machine:        # q35: HPET and PM timer are there
+        return []
+    khz = tsc.host_tsc_khz()
+    return [f"tsc_early_khz={khz}"] if khz else []
+
+
 class VM:
     def __init__(self, kernel: Path, arch: str, *, workdir: Path, name: str, mem: str = "1G",
                  cpus: int = 2, numa_nodes: int = 0, cmdline_extra: Sequence[str] = (),
@@ -56,10 +70,11 @@ class VM:
             raise UserError(f"no kernel image at {self.kernel}", "", "build it or fix the path")
         self.workdir, self.name = Path(workdir), name
         self.mem, self.cpus, self.numa_nodes = mem, cpus, numa_nodes
-        extra = list(cmdline_extra) + ([f"kharness.zram={zram}"] if zram else [])
-        self.cmdline = kernel_cmdline(self.profile, extra)
         self._auto_accel = accel is None
         self.accel = accel or accel_mod.select(self.profile, self.kernel)
+        extra = tsc_args(self.profile, self.accel, numa_nodes, cmdline_extra)
+        extra += list(cmdline_extra) + ([f"kharness.zram={zram}"] if zram else [])
+        self.cmdline = kernel_cmdline(self.profile, extra)
         self.base_initrd, self.boot_timeout = initrd, boot_timeout
         # rootfs: boot a Debian root disk (image.rootfs_disk) instead of the initramfs
         self.rootfs = Path(rootfs) if rootfs is not None else None

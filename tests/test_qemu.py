@@ -42,7 +42,9 @@ def opt(argv: list[str], flag: str) -> list[str]:
 def test_argv_x86_tcg() -> None:
     argv = qemu.qemu_argv(spec(), console_fd=7, qmp_fd=9)
     assert argv[0] == "qemu-system-x86_64"
-    assert opt(argv, "-machine") == ["q35,i8042=off,smbus=off,sata=off"]
+    assert opt(argv, "-machine") == ["microvm,x-option-roms=off"]
+    assert "-bios" not in argv                  # microvm brings its own firmware
+    assert opt(argv, "-device") == ["virtio-net-device,netdev=net0", "virtio-rng-device"]
     assert opt(argv, "-accel") == ["tcg"]
     assert opt(argv, "-cpu") == [X86.qemu_cpu_tcg]
     assert opt(argv, "-kernel") == ["/k/Image"] and opt(argv, "-initrd") == ["/k/initrd"]
@@ -60,6 +62,7 @@ def test_argv_arm64_kvm_uses_kvm_cpu() -> None:
     assert argv[0] == "qemu-system-aarch64"
     assert opt(argv, "-machine") == [ARM.qemu_machine]
     assert opt(argv, "-cpu") == [ARM.qemu_cpu_kvm] and opt(argv, "-accel") == ["kvm"]
+    assert opt(argv, "-device") == ["virtio-net-device,netdev=net0", "virtio-rng-device"]
 
 
 def test_ssh_forward_binds_loopback_only() -> None:
@@ -81,6 +84,13 @@ def test_numa_topology() -> None:
                                     "memory-backend-ram,id=ram1,size=1024M"]
     assert opt(argv, "-numa") == ["node,nodeid=0,cpus=0-1,memdev=ram0",
                                   "node,nodeid=1,cpus=2-3,memdev=ram1"]
+    # x86_64 NUMA needs SRAT: q35 (PCI virtio, qboot when installed), not microvm
+    assert opt(argv, "-machine") == ["q35,i8042=off,smbus=off,sata=off"]
+    assert "virtio-net-pci,netdev=net0,romfile=" in opt(argv, "-device")
+    assert "virtio-rng-pci" in opt(argv, "-device")
+    arm = qemu.qemu_argv(spec(ARM, mem="2G", cpus=4, numa_nodes=2), 1, 2)
+    assert opt(arm, "-machine") == [ARM.qemu_machine]
+    assert "virtio-net-device,netdev=net0" in opt(arm, "-device")
 
 
 def test_numa_memory_only_node_and_odd_sizes() -> None:
@@ -321,5 +331,5 @@ def test_qemu_attaches_a_root_disk_copy_on_write(tmp_path: Path) -> None:
     argv = qemu.machine_args(spec)
     drive = argv[argv.index("-drive") + 1]
     assert drive == f"file={tmp_path / 'root.ext4'},if=none,id=root,format=raw,snapshot=on"
-    assert "virtio-blk-pci,drive=root" in argv and "-initrd" not in argv
+    assert "virtio-blk-device,drive=root" in argv and "-initrd" not in argv
 
