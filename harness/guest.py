@@ -20,6 +20,7 @@ import logging
 import re
 import select
 import shlex
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -273,7 +274,12 @@ class Guest:
                 raise _Timeout() from e
             raise
         try:
-            chan.exec_command(command)
+            try:
+                exec_bounded(chan, command, deadline.remaining())
+            except paramiko.SSHException as e:
+                if deadline.expired():
+                    raise _Timeout() from e
+                raise
             if stdin is not None:
                 chan.sendall(stdin)
             chan.shutdown_write()
@@ -360,13 +366,29 @@ class Guest:
     def dmesg(self) -> str:
         return self.run(["dmesg"], check=True).stdout
 
-    def reboot_nowait(self) -> None:
-        """`reboot -f` without waiting (with -no-reboot QEMU exits): the clean shutdown."""
+    def reboot_nowait(self) -> bool:
+        """`reboot -f` without waiting (with -no-reboot QEMU exits): the clean shutdown.
+        False when the guest did not take the command within 2 s."""
         try:
             chan = self._transport().open_session(timeout=2.0)
-            chan.exec_command("reboot -f")
+            exec_bounded(chan, "reboot -f", 2.0)
         except SSH_ERRORS:
-            pass
+            return False
+        return True
+
+
+def exec_bounded(chan: paramiko.Channel, command: str, seconds: float) -> None:
+    """chan.exec_command with a deadline. paramiko waits for the guest's answer to the exec
+    request without a timeout, so a guest that wedges at that moment would hang the
+    harness for good (seen once in CI, on the shutdown path). A timer closes the channel
+    when `seconds` pass; exec_command then raises SSHException("Channel closed.")."""
+    timer = threading.Timer(max(0.1, seconds), chan.close)
+    timer.daemon = True
+    timer.start()
+    try:
+        chan.exec_command(command)
+    finally:
+        timer.cancel()
 
 
 def sysfs_value(text: str) -> str:

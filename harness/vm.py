@@ -223,8 +223,8 @@ class VM:
         qemu, guest = self.qemu, self._guest
         self._guest = None
         try:
-            if qemu is not None and qemu.alive() and guest is not None:
-                guest.reboot_nowait()
+            if qemu is not None and qemu.alive() and guest is not None \
+                    and guest.reboot_nowait():
                 qemu.wait_exit(2.0 * self.scale)
             if qemu is not None and qemu.alive() and qemu.qmp is not None:
                 try:
