@@ -252,9 +252,13 @@ def test_taken_port_is_reported_as_collision(tmp_path: Path) -> None:
 # -------------------------------------------------- no QEMU outlives the harness
 
 CHILD = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
     from pathlib import Path
     from harness.vm import VM
+    # Ctrl-C as in a terminal: a shell starts background jobs with SIGINT ignored (SigIgn
+    # 0x6 under `( cmd & )`), which children inherit; Python then never raises
+    # KeyboardInterrupt and the ctrl-c case would test nothing but the ignore.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     kernel, arch, workdir = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
     initrd = Path(sys.argv[4]) if len(sys.argv) > 4 else None
     with VM(kernel, arch, workdir=workdir, name="child", mem="512M", initrd=initrd) as vm:
