@@ -43,8 +43,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mem", default="1G")
     p.add_argument("--cpus", type=int, default=2)
     p.add_argument("--numa", type=int, default=0,
-                   help="NUMA nodes (kernel needs the numa fragment: CONFIG_NUMA, on x86_64 "
-                        "also ACPI_NUMA + PCI: NUMA guests boot on q35)")
+                   help="NUMA nodes (kernel needs the numa fragment, CONFIG_NUMA; "
+                        "x86_64 NUMA guests boot on q35)")
     p.add_argument("--append", action="append", default=[], metavar="ARG",
                    help="extra kernel command line argument (repeatable)")
     p.add_argument("--zram", help="zram swap size in the guest, e.g. 512M")

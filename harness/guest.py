@@ -380,7 +380,7 @@ class Guest:
 def exec_bounded(chan: paramiko.Channel, command: str, seconds: float) -> None:
     """chan.exec_command with a deadline. paramiko waits for the guest's answer to the exec
     request without a timeout, so a guest that wedges at that moment would hang the
-    harness for good (seen once in CI, on the shutdown path). A timer closes the channel
+    harness for good. A timer closes the channel
     when `seconds` pass; exec_command then raises SSHException("Channel closed.")."""
     timer = threading.Timer(max(0.1, seconds), chan.close)
     timer.daemon = True
