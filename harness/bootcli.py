@@ -56,6 +56,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--package", action="append", default=[], metavar="PKG",
                    help="with --rootfs: extra Debian package in the disk (repeatable)")
     p.add_argument("--disk", type=Path, help="boot this raw ext4 root disk (as --rootfs makes)")
+    p.add_argument("--cloud-image", metavar="URL",
+                   help="boot a public cloud image (URL, file:// or path; with --sha256) with "
+                   "the kernel under test: systemd + cloud-init, key via a NoCloud seed; "
+                   "`local` builds a stand-in from Debian packages (images/cloud-local.yaml)")
+    p.add_argument("--sha256", help="with --cloud-image: the image's sha256")
+    p.add_argument("--cloud-root", default="/dev/vda1",
+                   help="with --cloud-image: root device as the guest kernel sees it")
     p.add_argument("--workdir", type=Path, help="VM directory (default: in the cache)")
     p.add_argument("--name", default="boot")
     p.add_argument("--timeout", type=float, help="timeout for `-- CMD` (default: none)")
@@ -118,6 +125,19 @@ def root_disk(args: argparse.Namespace, arch: str) -> Path | None:
     return image.rootfs_disk(arch, ("python3", "stress-ng", *args.package))
 
 
+def cloud_boot(args: argparse.Namespace, arch: str) -> Any:
+    url = getattr(args, "cloud_image", None)
+    if url is None:
+        return None
+    from harness import cloud  # lazy: image building pulls in Debian access
+    if url == "local":
+        return cloud.CloudBoot(cloud.local_image(arch), args.cloud_root)
+    if not args.sha256:
+        raise UserError(f"--cloud-image {url} needs --sha256", "the image is verified before use",
+                        "pass --sha256 HEX (from the image's SHA256SUMS)")
+    return cloud.CloudBoot(cloud.cloud_image(url, args.sha256), args.cloud_root)
+
+
 def handler(args: argparse.Namespace) -> int:
     from harness.vm import VM  # lazy: keeps `kharness --help` fast
     kernel, arch = resolve_kernel(args)
@@ -125,7 +145,7 @@ def handler(args: argparse.Namespace) -> int:
     extra = list(args.append)
     with VM(kernel, arch, workdir=workdir, name=args.name, mem=args.mem, cpus=args.cpus,
             numa_nodes=args.numa, cmdline_extra=extra, zram=args.zram, accel=args.accel,
-            initrd=args.initrd, rootfs=root_disk(args, arch)) as vm:
+            initrd=args.initrd, rootfs=root_disk(args, arch), cloud=cloud_boot(args, arch)) as vm:
         print(f"kharness: {arch} guest up in {vm.boot_seconds:.1f}s ({vm.accel}); "
               f"console: {vm.console_path}", file=sys.stderr)
         print(cmdline(vm.ssh_command()), flush=True)

@@ -20,7 +20,7 @@ from harness.errors import UserError
 TOP_KEYS = ("name", "kernel", "series", "archs", "variants", "guest", "knobs", "tests",
             "run", "bisect", "history")
 SOURCE_KINDS = ("debian", "git", "tarball")
-DEFAULT_FRAGMENTS = ("virt", "thp", "swap", "debug-locking")
+DEFAULT_FRAGMENTS = ("virt", "thp", "swap", "debug-locking", "systemd")
 VARIANT_RE = re.compile(r"^(baseline|patched|[A-Za-z0-9._-]+?)(?::(\d+))?$")
 OPTION_RE = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
 

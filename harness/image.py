@@ -1,4 +1,4 @@
-"""Guest images: initramfs from Debian packages, Debian rootfs disks, public cloud images.
+"""Guest images: initramfs from Debian packages and Debian rootfs disks (cloud images: harness.cloud).
 
 Default guest: an uncompressed newc initramfs assembled from public Debian packages for the
 guest's arch (busybox-static, dropbear, their shared libraries found through ELF DT_NEEDED
@@ -22,9 +22,6 @@ import struct
 import tarfile
 import tempfile
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -651,67 +648,3 @@ def _materialize(root: Path, entries: list[cpio.Entry]) -> None:
         else:
             path.write_bytes(e.data)
             path.chmod(e.mode & 0o7777)
-
-
-# ---------------------------------------------------------------- cloud images
-
-def cloud_image(url: str, sha256: str) -> Path:
-    """A public cloud image (e.g. Debian genericcloud qcow2) downloaded once and verified."""
-    sha256 = sha256.lower()
-    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
-        raise UserError(f"bad sha256 {sha256!r} for {url}", "expected 64 hex digits")
-    if "://" not in url:
-        url = Path(url).resolve().as_uri()
-    name = Path(urllib.parse.urlparse(url).path).name or "image"
-    dest = cache_dir("images", "cloud") / f"{sha256[:16]}-{name}"
-    with file_lock(cache_dir("images", "cloud") / ".lock"):
-        if not dest.exists():
-            log.info("image: downloading %s", url)
-            _download(url, dest, sha256)
-    return dest
-
-
-def _download(url: str, dest: Path, sha256: str) -> None:
-    tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
-    h = hashlib.sha256()
-    try:
-        with urllib.request.urlopen(url, timeout=120) as resp, open(tmp, "wb") as f:
-            for chunk in iter(lambda: resp.read(1 << 20), b""):
-                h.update(chunk)
-                f.write(chunk)
-    except (urllib.error.URLError, OSError) as e:
-        tmp.unlink(missing_ok=True)
-        raise InfrastructureError(f"download failed: {url}", str(e)) from e
-    if h.hexdigest() != sha256:
-        tmp.unlink()
-        raise UserError(f"checksum mismatch for {url}",
-                        f"got sha256 {h.hexdigest()}, expected {sha256}",
-                        "check the URL and the sha256 you gave")
-    os.replace(tmp, dest)
-
-
-def nocloud_seed(pubkey: str, out: Path, *, hostname: str = "kharness") -> Path:
-    """A cloud-init NoCloud seed (ISO 9660 volume 'cidata') that lets root in with `pubkey`."""
-    user_data = "#cloud-config\n" + yaml.safe_dump({
-        "disable_root": False, "ssh_pwauth": False, "ssh_authorized_keys": [pubkey.strip()],
-        "package_update": False, "package_upgrade": False}, sort_keys=True)
-    meta_data = f"instance-id: kharness-{sha256_bytes(pubkey.encode())[:12]}\n" \
-                f"local-hostname: {hostname}\n"
-    with tempfile.TemporaryDirectory(prefix="kharness-seed-") as tmp:
-        (Path(tmp) / "user-data").write_text(user_data)
-        (Path(tmp) / "meta-data").write_text(meta_data)
-        iso = Path(tmp) / "seed.iso"
-        run([*_mkisofs(), "-quiet", "-output", iso, "-volid", "cidata", "-joliet", "-rock",
-             Path(tmp) / "user-data", Path(tmp) / "meta-data"])
-        atomic_write(out, iso.read_bytes())
-    return out
-
-
-def _mkisofs() -> list[str]:
-    if shutil.which("genisoimage"):
-        return ["genisoimage"]
-    if shutil.which("xorriso"):
-        return ["xorriso", "-as", "mkisofs"]
-    raise InfrastructureError("no ISO 9660 writer for the cloud-init seed",
-                              "neither genisoimage nor xorriso is installed",
-                              "apt-get install genisoimage")

@@ -59,8 +59,6 @@ def _default_cmdline(profile: ArchProfile) -> list[str]:
             "softlockup_panic=0", "hung_task_panic=0",
             "sysctl.kernel.hung_task_timeout_secs=60", "rcupdate.rcu_cpu_stall_timeout=60"]
     if profile.name == "x86_64":
-        # (acpi=off or CONFIG_ACPI=n: microvm then has no IRQ routing for the PIT timer and
-        # q35 no HPET/PM timer; 7.2 has no acpi=ht any more.)
         # 8250.nr_uarts=1: one serial port is all either machine has (4 probed: ~60 ms)
         base += ["no_timer_check", "tsc=reliable", "8250.nr_uarts=1"]
     return base
@@ -96,7 +94,9 @@ class MachineSpec:
     name: str = "kharness"
     pidfile: Path | None = None
     extra_args: tuple[str, ...] = ()
-    disk: Path | None = None            # root disk (raw ext4), attached copy-on-write
+    disk: Path | None = None            # root disk, attached copy-on-write
+    disk_format: str = "raw"            # raw (kharness rootfs) | qcow2 (cloud images)
+    seed: Path | None = None            # cloud-init NoCloud seed, a second read-only disk
 
 
 def mem_mib(mem: str) -> int:
@@ -123,15 +123,17 @@ def numa_args(mem: str, cpus: int, nodes: int) -> list[str]:
     return args
 
 
-# Machines, measured under TCG (bench/boot.py): x86_64 runs on microvm (virtio-mmio,
-# hardware-reduced ACPI with a tiny DSDT, no PCI bus to enumerate): /init ~1 s earlier
-# than on q35. It has no HPET/PM timer, so under TCG the VM passes the host's TSC rate
-# (harness.tsc; PIT calibration alone fails on a busy host). NUMA guests need ACPI SRAT,
-# which QEMU builds only for q35: they boot on the profile's numa_machine with virtio-pci
-# devices (the x86_64 virt fragment keeps PCI + virtio-pci). q35 runs without PS/2 (its
-# probe costs ~0.3 s; sysrq goes over the serial port), SMBus and AHCI, on qboot (a
-# -kernel boot needs no BIOS services); microvm brings its own qboot build.
-MACHINE_OPTS = {"q35": ",i8042=off,smbus=off,sata=off", "microvm": ",x-option-roms=off"}
+# Machines, measured under TCG (bench/boot.py): x86_64 runs on microvm with ACPI off
+# (the kernel builds neither ACPI nor PCI): qboot's MP table gives the CPUs and IRQ
+# routing, and QEMU appends the virtio-mmio devices to the kernel command line
+# (virtio_mmio.device=..., done only when the machine's ACPI is off). It has no HPET/PM
+# timer, so under TCG the VM passes the host's TSC rate (harness.tsc; PIT calibration
+# alone fails on a busy host). NUMA guests need ACPI SRAT, which QEMU builds only for q35:
+# they boot on the profile's numa_machine with virtio-pci devices (kconfigs/x86_64/
+# numa.config adds ACPI + PCI). q35 runs without PS/2 (its probe costs ~0.3 s; sysrq goes
+# over the serial port), SMBus and AHCI, on qboot (a -kernel boot needs no BIOS services);
+# microvm brings its own qboot build.
+MACHINE_OPTS = {"q35": ",i8042=off,smbus=off,sata=off", "microvm": ",x-option-roms=off,acpi=off"}
 FIRMWARE = {"q35": "qboot.rom"}                             # by machine type
 QEMU_DATA_DIRS = (Path("/usr/share/qemu"), Path("/usr/local/share/qemu"))
 
@@ -171,8 +173,11 @@ def machine_args(spec: MachineSpec) -> list[str]:
     if spec.initrd is not None:
         args += ["-initrd", str(spec.initrd)]
     if spec.disk is not None:            # snapshot=on: the image stays as built
-        args += ["-drive", f"file={spec.disk},if=none,id=root,format=raw,snapshot=on",
-                 "-device", virtio_device(spec, "blk", "drive=root")]
+        drive = f"file={spec.disk},if=none,id=root,format={spec.disk_format},snapshot=on"
+        args += ["-drive", drive, "-device", virtio_device(spec, "blk", "drive=root")]
+    if spec.seed is not None:
+        args += ["-drive", f"file={spec.seed},if=none,id=seed,format=raw,readonly=on",
+                 "-device", virtio_device(spec, "blk", "drive=seed")]
     args += ["-netdev", f"user,id=net0,hostfwd=tcp:127.0.0.1:{spec.ssh_port}-:22",
              "-device", virtio_device(spec, "net", "netdev=net0"),
              "-device", virtio_device(spec, "rng", "")]

@@ -26,6 +26,7 @@ from typing import Any, Self
 
 from harness import accel as accel_mod
 from harness import arch as arch_mod
+from harness import cloud as cloud_mod
 from harness import tsc
 from harness.errors import InfrastructureError, UserError
 from harness.guest import FAILURES, Guest, GuestInfraError, Outcome, SplatAbort, SshKey
@@ -43,6 +44,7 @@ from harness.util import Deadline, cmdline, write_json
 log = logging.getLogger("harness")
 READY_RE = re.compile(r"kharness: sshd (ready|failed)")
 BOOT_SECONDS = 20.0             # multiplied by timeout_scale(accel)
+CLOUD_BOOT_SECONDS = 90.0       # systemd + cloud-init: also multiplied
 EVIDENCE_LINES = 3000
 
 
@@ -64,7 +66,8 @@ class VM:
                  cpus: int = 2, numa_nodes: int = 0, cmdline_extra: Sequence[str] = (),
                  zram: str | None = None, accel: str | None = None,
                  initrd: Path | None = None, boot_timeout: float | None = None,
-                 fail_fast: frozenset[str] | None = None, rootfs: Path | None = None) -> None:
+                 fail_fast: frozenset[str] | None = None, rootfs: Path | None = None,
+                 cloud: cloud_mod.CloudBoot | None = None) -> None:
         self.kernel, self.profile = Path(kernel), arch_mod.get(arch)
         if not self.kernel.is_file():
             raise UserError(f"no kernel image at {self.kernel}", "", "build it or fix the path")
@@ -81,6 +84,16 @@ class VM:
         if self.rootfs is not None and not self.rootfs.is_file():
             raise UserError(f"no root disk at {self.rootfs}", "",
                             "build one with harness.image.rootfs_disk(arch) or fix the path")
+        # cloud: boot a cloud image (systemd + cloud-init) with a NoCloud seed for the key
+        self.cloud = cloud
+        if cloud is not None:
+            if self.rootfs is not None:
+                raise UserError("a VM boots either a root disk or a cloud image, not both", "",
+                                "drop one of them")
+            if not Path(cloud.image).is_file():
+                raise UserError(f"no cloud image at {cloud.image}", "",
+                                "fetch it with harness.cloud.cloud_image(url, sha256)")
+            cloud_mod.check_kernel(self.kernel)
         # fail-fast: splat kinds that abandon the running command (empty set: any kind)
         self.fail_fast = fail_fast
         self.key = SshKey.generate(f"kharness-{name}")
@@ -158,11 +171,13 @@ class VM:
         t_prep = time.monotonic()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.key.write(self.key_path)
-        initrd = self._initrd() if self.rootfs is None else None
+        initrd = self._initrd() if self.rootfs is None and self.cloud is None else None
+        if self.cloud is not None:
+            cloud_mod.nocloud_seed(self.key.public_line, self.seed_path)
         t0 = time.monotonic()                       # boot_seconds: QEMU spawn -> SSH ready
         self._launch(initrd)
         self._meta["prepare_seconds"] = round(t0 - t_prep, 3)
-        deadline = Deadline(self.boot_timeout or BOOT_SECONDS * self.scale)
+        deadline = Deadline(self._boot_budget())
         self._wait_ready(deadline)
         self.boot_seconds = time.monotonic() - t0
         self._write_meta(phase="ready", boot_seconds=round(self.boot_seconds, 3))
@@ -175,7 +190,14 @@ class VM:
         files = {"etc/kharness/authorized_keys": self.key.public_line.encode()}
         return image.overlay_cpio(base, files, self.workdir / "initrd.cpio")
 
+    @property
+    def seed_path(self) -> Path:
+        return self.workdir / "seed.iso"
+
     def _boot_cmdline(self) -> str:
+        if self.cloud is not None:
+            return kernel_cmdline(self.profile, [*self.cmdline.split(),
+                                                 f"root={self.cloud.root}", "rw"])
         if self.rootfs is None:
             return self.cmdline
         key = base64.b64encode(self.key.public_line.encode()).decode()
@@ -186,7 +208,7 @@ class VM:
         for attempt in range(5):
             spec = MachineSpec(self.profile, self.kernel, self.accel, initrd, self.mem,
                                self.cpus, self.numa_nodes, self._boot_cmdline(), free_port(),
-                               self.name, self.workdir / "qemu.pid", disk=self.rootfs)
+                               self.name, self.workdir / "qemu.pid", **self._disks())
             self.qemu = QemuProcess(spec, self.workdir)
             self._write_meta(phase="starting")
             try:
@@ -197,10 +219,21 @@ class VM:
                          attempt + 1)
         raise InfrastructureError("no free port for SSH forwarding after 5 attempts")
 
+    def _disks(self) -> dict[str, Any]:
+        if self.cloud is not None:
+            image = Path(self.cloud.image)
+            return {"disk": image, "disk_format": cloud_mod.disk_format(image),
+                    "seed": self.seed_path}
+        return {"disk": self.rootfs}
+
     def _wait_ready(self, deadline: Deadline) -> None:
         assert self.qemu is not None and self.qemu.console is not None
         watch = _Watch(self)
         self._guest = Guest(self.qemu.spec.ssh_port, self.key, watch, scale=self.scale)
+        if self.cloud is not None:          # no kharness init: sshd is up when SSH answers
+            self._guest.connect(deadline)
+            watch.armed = True
+            return
         console = self.qemu.console
         line = console.wait_for(READY_RE, deadline.remaining(),
                                 stop=lambda: watch.dead())
@@ -215,7 +248,8 @@ class VM:
         watch.armed = True
 
     def _boot_budget(self) -> float:
-        return self.boot_timeout or BOOT_SECONDS * self.scale
+        base = CLOUD_BOOT_SECONDS if self.cloud is not None else BOOT_SECONDS
+        return self.boot_timeout or base * self.scale
 
     # --- shutdown
     def close(self) -> None:

@@ -277,42 +277,6 @@ def test_materialize_replaces_directories_and_files(tmp_path: Path) -> None:
     assert stat.S_IMODE((root / "usr/local/bin/w").stat().st_mode) == 0o755
 
 
-# ------------------------------------------------------------------ cloud images
-
-def test_cloud_image_downloads_once_and_verifies(tmp_path: Path, cache: Path) -> None:
-    src = tmp_path / "debian-12-genericcloud-amd64.qcow2"
-    src.write_bytes(b"QFI\xfb" + os.urandom(100_000))
-    digest = util.sha256_file(src)
-    got = image.cloud_image(src.as_uri(), digest)
-    assert got.read_bytes() == src.read_bytes() and got.parent == cache / "images" / "cloud"
-    src.unlink()                                        # second call must not download again
-    assert image.cloud_image(src.as_uri(), digest.upper()) == got
-    other = tmp_path / "other.img"
-    other.write_bytes(b"not it")
-    with pytest.raises(UserError, match="checksum mismatch"):
-        image.cloud_image(str(other), digest.replace(digest[0], "0" if digest[0] != "0" else "1"))
-    assert sorted(p.name for p in got.parent.iterdir() if not p.name.startswith(".")) == [got.name]
-    with pytest.raises(UserError, match="bad sha256"):
-        image.cloud_image(src.as_uri(), "abc")
-
-
-@pytest.mark.skipif(shutil.which("isoinfo") is None, reason="no isoinfo (genisoimage)")
-def test_nocloud_seed_carries_the_key(tmp_path: Path) -> None:
-    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample kharness@run"
-    seed = image.nocloud_seed(key, tmp_path / "seed.iso")
-    info = subprocess.run(["isoinfo", "-d", "-i", str(seed)], capture_output=True, text=True,
-                          check=True).stdout
-    assert "Volume id: cidata" in info
-
-    def read(name: str) -> str:
-        return subprocess.run(["isoinfo", "-R", "-i", str(seed), "-x", f"/{name}"],
-                              capture_output=True, text=True, check=True).stdout
-    user_data = read("user-data")
-    assert user_data.startswith("#cloud-config\n") and key in user_data
-    assert "disable_root: false" in user_data
-    assert "instance-id: kharness-" in read("meta-data")
-
-
 # ------------------------------------------------------------------ real images
 
 def _resolve(entries: dict[str, cpio.Entry], path: str) -> cpio.Entry:

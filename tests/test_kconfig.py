@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import arch, kconfig
+from harness import arch, cloud, config, kconfig
 from harness.errors import UserError
 
 X86 = arch.get("x86_64")
@@ -30,12 +30,19 @@ def test_builtin_fragments_resolve_per_arch() -> None:
 
 
 def test_builtin_fragments_request_what_tests_need() -> None:
-    req = kconfig.merge(kconfig.collect(("virt", "thp", "swap", "debug-locking"), (), X86))
+    req = kconfig.merge(kconfig.collect(config.DEFAULT_FRAGMENTS, (), X86))
     names = {n for n, v, _ in req.options if v == "y"}
-    for needed in ("CONFIG_ADVISE_SYSCALLS", "CONFIG_ACPI", "CONFIG_X86_MPPARSE", "CONFIG_BLOCK",
+    for needed in ("CONFIG_ADVISE_SYSCALLS", "CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES",
+                   "CONFIG_X86_MPPARSE", "CONFIG_BLOCK",
                    "CONFIG_ZRAM", "CONFIG_SWAP", "CONFIG_TRANSPARENT_HUGEPAGE",
-                   "CONFIG_PROVE_LOCKING", "CONFIG_DEBUG_VM", "CONFIG_PROC_PAGE_MONITOR"):
+                   "CONFIG_PROVE_LOCKING", "CONFIG_DEBUG_VM", "CONFIG_PROC_PAGE_MONITOR",
+                   *cloud.KERNEL_NEEDS):
         assert needed in names
+    # microvm without ACPI/PCI; NUMA guests on q35 get both back from the numa fragment
+    assert "CONFIG_ACPI" not in names and "CONFIG_PCI" not in names
+    numa = kconfig.merge(kconfig.collect((*config.DEFAULT_FRAGMENTS, "numa"), (), X86))
+    assert {"CONFIG_NUMA", "CONFIG_ACPI", "CONFIG_PCI", "CONFIG_VIRTIO_PCI"} <= \
+        {n for n, v, _ in numa.options if v == "y"}
 
 
 def test_unknown_fragment() -> None:

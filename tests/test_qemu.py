@@ -42,7 +42,7 @@ def opt(argv: list[str], flag: str) -> list[str]:
 def test_argv_x86_tcg() -> None:
     argv = qemu.qemu_argv(spec(), console_fd=7, qmp_fd=9)
     assert argv[0] == "qemu-system-x86_64"
-    assert opt(argv, "-machine") == ["microvm,x-option-roms=off"]
+    assert opt(argv, "-machine") == ["microvm,x-option-roms=off,acpi=off"]
     assert "-bios" not in argv                  # microvm brings its own firmware
     assert opt(argv, "-device") == ["virtio-net-device,netdev=net0", "virtio-rng-device"]
     assert opt(argv, "-accel") == ["tcg"]
