@@ -240,6 +240,9 @@ def local_image(arch: str = "x86_64", *, refresh: bool = False) -> Path:
         if out.exists() and not refresh:
             return out
         _build_local(recipe, profile, key, out)
+        for old in out.parent.glob("cloud-local-*.qcow2"):     # superseded builds: ~0.4 GB each
+            if old != out:
+                old.unlink()
     return out
 
 
@@ -255,6 +258,7 @@ def _build_local(recipe: LocalRecipe, profile: arch_mod.ArchProfile, key: str, o
         (root / "etc/fstab").write_text(
             f"PARTUUID={signature:08x}-01 / ext4 rw,discard,errors=remount-ro 0 1\n")
         (root / "etc/hostname").write_text("localhost\n")
+        (root / "etc/default/locale").write_text("LANG=C.UTF-8\n")   # as Debian's images
         (root / "etc/machine-id").write_text("")         # first boot makes one, as in images
         run(["mkfs.ext4", "-q", "-F", "-L", "cloudimg-rootfs", "-d", root, fs, recipe.size],
             timeout=1800)

@@ -41,6 +41,32 @@ DEFAULT_TIMEOUT = 30.0          # seconds, multiplied by the accelerator's timeo
 SSH_ERRORS = (paramiko.SSHException, OSError, EOFError)
 
 
+class _QuietWhileConnecting(logging.Filter):
+    """paramiko logs every refused early connection attempt as an ERROR with a traceback,
+    one record per line, from its transport thread; those attempts are expected while a
+    guest boots (the outcome is ours to report): drop paramiko.transport records while any
+    connect() is retrying."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock, self._connecting = threading.Lock(), 0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self._connecting += 1
+
+    def __exit__(self, *_: object) -> None:
+        with self._lock:
+            self._connecting -= 1
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self._connecting == 0
+
+
+_QUIET = _QuietWhileConnecting()
+logging.getLogger("paramiko.transport").addFilter(_QUIET)
+
+
 class Outcome(str, Enum):
     OK = "ok"
     CRASH = "crash"
@@ -199,7 +225,8 @@ class Guest:
             retry=tenacity.retry_if_exception(_retryable),
             before_sleep=lambda _: self.sentinel.check(since), reraise=True)
         try:
-            retrying(self._connect_once, deadline)
+            with _QUIET:
+                retrying(self._connect_once, deadline)
         except paramiko.AuthenticationException as e:
             raise InfrastructureError("SSH key rejected by the guest", str(e),
                                       "check the image installs /etc/kharness/authorized_keys") from e
