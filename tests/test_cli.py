@@ -105,3 +105,13 @@ def test_doctor_all_present(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(doctor.shutil, "which", lambda c: "/bin/x")
     monkeypatch.setattr(doctor.os.path, "exists", lambda p: True)
     assert doctor.doctor(install=False) == 0
+
+
+def test_boot_cloud_image_needs_a_checksum(tmp_path: Path) -> None:
+    kernel = tmp_path / "vmlinux"
+    kernel.write_bytes(b"\x7fELF" + bytes(14) + (62).to_bytes(2, "little") + bytes(100))
+    one_line_error(run_cli("boot", "--kernel", str(kernel), "--cloud-image",
+                           "https://example.org/debian.qcow2", "--workdir", str(tmp_path / "vm")),
+                   "needs --sha256")
+    one_line_error(run_cli("boot", "--kernel", str(kernel), "--cloud-image", str(tmp_path / "x"),
+                           "--sha256", "abc", "--workdir", str(tmp_path / "vm")), "bad sha256")
