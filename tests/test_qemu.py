@@ -88,6 +88,9 @@ def test_numa_topology() -> None:
     assert opt(argv, "-machine") == ["q35,i8042=off,smbus=off,sata=off"]
     assert "virtio-net-pci,netdev=net0,romfile=" in opt(argv, "-device")
     assert "virtio-rng-pci" in opt(argv, "-device")
+    # one socket per node: CPUs of one socket on two nodes make x86_64 WARN at boot
+    assert opt(argv, "-smp") == ["4,sockets=2,cores=2,threads=1"]
+    assert qemu.smp(3, 2) == "3" and qemu.smp(2, 0) == "2" and qemu.smp(1, 2) == "1"
     arm = qemu.qemu_argv(spec(ARM, mem="2G", cpus=4, numa_nodes=2), 1, 2)
     assert opt(arm, "-machine") == [ARM.qemu_machine]
     assert "virtio-net-device,netdev=net0" in opt(arm, "-device")
