@@ -34,6 +34,7 @@ import yaml
 from harness import arch as arch_mod
 from harness import debian
 from harness.errors import InfrastructureError, UserError
+from harness.image import IMAGES
 from harness.util import (
     atomic_write,
     cache_dir,
@@ -46,7 +47,6 @@ from harness.util import (
 
 log = logging.getLogger("harness")
 
-IMAGES = Path(__file__).resolve().parent.parent / "images"
 QCOW2_MAGIC = b"QFI\xfb"
 SECTOR = 512
 FIRST_LBA = 2048                        # partition 1 at 1 MiB, as partitioning tools do
@@ -230,11 +230,9 @@ def local_image(arch: str = "x86_64", *, refresh: bool = False) -> Path:
                                   "mmdebstrap --mode=root keeps file owners",
                                   "run as root with mmdebstrap installed (kharness doctor --install)")
     recipe = load_local_recipe()
-    digests = debian.inrelease(recipe.suite)
     key = stable_hash({"kind": "cloud-local", "arch": profile.name, "recipe": recipe.__dict__,
-                       "builder": _BUILDER, "archive": [
-                           digests.get(f"main/binary-{a}/Packages.xz")
-                           for a in (profile.debian_arch, "all")]})
+                       "builder": _BUILDER,
+                       "archive": debian.archive_state(recipe.suite, profile.debian_arch)})
     out = cache_dir("images", profile.name) / f"cloud-local-{key[:16]}.qcow2"
     with file_lock(cache_dir("images", profile.name) / ".lock"):
         if out.exists() and not refresh:

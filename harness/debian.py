@@ -121,6 +121,13 @@ def inrelease(suite: str, refresh: bool = False) -> dict[str, str]:
     return _release_sha256(path.read_text(errors="replace"))
 
 
+def archive_state(suite: str, debian_arch: str) -> list[str | None]:
+    """sha256 of the arch's and arch:all Packages indexes: what a cache key built from this
+    suite's packages must change with."""
+    digests = inrelease(suite)
+    return [digests.get(f"main/binary-{a}/Packages.xz") for a in (debian_arch, "all")]
+
+
 def packages_index(suite: str, arch: str, component: str = "main") -> list[dict[str, str]]:
     """Parsed Packages stanzas for (suite, component, arch), verified against InRelease."""
     rel = f"{component}/binary-{arch}/Packages.xz"

@@ -225,8 +225,7 @@ def dependency_names(depends: str, known: dict[str, Any]) -> list[str]:
 
 def closure(names: Sequence[str], suite: str, debian_arch: str) -> list[debian.Package]:
     """`names` and everything they depend on, breadth first (memoized per archive state)."""
-    digests = debian.inrelease(suite)
-    state = [digests.get(f"main/binary-{a}/Packages.xz") for a in (debian_arch, "all")]
+    state = debian.archive_state(suite, debian_arch)
     memo = cache_dir("images", "resolve") / f"{stable_hash([suite, debian_arch, list(names), state])}.json"
     if memo.exists():
         return [debian.Package(**p) for p in json.loads(memo.read_text())]
@@ -584,12 +583,10 @@ def rootfs_disk(arch: str, packages: Sequence[str] = ("python3", "stress-ng"), *
     if refresh:
         _refresh_archive(recipe.suite)
     names = sorted(set(recipe.packages) | set(packages))
-    digests = debian.inrelease(recipe.suite)
     sources = workload_sources(WORKLOADS) if recipe.workloads else []
     inputs = {"kind": "rootfs", "arch": profile.name, "recipe": recipe.sources, "size": size,
               "packages": names, "builder": _BUILDER, "workloads": _workload_inputs(profile, sources),
-              "archive": [digests.get(f"main/binary-{a}/Packages.xz")
-                          for a in (profile.debian_arch, "all")]}
+              "archive": debian.archive_state(recipe.suite, profile.debian_arch)}
     key = stable_hash(inputs)
     out = cache_dir("images", profile.name) / f"rootfs-{key[:16]}.ext4"
     with file_lock(cache_dir("images", profile.name) / ".lock"):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness import cloud, util
-from harness.errors import UserError
+from harness.errors import InfrastructureError, UserError
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_partitioned_disk_places_the_filesystem_at_the_partition(tmp_path: Path)
     assert disk.stat().st_blocks * 512 < len(raw)                        # zero runs: sparse
     bad = tmp_path / "bad.img"
     bad.write_bytes(b"x" * 100)
-    with pytest.raises(Exception, match="whole number of sectors"):
+    with pytest.raises(InfrastructureError, match="whole number of sectors"):
         cloud.partitioned(bad, tmp_path / "bad.raw", 1)
 
 
