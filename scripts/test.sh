@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # slow tests (the real-kernel bisect demonstration): bash scripts/test.sh -m slow
-exec .venv/bin/python -m pytest tests guest_tests -ra -m "not slow" "$@"
+exec .venv/bin/python -m pytest tests guest_tests -ra --durations=40 -m "not slow" "$@"
