@@ -31,10 +31,23 @@ def test_cloud_image_downloads_once_and_verifies(tmp_path: Path, cache: Path) ->
     other = tmp_path / "other.img"
     other.write_bytes(b"not it")
     with pytest.raises(UserError, match="checksum mismatch"):
-        cloud.cloud_image(str(other), digest.replace(digest[0], "0" if digest[0] != "0" else "1"))
+        cloud.cloud_image(other.as_uri(), digest.replace(digest[0], "0" if digest[0] != "0" else "1"))
     assert sorted(p.name for p in got.parent.iterdir() if not p.name.startswith(".")) == [got.name]
     with pytest.raises(UserError, match="bad sha256"):
         cloud.cloud_image(src.as_uri(), "abc")
+
+
+def test_a_local_image_is_verified_and_used_in_place(tmp_path: Path, cache: Path) -> None:
+    src = tmp_path / "mine.qcow2"
+    src.write_bytes(b"QFI\xfb" + os.urandom(10_000))
+    digest = util.sha256_file(src)
+    assert cloud.cloud_image(str(src), digest) == src.resolve()
+    assert not (cache / "images" / "cloud").exists() or \
+        not [p for p in (cache / "images" / "cloud").iterdir() if not p.name.startswith(".")]
+    with pytest.raises(UserError, match="checksum mismatch"):
+        cloud.cloud_image(str(src), "0" * 64)
+    with pytest.raises(UserError, match="no cloud image"):
+        cloud.cloud_image(str(tmp_path / "missing.qcow2"), digest)
 
 
 @pytest.mark.skipif(shutil.which("isoinfo") is None, reason="no isoinfo (genisoimage)")
