@@ -160,9 +160,11 @@ def _applied_from(repo: Path, base: str, tip: str, sv: SeriesVersion) -> Applied
 def _ensure_worktree(repo: Path, wt: Path, commit: str) -> None:
     if not (wt / ".git").exists():
         shutil.rmtree(wt, ignore_errors=True)
-        git(repo, "worktree", "prune")
-        log.info("creating worktree %s (once)", wt)
-        git(repo, "worktree", "add", "-f", "--detach", str(wt), commit, timeout=1800)
+        # one repository, many slots: a prune in one process must not race an add in another
+        with file_lock(repo.with_name(repo.name + ".worktrees.lock")):
+            git(repo, "worktree", "prune")
+            log.info("creating worktree %s (once)", wt)
+            git(repo, "worktree", "add", "-f", "--detach", str(wt), commit, timeout=1800)
     wt_git = ["git", "-C", str(wt)]
     run([*wt_git, "am", "--abort"], check=False)
     run([*wt_git, "checkout", "-q", "-f", "--detach", commit], timeout=1800)
