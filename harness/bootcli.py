@@ -62,8 +62,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "the kernel under test: systemd + cloud-init, key via a NoCloud seed; "
                    "`local` builds a stand-in from Debian packages (images/cloud-local.yaml)")
     p.add_argument("--sha256", help="with --cloud-image: the image's sha256")
-    p.add_argument("--cloud-root", default="/dev/vda1",
-                   help="with --cloud-image: root device as the guest kernel sees it")
+    p.add_argument("--cloud-root",
+                   help="with --cloud-image: root device as the guest kernel sees it "
+                        "(default: the image's first partition, /dev/vda1)")
     p.add_argument("--workdir", type=Path, help="VM directory (default: in the cache)")
     p.add_argument("--name", default="boot")
     p.add_argument("--timeout", type=float, help="timeout for `-- CMD` (default: none)")
@@ -132,11 +133,16 @@ def cloud_boot(args: argparse.Namespace, arch: str) -> Any:
         return None
     from harness import cloud  # lazy: image building pulls in Debian access
     if url == "local":
-        return cloud.CloudBoot(cloud.local_image(arch), args.cloud_root)
+        return _cloud_boot(cloud.local_image(arch), args.cloud_root)
     if not args.sha256:
         raise UserError(f"--cloud-image {url} needs --sha256", "the image is verified before use",
                         "pass --sha256 HEX (from the image's SHA256SUMS)")
-    return cloud.CloudBoot(cloud.cloud_image(url, args.sha256), args.cloud_root)
+    return _cloud_boot(cloud.cloud_image(url, args.sha256), args.cloud_root)
+
+
+def _cloud_boot(image: Path, root: str | None) -> Any:
+    from harness import cloud
+    return cloud.CloudBoot(image) if root is None else cloud.CloudBoot(image, root)
 
 
 def handler(args: argparse.Namespace) -> int:
