@@ -21,7 +21,9 @@ if [ "${KHARNESS_PREBUILD:-1}" != 0 ] && [ $# -eq 0 ]; then
 	setsid nice -n 10 bash -c '.venv/bin/kharness build examples/quickstart.yaml --arch x86_64 &&
 		.venv/bin/kharness build examples/quickstart.yaml --arch arm64' >"$log" 2>&1 &
 	prebuild_pid=$!
-	trap 'kill -- -"$prebuild_pid" 2>/dev/null || true' EXIT INT TERM
+	stop_prebuild() { kill -- -"$prebuild_pid" 2>/dev/null || true; }
+	trap stop_prebuild EXIT
+	trap 'stop_prebuild; exit 130' INT TERM
 fi
 # slow tests (the real-kernel bisect demonstration): bash scripts/test.sh -m slow
 rc=0
