@@ -133,16 +133,13 @@ def cloud_boot(args: argparse.Namespace, arch: str) -> Any:
         return None
     from harness import cloud  # lazy: image building pulls in Debian access
     if url == "local":
-        return _cloud_boot(cloud.local_image(arch), args.cloud_root)
-    if not args.sha256:
+        image = cloud.local_image(arch)
+    elif not args.sha256:
         raise UserError(f"--cloud-image {url} needs --sha256", "the image is verified before use",
                         "pass --sha256 HEX (from the image's SHA256SUMS)")
-    return _cloud_boot(cloud.cloud_image(url, args.sha256), args.cloud_root)
-
-
-def _cloud_boot(image: Path, root: str | None) -> Any:
-    from harness import cloud
-    return cloud.CloudBoot(image) if root is None else cloud.CloudBoot(image, root)
+    else:
+        image = cloud.cloud_image(url, args.sha256)
+    return cloud.CloudBoot(image, args.cloud_root or cloud.CloudBoot.root)
 
 
 def handler(args: argparse.Namespace) -> int:

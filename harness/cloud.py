@@ -121,11 +121,14 @@ def _verified_local(path: Path, sha256: str) -> Path:
     if not path.is_file():
         raise UserError(f"no cloud image at {path}", "the path does not name a file",
                         "give an existing image file, or a URL to download")
-    got = sha256_file(path)
-    if got != sha256:
-        raise UserError(f"checksum mismatch for {path}", f"got sha256 {got}, expected {sha256}",
-                        "check the file and the sha256 you gave")
+    _check_sha256(str(path), sha256_file(path), sha256)
     return path
+
+
+def _check_sha256(what: str, got: str, expected: str) -> None:
+    if got != expected:
+        raise UserError(f"checksum mismatch for {what}", f"got sha256 {got}, expected {expected}",
+                        "check the URL or file and the sha256 you gave")
 
 
 def _download(url: str, dest: Path, sha256: str) -> None:
@@ -143,9 +146,7 @@ def _download(url: str, dest: Path, sha256: str) -> None:
                                   "path or file:// URL") from e
     if h.hexdigest() != sha256:
         tmp.unlink()
-        raise UserError(f"checksum mismatch for {url}",
-                        f"got sha256 {h.hexdigest()}, expected {sha256}",
-                        "check the URL and the sha256 you gave")
+        _check_sha256(url, h.hexdigest(), sha256)
     os.replace(tmp, dest)
 
 
