@@ -34,7 +34,7 @@ import yaml
 from harness import arch as arch_mod
 from harness import debian
 from harness.errors import InfrastructureError, UserError
-from harness.image import IMAGES
+from harness.image import IMAGES, image_lock
 from harness.util import (
     atomic_write,
     cache_dir,
@@ -251,7 +251,7 @@ def local_image(arch: str = "x86_64", *, refresh: bool = False) -> Path:
                        "builder": _BUILDER,
                        "archive": debian.archive_state(recipe.suite, profile.debian_arch)})
     out = cache_dir("images", profile.name) / f"cloud-local-{key[:16]}.qcow2"
-    with file_lock(cache_dir("images", profile.name) / ".lock"):
+    with image_lock(profile.name, "cloud-local"):
         if out.exists() and not refresh:
             return out
         _build_local(recipe, profile, key, out)

@@ -11,6 +11,7 @@ archive concatenated after the base one (overlay_cpio).
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import hashlib
 import json
@@ -475,6 +476,12 @@ def _workload_inputs(profile: arch_mod.ArchProfile, sources: list[Path]) -> dict
 
 # ---------------------------------------------------------------- initramfs (public)
 
+def image_lock(arch: str, kind: str) -> contextlib.AbstractContextManager[None]:
+    """The lock serialising builds of one kind of image for one arch. One per kind, so a
+    long build (a cloud image: minutes) never makes a test wait that needs another kind."""
+    return file_lock(cache_dir("images", arch) / f".{kind}.lock")
+
+
 def initramfs(arch: str, *, refresh: bool = False) -> Path:
     """The cached base initramfs (newc cpio) for `arch`, built from images/initramfs.yaml."""
     return build_initramfs(arch, IMAGES / "initramfs.yaml", WORKLOADS, refresh=refresh)
@@ -498,7 +505,7 @@ def build_initramfs(arch: str, recipe_path: Path, workloads_dir: Path, *,
     if out.exists() and not refresh:
         log.info("image: cached %s", out)
         return out
-    with file_lock(cache_dir("images", profile.name) / ".lock"):
+    with image_lock(profile.name, "initramfs"):
         if out.exists() and not refresh:
             return out
         try:
@@ -589,7 +596,7 @@ def rootfs_disk(arch: str, packages: Sequence[str] = ("python3", "stress-ng"), *
               "archive": debian.archive_state(recipe.suite, profile.debian_arch)}
     key = stable_hash(inputs)
     out = cache_dir("images", profile.name) / f"rootfs-{key[:16]}.ext4"
-    with file_lock(cache_dir("images", profile.name) / ".lock"):
+    with image_lock(profile.name, "rootfs"):
         if out.exists() and not refresh:
             log.info("image: cached %s", out)
             return out

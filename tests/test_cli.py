@@ -115,3 +115,48 @@ def test_boot_cloud_image_needs_a_checksum(tmp_path: Path) -> None:
                    "needs --sha256")
     one_line_error(run_cli("boot", "--kernel", str(kernel), "--cloud-image", str(tmp_path / "x"),
                            "--sha256", "abc", "--workdir", str(tmp_path / "vm")), "bad sha256")
+
+
+def test_image_unknown_arch_is_one_line() -> None:
+    one_line_error(run_cli("image", "--arch", "sparc"), "unknown arch 'sparc'")
+
+
+def test_image_builds_each_arch_and_kind_in_order(monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from harness import imagecli
+    made: list[tuple[str, str, bool]] = []
+
+    def fake(arch: str, kind: str, refresh: bool) -> str:      # the seam: no Debian, no disk
+        made.append((arch, kind, refresh))
+        return f"/cache/{arch}/{kind}"
+    monkeypatch.setattr(imagecli, "build_one", fake)
+    assert cli.main(["image", "--arch", "aarch64", "--arch", "x86_64", "--arch", "arm64",
+                     "--kind", "rootfs", "--kind", "initramfs"]) == 0
+    assert made == [("arm64", "rootfs", False), ("arm64", "initramfs", False),
+                    ("x86_64", "rootfs", False), ("x86_64", "initramfs", False)]
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["arm64", "rootfs", "/cache/arm64/rootfs"]
+    made.clear()
+    assert cli.main(["image", "--refresh"]) == 0           # default: initramfs, both archs
+    assert made == [("arm64", "initramfs", True), ("x86_64", "initramfs", True)]
+
+
+def test_image_lock_is_per_kind(isolated_cache: Path) -> None:
+    """A cloud image being built (minutes) must not block a test that needs the initramfs."""
+    import fcntl
+
+    from harness import image
+    locks = isolated_cache / "images" / "x86_64"
+
+    def free(kind: str) -> bool:
+        with open(locks / f".{kind}.lock", "a") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            fcntl.flock(f, fcntl.LOCK_UN)
+            return True
+    with image.image_lock("x86_64", "cloud-local"):
+        assert not free("cloud-local")
+        assert free("initramfs") and free("rootfs")
+    assert free("cloud-local")
