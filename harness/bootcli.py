@@ -123,8 +123,8 @@ def root_disk(args: argparse.Namespace, arch: str) -> Path | None:
         return Path(args.disk)
     if not getattr(args, "rootfs", False):
         return None
-    from harness import image  # lazy: image building pulls in Debian access
-    return image.rootfs_disk(arch, ("python3", "stress-ng", *args.package))
+    from harness import rootfs  # lazy: image building pulls in Debian access
+    return rootfs.rootfs_disk(arch, ("python3", "stress-ng", *args.package))
 
 
 def cloud_boot(args: argparse.Namespace, arch: str) -> Any:

@@ -1,4 +1,5 @@
-"""Guest images: initramfs from Debian packages and Debian rootfs disks (cloud images: harness.cloud).
+"""Guest images: the initramfs from Debian packages (root disks: harness.rootfs; cloud images:
+harness.cloud).
 
 Default guest: an uncompressed newc initramfs assembled from public Debian packages for the
 guest's arch (busybox-static, dropbear, their shared libraries found through ELF DT_NEEDED
@@ -16,9 +17,7 @@ import functools
 import hashlib
 import json
 import logging
-import os
 import re
-import shutil
 import struct
 import tarfile
 import tempfile
@@ -38,7 +37,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from harness import arch as arch_mod
-from harness import cpio, debian
+from harness import cpio, debian, elf
 from harness.errors import InfrastructureError, UserError
 from harness.util import (
     atomic_write,
@@ -59,7 +58,7 @@ WORKLOADS = REPO / "guest_tests" / "workloads"
 TRIPLETS = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
 ELF_MACHINES = {"x86_64": 62, "arm64": 183}
 CFLAGS = ("-static", "-O2", "-Wall", "-pthread")
-_BUILDER = sha256_bytes(Path(__file__).read_bytes() + Path(cpio.__file__).read_bytes())
+BUILDER = sha256_bytes(b"".join(Path(f).read_bytes() for f in (__file__, cpio.__file__, elf.__file__)))
 
 
 # ---------------------------------------------------------------- recipes
@@ -131,64 +130,6 @@ def _recipe_dir(recipe: Path, spec: Any) -> tuple[str, int]:
     if isinstance(spec, dict) and "path" in spec:
         return str(spec["path"]), _mode(recipe, spec.get("mode"), 0o755)
     raise UserError(f"bad dirs entry in {recipe}: {spec!r}", "a path or {path, mode}")
-
-
-# ---------------------------------------------------------------- ELF
-
-@dataclass(frozen=True)
-class Elf:
-    machine: int
-    interp: str | None
-    needed: tuple[str, ...]
-
-
-def parse_elf(data: bytes) -> Elf | None:
-    """Machine, PT_INTERP and DT_NEEDED of an ELF file (any arch/endianness); None if not ELF."""
-    if data[:4] != b"\x7fELF" or len(data) < 64:
-        return None
-    is64, end = data[4] == 2, "<" if data[5] == 1 else ">"
-    machine = struct.unpack_from(end + "H", data, 18)[0]
-    phoff, phentsize, phnum = (struct.unpack_from(end + "Q", data, 32)[0],
-                               *struct.unpack_from(end + "HH", data, 54)) if is64 else \
-        (struct.unpack_from(end + "I", data, 28)[0], *struct.unpack_from(end + "HH", data, 42))
-    fmt = end + ("IIQQQQQQ" if is64 else "IIIIIIII")
-    segs = []
-    for i in range(phnum):
-        f = struct.unpack_from(fmt, data, phoff + i * phentsize)
-        # (type, offset, vaddr, filesz) for both layouts
-        segs.append((f[0], f[2], f[3], f[5]) if is64 else (f[0], f[1], f[2], f[4]))
-    interp = next((data[o:o + n].rstrip(b"\0").decode() for t, o, _v, n in segs if t == 3), None)
-    return Elf(machine, interp, _needed(data, segs, end, is64))
-
-
-def _needed(data: bytes, segs: list[tuple[int, int, int, int]], end: str,
-            is64: bool) -> tuple[str, ...]:
-    dyn = next(((o, n) for t, o, _v, n in segs if t == 2), None)
-    if dyn is None:
-        return ()
-    fmt = end + ("qQ" if is64 else "iI")
-    entries = list(struct.iter_unpack(fmt, data[dyn[0]:dyn[0] + dyn[1]]))
-    strtab = next((v for tag, v in entries if tag == 5), None)
-    if strtab is None:
-        return ()
-    base = next(o + strtab - v for t, o, v, n in segs if t == 1 and v <= strtab < v + n)
-    out = []
-    for tag, val in entries:
-        if tag == 0:
-            break
-        if tag == 1:
-            start = base + val
-            out.append(data[start:data.index(b"\0", start)].decode())
-    return tuple(out)
-
-
-def busybox_applets(data: bytes) -> list[str]:
-    """Applet names from a busybox binary's sorted name table ("[\\0[[\\0acpid\\0...")."""
-    start = data.find(b"[\0[[\0")
-    if start < 0:
-        return []
-    table = data[start:data.index(b"\0\0", start)]
-    return [n.decode() for n in table.split(b"\0") if re.fullmatch(rb"[\w.\-\[]+", n)]
 
 
 # ---------------------------------------------------------------- Debian packages
@@ -353,15 +294,15 @@ class _Collector:
             self.entries[rel] = cpio.directory(rel, node.mode & 0o7777)
 
     def _follow(self, rel: str, data: bytes) -> None:
-        elf = parse_elf(data)
-        if elf is None:
+        info = elf.parse_elf(data)
+        if info is None:
             return
-        if elf.machine != ELF_MACHINES[self.profile.name]:
-            raise UserError(f"/{rel} is built for ELF machine {elf.machine}, not {self.profile.name}",
+        if info.machine != ELF_MACHINES[self.profile.name]:
+            raise UserError(f"/{rel} is built for ELF machine {info.machine}, not {self.profile.name}",
                             "wrong architecture in the package tree")
-        if elf.interp:
-            self.copy(self._find([elf.interp], f"the dynamic loader {elf.interp}"))
-        for soname in elf.needed:
+        if info.interp:
+            self.copy(self._find([info.interp], f"the dynamic loader {info.interp}"))
+        for soname in info.needed:
             self.copy(self._find([f"{d}/{soname}" for d in self.libdirs], f"{soname} (for /{rel})"))
 
     def _find(self, candidates: list[str], what: str) -> str:
@@ -406,7 +347,7 @@ def applet_links(recipe: Recipe, busybox: bytes, exists: Any) -> list[cpio.Entry
         return []
     binary, links = recipe.busybox
     dirs = ("bin", "sbin", "usr/bin", "usr/sbin")
-    names = [a for a in busybox_applets(busybox) if not any(exists(f"{d}/{a}") for d in dirs)]
+    names = [a for a in elf.busybox_applets(busybox) if not any(exists(f"{d}/{a}") for d in dirs)]
     return [cpio.symlink(f"{links}/{a}", binary) for a in names]
 
 
@@ -466,7 +407,7 @@ def compile_workloads(profile: arch_mod.ArchProfile, sources: list[Path],
     return out
 
 
-def _workload_inputs(profile: arch_mod.ArchProfile, sources: list[Path]) -> dict[str, Any]:
+def workload_inputs(profile: arch_mod.ArchProfile, sources: list[Path]) -> dict[str, Any]:
     if not sources:
         return {}
     compiler = compiler_id(profile) if any(s.suffix == ".c" for s in sources) else {}
@@ -494,12 +435,12 @@ def build_initramfs(arch: str, recipe_path: Path, workloads_dir: Path, *,
     recipe = load_recipe(recipe_path)
     log.info("image: resolving %s packages for %s (Debian %s)", recipe.path.name, arch, recipe.suite)
     if refresh:
-        _refresh_archive(recipe.suite)
+        refresh_archive(recipe.suite)
     pkgs = closure(recipe.packages, recipe.suite, profile.debian_arch) if recipe.packages else []
     sources = workload_sources(workloads_dir) if recipe.workloads else []
     inputs = {"kind": "initramfs", "arch": profile.name, "recipe": recipe.sources,
-              "packages": [(p.name, p.sha256) for p in pkgs], "builder": _BUILDER,
-              "workloads": _workload_inputs(profile, sources)}
+              "packages": [(p.name, p.sha256) for p in pkgs], "builder": BUILDER,
+              "workloads": workload_inputs(profile, sources)}
     key = stable_hash(inputs)
     out = cache_dir("images", profile.name) / f"initramfs-{key[:16]}.cpio"
     if out.exists() and not refresh:
@@ -518,7 +459,7 @@ def build_initramfs(arch: str, recipe_path: Path, workloads_dir: Path, *,
     return build_initramfs(arch, recipe_path, workloads_dir, refresh=True)
 
 
-def _refresh_archive(suite: str) -> None:
+def refresh_archive(suite: str) -> None:
     debian.inrelease(suite, refresh=True)
     _index.cache_clear()
 
@@ -533,7 +474,7 @@ def _build_initramfs(recipe: Recipe, profile: arch_mod.ArchProfile, pkgs: list[d
     log.info("image: assembling initramfs %s for %s", key[:16], profile.name)
     entries, used = _assemble(recipe, profile, pkgs, binaries, key)
     data = cpio.pack(entries)
-    write_json(_info_path(out), {
+    write_json(info_path(out), {
         "kind": "initramfs", "arch": profile.name, "recipe": str(recipe.path),
         "recipe_sources": dict(recipe.sources), "suite": recipe.suite, "key": key,
         "packages": [_pkg_info(p) for p in used], "workloads": sorted(binaries),
@@ -548,7 +489,7 @@ def _pkg_info(p: debian.Package) -> dict[str, Any]:
     return {"name": p.name, "version": p.version, "sha256": p.sha256, "filename": p.filename}
 
 
-def _info_path(image: Path) -> Path:
+def info_path(image: Path) -> Path:
     return image.with_name(image.name + ".json")
 
 
@@ -556,7 +497,7 @@ def image_info(path: Path) -> dict[str, Any]:
     """Metadata of a cached image (recipe, packages with versions and sha256, content hash)."""
     if not path.exists():
         raise UserError(f"no such image: {path}")
-    sidecar = _info_path(path)
+    sidecar = info_path(path)
     info: dict[str, Any] = json.loads(sidecar.read_text()) if sidecar.exists() else {}
     if not info:
         info.update(kind="unknown", sha256=sha256_file(path), size=path.stat().st_size)
@@ -574,81 +515,3 @@ def overlay_cpio(base: Path, files: dict[str, bytes], out: Path) -> Path:
     head += b"\0" * (-len(head) % 4)
     atomic_write(out, head + cpio.pack(entries))
     return out
-
-
-# ---------------------------------------------------------------- Debian rootfs disk
-
-def rootfs_disk(arch: str, packages: Sequence[str] = ("python3", "stress-ng"), *,
-                size: str = "4G", refresh: bool = False) -> Path:
-    """A cached ext4 image of a Debian userland (mmdebstrap) with the kharness init.
-
-    Boot it with root=/dev/vda rw init=/kharness-init kharness.sshkey=<base64 key line>,
-    and a snapshot (copy-on-write) drive: the guest writes to its root filesystem.
-    """
-    profile = arch_mod.get(arch)
-    recipe = load_recipe(IMAGES / "rootfs.yaml")
-    if refresh:
-        _refresh_archive(recipe.suite)
-    names = sorted(set(recipe.packages) | set(packages))
-    sources = workload_sources(WORKLOADS) if recipe.workloads else []
-    inputs = {"kind": "rootfs", "arch": profile.name, "recipe": recipe.sources, "size": size,
-              "packages": names, "builder": _BUILDER, "workloads": _workload_inputs(profile, sources),
-              "archive": debian.archive_state(recipe.suite, profile.debian_arch)}
-    key = stable_hash(inputs)
-    out = cache_dir("images", profile.name) / f"rootfs-{key[:16]}.ext4"
-    with image_lock(profile.name, "rootfs"):
-        if out.exists() and not refresh:
-            log.info("image: cached %s", out)
-            return out
-        _build_rootfs(recipe, profile, names, sources, out, size, key)
-        write_json(_info_path(out), {
-            "kind": "rootfs", "arch": profile.name, "key": key, "recipe": str(recipe.path),
-            "packages": names, "sha256": None, "size": size,   # ext4 is not reproducible
-            "ssh_host_key": host_key(key)[1] if recipe.ssh_host_key else None})
-    return out
-
-
-def _build_rootfs(recipe: Recipe, profile: arch_mod.ArchProfile, names: list[str],
-                  sources: list[Path], out: Path, size: str, key: str) -> None:
-    if os.geteuid() != 0:
-        raise InfrastructureError("building a Debian rootfs disk needs root",
-                                  "mmdebstrap --mode=root and mkfs.ext4 -d keep file owners",
-                                  "run as root (e.g. in CI), or use the default initramfs")
-    start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="kharness-rootfs-", dir=out.parent) as tmp:
-        root, image = Path(tmp) / "root", Path(tmp) / "rootfs.ext4"
-        log.info("image: mmdebstrap %s rootfs for %s: %s", recipe.suite, profile.name,
-                 ", ".join(names))
-        run(["mmdebstrap", "--mode=root", "--variant=extract", "--quiet",
-             f"--architectures={profile.debian_arch}", f"--include={','.join(names)}",
-             recipe.suite, root, debian.mirror_for(recipe.suite)], timeout=3600)
-        binaries = compile_workloads(profile, sources, Path(tmp))
-        _materialize(root, recipe_entries(recipe, binaries, key))
-        busybox = root / cpio.norm(recipe.busybox[0]) if recipe.busybox else None
-        if busybox is not None and busybox.exists():
-            links = applet_links(recipe, busybox.read_bytes(), lambda p: os.path.lexists(root / p))
-            _materialize(root, links)
-        log.info("image: mkfs.ext4 %s", size)
-        run(["mkfs.ext4", "-q", "-F", "-L", "kharness-root", "-d", root, image, size], timeout=1800)
-        os.replace(image, out)
-    log.info("image: wrote %s in %.0fs", out, time.monotonic() - start)
-
-
-def _materialize(root: Path, entries: list[cpio.Entry]) -> None:
-    """Write entries into a directory tree, replacing what is there."""
-    root.mkdir(parents=True, exist_ok=True)
-    for e in cpio.with_parents(entries):
-        path = root / e.name
-        if e.is_dir:
-            path.mkdir(exist_ok=True)
-            path.chmod(e.mode & 0o7777)
-            continue
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        elif path.is_symlink() or path.exists():
-            path.unlink()
-        if e.is_symlink:
-            path.symlink_to(e.data.decode())
-        else:
-            path.write_bytes(e.data)
-            path.chmod(e.mode & 0o7777)

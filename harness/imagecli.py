@@ -42,11 +42,11 @@ def _arch(name: str) -> str:
 
 
 def build_one(arch: str, kind: str, refresh: bool) -> str:
-    from harness import cloud, image
+    from harness import cloud, image, rootfs
     if kind == "initramfs":
         return str(image.initramfs(arch, refresh=refresh))
     if kind == "rootfs":
-        return str(image.rootfs_disk(arch, refresh=refresh))
+        return str(rootfs.rootfs_disk(arch, refresh=refresh))
     return str(cloud.local_image(arch, refresh=refresh))
 
 

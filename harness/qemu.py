@@ -1,4 +1,5 @@
-"""QEMU: argv from a frozen spec, a console teed to a file, QMP, and reliable reaping.
+"""QEMU: argv from a frozen spec, console (harness.console) and QMP (harness.qmp) wiring,
+and reliable reaping.
 
 Wiring (no files to race on, no socket paths to collide):
 * console: QEMU gets a listening abstract AF_UNIX socket we are already connected to,
@@ -24,7 +25,6 @@ panic is detected the moment it happens, with the whole panic text on the consol
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import os
 import re
@@ -35,14 +35,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from harness.arch import ArchProfile
+from harness.console import ConsoleLog, ConsoleReader, TelnetCodec
 from harness.errors import InfrastructureError
+from harness.qmp import Qmp
 from harness.util import Deadline, cmdline
 
 log = logging.getLogger("harness")
@@ -308,212 +309,6 @@ def _pdeathsig_prefix() -> list[str]:
     if setpriv:
         return [setpriv, "--pdeathsig", "KILL", "--"]
     return [sys.executable, "-c", _PDEATHSIG_PY]
-
-
-# ------------------------------------------------------------------- console and QMP
-
-class TelnetCodec:
-    """Minimal telnet framing for QEMU's `telnet=on` chardev: strip commands, send BREAK."""
-
-    BREAK = bytes([255, 243])
-    _COMMAND = re.compile(rb"\xff(?:(\xff)|[\xfb-\xfe][\s\S]|\xfa[\s\S]*?\xff\xf0|[^\xfa-\xfe])")
-
-    def __init__(self) -> None:
-        self._pending = b""
-
-    @staticmethod
-    def escape(data: bytes) -> bytes:
-        return data.replace(b"\xff", b"\xff\xff")
-
-    def decode(self, data: bytes) -> bytes:
-        buf, out, pos = self._pending + data, bytearray(), 0
-        for m in self._COMMAND.finditer(buf):
-            out += buf[pos:m.start()] + (m.group(1) or b"")
-            pos = m.end()
-        rest = buf[pos:]
-        iac = rest.find(b"\xff")                   # a command split across reads: keep it
-        iac = -1 if len(rest) > 4096 else iac
-        self._pending = rest[iac:] if iac >= 0 else b""
-        return bytes(out + (rest[:iac] if iac >= 0 else rest))
-
-
-class ConsoleLog:
-    """Serial console: appended to a file as it arrives, and kept as lines for matching.
-
-    Positions are line indices (`mark()`), so "the console since this command started" is
-    `since(mark)`. Lines are decoded with errors="backslashreplace".
-    """
-
-    def __init__(self, path: Path, alarm: re.Pattern[str]) -> None:
-        self.path = path
-        self._file = open(path, "wb")  # noqa: SIM115 - lives as long as the VM
-        self._lines: list[str] = []
-        self._partial = b""
-        self._cond = threading.Condition()
-        self._alarm = alarm
-        self.alarm_line: int | None = None      # index of the first line matching `alarm`
-        self.closed = False
-
-    def feed(self, data: bytes) -> None:
-        with self._cond:
-            if not self._file.closed:
-                self._file.write(data)
-                self._file.flush()
-            chunks = (self._partial + data).split(b"\n")
-            self._partial = chunks.pop()
-            for raw in chunks:
-                self._add_line(raw.rstrip(b"\r").decode(errors="backslashreplace"))
-            self._cond.notify_all()
-
-    def _add_line(self, line: str) -> None:
-        if self.alarm_line is None and self._alarm.search(line):
-            self.alarm_line = len(self._lines)
-        self._lines.append(line)
-
-    def close(self) -> None:
-        with self._cond:
-            if self._partial:
-                self._add_line(self._partial.decode(errors="backslashreplace"))
-                self._partial = b""
-            self.closed = True
-            self._file.close()
-            self._cond.notify_all()
-
-    def mark(self) -> int:
-        with self._cond:
-            return len(self._lines)
-
-    def since(self, mark: int) -> str:
-        with self._cond:
-            tail = [self._partial.decode(errors="backslashreplace")] if self._partial else []
-            return "\n".join(self._lines[mark:] + tail)
-
-    def lines(self, start: int) -> list[str]:
-        """Complete lines from index `start` on (no partial line)."""
-        with self._cond:
-            return self._lines[start:]
-
-    def tail(self, n: int) -> str:
-        return self.since(max(0, self.mark() - n))
-
-    def wait_for(self, pattern: re.Pattern[str], timeout: float, start: int = 0,
-                 stop: Callable[[], bool] = lambda: False) -> str | None:
-        """First line from `start` matching `pattern`; None on timeout/closed/stop()."""
-        deadline = Deadline(timeout)
-        with self._cond:
-            pos = start
-            while True:
-                for line in self._lines[pos:]:
-                    if pattern.search(line):
-                        return line
-                pos = len(self._lines)
-                if self.closed or stop() or deadline.expired():
-                    return None
-                self._cond.wait(min(0.2, deadline.remaining()))
-
-
-class ConsoleReader(threading.Thread):
-    def __init__(self, sock: socket.socket, console: ConsoleLog) -> None:
-        super().__init__(name="kharness-console", daemon=True)
-        self._sock, self._console, self._codec = sock, console, TelnetCodec()
-
-    def run(self) -> None:
-        while True:
-            try:
-                data = self._sock.recv(65536)
-            except OSError:
-                break
-            if not data:
-                break
-            self._console.feed(self._codec.decode(data))
-        self._console.close()
-
-
-class QmpError(InfrastructureError):
-    pass
-
-
-class Qmp:
-    """QMP over a connected socket. Thread-safe; asynchronous events are kept in .events."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock, self._buf = sock, b""
-        self._lock = threading.Lock()
-        self.events: list[dict[str, Any]] = []
-
-    def handshake(self, timeout: float) -> None:
-        with self._lock:
-            greeting = self._read(Deadline(timeout))
-        if "QMP" not in greeting:
-            raise QmpError("unexpected QMP greeting", str(greeting)[:200])
-        self.execute("qmp_capabilities", timeout=timeout)
-
-    def execute(self, command: str, args: dict[str, Any] | None = None,
-                timeout: float = 5.0) -> Any:
-        msg = {"execute": command, **({"arguments": args} if args else {})}
-        deadline = Deadline(timeout)
-        with self._lock:
-            try:
-                self._sock.sendall(json.dumps(msg).encode() + b"\n")
-            except OSError as e:
-                raise QmpError(f"QMP {command} failed", str(e)) from e
-            while True:
-                reply = self._read(deadline)
-                if "event" in reply:
-                    self.events.append(reply)
-                    continue
-                if "error" in reply:
-                    raise QmpError(f"QMP {command} failed", reply["error"].get("desc", ""))
-                return reply.get("return")
-
-    def _read(self, deadline: Deadline) -> dict[str, Any]:
-        while b"\n" not in self._buf:
-            if deadline.expired():
-                raise QmpError("QMP timed out", "QEMU did not answer")
-            self._sock.settimeout(max(0.01, deadline.remaining()))
-            try:
-                data = self._sock.recv(65536)
-            except TimeoutError:
-                continue
-            except OSError as e:
-                raise QmpError("QMP connection lost", str(e)) from e
-            if not data:
-                raise QmpError("QMP connection closed", "QEMU exited")
-            self._buf += data
-        line, self._buf = self._buf.split(b"\n", 1)
-        reply: dict[str, Any] = json.loads(line)
-        return reply
-
-    def status(self) -> str:
-        """running | paused | internal-error | guest-panicked | shutdown | ..."""
-        return str(self.execute("query-status")["status"])
-
-    def human(self, command: str) -> str:
-        return str(self.execute("human-monitor-command", {"command-line": command}))
-
-    def stop(self) -> None:
-        self.execute("stop")
-
-    def cont(self) -> None:
-        self.execute("cont")
-
-    def quit(self) -> None:
-        self.execute("quit")
-
-    def inject_nmi(self) -> None:
-        """NMI to every vCPU (x86 only under QEMU 7.2; arm64 virt answers "not supported")."""
-        self.execute("inject-nmi")
-
-    def send_keys(self, *keys: str) -> None:
-        """Press keys together, e.g. send_keys("alt", "sysrq", "l"): needs a guest keyboard
-        (PS/2 or virtio-keyboard); kharness VMs have none, so sysrq goes over the serial port."""
-        self.execute("send-key", {"keys": [{"type": "qcode", "data": k} for k in keys]})
-
-    def close(self) -> None:
-        try:
-            self._sock.close()
-        except OSError:
-            pass
 
 
 # ---------------------------------------------------------------------------- process

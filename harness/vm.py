@@ -34,11 +34,11 @@ from harness.qemu import (
     MachineSpec,
     PortCollision,
     QemuProcess,
-    Qmp,
     free_port,
     kernel_cmdline,
     reproducer_argv,
 )
+from harness.qmp import Qmp
 from harness.util import Deadline, cmdline, write_json
 
 log = logging.getLogger("harness")
@@ -79,11 +79,11 @@ class VM:
         extra += list(cmdline_extra) + ([f"kharness.zram={zram}"] if zram else [])
         self.cmdline = kernel_cmdline(self.profile, extra)
         self.base_initrd, self.boot_timeout = initrd, boot_timeout
-        # rootfs: boot a Debian root disk (image.rootfs_disk) instead of the initramfs
+        # rootfs: boot a Debian root disk (rootfs.rootfs_disk) instead of the initramfs
         self.rootfs = Path(rootfs) if rootfs is not None else None
         if self.rootfs is not None and not self.rootfs.is_file():
             raise UserError(f"no root disk at {self.rootfs}", "",
-                            "build one with harness.image.rootfs_disk(arch) or fix the path")
+                            "build one with harness.rootfs.rootfs_disk(arch) or fix the path")
         # cloud: boot a cloud image (systemd + cloud-init) with a NoCloud seed for the key
         self.cloud = cloud
         if cloud is not None:

@@ -187,10 +187,10 @@ def test_fail_fast_abandons_the_command_at_a_watched_splat(arch: str, tmp_path: 
 def test_rootfs_disk_boots_with_a_fuller_userland(arch: str, tmp_path: Path) -> None:
     """images/rootfs.yaml: a Debian ext4 root disk (mmdebstrap), booted copy-on-write with the
     kernel under test; python3 and stress-ng run in the guest, the image stays unchanged."""
-    from harness import image
+    from harness import rootfs
     if os.geteuid() != 0 or not shutil.which("mmdebstrap"):
         pytest.skip("building the root disk needs root and mmdebstrap")
-    disk = image.rootfs_disk(arch)
+    disk = rootfs.rootfs_disk(arch)
     before = disk.stat().st_mtime_ns
     with VM(kernel_path(arch), arch, workdir=tmp_path / "vm", name=f"disk-{arch}", mem="1G",
             rootfs=disk) as machine:

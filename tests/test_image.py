@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import arch, cpio, image, util
+from harness import arch, cpio, elf, image, rootfs, util
 from harness.errors import UserError
 
 HOST = arch.host_profile()
@@ -104,18 +104,18 @@ def _readelf(path: str, flag: str) -> str:
 @pytest.mark.skipif(shutil.which("readelf") is None, reason="no readelf")
 def test_dt_needed_of_a_host_binary_matches_readelf() -> None:
     path = os.path.realpath(sys.executable)
-    elf = image.parse_elf(Path(path).read_bytes())
-    assert elf is not None
+    info = elf.parse_elf(Path(path).read_bytes())
+    assert info is not None
     needed = [ln.split("[")[1].rstrip("]") for ln in _readelf(path, "-d").splitlines()
               if "(NEEDED)" in ln]
-    assert list(elf.needed) == needed
+    assert list(info.needed) == needed
     interp = [ln.split(": ")[1].rstrip("]") for ln in _readelf(path, "-l").splitlines()
               if "program interpreter" in ln]
-    assert elf.interp == (interp[0] if interp else None)
+    assert info.interp == (interp[0] if interp else None)
 
 
 def test_parse_elf_of_non_elf() -> None:
-    assert image.parse_elf(b"#!/bin/sh\n") is None
+    assert elf.parse_elf(b"#!/bin/sh\n") is None
 
 
 @pytest.mark.parametrize("name", ["x86_64", "arm64"])
@@ -129,18 +129,18 @@ def test_parse_elf_of_cross_compiled_binaries(tmp_path: Path, name: str) -> None
     for flags, static in (([], False), (["-static"], True)):
         exe = tmp_path / f"t{static}"
         subprocess.run([cc, *flags, "-o", str(exe), str(src), "-lm"], check=True)
-        elf = image.parse_elf(exe.read_bytes())
-        assert elf is not None and elf.machine == image.ELF_MACHINES[name]
+        info = elf.parse_elf(exe.read_bytes())
+        assert info is not None and info.machine == image.ELF_MACHINES[name]
         if static:
-            assert elf.interp is None and elf.needed == ()
+            assert info.interp is None and info.needed == ()
         else:
-            assert elf.interp and "libc.so.6" in elf.needed and "libm.so.6" in elf.needed
+            assert info.interp and "libc.so.6" in info.needed and "libm.so.6" in info.needed
 
 
 def test_busybox_applet_table() -> None:
     blob = b"junk\0[\0[[\0acpid\0ls\0mkswap\0\0more"
-    assert image.busybox_applets(blob) == ["[", "[[", "acpid", "ls", "mkswap"]
-    assert image.busybox_applets(b"no table") == []
+    assert elf.busybox_applets(blob) == ["[", "[[", "acpid", "ls", "mkswap"]
+    assert elf.busybox_applets(b"no table") == []
 
 
 # ------------------------------------------------------------------ packages
@@ -224,7 +224,7 @@ def test_build_is_cached_and_keyed_on_inputs(tmp_path: Path, cache: Path,
         assert image.build_initramfs(HOST.name, recipe, workloads) == first
 
     entries = {e.name: e for e in cpio.unpack(first.read_bytes())}
-    exe = image.parse_elf(entries["usr/local/bin/khtrue"].data)
+    exe = elf.parse_elf(entries["usr/local/bin/khtrue"].data)
     assert exe is not None and exe.interp is None                      # static
     assert stat.S_IMODE(entries["init"].mode) == 0o755 and "dev/console" in entries
     info = image.image_info(first)
@@ -261,7 +261,7 @@ def test_a_stale_archive_index_is_refreshed_once(tmp_path: Path, cache: Path,
             raise UserError("not in the Debian archive: http://deb/x.deb", "HTTP 404")
         real(*args)  # type: ignore[arg-type]
     monkeypatch.setattr(image, "_build_initramfs", flaky)
-    monkeypatch.setattr(image, "_refresh_archive", calls.append)
+    monkeypatch.setattr(image, "refresh_archive", calls.append)
     out = image.build_initramfs(HOST.name, write_recipe(tmp_path), tmp_path / "no-workloads")
     assert out.exists() and calls == ["build", "bookworm", "build"]
 
@@ -271,7 +271,7 @@ def test_materialize_replaces_directories_and_files(tmp_path: Path) -> None:
     (root / "var/run").mkdir(parents=True)
     (root / "bin").mkdir()
     (root / "bin/sh").write_text("dash")
-    image._materialize(root, [cpio.symlink("/var/run", "../run"), cpio.symlink("/bin/sh", "busybox"),
+    rootfs._materialize(root, [cpio.symlink("/var/run", "../run"), cpio.symlink("/bin/sh", "busybox"),
                               cpio.file("/usr/local/bin/w", b"x", 0o755)])
     assert os.readlink(root / "var/run") == "../run" and os.readlink(root / "bin/sh") == "busybox"
     assert stat.S_IMODE((root / "usr/local/bin/w").stat().st_mode) == 0o755
@@ -309,11 +309,11 @@ def test_real_initramfs_has_ssh_server_and_all_its_libraries(name: str, tmp_path
     libdirs = (f"lib/{triplet}", f"usr/lib/{triplet}", "lib", "usr/lib")
     todo, seen = ["usr/sbin/dropbear", "usr/lib/sftp-server"], set()
     while todo:
-        elf = image.parse_elf(_resolve(entries, todo.pop()).data)
-        assert elf is not None and elf.machine == image.ELF_MACHINES[name]
-        if elf.interp:
-            _resolve(entries, elf.interp)                     # the dynamic loader is there
-        for soname in set(elf.needed) - seen:
+        info = elf.parse_elf(_resolve(entries, todo.pop()).data)
+        assert info is not None and info.machine == image.ELF_MACHINES[name]
+        if info.interp:
+            _resolve(entries, info.interp)                     # the dynamic loader is there
+        for soname in set(info.needed) - seen:
             seen.add(soname)
             hits = [f"{d}/{soname}" for d in libdirs if f"{d}/{soname}" in entries]
             assert hits, f"{soname} missing"
@@ -330,7 +330,7 @@ def test_real_initramfs_has_ssh_server_and_all_its_libraries(name: str, tmp_path
 def _run_from_image(name: str, entries: dict[str, cpio.Entry], tmp_path: Path) -> None:
     """Run the image's busybox and dropbear on the host (native via chroot, or qemu-user)."""
     root = tmp_path / "root"
-    image._materialize(root, [e for e in entries.values() if not stat.S_ISCHR(e.mode)])
+    rootfs._materialize(root, [e for e in entries.values() if not stat.S_ISCHR(e.mode)])
     host = arch.host_profile()
     emulator = shutil.which(f"qemu-{'aarch64' if name == 'arm64' else 'x86_64'}-static")
     if host is not None and host.name == name and os.geteuid() == 0:
@@ -347,7 +347,7 @@ def _run_from_image(name: str, entries: dict[str, cpio.Entry], tmp_path: Path) -
         return subprocess.run([*prefix, exe, *argv[1:]], capture_output=True, text=True,
                               timeout=60, check=False)
     applets = guest("/bin/busybox", "--list").stdout.split()
-    assert applets == image.busybox_applets(entries["bin/busybox"].data)
+    assert applets == elf.busybox_applets(entries["bin/busybox"].data)
     version = guest("/usr/sbin/dropbear", "-V")
     assert "Dropbear" in version.stdout + version.stderr, version
 
@@ -358,7 +358,7 @@ def _run_from_image(name: str, entries: dict[str, cpio.Entry], tmp_path: Path) -
 def test_real_rootfs_disk(name: str) -> None:
     if os.geteuid() != 0 or shutil.which("mmdebstrap") is None or shutil.which("debugfs") is None:
         pytest.skip("needs root, mmdebstrap and debugfs")
-    disk = image.rootfs_disk(name)
+    disk = rootfs.rootfs_disk(name)
 
     def debugfs(request: str) -> str:
         return subprocess.run(["debugfs", "-R", request, str(disk)], capture_output=True,

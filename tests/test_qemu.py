@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import accel, arch, bootcli, guest, qemu
+from harness import accel, arch, bootcli, console, guest, qemu, qmp
 from harness.errors import UserError
 
 X86 = arch.get("x86_64")
@@ -199,20 +199,20 @@ def test_x86_probe_firmware_resets_into_debug_exit() -> None:
 # ------------------------------------------------------------------ telnet, console
 
 def test_telnet_strips_negotiation_across_chunks() -> None:
-    codec = qemu.TelnetCodec()
+    codec = console.TelnetCodec()
     assert codec.decode(b"x" + bytes([255])) == b"x"
     assert codec.decode(bytes([251])) == b""
     assert codec.decode(bytes([1]) + b"ab") == b"ab"
 
 
 def test_telnet_roundtrip_of_literal_ff() -> None:
-    codec = qemu.TelnetCodec()
-    assert codec.decode(qemu.TelnetCodec.escape(b"x\xffy")) == b"x\xffy"
+    codec = console.TelnetCodec()
+    assert codec.decode(console.TelnetCodec.escape(b"x\xffy")) == b"x\xffy"
     assert codec.decode(bytes([255, 250, 24, 1, 255, 240]) + b"z") == b"z"
 
 
 def test_console_log_tees_lines_and_flags_panic(tmp_path: Path) -> None:
-    log = qemu.ConsoleLog(tmp_path / "console.log", qemu.PANIC_RE)
+    log = console.ConsoleLog(tmp_path / "console.log", qemu.PANIC_RE)
     log.feed(b"[    1.0] hello\r\n[    1.1] par")
     assert (tmp_path / "console.log").read_bytes().endswith(b"par")   # flushed as it came
     mark = log.mark()
@@ -227,8 +227,8 @@ def test_console_log_tees_lines_and_flags_panic(tmp_path: Path) -> None:
 
 def test_console_reader_thread_over_socket(tmp_path: Path) -> None:
     ours, theirs = socket.socketpair()
-    log = qemu.ConsoleLog(tmp_path / "c.log", qemu.PANIC_RE)
-    reader = qemu.ConsoleReader(ours, log)
+    log = console.ConsoleLog(tmp_path / "c.log", qemu.PANIC_RE)
+    reader = console.ConsoleReader(ours, log)
     reader.start()
     theirs.sendall(bytes([255, 251, 1]) + b"kharness: sshd ready\n")
     assert log.wait_for(re.compile("sshd ready"), 5.0) == "kharness: sshd ready"
@@ -258,19 +258,19 @@ def fake_qmp(sock: socket.socket) -> None:
 def test_qmp_client_handshake_events_errors() -> None:
     ours, theirs = socket.socketpair()
     threading.Thread(target=fake_qmp, args=(theirs,), daemon=True).start()
-    client = qemu.Qmp(ours)
+    client = qmp.Qmp(ours)
     client.handshake(5)
     assert client.status() == "paused"
     assert client.events and client.events[0]["event"] == "STOP"
-    with pytest.raises(qemu.QmpError, match="no bogus"):
+    with pytest.raises(qmp.QmpError, match="no bogus"):
         client.execute("bogus")
     client.close()
 
 
 def test_qmp_timeout_is_infrastructure_error() -> None:
     ours, _theirs = socket.socketpair()
-    with pytest.raises(qemu.QmpError, match="timed out"):
-        qemu.Qmp(ours).handshake(0.2)
+    with pytest.raises(qmp.QmpError, match="timed out"):
+        qmp.Qmp(ours).handshake(0.2)
 
 
 # --------------------------------------------------------------- reaping, guest bits

@@ -1,0 +1,336 @@
+"""What the kernel prints when something goes wrong: the splat table and its regexes.
+
+Each `StartPattern` row of `TABLE` is (kind, start regex, title formats, where the culprit
+comes from). The other patterns say which lines continue a report (BODY, STRONG, POST_END),
+which end it (TERM, END_TRACE, CUT), which frames to skip when naming the culprit (SKIP_COMMON,
+SKIP_KIND) and how titles are normalised (fn, norm). The state machine that walks a log with
+them is harness.splats.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class StartPattern:
+    kind: str
+    rx: re.Pattern[str]
+    titles: tuple[str, ...]
+    src: tuple[str, ...] = ("trace",)
+    at: str = ""            # culprit = the ", at:" function after the line matching this
+    allow: str = ""         # kind-specific continuation lines that would otherwise close it
+    role: str = ""          # oops_hdr | panic | generic | leak_summary
+
+
+def start_pattern(kind: str, rx: str, titles: tuple[str, ...], src: tuple[str, ...] = ("trace",),
+       **kw: str) -> StartPattern:
+    return StartPattern(kind, re.compile(rx), titles, src, **kw)
+
+
+DL = ("possible deadlock in {func}", "possible deadlock")
+W = ("WARNING in {func}", "WARNING at {loc}", "WARNING")
+HDR = ("hdr", "rip", "trace")
+NMI = r"NMI backtrace for cpu|Sending NMI from CPU|Task dump for CPU|Showing all locks held"
+LD = r"(?:WARNING|\[ INFO|\[ BUG): "
+TABLE = (
+    start_pattern("lockdep", LD + r"possible circular locking dependency detected", DL, ("at", "trace"),
+       at="is trying to acquire"),
+    start_pattern("lockdep", LD + r"possible recursive locking detected", DL, ("at", "trace"),
+       at="is trying to acquire"),
+    start_pattern("lockdep", LD + r"possible irq lock inversion dependency detected", DL,
+       ("at", "trace"), at="just changed the state"),
+    start_pattern("lockdep", LD + r"\w+-safe -> \w+-unsafe lock order detected", DL, ("at", "trace"),
+       at="is trying to acquire"),
+    start_pattern("lockdep", LD + r"inconsistent lock state", ("inconsistent lock state in {func}",
+       "inconsistent lock state"), ("at", "trace"), at="takes:"),
+    start_pattern("lockdep", LD + r"bad unlock balance detected", ("WARNING: bad unlock balance in {func}",
+       "WARNING: bad unlock balance"), ("at", "trace"), at="is trying to release"),
+    start_pattern("lockdep", LD + r"bad contention detected", ("WARNING: bad contention in {func}",
+       "WARNING: bad contention"), ("at", "trace"), at="is trying to contend"),
+    start_pattern("lockdep", LD + r"held lock freed", ("WARNING: held lock freed in {func}",
+       "WARNING: held lock freed"), ("trace", "at"), at="lock still held"),
+    start_pattern("lockdep", LD + r"lock held when returning to user space", (
+       "WARNING: lock held when returning to user space in {func}",
+       "WARNING: lock held when returning to user space"), ("at",), at="is leaving the kernel"),
+    start_pattern("lockdep", LD + r"(?P<comm>\S+)/(?P<pid>\d+) still has locks held", (
+       "WARNING: lock held at task exit in {func}", "WARNING: lock held at task exit"),
+       ("at", "trace"), at="held by"),
+    start_pattern("lockdep", LD + r"Nested lock was not taken", (
+       "WARNING: nested lock was not taken in {func}", "WARNING: nested lock was not taken"),
+       ("at", "trace"), at="is trying to lock"),
+    start_pattern("lockdep", r"\[ BUG: Invalid wait context \]", ("BUG: Invalid wait context in {func}",
+       "BUG: Invalid wait context"), ("at", "trace"), at="is trying to lock"),
+    start_pattern("lockdep", r"WARNING: chain_key collision", ("WARNING: chain_key collision in {func}",
+       "WARNING: chain_key collision")),
+    start_pattern("lockdep", r"INFO: trying to register non-static key", (
+       "INFO: trying to register non-static key in {func}",
+       "INFO: trying to register non-static key")),
+    start_pattern("lockdep", r"BUG: (?P<what>MAX_\w+|[\w ]+) too low!", ("BUG: {what} too low!",)),
+    start_pattern("lockdep", r"BUG: +\d+ unexpected failures", ("BUG: locking selftest failures",), ()),
+    start_pattern("rcu", LD + r"suspicious RCU usage", ("suspicious RCU usage at {loc}",
+       "suspicious RCU usage in {func}", "suspicious RCU usage")),
+    start_pattern("rcu_stall", r"(?:rcu: )?INFO: \w+ (?:self-)?detected (?:expedited )?stalls? on", (
+       "INFO: rcu detected stall in {func}", "INFO: rcu detected stall"), ("rip", "trace"),
+       allow=NMI),
+    start_pattern("soft_lockup", r"(?:\w+ )?(?:watchdog: )?BUG: soft lockup - CPU#(?P<cpu>\d+) stuck for "
+       r"\d+s! \[(?P<comm>.*):(?P<pid>\d+)\]", ("BUG: soft lockup in {func}", "BUG: soft lockup"),
+       ("rip", "trace"), allow=NMI),
+    start_pattern("hard_lockup", r"(?:\w+ )?(?:watchdog: )?(?:CPU\d+: )?Watchdog detected hard LOCKUP on cpu "
+       r"(?P<cpu>\d+)", ("watchdog: hard LOCKUP in {func}", "watchdog: hard LOCKUP"),
+       ("rip", "trace"), allow=NMI),
+    start_pattern("hung_task", r"INFO: task (?P<comm>.+):(?P<pid>\d+) blocked(?: in I/O wait)? for more "
+       r"than \d+ seconds", ("INFO: task hung in {func}", "INFO: task hung"),
+       allow="Showing all locks held"),
+    start_pattern("bug", r"BUG: workqueue lockup - pool", ("BUG: workqueue lockup in {func}",
+       "BUG: workqueue lockup"), ("workfn",), allow=r"Showing (?:busy workqueues|backtraces of "
+       r"busy workers)|workqueue \S+: flags|pool \d+:|task:|Workqueue:"),
+    start_pattern("atomic_sleep", r"BUG: sleeping function called from invalid context at (?P<loc>\S+)", (
+       "BUG: sleeping function called from invalid context in {func}",
+       "BUG: sleeping function called from invalid context at {loc}")),
+    start_pattern("atomic_sleep", r"BUG: scheduling while atomic: (?P<comm>.+)/(?P<pid>\d+)/", (
+       "BUG: scheduling while atomic in {func}", "BUG: scheduling while atomic")),
+    start_pattern("atomic_sleep", r"BUG: (?P<what>workqueue leaked (?:lock or atomic|atomic, lock or RCU))",
+       ("BUG: {what} in {func}", "BUG: {what}"), ("workfn", "trace")),
+    start_pattern("atomic_sleep", r"BUG: (?P<what>assuming (?:atomic|non migratable) context|scheduling in a"
+       r" non-blocking section)", ("BUG: {what} in {func}", "BUG: {what}")),
+    start_pattern("bug", r"BUG: using (?P<what>\S+) in preemptible", (
+       "BUG: using {what} in preemptible code in {func}", "BUG: using {what} in preemptible code")),
+    start_pattern("kasan", r"BUG: KASAN: (?P<type>[\w-]+)(?: in (?P<hfunc>\S+))?", (
+       "KASAN: {type} {rw} in {func}", "KASAN: {type} in {func}", "KASAN: {type}"), HDR),
+    start_pattern("kfence", r"BUG: KFENCE: (?P<type>.+?) in (?P<hfunc>\S+)", ("KFENCE: {type} in {func}",
+       "KFENCE: {type}"), HDR),
+    start_pattern("kmsan", r"BUG: KMSAN: (?P<type>[\w-]+) in (?P<hfunc>\S+)", ("KMSAN: {type} in {func}",
+       "KMSAN: {type}"), HDR),
+    start_pattern("kcsan", r"BUG: KCSAN: (?P<type>[\w-]+) in (?P<what>.+)", ("KCSAN: {type} in {what}",)),
+    start_pattern("ubsan", r"UBSAN: (?P<type>.+?) in (?P<loc>\S+)", ("UBSAN: {type} in {func}",
+       "UBSAN: {type} in {loc}")),
+    start_pattern("bad_page", r"BUG: Bad page (?P<what>state|map|cache) in process (?P<comm>\S+)", (
+       "BUG: Bad page {what} in {func}", "BUG: Bad page {what}")),
+    start_pattern("bad_page", r"BUG: Bad rss-counter state(?:.* Comm:(?P<comm>\S+) Pid:(?P<pid>\d+))?", (
+       "BUG: Bad rss-counter state",), ()),
+    start_pattern("bad_page", r"BUG: non-zero (?P<what>\w+) on freeing mm", (
+       "BUG: non-zero {what} on freeing mm",), ()),
+    start_pattern("memory_leak", r"unreferenced object 0x[0-9a-f]+ \(size \d+\)", ("memory leak in {func}",
+       "memory leak")),
+    start_pattern("memory_leak", r"kmemleak: \d+ new suspected memory leaks", (
+       "kmemleak: suspected memory leaks",), (), role="leak_summary"),
+    start_pattern("slab", r"BUG (?P<cache>[\w.-]+(?:\([^)]*\))?) \((?:Not tainted|Tainted: [^)]*)\): "
+       r"(?P<reason>.+)", ("SLUB: {reason} in {func}", "SLUB: {reason} in {cache}")),
+    start_pattern("stack", r"Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: "
+       r"(?P<hfunc>\S+)", ("kernel panic: stack is corrupted in {func}",
+       "kernel panic: stack is corrupted"), HDR),
+    start_pattern("stack", r"Kernel panic - not syncing: corrupted stack end detected inside scheduler", (
+       "kernel panic: corrupted stack end in {func}", "kernel panic: corrupted stack end")),
+    start_pattern("stack", r"(?:BUG: (?:\w+ )?stack guard page was hit|Insufficient stack space to handle "
+       r"exception|Kernel panic - not syncing: kernel stack overflow)", (
+       "kernel stack overflow in {func}", "kernel stack overflow"), ("rip", "trace")),
+    start_pattern("oops", r"(?:BUG: (?:unable to handle )?kernel NULL pointer dereference|Unable to handle "
+       r"kernel NULL pointer dereference)", (
+       "BUG: unable to handle kernel NULL pointer dereference in {func}",
+       "BUG: unable to handle kernel NULL pointer dereference"), ("rip", "trace")),
+    start_pattern("oops", r"(?:BUG: unable to handle (?:page fault for address|kernel paging request)|Unable"
+       r" to handle kernel paging request)", (
+       "BUG: unable to handle kernel paging request in {func}",
+       "BUG: unable to handle kernel paging request"), ("rip", "trace")),
+    start_pattern("oops", r"(?:BUG: u|U)nable to handle kernel (?P<what>[\w -]+?)(?: at virtual address|$)",
+       ("BUG: unable to handle kernel {what} in {func}", "BUG: unable to handle kernel {what}"),
+       ("rip", "trace")),
+    start_pattern("bug", r"kernel BUG at (?P<loc>.+?)!?$", ("kernel BUG in {func}", "kernel BUG at {loc}"),
+       ("rip", "trace")),
+    start_pattern("oops", r"(?:Oops: )?(?P<what>[A-Za-z][^\[\]]*?): (?:[0-9a-f]{4}|[0-9a-f]{8}|[0-9a-f]{16})"
+       r" \[#\d+\]", (), ("rip", "trace"), role="oops_hdr"),
+    start_pattern("oops", r"PANIC: double fault", ("double fault in {func}", "double fault"), ("rip",)),
+    start_pattern("oops", r"SError Interrupt on CPU\d+", ("SError Interrupt in {func}", "SError Interrupt"),
+       ("rip", "trace")),
+    start_pattern("cfi", r"CFI failure at (?P<hfunc>\S+)", ("CFI failure in {func}", "CFI failure"), HDR),
+    start_pattern("warning", r"WARNING: (?P<loc>\S+:\d+) at (?P<hfunc>[^\s,]+),? CPU#(?P<cpu>\d+): "
+       r"(?P<comm>.+)/(?P<pid>\d+)", W, HDR),
+    start_pattern("warning", r"WARNING: at (?P<hfunc>[^\s,]+),? CPU#(?P<cpu>\d+): (?P<comm>.+)/(?P<pid>\d+)",
+       W, HDR),
+    start_pattern("warning", r"WARNING: CPU: (?P<cpu>\d+) PID: (?P<pid>\d+) at (?P<loc>\S+:\d+) "
+       r"(?P<hfunc>\S+)", W, HDR),
+    start_pattern("warning", r"WARNING: CPU: (?P<cpu>\d+) PID: (?P<pid>\d+) at (?P<hfunc>\S+)", W, HDR),
+    start_pattern("warning", r"WARNING: at (?P<loc>\S+:\d+) (?P<hfunc>[\w.]+)", W, HDR),
+    start_pattern("warning", r"WARNING: kernel stack (?:regs|frame pointer) at", (
+       "WARNING: kernel stack has bad value",), ()),
+    start_pattern("panic", r"Kernel panic - not syncing: (?P<reason>.*)", (), role="panic"),
+    start_pattern("bug", r"BUG: (?P<gwhat>.+)", ("BUG: {gwhat} in {func}", "BUG: {gwhat}"), ("rip", "trace"),
+       role="generic"),
+)
+QUICK = re.compile(r"BUG|WARNING|INFO: |Oops|[Ee]rror|[Uu]nable to handle|Kernel panic|UBSAN|"
+                    r"unreferenced object|kmemleak|LOCKUP|stall|PANIC|CFI failure|SError|"
+                    r"Insufficient stack|\[#\d+\]")
+NOT_START = re.compile(r"BUG: Bad page map: \d+ messages|INFO: lockdep is turned off|"
+                        r"INFO: Stall ended|INFO: NMI handler")
+RECLASS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = tuple(
+    (re.compile(rx, re.MULTILINE), kind, titles) for rx, kind, titles in (
+        (r"refcount_t: (?P<reason>[^.\n]+)", "refcount", ("refcount_t: {reason} in {func}",
+         "refcount_t: {reason}")),
+        (r"(?P<op>list_add|list_del)(?: corruption| double add)|^lib/list_debug\.c",
+         "list_corruption", ("{op} corruption in {func}", "list corruption in {func}",
+                             "list corruption")),
+        (r"Voluntary context switch within RCU read-side critical section", "rcu", (
+         "Voluntary context switch within RCU read-side critical section in {func}",
+         "Voluntary context switch within RCU read-side critical section")),
+        (r"^mm/page_table_check\.c", "bad_page", ("page_table_check: {label} in {func}",
+         "page_table_check: {label}")),
+        (r"^kernel/locking/|^DEBUG_(?:LOCKS|RWSEMS)_WARN_ON", "lockdep", (
+         "{label}: locking bug in {func}", "{label}: locking bug")),
+        (r"^lib/debugobjects\.c|^ODEBUG:", "warning", ("WARNING: ODEBUG bug in {func}",
+         "WARNING: ODEBUG bug")),
+        (r"^mm/usercopy\.c", "bug", ("BUG: bad usercopy in {func}", "BUG: bad usercopy")),
+    ))
+PANIC_KINDS = ((r"softlockup", "soft_lockup"), (r"Hard LOCKUP", "hard_lockup"),
+                (r"hung_task", "hung_task"), (r"RCU Stall", "rcu_stall"),
+                (r"panic_on_warn", "warning"), (r"Fatal exception|Oops", "oops"))
+CONSEQUENCE = re.compile(r"Fatal exception|panic_on_warn|softlockup|Hard LOCKUP|hung_task|"
+                          r"RCU Stall|Attempted to kill|Aiee|Oops|BUG")
+
+
+def alt(*parts: str) -> re.Pattern[str]:
+    return re.compile("(?:" + "|".join(parts) + ")")
+
+
+PREFIX = re.compile(
+    r"(?:\*\* \d+ printk messages dropped \*\* ?)?"
+    r"(?P<kmsg>\d+,\d+,\d+,[^;,]*(?:,caller=(?P<kcaller>[TC]\d+))?[^;]*;)?"
+    r"(?P<jrnl>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ kernel: )?"
+    r"(?:<(?P<lvl>\d{1,2})>)?"
+    r"(?P<fac>[a-z]+\d?\s*:\s*(?:emerg|alert|crit|err|warn|notice|info|debug)\s*: ?)?"
+    r"(?:\[\s*(?P<ts>\d+\.\d+)\]|\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d [\d:]{8} \d{4}\])?"
+    r"(?:\[\s*(?P<caller>[TC]\d+)\])?(?: [\w.-]+ kernel:(?= ))?")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][AB012]|\r")
+FRAME = re.compile(
+    r"\s*(?:\[<?(?:0x)?[0-9a-f]{8,16}>?\]\s*)?(?P<q>\?\s+)?(?P<func>[A-Za-z_.$][\w.$]*)"
+    r"\+0x(?P<off>[0-9a-f]+)/0x(?P<size>[0-9a-f]+)(?:\s+\[(?P<mod>[\w-]+)(?:\s+[0-9a-f]+)?\])?"
+    r"(?:\s+\([A-Z]+\))?(?:\s+\S+:\d+(?:\s+\[inline\])?)?\s*$")
+INLINE = re.compile(r"\s*(?P<func>[A-Za-z_][\w.]*) \S+\.[chS]:\d+ \[inline\]\s*$")
+RIP = re.compile(r"\s*(?:RIP: [0-9a-f]{4}:|pc : |PC is at |NIP: |EIP: |IP: |epc : )"
+                  r"(?:\[<[0-9a-f]+>\]\s*)*(?P<func>[A-Za-z_.$][\w.$]*)\+0x")
+HELD_BY = re.compile(r"(?:locks? held by (?P<comm>.+)/(?P<pid>\d+)[:.]$|comm \"(?P<c2>[^\"]+)\", "
+                      r"pid (?P<p2>\d+))")
+CPU_HDR = re.compile(r"CPU: (?P<cpu>\d+) (?:UID: \d+ )?PID: (?P<pid>\d+) Comm: (?P<comm>\S+)")
+LOCK = re.compile(r"(?:^|\s)\((?P<name>[^\s{}]+?)\)\{[-+.?0-9a-zA-Z]*\}|is trying to "
+                   r"(?:release|contend) lock \((?P<name2>\S+)\) at")
+AT = re.compile(r"(?:, at: |^\s*)(?:\[<[0-9a-f]+>\] )?(?P<func>[A-Za-z_.$][\w.$]*)\+0x")
+TRACE_HDR = re.compile(r"(?P<call>Call [Tt]race:|\s*backtrace(?: \(crc [0-9a-f]+\))?:)|"
+                        r"(?:Allocated|Freed|allocated|freed) by task|Last potentially|"
+                        r"Second to last|Uninit was|Local variable|-> #\d|.*acquired at:|"
+                        r".*registered at:|\.\.\. which became|Preemption disabled at")
+CUT = re.compile(r"-+\[ cut here \]-+")
+SLUB_WARN = re.compile(r"mm/slub\.c:\d+ at |at (?:__slab_err|object_err|slab_err)\+")
+SEP = re.compile(r"[=-]{8,}$")
+END_TRACE = re.compile(r"---\[ end trace")
+POST_END = re.compile(r"(?:R[A-Z0-9]{1,2}|E[A-Z]{2}|[CDEFGS]S|CR\d|DR\d|PKRU|knlGS)\s*:|Code: |"
+                       r"Kernel Offset|SMP: stopping|Rebooting in|CPU features|Memory Limit|"
+                       r"note: |---\[ end Kernel panic|Disabling lock debugging|PHYS_OFFSET|FIX \S+: ")
+TERM = re.compile(r"kharness: |sysrq: |NMI backtrace for cpu|Sending NMI from CPU|Showing "
+                   r"(?:all locks held|busy workqueues|state of)|Task dump for CPU|Mem-Info:|"
+                   r"oom-kill:|Out of memory|Memory cgroup out of memory|-+\[ cut here \]|"
+                   r"\S+ invoked oom-killer:|\S+: page allocation failure:")
+STRONG = re.compile(r"\s*(?:\?\s+)?[\w.$]+\+0x|\s*\[<|\s*</?(?:TASK|IRQ|NMI)>|Call [Tt]race|"
+                     r"(?:RIP|RSP|RAX|R\d\d|pc|lr|sp|x\d+)\s*:")
+PRE = re.compile(r"(?:page|head|flags|raw|memcg|mapping|aops|anon flags|page dumped because|"
+                  r"page_type|page_owner|vma|mm|list_(?:add|del)|DEBUG_\w+|slab \S+ start|"
+                  r"sysrq: Trigger a crash)[: ]|\s+\S")
+BODY = alt(
+    r"\s", r"[=-]{3,}", r">?[0-9a-f]{8,16}[: ]", r"\[[0-9a-f]{16}\] ", r"rcu: ", r"CPU: \d+ ",
+    r"(?:Call [Tt]race|stack backtrace|backtrace|Code|Modules linked in|Hardware name|Workqueue|"
+    r"Tainted|irq event stamp|hardirqs last|softirqs last|pstate|Mem abort info|Data abort info|"
+    r"Memory state around|The buggy address|Allocated by task|Freed by task|Uninit was|"
+    r"Local variable|Last potentially|Second to last|page dumped because|page_type|page_owner|"
+    r"Preemption disabled at|in_atomic\(\)|preempt_count|RCU nest depth|Disabling lock debugging|"
+    r"Kernel Offset|SMP: stopping|Rebooting in|CPU features|Memory Limit|note: |INFO: lockdep|"
+    r"other info that might|Chain exists of|Possible (?:interrupt )?unsafe|rcu_scheduler_active|"
+    r"RCU used illegally|Possible false positive|\"echo 0 >|Future hung task|hex dump|comm \"|"
+    r"Read of size|Write of size|Free of addr|Use-after-free|Out-of-bounds|Corrupted memory|"
+    r"Invalid (?:read|write|free)|kfence-#|allocated by task|freed by task|Object |Redzone |"
+    r"Padding |FIX |INFO: (?:Slab|Object|Allocated|Freed|0x)|Thread overran|RCU grace-period|"
+    r"Unless rcu|Stack dump where|#PF|PGD |Oops|-> #\d|\*\*\* DEADLOCK|Kernel panic|---\[ end|"
+    r"Allocated in |Freed in |Slab 0x|0x[0-9a-f]{8,}-0x)",
+    r"(?:task|page|head|flags|raw|memcg|mapping|aops|addr|file|pgd|p4d|pud|pmd|pte|vma|mm):",
+    r"(?:pc|lr|sp|pmr|x\d{1,2})\s*:", r"(?:ESR|EC|SET|EA|FSC|ISV|CM|GCS|SSE|SF|Xs) = ",
+    r"(?:R[A-Z0-9]{1,2}|E[A-Z]{2}|[CDEFGS]S|CR\d|DR\d|PKRU|knlGS)\s*:\s*[0-9a-f]",
+    r"<\/?(?:TASK|IRQ|NMI|SOFTIRQ|EOI|#DF)>", r"\S+ pgtable: ", r"CPU#\d+ Utilization",
+    r"\S+ #\d+ (?:Not tainted|Tainted)", r"\S+\.[chS]:\d+ ",
+    r".*(?:is trying to|is leaving the kernel|locks? held by|still has locks held|is freeing "
+    r"memory|just changed the state|lock already depends|already holding|dependency chain|new "
+    r"lock dependency|irq-(?:un)?safe lock|became \S+ at|the dependencies between|shortest "
+    r"dependencies|interrupts could create|missing lock nesting|comparison function|state was "
+    r"registered at|no more locks to release|no locks held|is not holding|\[HC\d|inconsistent \{"
+    r"|, at: |blocked on an? |context-\{)")
+SKIP_COMMON = (
+    r"_*warn\w*|warn_\w+|_*report_bug\w*|handle_bug|(?:asm_)?exc_\w+|do_error_trap|do_trap\w*|"
+    r"_*die\w*|oops_\w+|(?:v|nmi_|__)?panic\w*|check_panic_on_warn|dump_\w+|show_stack|"
+    r"_*show_regs\w*|sched_show_task|show_trace_log_lvl|_?printk\w*|vprintk\w*|console_\w+|"
+    r"_*lock_acquire\w*|_*lock_release|lock_acquired|lock_contended|lock_sync|lockdep_\w+|"
+    r"validate_chain|check_prevs?_add|check_noncircular|check_irq_usage|mark_lock\w*|mark_usage|"
+    r"print_\w*bug\w*|debug_check_no_locks_\w+|__lock_\w+|reacquire_held_locks|_raw_\w+|"
+    r"raw_spin_\w+|do_raw_\w+|(?:native_|__pv_)?queued_\w+|spin_\w+|_*rwsem_\w+|"
+    r"_*(?:down|up)(?:_\w+)?|_*mutex_\w+|mutex_\w+|_*rt_mutex\w*|rt_spin_\w+|osq_\w+|"
+    r"percpu_(?:down|up)_\w+|__percpu_\w+|mmap_(?:read|write)_\w+|__mmap_lock_\w+|"
+    r"_*schedule\w*|preempt_schedule\w*|_*cond_resched\w*|_*might_\w+|"
+    r"context_switch|finish_task_switch\w*|io_schedule\w*|s?rcu_\w+|__rcu_\w+|_*kasan_\w+|"
+    r"__asan_\w+|check_region_inline|print_report|print_address_description\w*|_*kfence_\w+|"
+    r"_*kmsan_\w+|__msan_\w+|_*ubsan_\w+|_*mem(?:cpy|set|move)\w*|_*refcount_\w+|__list_\w+|"
+    r"__stack_chk_fail|__check_object_size|check_heap_object|usercopy_\w+|__dump_page|bad_page|"
+    r"free_page_is_bad\w*|print_bad_\w+|_*page_table_check_\w+|watchdog_\w+|_*hrtimer_\w+|"
+    r"hrtimer_\w+|_*sysvec_\w+|asm_sysvec_\w+|_*irq_exit\w*|handle_softirqs|_*do_softirq\w*|"
+    r"el[01]h?t?_64_\w+|el[01]_\w+|do_mem_abort|do_translation_fault|do_page_fault|"
+    r"__do_kernel_fault|do_bad_area|do_alignment_fault|do_debug_exception|call_break_hook|"
+    r"brk_handler|bug_brk_handler|call_on_irq_stack|do_interrupt_handler|gic_handle_irq\w*|"
+    r"page_fault_oops|kernelmode_fixup_or_oops|_*bad_area\w*|do_user_addr_fault|"
+    r"do_kern_addr_fault|handle_page_fault|fixup_exception|_*nmi_\w+|nmi_\w+|default_do_nmi|"
+    r"arch_trigger_cpumask_backtrace|trigger_\w+_backtrace|debug_smp_processor_id|"
+    r"check_preemption_disabled|__this_cpu_preempt_check|__handle_sysrq|write_sysrq_trigger|"
+    r"kthread|ret_from_fork\w*|do_syscall_\w+|entry_SYS\w+|worker_thread|process_one_work|"
+    r"process_scheduled_works|"
+    r"smpboot_thread_fn|schedule_\w*timeout\w*|schedule|wait_for_completion\w*|__pfx_\w+|"
+    r"kmem_cache_free\w*|kv?free\w*|_*slab_free\w*|do_slab_free|_*kmem_cache_free\w*|vfree\w*")
+IDLE = (r"__switch_to\w*|default_idle\w*|arch_cpu_idle\w*|cpu_idle\w*|do_idle|cpuidle_\w+|\w*safe_halt|"
+         r"cpu_startup_entry|start_secondary|secondary_start_kernel|rest_init|start_kernel|"
+         r"x86_64_start_\w+|common_startup_64|cpu_relax|__const_udelay|_*udelay|__delay|"
+         r"delay_\w+|smp_call_function\w*|csd_lock_wait\w*")
+SKIP_KIND = {
+    "hung_task": r"__switch_to\w*|\w*(?:sched|_lock|_slowlock|wait|completion|synchron|rwsem|"
+                 r"mutex)\w*|"
+                 r"_*down\w*|_*folio_lock\w*",
+    "soft_lockup": IDLE, "hard_lockup": IDLE, "rcu_stall": IDLE,
+    "memory_leak": r"kmemleak_\w+|_*kmalloc\w*|kmalloc_\w+|_*kmem_cache_\w+|kmem_cache_\w+|"
+                   r"_*slab_\w+|___slab_alloc|kz?alloc\w*|kcalloc\w*|_*kv[mz]alloc\w*|"
+                   r"_*vz?malloc\w*|_*alloc_pages\w*|_*folio_alloc\w*|new_slab|kmemdup\w*|"
+                   r"kstrn?dup\w*|krealloc\w*|__do_kmalloc_node|trace_kmalloc\w*|pcpu_alloc\w*|"
+                   r"__alloc_percpu\w*|mempool_alloc\w*|alloc_slab_page|allocate_slab",
+    "slab": r"check_\w+|alloc_debug_processing|free_debug_processing|free_to_partial_list|"
+            r"on_freelist|\w+_consistency_checks|\w*slab\w*|object_err|"
+            r"print_trailer|kmem_cache_\w+|_*kmalloc\w*|kmalloc_\w+|kz?alloc\w*|_*do_kmalloc\w*",
+    "bad_page": r"_*free_\w+|free_\w+|_*folio_put\w*|folios_put\w*|put_page\w*|release_pages|"
+                r"check_new_page\w*|prep_new_page|get_page_from_freelist|_*alloc_pages\w*|"
+                r"_*folio_alloc\w*|rmqueue\w*|__rmqueue\w*",
+}
+GAP = 3
+SUFFIX = re.compile(r"(?:\.(?:isra|constprop|part|cold|llvm|lto_priv|localalias|"
+                     r"specialized)(?:\.\d+)*)+$")
+
+
+def fn(text: str | None) -> str | None:
+    """Bare function name: no +off/size, no [module], no .isra.0/.cold suffixes."""
+    if not text:
+        return None
+    name = re.split(r"\+0x|\s", text.strip(), maxsplit=1)[0]
+    return SUFFIX.sub("", name) or None
+
+
+def norm(text: str) -> str:
+    """Strip what varies between runs (addresses, numbers, pids, offsets) from title parts."""
+    text = re.sub(r"\+0x[0-9a-f]+/0x[0-9a-f]+", "", text)
+    text = re.sub(r"\s*\b\w+=\S+", "", text)
+    text = re.sub(r"\[\S+:\d+\]|\b\S+/\d+\b|\b(?:0x)?[0-9a-f]{6,}\b", "", text)
+    text = re.sub(r"CPU#?\d+", "CPU", text)
+    text = re.sub(r"(?:\s+[-@])+(?=\s|$)", "", text)     # "0x..-0x.. @offset=N" leftovers
+    return re.sub(r"\s{2,}", " ", text).strip(" ,:|!.")
+
+
+GLUED = re.compile(r"\S.*?(?=(?:<\d>)?\[\s*\d+\.\d{6}\](?:\[\s*[TC]\d+\])? )")
