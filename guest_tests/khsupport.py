@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from harness import counters, knobs, workloads
+from harness import counters, knobs, thpsysfs, workloads
 from harness.counters import CollapseModel, CounterSnapshot
 from harness.util import cache_dir, run
 
@@ -59,7 +59,7 @@ def _on(policy: str | None, top: str | None) -> bool:
     return policy in ("always", "madvise")
 
 
-def effective(thp: knobs.ThpKnobs, state: Mapping[str, str] | None = None) -> Effective:
+def effective(thp: thpsysfs.ThpKnobs, state: Mapping[str, str] | None = None) -> Effective:
     """From the guest's knob values (read now unless `state` is given)."""
     cur = thp.current() if state is None else state
     layout = thp.layout()
@@ -339,8 +339,8 @@ class Kh:
                  record: dict[str, Any]) -> None:
         self.guest, self.vm, self.kernel, self.features = guest, vm, kernel, features
         self.record = record
-        self.thp = knobs.ThpKnobs(guest, batch=True)
-        self.snapshots: list[knobs.Snapshot] = []
+        self.thp = thpsysfs.ThpKnobs(guest, batch=True)
+        self.snapshots: list[thpsysfs.Snapshot] = []
         self._env: Effective | None = None
         self.meter: Meter | None = None
         self.procs: list[workloads.RunningWorkload] = []
@@ -354,7 +354,7 @@ class Kh:
         before = self.thp.apply(ks)               # written and read back (verified)
         self.snapshots.append(before)
         self.record.setdefault("knobs", knobs.describe(ks))
-        state = dict(before.values) | knobs.targets(ks, self.thp.layout())
+        state = dict(before.values) | thpsysfs.targets(ks, self.thp.layout())
         self._env = effective(self.thp, state)
         if khugepaged and not self.model().orders(self._env.enabled):
             pytest.skip(f"knob set {ks.name}: this kernel's khugepaged collapses none of the "

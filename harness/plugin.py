@@ -350,9 +350,9 @@ def probe_features(guest: Any) -> dict[str, bool]:
 @pytest.fixture
 def thp(guest: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """Knob controller for the guest; the test's knob set (if any) applied, restored after."""
-    from harness import knobs
+    from harness import thpsysfs
     ks = request.getfixturevalue("knobset") if "knobset" in request.fixturenames else None
-    ctl = knobs.ThpKnobs(guest)
+    ctl = thpsysfs.ThpKnobs(guest)
     snap = ctl.apply(ks) if ks is not None else ctl.snapshot()
     try:
         yield ctl

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import knobs
+from harness import knobs, thpsysfs
 from harness.errors import KernelFailure, UserError
-from harness.knobs import KnobSet, ThpKnobs, applied, boot_cmdline, expand_matrix, parse_knobsets
+from harness.knobs import KnobSet, boot_cmdline, expand_matrix, parse_knobsets
+from harness.thpsysfs import ThpKnobs, applied
 
 ROOT = knobs.THP_ROOT
 PTES_KNOBS = ("max_ptes_none", "max_ptes_swap", "max_ptes_shared")
@@ -262,7 +263,7 @@ def test_max_ptes_limits_depend_on_guest(tmp_path: Path, guest: FakeGuest) -> No
     with pytest.raises(UserError, match="exceeds HPAGE_PMD_NR-1 = 511"):
         ThpKnobs(guest).apply(KnobSet(max_ptes_none=600))
     g64 = make_tree(tmp_path / "arm64", page_kb=64, pmd_order=13)
-    assert knobs.targets(KnobSet(max_ptes_none="max"), ThpKnobs(g64).layout()) == {
+    assert thpsysfs.targets(KnobSet(max_ptes_none="max"), ThpKnobs(g64).layout()) == {
         "khugepaged/max_ptes_none": "8191"}
 
 

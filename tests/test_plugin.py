@@ -422,11 +422,11 @@ def test_junitxml_carries_console_excerpt_property(kp: pytest.Pytester) -> None:
 # ------------------------------------------------------------ real guest (integration)
 
 REAL_WARN_TEST = """\
-from harness import knobs, workloads
+from harness import knobs, thpsysfs, workloads
 
 def test_unmarked_warning(guest, vm):
     ks = knobs.expand_matrix({"sizes": "64K", "enabled": "madvise"}, "t")[0]
-    knobs.ThpKnobs(guest).apply(ks)
+    thpsysfs.ThpKnobs(guest).apply(ks)
     guest.run(["sh", "-c", "echo 1 > /sys/kernel/debug/clear_warn_once"], timeout=60,
               check=True)
     w = workloads.start_populate(guest, "2M", "first:32", advise="before", split_to=1)
