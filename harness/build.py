@@ -25,7 +25,7 @@ from harness import arch as archmod
 from harness import kconfig, series, source
 from harness.config import Config, Variant
 from harness.errors import InfrastructureError, KernelFailure, UserError
-from harness.util import cache_dir, cmdline, file_lock, stable_hash, write_json
+from harness.util import cache_dir, cmdline, file_lock, mark_used, stable_hash, write_json
 
 log = logging.getLogger("harness")
 RECIPE_VERSION = 1          # bump when the build recipe changes what lands in artifacts
@@ -121,7 +121,9 @@ def request_for(cfg: Config, variant: Variant, arch: str, *, extra_fragments: tu
 def lookup(req: BuildRequest) -> BuildResult | None:
     toolchain = toolchain_version(archmod.get(req.arch))
     out = cache_dir("builds") / req.key(toolchain)
-    return _result(out, req, cached=True, seconds=0.0) if (out / "metadata.json").exists() else None
+    if not (out / "metadata.json").exists():
+        return None
+    return _result(mark_used(out), req, cached=True, seconds=0.0)
 
 
 def build(req: BuildRequest, *, force: bool = False) -> BuildResult:
@@ -131,7 +133,7 @@ def build(req: BuildRequest, *, force: bool = False) -> BuildResult:
     t0 = time.monotonic()
     if (out / "metadata.json").exists() and not force:
         log.info("[%s %s] cache hit %s", req.arch, req.variant, out)
-        return _result(out, req, cached=True, seconds=time.monotonic() - t0)
+        return _result(mark_used(out), req, cached=True, seconds=time.monotonic() - t0)
     slot = slot_dir(req)
     with file_lock(slot.with_name(slot.name + ".lock")):
         if (out / "metadata.json").exists() and not force:    # built while we waited

@@ -4,11 +4,11 @@
     kharness cache prune [--keep N] [--older-than DAYS] [--dry-run]
 
 prune removes only what the harness rebuilds on demand, and nothing in use:
-  images/<arch>/  per kind (initramfs, rootfs, cloud-local) the N most recently modified
+  images/<arch>/  per kind (initramfs, rootfs, cloud-local) the N most recently used
                   images stay (default 1); older ones go, with their .json sidecar. A kind
                   whose .<kind>.lock is held (an image being built) is skipped.
   builds/         complete entries (with metadata.json) not modified for DAYS (default 14)
-                  go. An entry's mtime is when it was built: a cache hit does not refresh it.
+                  go. An entry's mtime is when it was last built or used (a cache hit touches it).
                   *.partial (a build being stored) and entries without metadata.json are
                   never removed; an arch with a build running (a work/*/<arch>-*.lock held)
                   is skipped.

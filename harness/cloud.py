@@ -39,6 +39,7 @@ from harness.util import (
     atomic_write,
     cache_dir,
     file_lock,
+    mark_used,
     run,
     sha256_bytes,
     sha256_file,
@@ -253,7 +254,7 @@ def local_image(arch: str = "x86_64", *, refresh: bool = False) -> Path:
     out = cache_dir("images", profile.name) / f"cloud-local-{key[:16]}.qcow2"
     with image_lock(profile.name, "cloud-local"):
         if out.exists() and not refresh:
-            return out
+            return mark_used(out)
         _build_local(recipe, profile, key, out)
         for old in out.parent.glob("cloud-local-*.qcow2"):     # superseded builds: ~0.4 GB each
             if old != out:

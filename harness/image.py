@@ -43,6 +43,7 @@ from harness.util import (
     atomic_write,
     cache_dir,
     file_lock,
+    mark_used,
     run,
     sha256_bytes,
     sha256_file,
@@ -445,7 +446,7 @@ def build_initramfs(arch: str, recipe_path: Path, workloads_dir: Path, *,
     out = cache_dir("images", profile.name) / f"initramfs-{key[:16]}.cpio"
     if out.exists() and not refresh:
         log.info("image: cached %s", out)
-        return out
+        return mark_used(out)
     with image_lock(profile.name, "initramfs"):
         if out.exists() and not refresh:
             return out

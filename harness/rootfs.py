@@ -33,7 +33,7 @@ from harness.image import (
     workload_inputs,
     workload_sources,
 )
-from harness.util import cache_dir, run, sha256_bytes, stable_hash, write_json
+from harness.util import cache_dir, mark_used, run, sha256_bytes, stable_hash, write_json
 
 log = logging.getLogger("harness")
 _BUILDER = sha256_bytes(BUILDER.encode() + Path(__file__).read_bytes())
@@ -60,7 +60,7 @@ def rootfs_disk(arch: str, packages: Sequence[str] = ("python3", "stress-ng"), *
     with image_lock(profile.name, "rootfs"):
         if out.exists() and not refresh:
             log.info("image: cached %s", out)
-            return out
+            return mark_used(out)
         _build_rootfs(recipe, profile, names, sources, out, size, key)
         write_json(info_path(out), {
             "kind": "rootfs", "arch": profile.name, "key": key, "recipe": str(recipe.path),

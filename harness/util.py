@@ -36,6 +36,14 @@ def cache_dir(*parts: str) -> Path:
     return path
 
 
+def mark_used(path: Path) -> Path:
+    """Refresh a cached entry's mtime on a cache hit, so `kharness cache prune` (which keeps
+    the newest images and drops builds by age) sees last use, not creation."""
+    with contextlib.suppress(OSError):
+        os.utime(path)
+    return path
+
+
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

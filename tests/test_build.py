@@ -35,6 +35,18 @@ def test_baseline_and_patched_differ_and_cache_hits(cfg: config.Config) -> None:
     assert (patched.dir / "config").read_text().count("CONFIG_SWAP=y") == 1
 
 
+def test_cache_hit_marks_the_entry_used(cfg: config.Config) -> None:
+    """`kharness cache prune` drops builds by mtime: a hit must count as a use."""
+    import os
+    base = build.build(build.request_for(cfg, cfg.variant("baseline"), "x86_64"))
+    os.utime(base.dir, (1_000_000, 1_000_000))
+    assert build.build(build.request_for(cfg, cfg.variant("baseline"), "x86_64")).cached
+    assert base.dir.stat().st_mtime > time.time() - 60
+    os.utime(base.dir, (1_000_000, 1_000_000))
+    assert build.lookup(build.request_for(cfg, cfg.variant("baseline"), "x86_64")) is not None
+    assert base.dir.stat().st_mtime > time.time() - 60
+
+
 def test_prefix_builds_first_k_patches(cfg: config.Config) -> None:
     one = build.build(build.request_for(cfg, cfg.variant("v1:1"), "x86_64"))
     two = build.build(build.request_for(cfg, cfg.variant("v1:2"), "x86_64"))
