@@ -28,6 +28,7 @@ import pytest
 
 from harness import counters, knobs, thpsysfs, workloads
 from harness.counters import CollapseModel, CounterSnapshot
+from harness.pattern import Pattern
 from harness.util import cache_dir, run
 
 Orders = dict[int, int]
@@ -99,7 +100,7 @@ class Layout:
 
 def pte_map(pattern: str, pmds: int, env: Effective) -> tuple[tuple[bool, ...], ...]:
     """Which ptes of each PMD a thpwork pattern selects."""
-    pat = workloads.Pattern.parse(pattern, env.layout.page_size, env.ptes)
+    pat = Pattern.parse(pattern, env.layout.page_size, env.ptes)
     return tuple(tuple(pat.hit(b, i, env.ptes) for i in range(env.ptes)) for b in range(pmds))
 
 

@@ -13,7 +13,8 @@ import pytest
 
 from harness import workloads as wl
 from harness.errors import InfrastructureError, KernelFailure, UserError
-from harness.workloads import Census, Pattern
+from harness.pattern import Pattern, parse_bytes, parse_ranges
+from harness.workloads import Census
 
 try:
     from tests.test_knobs import FakeGuest, Result
@@ -72,10 +73,10 @@ def test_pattern_rejects_junk(bad: str) -> None:
 
 
 def test_sizes_and_ranges() -> None:
-    assert wl.parse_bytes("64K") == 65536 and wl.parse_bytes("4pmd", 2 << 20) == 8 << 20
-    assert wl.parse_ranges("0-3,7") == ((0, 3), (7, 7))
+    assert parse_bytes("64K") == 65536 and parse_bytes("4pmd", 2 << 20) == 8 << 20
+    assert parse_ranges("0-3,7") == ((0, 3), (7, 7))
     with pytest.raises(UserError):
-        wl.parse_bytes("4pmd")
+        parse_bytes("4pmd")
 
 
 def test_c_and_python_patterns_agree(tmp_path: Path, thpwork: Path) -> None:
