@@ -7,7 +7,7 @@ prune removes only what the harness rebuilds on demand, and nothing in use:
   images/<arch>/  per kind (initramfs, rootfs, cloud-local) the N most recently used
                   images stay (default 1); older ones go, with their .json sidecar. A kind
                   whose .<kind>.lock is held (an image being built) is skipped.
-  builds/         complete entries (with metadata.json) not modified for DAYS (default 14)
+  builds/         complete entries (with metadata.json) not used for DAYS (default 14)
                   go. An entry's mtime is when it was last built or used (a cache hit touches it).
                   *.partial (a build being stored) and entries without metadata.json are
                   never removed; an arch with a build running (a work/*/<arch>-*.lock held)
@@ -68,7 +68,7 @@ def add_cli(subparsers: Any) -> None:
     pr.add_argument("--keep", type=_count, default=1, metavar="N",
                     help="images kept per arch and kind, newest first (default: 1)")
     pr.add_argument("--older-than", type=_days, default=14.0, metavar="DAYS",
-                    help="remove complete builds not modified for DAYS (default: 14)")
+                    help="remove complete builds not built or used for DAYS (default: 14)")
     pr.add_argument("--dry-run", action="store_true", help="only print what would be removed")
     pr.set_defaults(func=prune_handler)
 
