@@ -8,17 +8,18 @@ $KHARNESS_TEST_KERNEL_<ARCH> names another image.
 "Ready" = QEMU spawned -> console shows `kharness: sshd ready` -> SSH authenticated
 (VM.boot_seconds, which also counts writing the per-VM key overlay). Each boot is a
 fresh VM, run one at a time. virtme-ng is timed as the wall time of
-`vng --run KERNEL --disable-kvm -- true` (boot + first command + exit); it needs 9p/
-virtio-console in the kernel, so it is given its own kernel (--vng-kernel, e.g. a
-Debian linux-image-*-amd64 extracted with its modules) and a busybox (--busybox).
+`vng -v --run KERNEL --disable-kvm --force-9p -- echo MARK` (boot + first command + exit),
+counted only when MARK comes back; it needs 9p/virtio-console in the kernel, so it is given
+its own kernel (--vng-kernel, e.g. Debian's linux-binary-*-amd64 and linux-modules-*-amd64
+extracted together) and a busybox (--busybox); vng wants `depmod` (kmod) on the host.
 
 Our tinyconfig-based kernels cannot be booted by vng 1.42: they lack CONFIG_NET_9P_VIRTIO,
 CONFIG_9P_FS, CONFIG_VIRTIO_FS and CONFIG_VIRTIO_CONSOLE, so vng's root (the host file
 system over 9p/virtiofs) never mounts: "VFS: Cannot open root device" panic. On this
 host vng also needs --disable-kvm (it does not probe KVM; QEMU aborts in kvm_buf_set_msrs)
 and --force-9p (no virtiofsd). vng 1.42 exits 255 on this host ("cannot find script I/O
-ports", console fallback) although the guest runs the command; each run's exit status is
-printed beside its time.
+ports") and runs the command through its console fallback, whose output appears only with
+-v; each run's exit status is printed beside its time.
 """
 
 from __future__ import annotations
