@@ -12,7 +12,8 @@ from harness.errors import HarnessBug, KharnessError
 
 log = logging.getLogger("harness")
 # Modules that register their own subcommands with add_cli(subparsers).
-PLUGGED = ("harness.scanlog", "harness.bootcli", "harness.imagecli", "harness.runcli", "harness.bisectcli", "harness.cachecli")
+PLUGGED = ("harness.scanlog", "harness.bootcli", "harness.imagecli", "harness.runcli",
+           "harness.bisectcli", "harness.cachecli")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,20 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     cache = tmp_path / "cache"
     monkeypatch.setenv("KHARNESS_CACHE", str(cache))
     return cache
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """`kharness ARGS` in a child process (exit status and stderr as a user sees them)."""
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True,
+                          text=True, cwd=Path(__file__).parent.parent, check=False)
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str], needle: str, prefix: str = "") -> None:
+    """Exit 2 with exactly one stderr line that starts with `prefix` and contains `needle`."""
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(prefix) and needle in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,6 +13,8 @@ import pytest
 
 from harness import cachecli, cli, image
 from harness.util import file_lock
+from tests import conftest
+from tests.conftest import run_cli
 
 NOW = time.time()
 DAY = 86400.0
@@ -39,16 +40,8 @@ def put_build(cache: Path, key: str, arch: str, age_days: float, complete: bool 
     return entry
 
 
-def kharness(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True,
-                          text=True, cwd=Path(__file__).parent.parent, check=False)
-
-
 def one_line_error(proc: subprocess.CompletedProcess[str], needle: str) -> None:
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("kharness: ") and needle in lines[0], proc.stderr
-    assert "Traceback" not in proc.stderr
+    conftest.one_line_error(proc, needle, prefix="kharness: ")
 
 
 @pytest.fixture
@@ -177,12 +170,12 @@ def test_prune_builds_old_complete_only(isolated_cache: Path,
 
 def test_bad_keep_and_days_exit_2(isolated_cache: Path) -> None:
     isolated_cache.mkdir()
-    one_line_error(kharness("cache", "prune", "--keep", "-1"), "--keep")
-    one_line_error(kharness("cache", "prune", "--keep", "x"), "--keep")
-    one_line_error(kharness("cache", "prune", "--older-than", "-3"), "--older-than")
+    one_line_error(run_cli("cache", "prune", "--keep", "-1"), "--keep")
+    one_line_error(run_cli("cache", "prune", "--keep", "x"), "--keep")
+    one_line_error(run_cli("cache", "prune", "--older-than", "-3"), "--older-than")
 
 
 def test_missing_cache_root_exit_2(isolated_cache: Path) -> None:
     for args in (("cache",), ("cache", "prune")):
-        one_line_error(kharness(*args), f"no kharness cache at {isolated_cache}")
+        one_line_error(run_cli(*args), f"no kharness cache at {isolated_cache}")
     assert not isolated_cache.exists()                      # and it was not created
