@@ -219,9 +219,11 @@ def test_build_is_cached_and_keyed_on_inputs(tmp_path: Path, cache: Path,
 
     def no_rebuild(*args: object) -> None:
         raise AssertionError("rebuilt although nothing changed")
+    os.utime(first, (1_000_000, 1_000_000))         # a hit marks it used (cache prune)
     with monkeypatch.context() as m:
         m.setattr(image, "_build_initramfs", no_rebuild)
         assert image.build_initramfs(HOST.name, recipe, workloads) == first
+    assert first.stat().st_mtime > 1_000_000
 
     entries = {e.name: e for e in cpio.unpack(first.read_bytes())}
     exe = elf.parse_elf(entries["usr/local/bin/khtrue"].data)
