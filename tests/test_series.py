@@ -82,3 +82,50 @@ def test_user_checkout_untouched(fake_repo: Path, tmp_path: Path, isolated_cache
     series.apply(src.repo, src.base, series.load_version("demo", "v1", str(d)))
     assert (git(fake_repo, "status", "--porcelain"), git(fake_repo, "rev-parse", "HEAD")) == before
     assert git(fake_repo, "worktree", "list").count("\n") == 0
+
+
+def _format_patches(repo: Path, out: Path, n: int) -> Path:
+    out.mkdir(parents=True)
+    git(repo, "format-patch", "-q", "-M", "-o", str(out), f"HEAD~{n}")
+    return out
+
+
+def test_touched_paths_cover_new_renamed_and_deleted_files(fake_repo: Path,
+                                                           tmp_path: Path) -> None:
+    git(fake_repo, "checkout", "-q", "-b", "s")
+    (fake_repo / "mm" / "new.c").write_text("int x;\n")
+    git(fake_repo, "add", "mm/new.c")
+    git(fake_repo, "mv", "mm/khugepaged.c", "mm/collapse.c")
+    git(fake_repo, "commit", "-qm", "mm: move")
+    d = _format_patches(fake_repo, tmp_path / "v1", 1)
+    sv = series.load_version("demo", "v1", str(d))
+    assert sv.touched_paths() == ("mm/collapse.c", "mm/khugepaged.c", "mm/new.c")
+
+
+def test_apply_checks_out_only_what_the_series_touches_and_falls_back_to_3way(
+        fake_repo: Path, tmp_path: Path, isolated_cache: Path) -> None:
+    lines = [f"int line{i};\n" for i in range(1, 21)]
+    (fake_repo / "mm" / "khugepaged.c").write_text("".join(lines))
+    git(fake_repo, "commit", "-qam", "twenty lines")
+    git(fake_repo, "checkout", "-q", "-b", "s")
+    (fake_repo / "mm" / "khugepaged.c").write_text("".join(
+        ["int line2_patched;\n" if i == 1 else l for i, l in enumerate(lines)]))
+    (fake_repo / "mm" / "added.c").write_text("int added;\n")
+    git(fake_repo, "add", "mm/added.c")
+    git(fake_repo, "commit", "-qam", "mm: patch line 2")
+    d = _format_patches(fake_repo, tmp_path / "v1", 1)
+    git(fake_repo, "checkout", "-q", "main")
+    # main moves on inside the patch's context: plain apply fails, `git am -3` merges
+    (fake_repo / "mm" / "khugepaged.c").write_text("".join(
+        ["int line5_upstream;\n" if i == 4 else l for i, l in enumerate(lines)]))
+    git(fake_repo, "commit", "-qam", "upstream line 5")
+    src = source.resolve(SourceSpec("git", str(fake_repo), ref="main"))
+    applied = series.apply(src.repo, src.base, series.load_version("demo", "v1", str(d)))
+    merged = source.git(src.repo, "show", f"{applied.commit_for(None)}:mm/khugepaged.c")
+    assert "int line2_patched;" in merged and "int line5_upstream;" in merged
+    assert source.git(src.repo, "show", f"{applied.commit_for(None)}:mm/added.c") == "int added;"
+    wt = isolated_cache / "work" / src.repo.name / "apply"
+    checked_out = sorted(str(p.relative_to(wt)) for p in wt.rglob("*")
+                         if p.is_file() and ".git" not in p.parts)
+    assert checked_out == ["mm/added.c", "mm/khugepaged.c"]
+    assert (fake_repo / "Makefile").exists() and not (wt / "Makefile").exists()
