@@ -395,78 +395,19 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
     outcome = yield
     if _offset_key not in item.stash:
         return
-    splats = _test_splats(item)
-    record = item.stash.setdefault(_record_key, {})
-    record["splats"] = [s.to_json() | {"raw": None} for s in splats]
-    unexpected = _unexpected(item, splats)
-    expected_marker = item.get_closest_marker("expect_splat")
-    if expected_marker and not [s for s in splats if _matches(expected_marker, s)]:
-        outcome.force_exception(AssertionError(f"expected splat {expected_marker.kwargs} not seen"))
-        return
-    if unexpected and outcome.excinfo is None:
-        outcome.force_exception(SplatFound(_describe(unexpected)))
-
-
-class SplatFound(AssertionError):
-    """The kernel printed a splat during the test."""
-
-
-def _console_slice(item: pytest.Item) -> str:
+    from harness import splatguard
     machine, offset = item.stash[_offset_key]
-    path: Path = machine.console_path
-    end_marker = f"kharness: test end {item.nodeid}"
-    if _healthy(machine):                  # let the end marker reach the console first
-        try:
-            machine.guest.mark_test_end(item.nodeid)
-        except KharnessError:
-            pass
-        deadline = time.monotonic() + 5 * machine.scale
-        while time.monotonic() < deadline and end_marker not in _read_from(path, offset):
-            time.sleep(0.1)
-    return _read_from(path, offset)
-
-
-def _read_from(path: Path, offset: int) -> str:
-    with open(path, "rb") as f:
-        f.seek(offset)
-        return f.read().decode(errors="backslashreplace")
-
-
-def _test_splats(item: pytest.Item) -> list[Any]:
-    from harness import splats
-    text = _console_slice(item)
-    item.stash.setdefault(_record_key, {})["console_excerpt"] = text[-20000:]
-    found = splats.parse_log(text, file=item.nodeid)
-    machine, _ = item.stash[_offset_key]
-    try:
-        from harness import symbolize
-        kernel = item.funcargs.get("kernel") if hasattr(item, "funcargs") else None
-        if kernel is not None:
-            found = [symbolize.symbolize(s, kernel.vmlinux, machine.profile.name) for s in found]
-    except (ImportError, KharnessError, OSError):
-        pass
-    return found
-
-
-def _matches(marker: pytest.Mark, splat: Any) -> bool:
-    import re
-    kind, title = marker.kwargs.get("kind"), marker.kwargs.get("title")
-    return (kind is None or splat.kind == kind) and (title is None or re.search(title, splat.title)
-                                                     is not None)
-
-
-def _unexpected(item: pytest.Item, splats: list[Any]) -> list[Any]:
+    text = splatguard.console_slice(machine, offset, item.nodeid, _healthy(machine))
+    record = item.stash.setdefault(_record_key, {})
+    record["console_excerpt"] = text[-20000:]
+    kernel = item.funcargs.get("kernel") if hasattr(item, "funcargs") else None
+    splats = splatguard.test_splats(text, item.nodeid, kernel, machine.profile.name)
+    record["splats"] = [s.to_json() | {"raw": None} for s in splats]
     marker = item.get_closest_marker("expect_splat")
-    return [s for s in splats if marker is None or not _matches(marker, s)]
-
-
-def _describe(splats: list[Any]) -> str:
-    lines = [f"{len(splats)} kernel splat(s) during the test:"]
-    for s in splats:
-        lines.append(f"  [{s.kind}] {s.title}  (function: {s.function}, console line {s.line})")
-        for frame in list(getattr(s, "frames", []))[:12]:
-            lines.append(f"      {frame}")
-    return "\n".join(lines)
+    failure = splatguard.verdict(marker.kwargs if marker else None, splats)
+    missing_expected = failure is not None and not isinstance(failure, splatguard.SplatFound)
+    if missing_expected or (failure is not None and outcome.excinfo is None):
+        outcome.force_exception(failure)
 
 
 @pytest.hookimpl(hookwrapper=True)
