@@ -220,7 +220,7 @@ def _knobsets(cfg: Any, names: Any, where: str) -> list[Any]:
 def _fail_fast(value: Any, where: str) -> frozenset[str] | None:
     """None (off), frozenset() (any kind) or the named splat kinds."""
     from harness.errors import UserError
-    from harness.splats import KINDS
+    from harness.splatmodel import KINDS
     if not value:
         return None
     names = {k.strip() for k in str(value).split(",") if k.strip()}

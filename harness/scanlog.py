@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.errors import KharnessError, UserError
-from harness.splats import Splat, parse_file
+from harness.splatmodel import Splat
+from harness.splats import parse_file
 from harness.symbolize import elf_arch, symbolize
 
 PROG = "kharness scan-log"

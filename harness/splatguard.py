@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import KharnessError
-from harness.splats import Splat, parse_log
+from harness.splatmodel import Splat
+from harness.splats import parse_log
 
 
 class SplatFound(AssertionError):

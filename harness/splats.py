@@ -8,6 +8,10 @@ A WARNING/BUG is reclassified by its message or file (RECLASS): refcount_t -> re
 list_add/list_del corruption -> list_corruption, "Voluntary context switch within RCU" -> rcu,
 mm/page_table_check.c -> bad_page, kernel/locking/ -> lockdep.
 
+Modules: this one finds and assembles reports (line cleaning, the per-context state machine,
+nesting); harness.splatdescribe turns a finished report into a Splat (kind, title, culprit,
+primary stack); harness.splatmodel holds Splat and Frame (re-exported here).
+
 Table-driven (style 9): the patterns live in harness/splattable.py (each `StartPattern` row of
 `TABLE` is kind, start regex, titles, where the culprit comes from). `parse_log` cleans each line
 (printk timestamps, `[T123]`/`[C1]` caller ids, `<4>` levels, `dmesg -x` prefixes, /dev/kmsg
@@ -49,11 +53,11 @@ from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from harness.splatdescribe import build
+from harness.splatmodel import KINDS, Comparison, Frame, Splat
 from harness.splattable import (
     ANSI,
-    AT,
     BODY,
     CONSEQUENCE,
     CPU_HDR,
@@ -62,93 +66,37 @@ from harness.splattable import (
     FRAME,
     GAP,
     GLUED,
-    HELD_BY,
-    INLINE,
-    LOCK,
     NOT_START,
-    PANIC_KINDS,
     POST_END,
     PRE,
     PREFIX,
     QUICK,
-    RECLASS,
-    RIP,
     SEP,
-    SKIP_COMMON,
-    SKIP_KIND,
     SLUB_WARN,
     STRONG,
     TABLE,
     TERM,
     TRACE_HDR,
     StartPattern,
-    fn,
-    norm,
 )
 
-KINDS = ("bug", "oops", "warning", "lockdep", "rcu", "rcu_stall", "soft_lockup", "hard_lockup",
-         "hung_task", "atomic_sleep", "kasan", "kfence", "kmsan", "kcsan", "ubsan", "bad_page",
-         "refcount", "memory_leak", "list_corruption", "panic", "stack", "invalid_opcode", "slab",
-         "cfi")
+__all__ = [
+    "END_MARKER",
+    "KINDS",
+    "START_MARKER",
+    "Comparison",
+    "Frame",
+    "Splat",
+    "compare",
+    "parse_file",
+    "parse_log",
+    "slice_by_markers",
+    "slice_for_test",
+    "start_kind",
+]
+
 START_MARKER = "kharness: test start {}"
 END_MARKER = "kharness: test end {}"
-
-
-@dataclass(frozen=True)
-class Frame:
-    function: str
-    offset: int | None = None
-    size: int | None = None
-    module: str | None = None
-    reliable: bool = True
-    source: str | None = None          # "file:line" after symbolize(), or "no debug info"
-
-    def __str__(self) -> str:
-        text = ("" if self.reliable else "? ") + self.function
-        if self.offset is not None:
-            text += f"+{self.offset:#x}/{self.size or 0:#x}"
-        if self.module:
-            text += f" [{self.module}]"
-        return f"{text} {self.source}" if self.source else text
-
-
-@dataclass(frozen=True)
-class Splat:
-    kind: str
-    title: str
-    function: str | None
-    frames: tuple[Frame, ...]
-    locks: tuple[str, ...]
-    lines: tuple[str, ...]
-    line: int
-    file: str
-    header: str = ""
-    end_line: int = 0
-    cpu: int | None = None
-    pid: int | None = None
-    comm: str | None = None
-    message: str | None = None
-    location: str | None = None
-    truncated: bool = False
-
-    @property
-    def raw(self) -> str:
-        return "\n".join(self.lines)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"file": self.file, "line": self.line, "end_line": self.end_line,
-                "kind": self.kind, "title": self.title, "function": self.function,
-                "header": self.header, "frames": [str(f) for f in self.frames],
-                "locks": list(self.locks), "cpu": self.cpu, "pid": self.pid, "comm": self.comm,
-                "message": self.message, "location": self.location,
-                "truncated": self.truncated, "raw": self.raw}
-
-
-@dataclass(frozen=True)
-class Comparison:
-    new: list[str]
-    gone: list[str]
-    both: list[str]
 
 
 @dataclass(frozen=True)
@@ -173,14 +121,6 @@ def _clean(no: int, raw: str) -> _Line:
         text = text[1:]                          # the separator after "[ts]" / "kern :warn :"
     text = re.sub(r"^kmemleak: (?=\s|unreferenced object)", "", text)
     return _Line(no, raw.rstrip("\r\n"), text.rstrip(), m["caller"] or m["kcaller"], kernel)
-
-
-def _parse_frame(text: str) -> Frame | None:
-    m = FRAME.match(text)
-    if m:
-        return Frame(m["func"], int(m["off"], 16), int(m["size"], 16), m["mod"], not m["q"])
-    m = INLINE.match(text)
-    return Frame(m["func"]) if m else None
 
 
 def _match_start(text: str) -> tuple[StartPattern, re.Match[str]] | None:
@@ -379,205 +319,6 @@ def _preamble_start(buf: list[_Line]) -> int | None:
     return idx
 
 
-@dataclass
-class _Info:
-    rip: str | None = None
-    at: str | None = None
-    workfn: str | None = None
-    loc: str | None = None
-    rw: str | None = None
-    cpu_hdr: re.Match[str] | None = None
-    held_by: re.Match[str] | None = None
-
-
-def _scan(rep: _Report, texts: list[str]) -> tuple[_Info, list[Frame], list[str]]:
-    info = _Info()
-    at_rx = re.compile(rep.pat.at) if rep.pat.at else None
-    after_at = False
-    for i, text in enumerate(texts[rep.lines.index(rep.head):]):
-        info.rip = info.rip or fn((m := RIP.match(text)) and m["func"])
-        info.cpu_hdr = info.cpu_hdr or CPU_HDR.match(text)
-        info.held_by = info.held_by or HELD_BY.search(text)
-        if at_rx is not None and info.at is None:
-            if after_at and (m := AT.search(text)):
-                info.at = fn(m["func"])
-            after_at = after_at or bool(at_rx.search(text))
-        if info.workfn is None and (m := re.search(r"(?:workfn=|last function: |^Workqueue: "
-                                                    r"\S+ )([\w.]+)", text)):
-            info.workfn = fn(m[1])
-        if info.loc is None and 0 < i < 4 and (m := re.match(r"(\S+\.[chS]:\d+) ", text)):
-            info.loc = m[1]
-        if info.rw is None and (m := re.match(r"(Read|Write) of size", text)):
-            info.rw = m[1]
-    return info, _primary_trace(texts), _locks(texts)
-
-
-def _traces(texts: list[str]) -> list[tuple[str, list[Frame]]]:
-    """(label, frames) of every stack in the report; label "call", "aux" or "primary"."""
-    out: list[tuple[str, list[Frame]]] = []
-    cur: list[Frame] | None = None
-    primary_next = False
-    for text in texts:
-        primary_next = primary_next or text.startswith("stack backtrace:")
-        frame = _parse_frame(text)
-        if frame is not None:
-            if cur is None:
-                cur = []
-                out.append(("call", cur))
-            cur.append(frame)
-        elif (m := TRACE_HDR.match(text)) is not None:
-            cur = []
-            label = "aux" if not m["call"] else "primary" if primary_next else "call"
-            primary_next = primary_next and label != "primary"
-            out.append((label, cur))
-        elif not text.strip() or text.strip() in ("</TASK>", "</IRQ>") or RIP.match(text):
-            cur = None
-    return out
-
-
-def _primary_trace(texts: list[str]) -> list[Frame]:
-    traces = [t for t in _traces(texts) if t[1]]
-    for want in ("primary", "call", "aux"):
-        found = next((frames for label, frames in traces if label == want), None)
-        if found:
-            return found
-    return []
-
-
-def _locks(texts: list[str]) -> list[str]:
-    names: list[str] = []
-    for text in texts:
-        for m in LOCK.finditer(text):
-            name = m["name"] or m["name2"]
-            if name and name not in names:
-                names.append(name)
-    return names
-
-
-def _classify(rep: _Report, haystack: str) -> tuple[str, tuple[str, ...], str]:
-    """Final (kind, title formats, label) once the whole report is known."""
-    pat, m = rep.pat, rep.m
-    if pat.role == "oops_hdr":
-        return _oops_kind(m["what"])
-    if pat.role == "panic":
-        reason = norm(m["reason"].split(" ]---")[0])
-        kind = next((k for rx, k in PANIC_KINDS if re.search(rx, reason)), "panic")
-        return kind, (f"kernel panic: {reason}".replace("{", "(").replace("}", ")"),), ""
-    if pat.kind in ("warning", "bug"):
-        label = "kernel BUG" if pat.kind == "bug" else "WARNING"
-        for rx, kind, titles in RECLASS:
-            if rx.search(haystack):
-                return kind, titles, label
-    return pat.kind, pat.titles, ""
-
-
-def _oops_kind(what: str) -> tuple[str, tuple[str, ...], str]:
-    what = re.sub(r"^Internal error: |,? probably for .*$", "", what).strip()
-    table = ((r"Oops - BUG$", "bug", "kernel BUG"), (r"invalid opcode|Oops - Undefined instr",
-             "invalid_opcode", "invalid opcode"), (r"UBSAN", "ubsan", what),
-             (r"KASAN", "kasan", "KASAN: invalid-access"), (r"Oops$", "oops", "Oops"))
-    kind, label = next(((k, lab) for rx, k, lab in table if re.search(rx, what)),
-                       ("oops", norm(what)))
-    return kind, (label + " in {func}", label), label
-
-
-def _culprit(rep: _Report, kind: str, info: _Info, frames: list[Frame]) -> str | None:
-    extra = SKIP_KIND.get(kind)
-    skip = re.compile(SKIP_COMMON + ("|" + extra if extra else ""))
-    named: list[str] = []
-    cands: list[str] = []
-    for src in rep.pat.src:
-        if src == "trace":
-            # "f+0x0/..." below the top frame is a return address just past a noreturn call at
-            # the end of the function laid out before f (arm64: "sysrq_connect+0x0" for
-            # sysrq_handle_crash -> panic): f itself is not on the stack.
-            cands.extend(fn(f.function) or f.function for i, f in enumerate(frames)
-                         if f.reliable and not (i and f.offset == 0))
-            continue
-        value = {"hdr": fn(rep.m.groupdict().get("hfunc")), "rip": info.rip, "at": info.at,
-                 "workfn": info.workfn}[src]
-        if value:
-            named.append(value)
-            cands.append(value)
-    good = next((c for c in cands if not skip.fullmatch(c) and not c.startswith("0x")), None)
-    return good or (named[0] if named else None)
-
-
-def _title(formats: tuple[str, ...], fields: dict[str, str]) -> str:
-    for fmt in formats:
-        try:
-            return fmt.format_map(fields)
-        except KeyError:
-            continue
-    return formats[-1] if formats else "unknown splat"
-
-
-def _message(rep: _Report) -> str | None:
-    pre = [ln.text.strip() for ln in rep.lines[:rep.lines.index(rep.head)]]
-    cut = next((i for i, t in enumerate(pre) if CUT.match(t)), None)
-    msg = [t for t in (pre[cut + 1:] if cut is not None else []) if t and not SEP.match(t)]
-    msg += [t for t in pre[:cut] if re.match(r"list_|refcount_t:|DEBUG_|page dumped", t)]
-    return "\n".join(msg) or None
-
-
-def _build(rep: _Report, file: str, last_no: int) -> Splat | None:
-    texts = [ln.text for ln in rep.lines]
-    info, frames, locks = _scan(rep, texts)
-    if rep.pat.role == "generic" and not (rep.head.kernel or frames):
-        return None
-    groups = {k: v for k, v in rep.m.groupdict().items() if v}
-    message = _message(rep)
-    head_at = rep.lines.index(rep.head)
-    haystack = "\n".join([message or "", groups.get("loc", ""), *texts[head_at + 1:head_at + 3]])
-    kind, formats, label = _classify(rep, haystack)
-    func = _culprit(rep, kind, info, frames)
-    if kind == "panic" and rep.m.groupdict().get("reason", "").startswith("sysrq triggered crash"):
-        func = "sysrq_handle_crash"             # its only caller (drivers/tty/sysrq.c)
-    fields = _fields(groups, info, func, label, haystack)
-    title = _title(formats, fields)
-    return Splat(
-        kind=kind, title=title, function=func, frames=tuple(frames), locks=tuple(locks),
-        lines=tuple(ln.raw for ln in rep.lines), line=rep.lines[0].no, file=file,
-        header=rep.head.text.strip(), end_line=rep.lines[-1].no, message=message,
-        location=groups.get("loc") or info.loc, truncated=rep.lines[-1].no == last_no and _looks_cut(rep, frames),
-        **_who(groups, info))
-
-
-def _fields(groups: dict[str, str], info: _Info, func: str | None, label: str,
-            haystack: str) -> dict[str, str]:
-    fields = {k: norm(v) for k, v in groups.items() if k not in ("loc", "hfunc")}
-    if "loc" in groups or info.loc:
-        fields["loc"] = norm(groups.get("loc") or info.loc or "") or "unknown"
-    if "gwhat" in groups:                        # generic "BUG: <what>: <details>"
-        fields["gwhat"] = norm(re.split(r": | on CPU|, | - ", groups["gwhat"])[0]) or "BUG"
-    for rx, _kind, _titles in RECLASS:
-        if (m := rx.search(haystack)) is not None:
-            fields.update({k: v.strip() for k, v in m.groupdict().items() if v})
-            break
-    if label:
-        fields["label"] = label
-    if info.rw:
-        fields["rw"] = info.rw
-    if func:
-        fields["func"] = func
-    return fields
-
-
-def _who(groups: dict[str, str], info: _Info) -> dict[str, Any]:
-    hdr, held = info.cpu_hdr, info.held_by
-    cpu = groups.get("cpu") or (hdr["cpu"] if hdr else None)
-    pid = groups.get("pid") or (hdr["pid"] if hdr else held and (held["pid"] or held["p2"]))
-    comm = groups.get("comm") or (hdr["comm"] if hdr else held and (held["comm"] or held["c2"]))
-    return {"cpu": int(cpu) if cpu else None, "pid": int(pid) if pid else None, "comm": comm}
-
-
-def _looks_cut(rep: _Report, frames: list[Frame]) -> bool:
-    if rep.state == "ended" or not {"trace", "rip"} & set(rep.pat.src):
-        return False
-    last = rep.lines[-1].text
-    return not frames or bool(FRAME.match(last) or TRACE_HDR.match(last)) or rep.gap > 0
-
-
 def _split_lines(text: str) -> list[str]:
     lines = text.split("\n")
     return lines[:-1] if lines and lines[-1] == "" else lines
@@ -591,7 +332,7 @@ def parse_log(text: str, file: str = "<log>") -> list[Splat]:
     parser = _Parser(use_ctx=sum(1 for ln in lines if ln.ctx) >= 3)
     for ln in lines:
         parser.feed(ln)
-    splats = [s for s in (_build(r, file, len(lines)) for r in parser.finish()) if s]
+    splats = [s for s in (build(r, file, len(lines)) for r in parser.finish()) if s]
     if any(s.kind == "memory_leak" and s.title != "kmemleak: suspected memory leaks"
            for s in splats):
         splats = [s for s in splats if s.title != "kmemleak: suspected memory leaks"]

@@ -34,7 +34,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from harness.errors import UserError
-from harness.splats import Frame, Splat
+from harness.splatmodel import Frame, Splat
 from harness.util import run
 
 log = logging.getLogger("harness")
