@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from khsupport import Kh, selftest_tree
 
-from harness import source, workloads
+from harness import guestbin, source, workloads
 from harness.errors import InfrastructureError
 from harness.util import cache_dir
 
@@ -31,7 +31,7 @@ def _binary(kernel: Any, cfg: Any) -> Path:
     if not out.exists():
         tree = selftest_tree(source.resolve(cfg.source).repo, commit)
         try:
-            workloads.build_selftest_khugepaged(tree, kernel.arch, out)
+            guestbin.build_selftest_khugepaged(tree, kernel.arch, out)
         except InfrastructureError as e:
             if not e.what.startswith("command failed"):
                 raise                       # no cross compiler etc.: the rig

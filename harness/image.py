@@ -38,13 +38,13 @@ from cryptography.hazmat.primitives.serialization import (
 
 from harness import arch as arch_mod
 from harness import cpio, debian, elf
-from harness.errors import InfrastructureError, UserError
+from harness.errors import UserError
+from harness.guestbin import compile_workloads, workload_inputs, workload_sources
 from harness.util import (
     atomic_write,
     cache_dir,
     file_lock,
     mark_used,
-    run,
     sha256_bytes,
     sha256_file,
     stable_hash,
@@ -58,7 +58,6 @@ IMAGES = REPO / "images"
 WORKLOADS = REPO / "guest_tests" / "workloads"
 TRIPLETS = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
 ELF_MACHINES = {"x86_64": 62, "arm64": 183}
-CFLAGS = ("-static", "-O2", "-Wall", "-pthread")
 BUILDER = sha256_bytes(b"".join(Path(f).read_bytes() for f in (__file__, cpio.__file__, elf.__file__)))
 
 
@@ -370,50 +369,6 @@ def _assemble(recipe: Recipe, profile: arch_mod.ArchProfile, pkgs: list[debian.P
     entries.setdefault("dev/console", cpio.chardev("dev/console", 5, 1))
     used = [p for p in tree.loaded if p.name in col.used]
     return list(entries.values()), used
-
-
-# ---------------------------------------------------------------- workloads
-
-def workload_sources(directory: Path) -> list[Path]:
-    """Every workload source (*.c) and header, sorted; none if the directory is empty/missing."""
-    if not directory.is_dir():
-        return []
-    return sorted(p for p in directory.iterdir() if p.suffix in (".c", ".h") and p.is_file())
-
-
-def compiler_id(profile: arch_mod.ArchProfile) -> dict[str, str]:
-    """What makes the guest compiler's output: its version and the static libc it links."""
-    cc = arch_mod.guest_cc(profile)
-    version = run([cc, "--version"]).stdout.splitlines()[0]
-    libc = Path(run([cc, "-print-file-name=libc.a"]).stdout.strip())
-    if not libc.is_absolute():
-        pkg = "libc6-dev" if not arch_mod.cross_prefix(profile) else f"libc6-dev-{profile.debian_arch}-cross"
-        raise InfrastructureError(f"{cc} has no static libc", "libc.a not found",
-                                  f"apt-get install {pkg}")
-    return {"cc": cc, "version": version, "libc.a": sha256_file(libc)}
-
-
-def compile_workloads(profile: arch_mod.ArchProfile, sources: list[Path],
-                      tmp: Path) -> dict[str, bytes]:
-    """Each *.c compiled static for the guest: {name: executable bytes}."""
-    cc, out = arch_mod.guest_cc(profile), {}
-    for src in (s for s in sources if s.suffix == ".c"):
-        exe = tmp / src.stem
-        proc = run([cc, *CFLAGS, "-I", src.parent, "-o", exe, src], check=False)
-        if proc.returncode != 0:
-            tail = " | ".join(proc.stderr.strip().splitlines()[-4:])
-            raise UserError(f"guest workload {src.name} does not compile for {profile.name}", tail,
-                            f"fix {src}")
-        out[src.stem] = exe.read_bytes()
-    return out
-
-
-def workload_inputs(profile: arch_mod.ArchProfile, sources: list[Path]) -> dict[str, Any]:
-    if not sources:
-        return {}
-    compiler = compiler_id(profile) if any(s.suffix == ".c" for s in sources) else {}
-    return {"sources": [(s.name, sha256_file(s)) for s in sources], "compiler": compiler,
-            "cflags": CFLAGS}
 
 
 # ---------------------------------------------------------------- initramfs (public)

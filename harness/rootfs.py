@@ -17,21 +17,19 @@ from pathlib import Path
 from harness import arch as arch_mod
 from harness import cpio, debian
 from harness.errors import InfrastructureError
+from harness.guestbin import compile_workloads, workload_inputs, workload_sources
 from harness.image import (
     BUILDER,
     IMAGES,
     WORKLOADS,
     Recipe,
     applet_links,
-    compile_workloads,
     host_key,
     image_lock,
     info_path,
     load_recipe,
     recipe_entries,
     refresh_archive,
-    workload_inputs,
-    workload_sources,
 )
 from harness.util import cache_dir, mark_used, run, sha256_bytes, stable_hash, write_json
 

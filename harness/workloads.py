@@ -18,23 +18,16 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from harness import arch as archmod
 from harness.counters import WorkloadGone
 from harness.errors import InfrastructureError, KernelFailure, UserError
 from harness.knobs import CommandResultLike, GuestLike, size_label
-from harness.util import run
 
 THPWORK = "thpwork"
-WORKLOAD_DIR = Path(__file__).resolve().parent.parent / "guest_tests" / "workloads"
-CFLAGS = ("-static", "-O2", "-Wall", "-pthread")
-SELFTEST_CFLAGS = ("-static", "-Wall", "-O2", "-U_FORTIFY_SOURCE", "-Wunreachable-code")
-SELFTEST_LIBS = ("-lrt", "-lpthread", "-lm")
 EXIT_OK, EXIT_FINDING, EXIT_USAGE, EXIT_ENV, EXIT_TIMEOUT, EXIT_GONE = range(6)
 
 
@@ -357,51 +350,6 @@ def setup_zram_swap(guest: GuestLike, size: str = "256M", device: str = "zram0",
     """zram swap without mkswap/swapon binaries (idempotent; needs CONFIG_ZRAM, SWAP)."""
     argv = [binary, "zram-swap", "--size", size, "--device", device]
     return _one(_events(guest.run(argv, timeout=120), argv), "zram-swap")
-
-
-# ------------------------------------------------------------- building
-
-def build_thpwork(out: Path, cc: str = "gcc") -> Path:
-    """Compile thpwork static (what the image builder does for every workloads/*.c)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    run([cc, *CFLAGS, WORKLOAD_DIR / "thpwork.c", "-o", out], timeout=300)
-    return out
-
-
-def selftest_sources(mm: Path) -> list[str]:
-    """khugepaged.c + the helpers its Makefile links ($(TEST_GEN_FILES): ...)."""
-    text = (mm / "Makefile").read_text(errors="replace")
-    m = re.search(r"^\$\(TEST_GEN_FILES\):\s*(.+)$", text, re.MULTILINE)
-    helpers = m.group(1).split() if m else [f for f in ("vm_util.c", "thp_settings.c",
-                                                        "hugepage_settings.c")
-                                            if (mm / f).exists()]
-    return ["khugepaged.c", *helpers]
-
-
-def build_selftest_khugepaged(kernel_src: Path, arch: str, out: Path,
-                              headers: Path | None = None) -> Path:
-    """Compile tools/testing/selftests/mm/khugepaged.c static for the guest arch.
-
-    Flags are the mm/Makefile's (-Wall -O2 -U_FORTIFY_SOURCE -Wunreachable-code, -I the
-    tree and selftests/ for kselftest.h, tools/include/uapi, -lrt -lpthread -lm) plus
-    -static. KHDR_INCLUDES (usr/include of `make headers`) is `headers` if given;
-    otherwise the toolchain's linux-libc-dev headers are used (enough for 7.2).
-    """
-    mm = kernel_src / "tools" / "testing" / "selftests" / "mm"
-    if not (mm / "khugepaged.c").exists():
-        raise UserError(f"no {mm}/khugepaged.c", "not a kernel tree with mm selftests")
-    cc = archmod.guest_cc(archmod.get(arch))
-    if shutil.which(cc) is None:
-        raise InfrastructureError(f"no {cc} for {arch}", fix="apt-get install gcc-aarch64-"
-                                  "linux-gnu (or run: kharness doctor --install)")
-    incs = ["-I", str(kernel_src), "-I", str(mm.parent)]
-    incs += ["-isystem", str(headers)] if headers else []
-    incs += ["-isystem", str(kernel_src / "tools" / "include" / "uapi")]
-    out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    run([cc, *SELFTEST_CFLAGS, *incs, *selftest_sources(mm), *SELFTEST_LIBS, "-o", out],
-        cwd=mm, timeout=600)
-    return out
 
 
 def parse_ksft_totals(text: str) -> dict[str, int]:

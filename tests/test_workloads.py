@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import guestbin
 from harness import workloads as wl
 from harness.errors import InfrastructureError, KernelFailure, UserError
 from harness.pattern import Pattern, parse_bytes, parse_ranges
@@ -31,7 +32,7 @@ CAN_CENSUS = os.geteuid() == 0 and os.access("/proc/kpageflags", os.R_OK)
 def thpwork(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which("gcc") is None:
         pytest.skip("no gcc")
-    return wl.build_thpwork(tmp_path_factory.mktemp("bin") / "thpwork")
+    return guestbin.build_thpwork(tmp_path_factory.mktemp("bin") / "thpwork")
 
 
 def host_guest(tmp_path: Path, binary: Path) -> FakeGuest:
@@ -232,7 +233,7 @@ def test_stress_runs_clean_briefly(tmp_path: Path, thpwork: Path) -> None:
 def test_thpwork_cross_compiles_for_arm64(tmp_path: Path) -> None:
     if shutil.which("aarch64-linux-gnu-gcc") is None:
         pytest.skip("no aarch64 cross compiler")
-    out = wl.build_thpwork(tmp_path / "thpwork", cc="aarch64-linux-gnu-gcc")
+    out = guestbin.build_thpwork(tmp_path / "thpwork", cc="aarch64-linux-gnu-gcc")
     head = out.read_bytes()[:20]
     assert head[:4] == b"\x7fELF" and struct.unpack("<H", head[18:20])[0] == 183  # EM_AARCH64
 
@@ -244,9 +245,9 @@ def test_selftest_sources_from_makefile(tmp_path: Path) -> None:
     mm.mkdir()
     (mm / "Makefile").write_text("$(TEST_GEN_PROGS): vm_util.c thp_settings.c\n")
     (mm / "vm_util.c").write_text("")
-    assert wl.selftest_sources(mm) == ["khugepaged.c", "vm_util.c"]   # fallback: files present
+    assert guestbin.selftest_sources(mm) == ["khugepaged.c", "vm_util.c"]   # fallback: files present
     (mm / "Makefile").write_text("$(TEST_GEN_FILES): vm_util.c thp_settings.c\n")
-    assert wl.selftest_sources(mm) == ["khugepaged.c", "vm_util.c", "thp_settings.c"]
+    assert guestbin.selftest_sources(mm) == ["khugepaged.c", "vm_util.c", "thp_settings.c"]
 
 
 @pytest.fixture(scope="module")
@@ -268,7 +269,7 @@ def test_build_selftest_khugepaged(tmp_path: Path, arch: str, machine: int,
     cc = "gcc" if arch == "x86_64" else "aarch64-linux-gnu-gcc"
     if shutil.which(cc) is None:
         pytest.skip(f"no {cc}")
-    out = wl.build_selftest_khugepaged(kernel_src, arch, tmp_path / f"khugepaged-{arch}")
+    out = guestbin.build_selftest_khugepaged(kernel_src, arch, tmp_path / f"khugepaged-{arch}")
     head = out.read_bytes()[:20]
     assert struct.unpack("<H", head[18:20])[0] == machine
     if arch == "x86_64":
