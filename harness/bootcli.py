@@ -114,7 +114,11 @@ def resolve_kernel(args: argparse.Namespace) -> tuple[Path, str]:
     if not args.arch:
         raise UserError("--arch is required with CONFIG")
     from harness import build  # lazy: the build module pulls in git, kconfig...
-    result = build.build_for_config(args.config, args.arch, args.variant)
+    from harness.config import DISK_FRAGMENT
+    on_disk = bool(getattr(args, "rootfs", False) or getattr(args, "disk", None)
+                   or getattr(args, "cloud_image", None))
+    result = build.build_for_config(args.config, args.arch, args.variant,
+                                    extra_fragments=(DISK_FRAGMENT,) if on_disk else ())
     return result.image, result.arch
 
 

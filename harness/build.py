@@ -110,7 +110,8 @@ def request_for(cfg: Config, variant: Variant, arch: str, *, extra_fragments: tu
         info += [("series", sv.series), ("version", sv.version), ("prefix", str(k)),
                  ("patches", str(len(sv.patches))),
                  ("patch_sha256", ",".join(p.sha256[:16] for p in sv.patches[:k]))]
-    names = cfg.fragments + extra_fragments
+    names = cfg.fragments + tuple(f for f in dict.fromkeys(extra_fragments)
+                                  if f not in cfg.fragments)
     frags = kconfig.collect(names, cfg.options + extra_options, profile, (cfg.base_dir,))
     return BuildRequest(source=src, commit=commit, tree=source.tree_of(src.repo, commit),
                         arch=profile.name, variant=variant.label, requested=kconfig.merge(frags),

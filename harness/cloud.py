@@ -4,7 +4,7 @@ A cloud image (Debian genericcloud, Ubuntu cloud, ...) is fetched once by URL + 
 cached (`cloud_image`). The VM boots it copy-on-write with the harness's kernel
 (`-kernel`, root on the image's first partition) and a cloud-init NoCloud seed on a second
 virtio disk (`nocloud_seed`) that lets root in with the run's ephemeral key. Such an image
-runs systemd and cloud-init, so the kernel needs what they need (kconfigs/systemd.config,
+runs systemd and cloud-init, so the kernel needs what they need (kconfigs/disk.config,
 checked by `check_kernel` when the kernel's config sits beside it).
 
 This machine has no internet beyond package archives, so the tests use `local_image`: a
@@ -51,9 +51,11 @@ log = logging.getLogger("harness")
 QCOW2_MAGIC = b"QFI\xfb"
 SECTOR = 512
 FIRST_LBA = 2048                        # partition 1 at 1 MiB, as partitioning tools do
-# What systemd + cloud-init on a cloud image need from the kernel (see systemd.config)
-KERNEL_NEEDS = ("CONFIG_CGROUPS", "CONFIG_FHANDLE", "CONFIG_INOTIFY_USER", "CONFIG_ISO9660_FS",
-                "CONFIG_PACKET", "CONFIG_EXT4_FS", "CONFIG_VIRTIO_BLK")
+# What a root disk needs from the kernel, and what systemd + cloud-init on a cloud image need
+# on top (both from kconfigs/disk.config)
+DISK_NEEDS = ("CONFIG_VIRTIO_BLK", "CONFIG_EXT4_FS")
+KERNEL_NEEDS = (*DISK_NEEDS, "CONFIG_CGROUPS", "CONFIG_FHANDLE", "CONFIG_INOTIFY_USER",
+                "CONFIG_ISO9660_FS", "CONFIG_PACKET")
 _BUILDER = sha256_bytes(Path(__file__).read_bytes())
 
 
@@ -74,19 +76,22 @@ def kernel_config(kernel: Path) -> Path | None:
     return None
 
 
-def check_kernel(kernel: Path) -> None:
-    """A kernel whose config is known must have what systemd and cloud-init need."""
+def check_kernel(kernel: Path, needs: tuple[str, ...] = KERNEL_NEEDS,
+                 what: str = "a cloud image") -> None:
+    """A kernel whose config is known must have what the disk's userland needs: ext4 on
+    virtio-blk for any root disk; cgroups, fhandle, inotify, AF_PACKET, ISO 9660 (the NoCloud
+    seed) for systemd and cloud-init."""
     config = kernel_config(kernel)
     if config is None:
         return
     text = config.read_text(errors="replace")
-    lacking = [o for o in KERNEL_NEEDS if not re.search(rf"^{o}=[ym]$", text, re.MULTILINE)]
+    lacking = [o for o in needs if not re.search(rf"^{o}=[ym]$", text, re.MULTILINE)]
     if lacking:
-        raise UserError(f"kernel {kernel} cannot boot a cloud image: {', '.join(lacking)} not set",
-                        "systemd and cloud-init need cgroups, fhandle, inotify, AF_PACKET and "
-                        "ISO 9660 (the NoCloud seed)",
-                        "add the systemd fragment to the kernel's fragments "
-                        "(kconfigs/systemd.config)")
+        raise UserError(f"kernel {kernel} cannot boot {what}: {', '.join(lacking)} not set",
+                        "a root disk needs ext4 on virtio-blk; systemd and cloud-init also need "
+                        "cgroups, fhandle, inotify, AF_PACKET and ISO 9660 (the NoCloud seed)",
+                        "add the disk fragment to the kernel's fragments (kconfigs/disk.config; "
+                        "`kharness boot CONFIG --rootfs/--cloud-image` adds it itself)")
 
 
 def disk_format(path: Path) -> str:

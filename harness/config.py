@@ -20,7 +20,9 @@ from harness.errors import UserError
 TOP_KEYS = ("name", "kernel", "series", "archs", "variants", "guest", "knobs", "tests",
             "run", "bisect", "history")
 SOURCE_KINDS = ("debian", "git", "tarball")
-DEFAULT_FRAGMENTS = ("virt", "thp", "swap", "debug-locking", "systemd")
+DEFAULT_FRAGMENTS = ("virt", "thp", "swap", "debug-locking")
+# what a guest on a root disk needs (ext4, systemd): added for disk boots (kharness boot --rootfs)
+DISK_FRAGMENT = "disk"
 VARIANT_RE = re.compile(r"^(baseline|patched|[A-Za-z0-9._-]+?)(?::(\d+))?$")
 OPTION_RE = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
 

@@ -84,6 +84,8 @@ class VM:
         if self.rootfs is not None and not self.rootfs.is_file():
             raise UserError(f"no root disk at {self.rootfs}", "",
                             "build one with harness.rootfs.rootfs_disk(arch) or fix the path")
+        if self.rootfs is not None:
+            cloud_mod.check_kernel(self.kernel, cloud_mod.DISK_NEEDS, "a root disk")
         # cloud: boot a cloud image (systemd + cloud-init) with a NoCloud seed for the key
         self.cloud = cloud
         if cloud is not None:

@@ -60,6 +60,10 @@ def test_same_tree_same_key(cfg: config.Config) -> None:
     assert a.key("gcc") == b.key("gcc")
     c = build.request_for(cfg, cfg.variant("baseline"), "x86_64", extra_options=("CONFIG_X=y",))
     assert c.key("gcc") != a.key("gcc")
+    # an extra fragment the config already has (kharness boot adding `disk`) changes nothing
+    d = build.request_for(cfg, cfg.variant("baseline"), "x86_64",
+                          extra_fragments=(cfg.fragments[0], cfg.fragments[0]))
+    assert d.key("gcc") == a.key("gcc") and d.fragments == cfg.fragments
 
 
 def test_compile_error_is_a_finding_with_error_lines(cfg: config.Config, fake_repo: Path) -> None:

@@ -114,7 +114,10 @@ def test_check_kernel_names_what_systemd_lacks(tmp_path: Path) -> None:
     (tmp_path / "config").write_text(full.replace("CONFIG_CGROUPS=y\n", "# CONFIG_CGROUPS is not set\n"))
     with pytest.raises(UserError, match="CONFIG_CGROUPS not set") as info:
         cloud.check_kernel(kernel)
-    assert "systemd fragment" in info.value.fix
+    assert "disk fragment" in info.value.fix
+    (tmp_path / "config").write_text("CONFIG_VIRTIO_BLK=y\n")
+    with pytest.raises(UserError, match="cannot boot a root disk: CONFIG_EXT4_FS not set"):
+        cloud.check_kernel(kernel, cloud.DISK_NEEDS, "a root disk")
 
 
 def test_local_recipe_is_valid() -> None:

@@ -22,6 +22,7 @@ import pytest
 
 from harness import arch as arch_mod
 from harness import qemu
+from harness.config import DISK_FRAGMENT
 from harness.guest import GuestCrashed, GuestLockup, GuestTimeout, Outcome, SplatAbort
 from harness.vm import VM
 
@@ -33,15 +34,17 @@ UNAME_M = {"x86_64": "x86_64", "arm64": "aarch64"}
 THP_64K = "/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled"
 
 
-def kernel_path(arch: str) -> Path:
-    var = f"KHARNESS_TEST_KERNEL_{arch.upper()}"
+def kernel_path(arch: str, disk: bool = False) -> Path:
+    """The quickstart baseline kernel; with disk, plus the disk fragment (ext4, systemd)."""
+    var = f"KHARNESS_TEST_KERNEL_{arch.upper()}{'_DISK' if disk else ''}"
     if var in os.environ:
         path = Path(os.environ[var])
         if not path.is_file():
             pytest.skip(f"no {arch} kernel at {path} (${var})")
         return path
     from harness import build
-    return build.build_for_config(QUICKSTART, arch, "baseline").image
+    return build.build_for_config(QUICKSTART, arch, "baseline",
+                                  extra_fragments=(DISK_FRAGMENT,) if disk else ()).image
 
 
 def first_available_arch() -> str:
@@ -192,8 +195,8 @@ def test_rootfs_disk_boots_with_a_fuller_userland(arch: str, tmp_path: Path) -> 
         pytest.skip("building the root disk needs root and mmdebstrap")
     disk = rootfs.rootfs_disk(arch)
     before = disk.stat().st_mtime_ns
-    with VM(kernel_path(arch), arch, workdir=tmp_path / "vm", name=f"disk-{arch}", mem="1G",
-            rootfs=disk) as machine:
+    with VM(kernel_path(arch, disk=True), arch, workdir=tmp_path / "vm", name=f"disk-{arch}",
+            mem="1G", rootfs=disk) as machine:
         out = machine.guest.run(["python3", "-c", "import os; print(os.uname().machine)"],
                                 timeout=60 * machine.scale)
         assert out.stdout.strip() == UNAME_M[arch], out
@@ -218,7 +221,7 @@ def test_cloud_image_boots_with_cloud_init(tmp_path: Path) -> None:
     image = cloud.cloud_image(str(local), util.sha256_file(local))
     assert image == local.resolve()                    # a local file is not copied
     before = image.stat().st_mtime_ns
-    with VM(kernel_path(arch.name), arch.name, workdir=tmp_path / "vm", name="cloud",
+    with VM(kernel_path(arch.name, disk=True), arch.name, workdir=tmp_path / "vm", name="cloud",
             mem="1G", cloud=cloud.CloudBoot(image)) as machine:
         g = machine.guest
         assert g.read_file("/proc/1/comm").strip() == "systemd"

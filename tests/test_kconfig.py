@@ -35,9 +35,12 @@ def test_builtin_fragments_request_what_tests_need() -> None:
     for needed in ("CONFIG_ADVISE_SYSCALLS", "CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES",
                    "CONFIG_X86_MPPARSE", "CONFIG_BLOCK",
                    "CONFIG_ZRAM", "CONFIG_SWAP", "CONFIG_TRANSPARENT_HUGEPAGE",
-                   "CONFIG_PROVE_LOCKING", "CONFIG_DEBUG_VM", "CONFIG_PROC_PAGE_MONITOR",
-                   *cloud.KERNEL_NEEDS):
+                   "CONFIG_PROVE_LOCKING", "CONFIG_DEBUG_VM", "CONFIG_PROC_PAGE_MONITOR"):
         assert needed in names
+    # root disks (ext4) and systemd are the disk fragment's: not in every build
+    assert not set(cloud.KERNEL_NEEDS) & names
+    disk = kconfig.merge(kconfig.collect((*config.DEFAULT_FRAGMENTS, config.DISK_FRAGMENT), (), X86))
+    assert set(cloud.KERNEL_NEEDS) <= {n for n, v, _ in disk.options if v == "y"}
     # microvm without ACPI/PCI; NUMA guests on q35 get both back from the numa fragment
     assert "CONFIG_ACPI" not in names and "CONFIG_PCI" not in names
     numa = kconfig.merge(kconfig.collect((*config.DEFAULT_FRAGMENTS, "numa"), (), X86))

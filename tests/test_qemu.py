@@ -336,3 +336,27 @@ def test_qemu_attaches_a_root_disk_copy_on_write(tmp_path: Path) -> None:
     assert drive == f"file={tmp_path / 'root.ext4'},if=none,id=root,format=raw,snapshot=on"
     assert "virtio-blk-device,drive=root" in argv and "-initrd" not in argv
 
+
+
+@pytest.mark.parametrize("flags,disk", [([], False), (["--rootfs"], True),
+                                        (["--disk", "/d.ext4"], True),
+                                        (["--cloud-image", "local"], True)])
+def test_boot_on_a_disk_builds_the_kernel_with_the_disk_fragment(
+        flags: list[str], disk: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    from harness import build
+    seen: dict[str, object] = {}
+
+    class Built:
+        image, arch = Path("/k/vmlinux"), "x86_64"
+
+    def fake_build(config: str, arch: str, variant: str, **kw: object) -> Built:
+        seen.update(kw)
+        return Built()
+    monkeypatch.setattr(build, "build_for_config", fake_build)
+    p = argparse.ArgumentParser()
+    bootcli.add_arguments(p)
+    args = p.parse_args(["cfg.yaml", "--arch", "x86_64", *flags])
+    assert bootcli.resolve_kernel(args) == (Path("/k/vmlinux"), "x86_64")
+    assert seen["extra_fragments"] == (("disk",) if disk else ())
