@@ -156,7 +156,7 @@ def _build_in_slot(req: BuildRequest, profile: archmod.ArchProfile, toolchain: s
     tree, objdir = slot / "src", slot / "obj"
     series._ensure_worktree(req.source.repo, tree, req.commit)
     make_vars = _make_vars(profile)
-    _configure(tree, objdir, profile, req, make_vars)
+    _configure(tree, objdir, profile, req, make_vars, toolchain)
     jobs = req.jobs or os.cpu_count() or 1
     argv = ["make", "-C", str(tree), f"O={objdir}", f"-j{jobs}", *make_vars,
             Path(profile.kernel_image).name]
@@ -175,10 +175,13 @@ def _build_in_slot(req: BuildRequest, profile: archmod.ArchProfile, toolchain: s
 
 
 def _configure(tree: Path, objdir: Path, profile: archmod.ArchProfile, req: BuildRequest,
-               make_vars: list[str]) -> None:
-    """Regenerate .config; keep the old file (and its mtime) when nothing changed."""
+               make_vars: list[str], toolchain: str) -> None:
+    """Regenerate .config unless the request, the toolchain and every Kconfig input are
+    what the slot was last configured with (a series that touches no Kconfig file, as most
+    mm series, skips it: ~5 s); keep the old file (and its mtime) when nothing changed."""
     stamp = objdir / "kharness-config.key"
-    key = stable_hash([req.requested.as_text(), req.tree])
+    key = stable_hash([req.requested.as_text(), toolchain,
+                       kconfig.inputs_id(req.source.repo, req.tree)])
     if stamp.exists() and stamp.read_text() == key and (objdir / ".config").exists():
         return
     scratch = objdir.parent / "kconfig-scratch"

@@ -15,11 +15,16 @@ from pathlib import Path
 
 from harness.arch import ArchProfile
 from harness.errors import UserError
-from harness.util import run
+from harness.util import run, sha256_bytes
 
 KCONFIG_DIR = Path(__file__).resolve().parent.parent / "kconfigs"
 SET_RE = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
 UNSET_RE = re.compile(r"^# (CONFIG_[A-Za-z0-9_]+) is not set$")
+# What olddefconfig reads besides the request: the Kconfig files, the kconfig tool and
+# scripts/Kconfig.include, and the base configs (tinyconfig = kernel/configs/tiny*.config
+# + arch/*/configs/tiny.config). A series touching none of them configures like its base.
+KCONFIG_INPUT = re.compile(r"(^|/)Kconfig[^/]*$|^scripts/kconfig/|^scripts/Kconfig\.include$"
+                           r"|^kernel/configs/|^arch/[^/]+/configs/")
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,15 @@ def missing(requested: Requested, final: dict[str, str]) -> list[tuple[str, str,
         if got != want and not (want == "n" and got == "n"):
             out.append((name, want, got, label))
     return out
+
+
+def inputs_id(repo: Path, tree: str) -> str:
+    """A hash of every Kconfig input of a git tree (see KCONFIG_INPUT): two trees with the
+    same id turn the same request into the same .config."""
+    listing = run(["git", f"--git-dir={repo}", "ls-tree", "-r", "--full-tree", tree]).stdout
+    kept = [line for line in listing.splitlines()
+            if KCONFIG_INPUT.search(line.partition("\t")[2])]
+    return sha256_bytes("\n".join(kept).encode())
 
 
 def generate(tree: Path, objdir: Path, profile: ArchProfile, requested: Requested,

@@ -113,3 +113,26 @@ def test_boot_artifact_is_vmlinux_only_with_a_direct_boot_option() -> None:
     assert build.boot_artifact(x86, "# CONFIG_PVH is not set\n", "bzImage") == "bzImage"
     assert build.boot_artifact(x86, "CONFIG_PVH_X=y\n", "bzImage") == "bzImage"
     assert build.boot_artifact(arm, "CONFIG_PVH=y\n", "Image") == "Image"
+
+
+def test_a_series_touching_no_kconfig_file_skips_configure(
+        cfg: config.Config, fake_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness import kconfig
+    calls: list[Path] = []
+    real = kconfig.generate
+    monkeypatch.setattr(kconfig, "generate", lambda tree, *a, **k: calls.append(tree) or
+                        real(tree, *a, **k))
+    build.build(build.request_for(cfg, cfg.variant("baseline"), "x86_64"))
+    build.build(build.request_for(cfg, cfg.variant("patched"), "x86_64"))   # mm/khugepaged.c
+    assert len(calls) == 1
+    # a series that changes a Kconfig file is configured again
+    git(fake_repo, "checkout", "-q", "-b", "kc")
+    (fake_repo / "Kconfig").write_text((fake_repo / "Kconfig").read_text() + "\n# changed\n")
+    git(fake_repo, "commit", "-qam", "kconfig: touch")
+    kc = tmp_path / "kc"
+    kc.mkdir()
+    git(fake_repo, "format-patch", "-q", "-o", str(kc), "HEAD~1")
+    git(fake_repo, "checkout", "-q", "main")
+    cfg2 = config.load(write_config(tmp_path / "k2.yaml", fake_repo, {"v1": str(kc)}))
+    build.build(build.request_for(cfg2, cfg2.variant("patched"), "x86_64"))
+    assert len(calls) == 2

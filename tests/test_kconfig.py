@@ -84,3 +84,13 @@ def test_dropped_option_names_it_and_dependency(tmp_path: Path) -> None:
     msg = str(e.value)
     assert "CONFIG_NEEDS_FOO=y was dropped" in msg and "mine.config" in msg
     assert "FOO_DEP && 64BIT" in msg and "FOO_DEP=n" in msg and "64BIT=y" in msg
+
+
+@pytest.mark.parametrize("path,is_input", [
+    ("Kconfig", True), ("mm/Kconfig", True), ("arch/x86/Kconfig.debug", True),
+    ("scripts/kconfig/conf.c", True), ("scripts/Kconfig.include", True),
+    ("kernel/configs/tiny.config", True), ("arch/arm64/configs/defconfig", True),
+    ("mm/khugepaged.c", False), ("Makefile", False), ("Documentation/kbuild/kconfig.rst", False),
+    ("tools/testing/selftests/mm/config", False)])
+def test_kconfig_inputs(path: str, is_input: bool) -> None:
+    assert bool(kconfig.KCONFIG_INPUT.search(path)) is is_input
