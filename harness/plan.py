@@ -51,7 +51,8 @@ def describe(args: argparse.Namespace) -> str:
                 lines.append(f"  git am -3 <series {v.version}"
                              f"{'' if v.prefix is None else f' first {v.prefix} patches'}>")
             lines.append(f"  git checkout --detach <{'base' if v.is_baseline else 'applied'}>")
-            lines.append(f"  {cmdline([*make, 'tinyconfig'])}")
+            when = "" if v.is_baseline else "   # only if the series changes a Kconfig input"
+            lines.append(f"  {cmdline([*make, 'tinyconfig'])}{when}")
             lines.append(f"  merge_config.sh -m .config <{len(kconfig.merge(frags).options)} "
                          f"options from {len(frags)} fragments>; make olddefconfig; verify")
             lines.append(f"  {cmdline([*make, '-j<cores>', profile.kernel_image.split('/')[-1]])}")

@@ -30,6 +30,7 @@ def test_plan_prints_commands() -> None:
     assert proc.returncode == 0, proc.stderr
     assert "[arm64 patched]" in proc.stdout and "CROSS_COMPILE=aarch64-linux-gnu-" in proc.stdout
     assert "git am -3" in proc.stdout and "olddefconfig" in proc.stdout
+    assert "only if the series changes a Kconfig input" in proc.stdout
 
 
 def test_non_applying_patch_exit_2(fake_repo: Path, tmp_path: Path, isolated_cache: Path,
