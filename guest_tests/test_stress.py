@@ -9,6 +9,7 @@ memory (no collapse and no scan-limit event: no race at all).
 
 from __future__ import annotations
 
+import pytest
 from khsupport import Kh, knobset
 
 from harness import workloads
@@ -16,6 +17,14 @@ from harness import workloads
 SECONDS = 15
 
 
+# Found by this test (2026-12-06, 7.2.13, arm64 TCG, 1 of the 8 stress cells of two suite
+# runs): "WARNING: mm/internal.h:456 at swap_pte_batch" from do_swap_page on a thpwork page
+# fault, i.e. VM_WARN_ON(!softleaf_is_swap(...)): swap-in batched a pte that is no longer a
+# swap entry while khugepaged collapsed mTHP sizes. Known, so it xfails the test; any other
+# splat still fails it.
+@pytest.mark.known_splat(kind="warning", title=r"^WARNING in swap_pte_batch$",
+                         reason="7.2.13: do_swap_page batched a non-swap pte (mm/internal.h:456) "
+                                "racing mTHP collapse; seen once on arm64, 2026-12-06")
 def test_stress_races_khugepaged(kh: Kh) -> None:
     kh.apply(knobset("stress", sizes="16K+64K+PMD", max_ptes_none=511,
                            scan_sleep_millisecs=10, alloc_sleep_millisecs=100))

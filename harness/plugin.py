@@ -16,7 +16,8 @@ Options (command line wins over ini, ini over the config file's defaults):
 
 Fixtures: kh_target (arch, variant; parametrised, session scope), kernel, vm, guest, thp,
 knobset (parametrised over the config's knob sets), kh_record (dict merged into the journal
-record), kernel_features. Markers: kharness_arch, kharness_variant, expect_splat, needs.
+record), kernel_features. Markers: kharness_arch, kharness_variant, expect_splat,
+known_splat, needs.
 Every test using a guest runs under the splat guard: a splat in the test's slice of the
 console fails the test with kind, title, function and trace.
 """
@@ -91,6 +92,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "kharness_arch(*archs): run only on these archs",
         "kharness_variant(*variants): run only on these variants",
         "expect_splat(kind=None, title=None): the test expects this splat (not a failure)",
+        ("known_splat(kind=None, title=None, reason=''): a kernel finding already reported: "
+         "the test xfails (not fails) when it is the only splat"),
         "needs(*features): skip unless the kernel has these features (e.g. mthp_collapse)",
     ):
         config.addinivalue_line("markers", line)
@@ -404,10 +407,14 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
     splats = splatguard.test_splats(text, item.nodeid, kernel, machine.profile.name)
     record["splats"] = [s.to_json() | {"raw": None} for s in splats]
     marker = item.get_closest_marker("expect_splat")
-    failure = splatguard.verdict(marker.kwargs if marker else None, splats)
+    known = [m.kwargs for m in item.iter_markers("known_splat")]
+    unknown, seen_known = splatguard.split_known(known, splats)
+    failure = splatguard.verdict(marker.kwargs if marker else None, unknown)
     missing_expected = failure is not None and not isinstance(failure, splatguard.SplatFound)
     if missing_expected or (failure is not None and outcome.excinfo is None):
         outcome.force_exception(failure)
+    elif seen_known and outcome.excinfo is None:
+        outcome.force_exception(pytest.xfail.Exception(splatguard.known_message(known, seen_known)))
 
 
 @pytest.hookimpl(hookwrapper=True)

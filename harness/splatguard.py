@@ -71,6 +71,20 @@ def verdict(expect: Mapping[str, Any] | None, splats: list[Splat]) -> AssertionE
     return SplatFound(describe(unexpected)) if unexpected else None
 
 
+def split_known(known: list[Mapping[str, Any]],
+                splats: list[Splat]) -> tuple[list[Splat], list[Splat]]:
+    """(unknown, known) splats: `known_splat(kind=..., title=regex, reason=...)` markers name
+    kernel findings already reported, which xfail the test instead of failing it."""
+    hit = [s for s in splats if any(matches(k, s) for k in known)]
+    return [s for s in splats if s not in hit], hit
+
+
+def known_message(known: list[Mapping[str, Any]], hit: list[Splat]) -> str:
+    reasons = [str(k.get("reason", "")) for k in known if any(matches(k, s) for s in hit)]
+    titles = list(dict.fromkeys(s.title for s in hit))
+    return f"known kernel finding: {'; '.join(titles)} ({'; '.join(r for r in reasons if r)})"
+
+
 def describe(splats: list[Splat]) -> str:
     lines = [f"{len(splats)} kernel splat(s) during the test:"]
     for s in splats:

@@ -456,3 +456,26 @@ def test_real_guest_warning_fails_an_unmarked_test(request: pytest.FixtureReques
     assert "SplatFound" in out and "[warning] WARNING in __folio_split" in out
     (rec,) = journal(pytester.path / "j.jsonl")
     assert rec["outcome"] == "failed" and rec["splats"][0]["function"] == "__folio_split"
+
+
+def test_known_splat_xfails_and_an_unknown_one_still_fails(kp: pytest.Pytester) -> None:
+    kp.makepyfile(splat_test('@pytest.mark.known_splat(title="__folio_split", reason="lkml 1")')
+                  + textwrap.dedent("""
+        @pytest.mark.known_splat(title="swap_pte_batch", reason="lkml 2")
+        def test_other_splat(vm):
+            with vm.console_path.open("a") as f:
+                f.write(WARNING)
+
+        @pytest.mark.known_splat(title="__folio_split")
+        def test_quiet(vm):
+            pass
+        """))
+    res = kp.runpytest("--kharness-arch", "x86_64", "--kharness-variant", "baseline", "-rx",
+                       "--kharness-journal", str(kp.path / "j.jsonl"))
+    res.assert_outcomes(xfailed=1, failed=1, passed=1)
+    out = res.stdout.str()
+    assert "known kernel finding: WARNING in __folio_split (lkml 1)" in out
+    recs = {r["nodeid"].split("::")[1]: r for r in journal(kp.path / "j.jsonl")}
+    assert recs["test_warns[x86_64-baseline]"]["outcome"] == "skipped"
+    assert "known kernel finding" in recs["test_warns[x86_64-baseline]"]["xfail"]
+    assert recs["test_other_splat[x86_64-baseline]"]["outcome"] == "failed"
