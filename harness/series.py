@@ -150,7 +150,7 @@ def apply(repo: Path, base: str, sv: SeriesVersion) -> Applied:
         return _applied_from(repo, base, tip, sv)
     wt = cache_dir("work", repo.name) / "apply"
     with file_lock(wt.with_name(wt.name + ".lock")):
-        _ensure_sparse_worktree(repo, wt, base, sv.touched_paths())
+        _ensure_worktree(repo, wt, base, only=sv.touched_paths())
         _am(wt, sv)
         tip = run(["git", "-C", str(wt), "rev-parse", "HEAD"]).stdout.strip()
         git(repo, "update-ref", ref, tip)
@@ -166,35 +166,26 @@ def _applied_from(repo: Path, base: str, tip: str, sv: SeriesVersion) -> Applied
     return Applied(base, tuple(commits))
 
 
-def _ensure_worktree(repo: Path, wt: Path, commit: str) -> None:
+def _ensure_worktree(repo: Path, wt: Path, commit: str,
+                     only: tuple[str, ...] | None = None) -> None:
+    """wt checked out at commit, clean. With `only`, a sparse worktree holding just those
+    paths: `git am -3` needs the files a series touches, not the other ~90k (a full
+    checkout costs ~25 s once per source)."""
     if not (wt / ".git").exists():
         shutil.rmtree(wt, ignore_errors=True)
         # one repository, many slots: a prune in one process must not race an add in another
         with file_lock(repo.with_name(repo.name + ".worktrees.lock")):
             git(repo, "worktree", "prune")
             log.info("creating worktree %s (once)", wt)
-            git(repo, "worktree", "add", "-f", "--detach", str(wt), commit, timeout=1800)
+            git(repo, "worktree", "add", "-f", "--detach",
+                *(["--no-checkout"] if only is not None else []), str(wt), commit, timeout=1800)
     wt_git = ["git", "-C", str(wt)]
     run([*wt_git, "am", "--abort"], check=False)
-    run([*wt_git, "checkout", "-q", "-f", "--detach", commit], timeout=1800)
-    run([*wt_git, "clean", "-q", "-fdx"], timeout=600)
-
-
-def _ensure_sparse_worktree(repo: Path, wt: Path, commit: str, paths: tuple[str, ...]) -> None:
-    """A worktree at commit where only `paths` are checked out: `git am -3` needs the files
-    the series touches, not the other ~90k (a full checkout costs ~25 s once per source)."""
-    if not (wt / ".git").exists():
-        shutil.rmtree(wt, ignore_errors=True)
-        with file_lock(repo.with_name(repo.name + ".worktrees.lock")):
-            git(repo, "worktree", "prune")
-            git(repo, "worktree", "add", "-f", "--detach", "--no-checkout", str(wt), commit)
-    wt_git = ["git", "-C", str(wt)]
-    run([*wt_git, "am", "--abort"], check=False)
-    if paths:    # non-cone patterns, anchored at the top, glob characters escaped
-        patterns = "".join("/" + re.sub(r"([\\*?\[\]!#])", r"\\\1", p) + "\n" for p in paths)
+    if only:     # non-cone patterns, anchored at the top, glob characters escaped
+        patterns = "".join("/" + re.sub(r"([\\*?\[\]!#])", r"\\\1", p) + "\n" for p in only)
         run([*wt_git, "sparse-checkout", "set", "--no-cone", "--stdin"],
             input_bytes=patterns.encode())
-    else:
+    elif only is not None:
         run([*wt_git, "sparse-checkout", "disable"])
     run([*wt_git, "checkout", "-q", "-f", "--detach", commit], timeout=1800)
     run([*wt_git, "clean", "-q", "-fdx"], timeout=600)
