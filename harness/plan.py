@@ -44,7 +44,7 @@ def describe(args: argparse.Namespace) -> str:
         frags = kconfig.collect(cfg.fragments + tuple(args.fragment),
                                 cfg.options + tuple(args.option), profile, (cfg.base_dir,))
         slot = cache_dir("work") / "<source>" / f"{a}-<config hash>"
-        make = ["make", "-C", f"{slot}/src", f"O={slot}/obj", *build._make_vars(profile)]
+        make = ["make", "-C", f"{slot}/src", f"O={slot}/obj", *build.make_vars(profile)]
         for v in variants:
             lines.append(f"[{a} {v.label}]")
             if not v.is_baseline:
