@@ -8,11 +8,16 @@ from pathlib import Path
 import pytest
 from junitparser import JUnitXml
 
-from harness.checks import checkpatch, compare, diagnostics, linemap
+from harness.checks import checkpatch, compare, diagnostics, linemap, summary
 from harness.checks import junit as checkjunit
-from harness.checks import summary
-from harness.checks.model import CheckResult, Diagnostic, Finding, PatchRef, Status
-from harness.checks.model import result_from_record
+from harness.checks.model import (
+    CheckResult,
+    Diagnostic,
+    Finding,
+    PatchRef,
+    Status,
+    result_from_record,
+)
 
 DATA = Path(__file__).parent / "data" / "checks"
 P3 = PatchRef("v1", 3, 4, "mm: khugepaged: drop a redundant initialisation")
@@ -196,3 +201,33 @@ def test_junit_case_per_check_per_patch_parses(tmp_path: Path) -> None:
     failed = [c for c in cases if c.result and c.result[0]._tag == "failure"]
     assert [(c.classname, c.name) for c in failed] == [
         ("checks.x86_64.v1.03-mm-khugepaged-drop-a-redundant-initialisation", "gcc")]
+
+
+def _cfg(tmp_path: Path, checks: str) -> Path:
+    p = tmp_path / "c.yaml"
+    p.write_text("kernel: {source: {debian: linux-source-7.2}}\n"
+                 f"series: {{name: s, versions: {{v1: {tmp_path}}}}}\n{checks}")
+    return p
+
+
+def test_config_checks_default_all_none_and_unknown(tmp_path: Path) -> None:
+    from harness import config
+    from harness.checks.model import CHECKS
+    from harness.errors import UserError
+    assert config.load(_cfg(tmp_path, "")).checks == CHECKS
+    assert config.load(_cfg(tmp_path, "checks: none\n")).checks == ()
+    assert config.load(_cfg(tmp_path, "checks: [gcc, checkpatch]\n")).checks == (
+        "gcc", "checkpatch")
+    with pytest.raises(UserError, match="unknown check 'gccc'.*allowed: bisectability"):
+        config.load(_cfg(tmp_path, "checks: [gccc]\n"))
+
+
+def test_check_cli_bad_check_name_is_one_line_before_anything_runs(tmp_path: Path) -> None:
+    from tests.conftest import one_line_error, run_cli
+    proc = run_cli("check", str(_cfg(tmp_path, "")), "--check", "clang,spars",
+                   "--out", str(tmp_path / "o"))
+    one_line_error(proc, "unknown check 'spars'", "kharness: usage error:")
+    assert not (tmp_path / "o").exists()
+    proc = run_cli("run", str(_cfg(tmp_path, "")), "--checks", "nope", "--out",
+                   str(tmp_path / "r"))
+    one_line_error(proc, "unknown check 'nope'", "kharness: usage error:")

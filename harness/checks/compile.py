@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,7 @@ class Output:
     returncode: int
     command: str
     tail: str = ""
+    seconds: float = 0.0
 
     @property
     def compiled(self) -> bool:
@@ -100,6 +102,7 @@ def compile_objects(slot: Slot, profile: Profile, objects: tuple[str, ...],
         for obj in objects:
             (objdir / obj).unlink(missing_ok=True)
     argv = argv_for(slot, profile, objects, jobs or os.cpu_count() or 1)
+    t0 = time.monotonic()
     proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           errors="backslashreplace", env={**os.environ, "LC_ALL": "C"},
                           timeout=3600, check=False)
@@ -112,7 +115,7 @@ def compile_objects(slot: Slot, profile: Profile, objects: tuple[str, ...],
 
     diags = diagnostics.parse(text, prefixes, source)
     tail = "\n".join(proc.stdout.strip().splitlines()[-15:])
-    return Output(tuple(diags), proc.returncode, cmdline(argv), tail)
+    return Output(tuple(diags), proc.returncode, cmdline(argv), tail, time.monotonic() - t0)
 
 
 def checker_lines(text: str) -> str:

@@ -8,7 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from harness import junit
-from harness.checks.model import CHECKS, CheckResult, Status
+from harness.checks.model import CheckResult, Status, order
 from harness.util import atomic_write
 
 
@@ -45,7 +45,7 @@ def suites(results: list[CheckResult]) -> list[ET.Element]:
     out = []
     for (arch, version), rs in sorted(by.items()):
         suite = ET.Element("testsuite", name=f"checks/{arch}/{version}")
-        for r in sorted(rs, key=lambda r: (r.patch.number, CHECKS.index(r.check))):
+        for r in sorted(rs, key=lambda r: (r.patch.number, order(r.check))):
             suite.append(case(r))
         junit.count(suite)
         out.append(suite)

@@ -3,6 +3,7 @@ comments can only be judged as a whole file), compared like compiler warnings.""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from harness.checks import diagnostics
@@ -21,6 +22,7 @@ def run_kerneldoc(tree: Path, touched: tuple[str, ...]) -> Output:
     if not files:
         return Output((), 0, "")
     cmd = argv(files)
+    t0 = time.monotonic()
     proc = run(cmd, cwd=tree, check=False, timeout=600)
 
     def source(path: str) -> list[str] | None:
@@ -30,4 +32,4 @@ def run_kerneldoc(tree: Path, touched: tuple[str, ...]) -> Output:
     text = proc.stdout + "\n" + proc.stderr
     diags = diagnostics.parse(text, (str(tree),), source)
     return Output(tuple(diags), 0 if "Traceback" not in text else 1, cmdline(cmd),
-                  "\n".join(text.strip().splitlines()[-5:]))
+                  "\n".join(text.strip().splitlines()[-5:]), time.monotonic() - t0)

@@ -133,3 +133,13 @@ def result_from_record(r: dict[str, Any]) -> CheckResult:
                        tuple(finding(d) for d in r.get("preexisting", [])),
                        str(r.get("note", "")), float(r.get("seconds", 0.0)),
                        str(r.get("command", "")), tuple(r.get("objects", [])))
+
+
+def rig_error(message: str) -> CheckResult:
+    """A result saying the checks could not run at all (the rig broke, not the series)."""
+    return CheckResult("checks", "", PatchRef("", 0, 0, ""), Status.ERROR, note=message)
+
+
+def order(check: str) -> int:
+    """Display position of a check name (unknown names last)."""
+    return CHECKS.index(check) if check in CHECKS else len(CHECKS)

@@ -25,11 +25,13 @@ def cached(key: Any, compute: Callable[[], Output]) -> Output:
             path.unlink(missing_ok=True)
     out = compute()
     write_json(path, {"diagnostics": [asdict(d) for d in out.diagnostics],
-                      "returncode": out.returncode, "command": out.command, "tail": out.tail})
+                      "returncode": out.returncode, "command": out.command, "tail": out.tail,
+                      "seconds": out.seconds})
     return out
 
 
 def _load(data: dict[str, Any]) -> Output:
     diags = tuple(Diagnostic(**{**d, "notes": tuple(d.get("notes", ()))})
                   for d in data["diagnostics"])
-    return Output(diags, int(data["returncode"]), str(data["command"]), str(data["tail"]))
+    return Output(diags, int(data["returncode"]), str(data["command"]), str(data["tail"]),
+                  float(data.get("seconds", 0.0)))

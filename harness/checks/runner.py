@@ -210,7 +210,7 @@ class VersionChecks:
                                                 for d in base_warn),
                               note=f"{len(base_warn)} in the base (shown, not blamed)"
                               + (f"; {sel.note()}" if sel.note() else ""),
-                              command=base.command, objects=sel.objects))
+                              seconds=base.seconds, command=base.command, objects=sel.objects))
         last_ok = 0
         for k in range(1, len(self.commits)):
             self._add(self._judge_one(check, outs, k, last_ok, sel))
@@ -231,7 +231,8 @@ class VersionChecks:
             notes.append("did not compile at this prefix (see bisectability)")
         return CheckResult(check, self.arch, patch, Status.FAIL if new else Status.PASS,
                            tuple(_finding(check, patch, d, out.command) for d in new),
-                           note="; ".join(notes), command=out.command, objects=sel.objects)
+                           note="; ".join(notes), seconds=out.seconds, command=out.command,
+                           objects=sel.objects)
 
     def _checkpatch(self, slot: build.Slot, k: int) -> CheckResult:
         patch, t0 = self.patches[k], time.monotonic()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from harness.checks.model import CHECKS, CheckResult, Status, result_from_record
+from harness.checks.model import CheckResult, Status, order, result_from_record
 
 MAX_LINES = 6      # findings shown per result in the summary
 
@@ -39,9 +39,9 @@ def _group(arch: str, version: str, rs: list[CheckResult]) -> list[str]:
     failing = [r for r in rs if r.status is Status.FAIL]
     errors = [r for r in rs if r.status is Status.ERROR]
     state = "NEW FINDINGS" if failing else "CHECK ERRORS" if errors else "clean"
-    ran = sorted({r.check for r in rs}, key=CHECKS.index)
+    ran = sorted({r.check for r in rs}, key=order)
     out = [f"== build checks {arch} {version}: {state} ({', '.join(ran)})"]
-    for r in sorted(failing, key=lambda r: (r.patch.number, CHECKS.index(r.check))):
+    for r in sorted(failing, key=lambda r: (r.patch.number, order(r.check))):
         what = "does not build" if r.check == "bisectability" else f"new {r.check} finding"
         out.append(f"   {what} in {r.patch.label} \"{r.patch.subject}\":")
         shown = [f for f in r.findings if f.severity != "check"] or list(r.findings)
