@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from harness.splatculprit import pick
 from harness.splatmodel import Frame, Splat, parse_frame
 from harness.splattable import (
     AT,
@@ -26,8 +27,6 @@ from harness.splattable import (
     RECLASS,
     RIP,
     SEP,
-    SKIP_COMMON,
-    SKIP_KIND,
     TRACE_HDR,
     fn,
     norm,
@@ -140,8 +139,6 @@ def _oops_kind(what: str) -> tuple[str, tuple[str, ...], str]:
 
 
 def _culprit(rep: _Report, kind: str, info: _Info, frames: list[Frame]) -> str | None:
-    extra = SKIP_KIND.get(kind)
-    skip = re.compile(SKIP_COMMON + ("|" + extra if extra else ""))
     named: list[str] = []
     cands: list[str] = []
     for src in rep.pat.src:
@@ -157,8 +154,7 @@ def _culprit(rep: _Report, kind: str, info: _Info, frames: list[Frame]) -> str |
         if value:
             named.append(value)
             cands.append(value)
-    good = next((c for c in cands if not skip.fullmatch(c) and not c.startswith("0x")), None)
-    return good or (named[0] if named else None)
+    return pick(cands, named, kind)
 
 
 def _title(formats: tuple[str, ...], fields: dict[str, str]) -> str:

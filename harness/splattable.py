@@ -2,8 +2,8 @@
 
 Each `StartPattern` row of `TABLE` is (kind, start regex, title formats, where the culprit
 comes from). The other patterns say which lines continue a report (BODY, STRONG, POST_END),
-which end it (TERM, END_TRACE, CUT), which frames to skip when naming the culprit (SKIP_COMMON,
-SKIP_KIND) and how titles are normalised (fn, norm). The state machine that walks a log with
+which end it (TERM, END_TRACE, CUT) and how titles are normalised (fn, norm); which frames
+to skip when naming the culprit is harness.splatculprit. The state machine that walks a log with
 them is harness.splats.
 """
 
@@ -261,55 +261,6 @@ BODY = alt(
     r"dependencies|interrupts could create|missing lock nesting|comparison function|state was "
     r"registered at|no more locks to release|no locks held|is not holding|\[HC\d|inconsistent \{"
     r"|, at: |blocked on an? |context-\{)")
-SKIP_COMMON = (
-    r"_*warn\w*|warn_\w+|_*report_bug\w*|handle_bug|(?:asm_)?exc_\w+|do_error_trap|do_trap\w*|"
-    r"_*die\w*|oops_\w+|(?:v|nmi_|__)?panic\w*|check_panic_on_warn|dump_\w+|show_stack|"
-    r"_*show_regs\w*|sched_show_task|show_trace_log_lvl|_?printk\w*|vprintk\w*|console_\w+|"
-    r"_*lock_acquire\w*|_*lock_release|lock_acquired|lock_contended|lock_sync|lockdep_\w+|"
-    r"validate_chain|check_prevs?_add|check_noncircular|check_irq_usage|mark_lock\w*|mark_usage|"
-    r"print_\w*bug\w*|debug_check_no_locks_\w+|__lock_\w+|reacquire_held_locks|_raw_\w+|"
-    r"raw_spin_\w+|do_raw_\w+|(?:native_|__pv_)?queued_\w+|spin_\w+|_*rwsem_\w+|"
-    r"_*(?:down|up)(?:_\w+)?|_*mutex_\w+|mutex_\w+|_*rt_mutex\w*|rt_spin_\w+|osq_\w+|"
-    r"percpu_(?:down|up)_\w+|__percpu_\w+|mmap_(?:read|write)_\w+|__mmap_lock_\w+|"
-    r"_*schedule\w*|preempt_schedule\w*|_*cond_resched\w*|_*might_\w+|"
-    r"context_switch|finish_task_switch\w*|io_schedule\w*|s?rcu_\w+|__rcu_\w+|_*kasan_\w+|"
-    r"__asan_\w+|check_region_inline|print_report|print_address_description\w*|_*kfence_\w+|"
-    r"_*kmsan_\w+|__msan_\w+|_*ubsan_\w+|_*mem(?:cpy|set|move)\w*|_*refcount_\w+|__list_\w+|"
-    r"__stack_chk_fail|__check_object_size|check_heap_object|usercopy_\w+|__dump_page|bad_page|"
-    r"free_page_is_bad\w*|print_bad_\w+|_*page_table_check_\w+|watchdog_\w+|_*hrtimer_\w+|"
-    r"hrtimer_\w+|_*sysvec_\w+|asm_sysvec_\w+|_*irq_exit\w*|handle_softirqs|_*do_softirq\w*|"
-    r"el[01]h?t?_64_\w+|el[01]_\w+|do_mem_abort|do_translation_fault|do_page_fault|"
-    r"__do_kernel_fault|do_bad_area|do_alignment_fault|do_debug_exception|call_break_hook|"
-    r"brk_handler|bug_brk_handler|call_on_irq_stack|do_interrupt_handler|gic_handle_irq\w*|"
-    r"page_fault_oops|kernelmode_fixup_or_oops|_*bad_area\w*|do_user_addr_fault|"
-    r"do_kern_addr_fault|handle_page_fault|fixup_exception|_*nmi_\w+|nmi_\w+|default_do_nmi|"
-    r"arch_trigger_cpumask_backtrace|trigger_\w+_backtrace|debug_smp_processor_id|"
-    r"check_preemption_disabled|__this_cpu_preempt_check|__handle_sysrq|write_sysrq_trigger|"
-    r"kthread|ret_from_fork\w*|do_syscall_\w+|entry_SYS\w+|worker_thread|process_one_work|"
-    r"process_scheduled_works|"
-    r"smpboot_thread_fn|schedule_\w*timeout\w*|schedule|wait_for_completion\w*|__pfx_\w+|"
-    r"kmem_cache_free\w*|kv?free\w*|_*slab_free\w*|do_slab_free|_*kmem_cache_free\w*|vfree\w*")
-IDLE = (r"__switch_to\w*|default_idle\w*|arch_cpu_idle\w*|cpu_idle\w*|do_idle|cpuidle_\w+|\w*safe_halt|"
-         r"cpu_startup_entry|start_secondary|secondary_start_kernel|rest_init|start_kernel|"
-         r"x86_64_start_\w+|common_startup_64|cpu_relax|__const_udelay|_*udelay|__delay|"
-         r"delay_\w+|smp_call_function\w*|csd_lock_wait\w*")
-SKIP_KIND = {
-    "hung_task": r"__switch_to\w*|\w*(?:sched|_lock|_slowlock|wait|completion|synchron|rwsem|"
-                 r"mutex)\w*|"
-                 r"_*down\w*|_*folio_lock\w*",
-    "soft_lockup": IDLE, "hard_lockup": IDLE, "rcu_stall": IDLE,
-    "memory_leak": r"kmemleak_\w+|_*kmalloc\w*|kmalloc_\w+|_*kmem_cache_\w+|kmem_cache_\w+|"
-                   r"_*slab_\w+|___slab_alloc|kz?alloc\w*|kcalloc\w*|_*kv[mz]alloc\w*|"
-                   r"_*vz?malloc\w*|_*alloc_pages\w*|_*folio_alloc\w*|new_slab|kmemdup\w*|"
-                   r"kstrn?dup\w*|krealloc\w*|__do_kmalloc_node|trace_kmalloc\w*|pcpu_alloc\w*|"
-                   r"__alloc_percpu\w*|mempool_alloc\w*|alloc_slab_page|allocate_slab",
-    "slab": r"check_\w+|alloc_debug_processing|free_debug_processing|free_to_partial_list|"
-            r"on_freelist|\w+_consistency_checks|\w*slab\w*|object_err|"
-            r"print_trailer|kmem_cache_\w+|_*kmalloc\w*|kmalloc_\w+|kz?alloc\w*|_*do_kmalloc\w*",
-    "bad_page": r"_*free_\w+|free_\w+|_*folio_put\w*|folios_put\w*|put_page\w*|release_pages|"
-                r"check_new_page\w*|prep_new_page|get_page_from_freelist|_*alloc_pages\w*|"
-                r"_*folio_alloc\w*|rmqueue\w*|__rmqueue\w*",
-}
 GAP = 3
 SUFFIX = re.compile(r"(?:\.(?:isra|constprop|part|cold|llvm|lto_priv|localalias|"
                      r"specialized)(?:\.\d+)*)+$")
