@@ -21,49 +21,49 @@ import re
 from collections.abc import Sequence
 
 LAYERS: tuple[tuple[str, str], ...] = (
-    ("warn/bug/trap", r"_*warn\w*|warn_\w+|_*report_bug\w*|fixup_bug|handle_bug|(?:asm_)?exc_\w+|"
+    ("warn/bug/trap", (r"_*warn\w*|warn_\w+|_*report_bug\w*|fixup_bug|handle_bug|(?:asm_)?exc_\w+|"
      r"do_error_trap|do_trap\w*|do_invalid_op|invalid_op|_*die\w*|oops_\w+|(?:v|nmi_|__)?panic\w*|"
      r"check_panic_on_warn|_*bug_handler|\w*brk_handler|call_break_hook|early_brk64|"
      r"do_debug_exception|el1_dbg|el1_brk64|do_el1_undef|el1_undef|do_undefinstr|"
-     r"arm64?_notify_die|do_kernel_trap|program_check_exception"),
-    ("sanitizer", r"__sanitizer_\w+|__asan_\w+|_*kasan\w*|__msan_\w+|_*kmsan\w*|__tsan_\w+|"
+     r"arm64?_notify_die|do_kernel_trap|program_check_exception")),
+    ("sanitizer", (r"__sanitizer_\w+|__asan_\w+|_*kasan\w*|__msan_\w+|_*kmsan\w*|__tsan_\w+|"
      r"_*kcsan\w*|_*ubsan\w*|__kcov\w*|write_comp_data|check_memory_region\w*|check_region_inline|"
      r"memory_is_poisoned\w*|read_word_at_a_time|print_address_description\w*|print_report|"
      r"describe_object\w*|(?:start|end)_report|_*kfence\w*|__stack_chk_fail|save_stack\w*|"
-     r"set_track\w*|stack_trace_save\w*|stack_depot_\w+|arch_stack_walk"),
-    ("allocator", r"_*create_object|_*kmemleak\w*|slab_(?:pre|post)_alloc_hook|_*slab_alloc\w*|"
+     r"set_track\w*|stack_trace_save\w*|stack_depot_\w+|arch_stack_walk")),
+    ("allocator", (r"_*create_object|_*kmemleak\w*|slab_(?:pre|post)_alloc_hook|_*slab_alloc\w*|"
      r"___slab_alloc|alloc_debug_processing|_*kmem_cache_alloc\w*|_*kmalloc\w*|__do_kmalloc\w*|"
      r"_*kzalloc\w*|kcalloc\w*|_*kv[mz]alloc\w*|_*vz?malloc\w*|_*krealloc\w*|new_slab|"
      r"allocate_slab|alloc_slab_page|_*kmem_cache_free\w*|_*kv?free\w*|_*slab_free\w*|"
-     r"do_slab_free|_*cache_free|free_debug_processing|slab_free_\w*hook|_*vfree\w*|vunmap"),
-    ("debugobjects", r"debug_print_object|_*debug_check_no_obj_freed|_*debug_object\w*|"
-     r"\w+_is_static_object|lookup_object\w*"),
-    ("lockdep", r"lockdep_\w+|_*lock_acquire\w*|_*lock_release|lock_acquired|lock_contended|lock_sync|"
+     r"do_slab_free|_*cache_free|free_debug_processing|slab_free_\w*hook|_*vfree\w*|vunmap")),
+    ("debugobjects", (r"debug_print_object|_*debug_check_no_obj_freed|_*debug_object\w*|"
+     r"\w+_is_static_object|lookup_object\w*")),
+    ("lockdep", (r"lockdep_\w+|_*lock_acquire\w*|_*lock_release|lock_acquired|lock_contended|lock_sync|"
      r"validate_chain|check_prevs?_add|check_noncircular|check_irq_usage|check_deadlock|"
      r"check_usage\w*|mark_lock\w*|mark_usage|mark_held_locks|print_\w*bug\w*|"
      r"debug_check_no_locks_\w+|__lock_\w+|reacquire_held_locks|register_lock_class|"
      r"look_up_lock_class|hlock_class|find_held_lock|debug_locks_off\w*|lock_is_held\w*|"
-     r"check_flags|spin_dump|spin_bug|debug_spin_\w+|trigger_\w+_backtrace"),
+     r"check_flags|spin_dump|spin_bug|debug_spin_\w+|trigger_\w+_backtrace")),
     ("refcount", r"_*refcount_\w+"),
     ("list debug", r"__list_\w+|list_(?:add|del|move|replace|splice|cut)\w*|__hlist_\w+"),
-    ("printk", r"_?printk\w*|vprintk\w*|console_\w+|_*dump_\w+|show_stack|_*show_regs\w*|"
+    ("printk", (r"_?printk\w*|vprintk\w*|console_\w+|_*dump_\w+|show_stack|_*show_regs\w*|"
      r"sched_show_task|show_trace_log_lvl|print_\w+|__print_\w+|_*v?s[cn]?printf|kv?asprintf|"
      r"string\w*|pointer|format_decode|number|_*dev_(?:printk|info|notice|warn|err|alert|crit|"
-     r"emerg)\w*|nmi_cpu_backtrace\w*|nmi_trigger_cpumask_backtrace|\w+_cpumask_backtrace"),
-    ("string/memory", r"_*mem(?:cpy|set|move|cmp|chr|scan|dup)\w*|_*str(?:n?len|n?cmp|n?casecmp|l?cpy|"
+     r"emerg)\w*|nmi_cpu_backtrace\w*|nmi_trigger_cpumask_backtrace|\w+_cpumask_backtrace")),
+    ("string/memory", (r"_*mem(?:cpy|set|move|cmp|chr|scan|dup)\w*|_*str(?:n?len|n?cmp|n?casecmp|l?cpy|"
      r"ncpy|scpy\w*|n?cat|lcat|r?chr|nchr|n?str|sep|pbrk|c?spn|n?dup|ncpy_from_user|nlen_user)|"
      r"_*(?:raw_)?copy_(?:to|from|in)_user\w*|_*copy_user\w*|rep_movs_alternative|"
      r"_*(?:get|put|clear)_user\w*|_*might_fault|_*might_\w+|_*check_object_size|"
-     r"check_(?:heap|stack)_object|usercopy_\w+|_*x86_indirect_\w+|__x86_return_thunk"),
-    ("locking", r"_raw_\w+|raw_spin_\w+|do_raw_\w+|(?:native_|__pv_)?queued_\w+|spin_\w+|"
+     r"check_(?:heap|stack)_object|usercopy_\w+|_*x86_indirect_\w+|__x86_return_thunk")),
+    ("locking", (r"_raw_\w+|raw_spin_\w+|do_raw_\w+|(?:native_|__pv_)?queued_\w+|spin_\w+|"
      r"_*rwsem_\w+|_*(?:down|up)(?:_\w+)?|_*mutex_\w+|_*rt_mutex\w*|rt_spin_\w+|osq_\w+|"
      r"percpu_(?:down|up)_\w+|__percpu_\w+|mmap_(?:read|write)_\w+|__mmap_lock_\w+|"
-     r"s?rcu_\w+|__rcu_\w+"),
-    ("scheduler", r"_*schedule\w*|preempt_schedule\w*|_*cond_resched\w*|context_switch|"
+     r"s?rcu_\w+|__rcu_\w+")),
+    ("scheduler", (r"_*schedule\w*|preempt_schedule\w*|_*cond_resched\w*|context_switch|"
      r"finish_task_switch\w*|io_schedule\w*|schedule_\w*timeout\w*|wait_for_completion\w*|"
      r"watchdog\w*|_*hrtimer_\w+|hrtimer_\w+|debug_smp_processor_id|check_preemption_disabled|"
-     r"__this_cpu_preempt_check"),
-    ("entry", r"kthread|ret_from_fork\w*|do_syscall_\w+|entry_SYS\w+|invoke_syscall|el0_svc\w*|"
+     r"__this_cpu_preempt_check")),
+    ("entry", (r"kthread|ret_from_fork\w*|do_syscall_\w+|entry_SYS\w+|invoke_syscall|el0_svc\w*|"
      r"do_el0_svc\w*|el[01]h?t?_64_\w+|el[01]_\w+|do_fast_syscall\w*|syscall_exit_to_user_mode\w*|"
      r"worker_thread|process_one_work|process_scheduled_works|smpboot_thread_fn|asm_\w+|"
      r"_*sysvec_\w+|_*irq_exit\w*|handle_softirqs|_*do_softirq\w*|common_interrupt|"
@@ -72,7 +72,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"do_kern_addr_fault|handle_page_fault|page_fault_oops|kernelmode_fixup_or_oops|"
      r"__do_kernel_fault|do_bad_area|_*bad_area\w*|fixup_exception|do_alignment_fault|"
      r"do_DataAbort|do_PrefetchAbort|__dabt_svc|__irq_svc|_*nmi_\w+|nmi_\w+|default_do_nmi|"
-     r"__handle_sysrq|write_sysrq_trigger|__pfx_\w+"),
+     r"__handle_sysrq|write_sysrq_trigger|__pfx_\w+")),
     ("page free", r"_*free_pages?\w*|free_page_is_bad\w*|bad_page|__dump_page|_*page_table_check_\w+"),
 )
 GENERIC = (r"on_each_cpu\w*|smp_call_function\w*|_*flush_tlb\w*|csd_lock_wait\w*|_*wake_up\w*|"

@@ -87,8 +87,8 @@ def _traces(texts: list[str]) -> list[tuple[str, list[Frame]]]:
             label = "aux" if not m["call"] else "primary" if primary_next else "call"
             primary_next = primary_next and label != "primary"
             out.append((label, cur))
-        elif not text.strip() or text.strip() in ("</TASK>", "</IRQ>") or RIP.match(text):
-            cur = None
+        elif not text.strip() or text.strip() in ("</TASK>", "</IRQ>"):
+            cur = None                           # (not at "RIP:": 4.x WARNINGs go on after it)
     return out
 
 
@@ -119,7 +119,8 @@ def _classify(rep: _Report, haystack: str) -> tuple[str, tuple[str, ...], str]:
     if pat.role == "panic":
         reason = norm(m["reason"].split(" ]---")[0])
         kind = next((k for rx, k in PANIC_KINDS if re.search(rx, reason)), "panic")
-        return kind, (f"kernel panic: {reason}".replace("{", "(").replace("}", ")"),), ""
+        title = f"kernel panic: {reason}".replace("{", "(").replace("}", ")")
+        return kind, ((title + " in {func}", title) if kind != "panic" else (title,)), ""
     if pat.kind in ("warning", "bug"):
         label = "kernel BUG" if pat.kind == "bug" else "WARNING"
         for rx, kind, titles in RECLASS:
@@ -134,11 +135,12 @@ def _oops_kind(what: str) -> tuple[str, tuple[str, ...], str]:
              "invalid_opcode", "invalid opcode"), (r"UBSAN", "ubsan", what),
              (r"KASAN", "kasan", "KASAN: invalid-access"), (r"Oops$", "oops", "Oops"))
     kind, label = next(((k, lab) for rx, k, lab in table if re.search(rx, what)),
-                       ("oops", norm(what)))
+                       ("oops", norm(what) or "Internal error"))
     return kind, (label + " in {func}", label), label
 
 
-def _culprit(rep: _Report, kind: str, info: _Info, frames: list[Frame]) -> str | None:
+def _culprit(rep: _Report, kind: str, formats: tuple[str, ...], info: _Info,
+             frames: list[Frame]) -> str | None:
     named: list[str] = []
     cands: list[str] = []
     for src in rep.pat.src:
@@ -154,7 +156,8 @@ def _culprit(rep: _Report, kind: str, info: _Info, frames: list[Frame]) -> str |
         if value:
             named.append(value)
             cands.append(value)
-    return pick(cands, named, kind)
+    odebug = kind == "warning" and bool(re.match(r"WARNING: ODEBUG", formats[0] if formats else ""))
+    return pick(cands, named, "odebug" if odebug else kind)
 
 
 def _title(formats: tuple[str, ...], fields: dict[str, str]) -> str:
@@ -184,7 +187,7 @@ def build(rep: _Report, file: str, last_no: int) -> Splat | None:
     head_at = rep.lines.index(rep.head)
     haystack = "\n".join([message or "", groups.get("loc", ""), *texts[head_at + 1:head_at + 3]])
     kind, formats, label = _classify(rep, haystack)
-    func = _culprit(rep, kind, info, frames)
+    func = _culprit(rep, kind, formats, info, frames)
     if kind == "panic" and rep.m.groupdict().get("reason", "").startswith("sysrq triggered crash"):
         func = "sysrq_handle_crash"             # its only caller (drivers/tty/sysrq.c)
     fields = _fields(groups, info, func, label, haystack)
@@ -208,6 +211,9 @@ def _fields(groups: dict[str, str], info: _Info, func: str | None, label: str,
         if (m := rx.search(haystack)) is not None:
             fields.update({k: v.strip() for k, v in m.groupdict().items() if v})
             break
+    for key in ("hfunc", "hfunc2"):              # KCSAN names both racing functions
+        if name := fn(groups.get(key)):
+            fields["hfn" + key[5:]] = name
     if label:
         fields["label"] = label
     if info.rw:

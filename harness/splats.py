@@ -241,7 +241,15 @@ class _Parser:
         if rep is not None and _folds(rep, pat):
             rep.fold(ln, pat)
             return
+        if rep is not None and rep.pat.role == "message" and pat.kind in ("warning", "bug"):
+            self._unopen(key, rep)               # 6.x CHECK_DATA_CORRUPTION: the WARN's message
+            rep = None
         last = self.last
+        if (rep is None and pat.role == "repeat" and last is not None and last.pat is pat
+                and ln.no - last.lines[-1].no <= 80):
+            last.fold(ln, pat)                   # the same message again, ten seconds later
+            self.open[key] = last
+            return
         if (rep is None and pat.role == "panic" and last is not None
                 and CONSEQUENCE.search(m["reason"]) and ln.no - last.lines[-1].no <= 80):
             last.fold(ln, pat)
@@ -257,6 +265,11 @@ class _Parser:
         if rep is not None:
             self._close(key, for_next=True)
         self.open[key] = _Report(pat, m, ln, self._preamble(key))
+
+    def _unopen(self, key: str | None, rep: _Report) -> None:
+        """Forget an open report: its lines go back to the preamble buffer."""
+        del self.open[key]
+        self.recent[key].extend([*rep.lines, *rep.pending])
 
     def _close(self, key: str | None, for_next: bool = False) -> None:
         """Finish the open report; trailing blanks (and =====, if for_next) go back."""
@@ -290,10 +303,12 @@ class _Parser:
 
 
 def _folds(rep: _Report, pat: StartPattern) -> bool:
-    if pat.role == "panic":
+    if pat.role in ("panic", "fragment"):
         return True
+    if pat.role == "repeat":
+        return pat is rep.pat
     if pat.role == "oops_hdr":
-        return not rep.has_trace and len(rep.lines) < 40 and rep.pat.kind not in (
+        return not rep.has_trace and len(rep.lines) < 40 and bool(rep.pat.src) and rep.pat.kind not in (
             "hung_task", "rcu_stall", "soft_lockup", "hard_lockup", "warning")
     if pat.kind == "lockdep":
         return rep.state == "open" and rep.pat.kind in (

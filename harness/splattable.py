@@ -83,6 +83,8 @@ TABLE = (
     start_pattern("hung_task", r"INFO: task (?P<comm>.+):(?P<pid>\d+) blocked(?: in I/O wait)? for more "
        r"than \d+ seconds", ("INFO: task hung in {func}", "INFO: task hung"),
        allow="Showing all locks held"),
+    start_pattern("hung_task", r"INFO: task (?P<comm>.+):(?P<pid>\d+) can't die for more than \d+ seconds", (
+       "INFO: task can't die in {func}", "INFO: task can't die")),
     start_pattern("bug", r"BUG: workqueue lockup - pool", ("BUG: workqueue lockup in {func}",
        "BUG: workqueue lockup"), ("workfn",), allow=r"Showing (?:busy workqueues|backtraces of "
        r"busy workers)|workqueue \S+: flags|pool \d+:|task:|Workqueue:"),
@@ -103,7 +105,8 @@ TABLE = (
        "KFENCE: {type}"), HDR),
     start_pattern("kmsan", r"BUG: KMSAN: (?P<type>[\w-]+) in (?P<hfunc>\S+)", ("KMSAN: {type} in {func}",
        "KMSAN: {type}"), HDR),
-    start_pattern("kcsan", r"BUG: KCSAN: (?P<type>[\w-]+) in (?P<what>.+)", ("KCSAN: {type} in {what}",)),
+    start_pattern("kcsan", r"BUG: KCSAN: (?P<type>assert: race|[\w-]+) in (?P<hfunc>[^\s/]+)(?: / "
+       r"(?P<hfunc2>\S+))?", ("KCSAN: {type} in {hfn} / {hfn2}", "KCSAN: {type} in {hfn}"), ("hdr",)),
     start_pattern("ubsan", r"UBSAN: (?P<type>.+?) in (?P<loc>\S+)", ("UBSAN: {type} in {func}",
        "UBSAN: {type} in {loc}")),
     start_pattern("bad_page", r"BUG: Bad page (?P<what>state|map|cache) in process (?P<comm>\S+)", (
@@ -118,12 +121,16 @@ TABLE = (
        "kmemleak: suspected memory leaks",), (), role="leak_summary"),
     start_pattern("slab", r"BUG (?P<cache>[\w.-]+(?:\([^)]*\))?) \((?:Not tainted|Tainted: [^)]*)\): "
        r"(?P<reason>.+)", ("SLUB: {reason} in {func}", "SLUB: {reason} in {cache}")),
+    start_pattern("slab", r"INFO: (?P<what>Allocated|Freed) in (?P<hfunc>[\w.$]+)", ("INFO: {what} in {func}",),
+       ("hdr",), role="fragment"),
     start_pattern("stack", r"Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: "
        r"(?P<hfunc>\S+)", ("kernel panic: stack is corrupted in {func}",
        "kernel panic: stack is corrupted"), HDR),
     start_pattern("stack", r"Kernel panic - not syncing: corrupted stack end detected inside scheduler", (
        "kernel panic: corrupted stack end in {func}", "kernel panic: corrupted stack end")),
-    start_pattern("stack", r"(?:BUG: (?:\w+ )?stack guard page was hit|Insufficient stack space to handle "
+    start_pattern("stack", r"BUG: (?:\w+ )?stack guard page was hit", ("BUG: stack guard page was hit in {func}",
+       "BUG: stack guard page was hit"), ("rip", "trace")),
+    start_pattern("stack", r"(?:Insufficient stack space to handle "
        r"exception|Kernel panic - not syncing: kernel stack overflow)", (
        "kernel stack overflow in {func}", "kernel stack overflow"), ("rip", "trace")),
     start_pattern("oops", r"(?:BUG: (?:unable to handle )?kernel NULL pointer dereference|Unable to handle "
@@ -141,29 +148,42 @@ TABLE = (
        ("rip", "trace")),
     start_pattern("oops", r"(?:Oops: )?(?P<what>[A-Za-z][^\[\]]*?): (?:[0-9a-f]{4}|[0-9a-f]{8}|[0-9a-f]{16})"
        r" \[#\d+\]", (), ("rip", "trace"), role="oops_hdr"),
+    start_pattern("oops", r"Internal error: (?P<what>[^\[\]]*?): [0-9a-f]{1,16} \[#\d+\]", (), ("rip", "trace"),
+       role="oops_hdr"),
+    start_pattern("oops", r"Unhandled fault: (?P<what>.+?) \(0x[0-9a-f]+\) at 0x[0-9a-f]+", (
+       "Unhandled fault: {what} in {func}", "Unhandled fault: {what}"), ("rip", "trace")),
     start_pattern("oops", r"PANIC: double fault", ("double fault in {func}", "double fault"), ("rip",)),
     start_pattern("oops", r"SError Interrupt on CPU\d+", ("SError Interrupt in {func}", "SError Interrupt"),
        ("rip", "trace")),
     start_pattern("cfi", r"CFI failure at (?P<hfunc>\S+)", ("CFI failure in {func}", "CFI failure"), HDR),
-    start_pattern("warning", r"WARNING: (?P<loc>\S+:\d+) at (?P<hfunc>[^\s,]+),? CPU#(?P<cpu>\d+): "
+    start_pattern("warning", r"WARNING: (?P<loc>\S+:\d+) at (?P<hfunc>[^\s,]+)(?: \[[\w-]+\])?(?:,? CPU#"
+       r"(?P<cpu>\d+): (?P<comm>.+)/(?P<pid>\d+))?", W, HDR),
+    start_pattern("warning", r"WARNING: at (?P<hfunc>[^\s,]+)(?: \[[\w-]+\])?,? CPU#(?P<cpu>\d+): "
        r"(?P<comm>.+)/(?P<pid>\d+)", W, HDR),
-    start_pattern("warning", r"WARNING: at (?P<hfunc>[^\s,]+),? CPU#(?P<cpu>\d+): (?P<comm>.+)/(?P<pid>\d+)",
-       W, HDR),
     start_pattern("warning", r"WARNING: CPU: (?P<cpu>\d+) PID: (?P<pid>\d+) at (?P<loc>\S+:\d+) "
        r"(?P<hfunc>\S+)", W, HDR),
     start_pattern("warning", r"WARNING: CPU: (?P<cpu>\d+) PID: (?P<pid>\d+) at (?P<hfunc>\S+)", W, HDR),
     start_pattern("warning", r"WARNING: at (?P<loc>\S+:\d+) (?P<hfunc>[\w.]+)", W, HDR),
+    start_pattern("warning", r"WARNING: CPU: (?P<cpu>\d+) PID: (?P<pid>\d+)(?: at)?$", W, ("rip", "trace")),
     start_pattern("warning", r"WARNING: kernel stack (?:regs|frame pointer) at", (
        "WARNING: kernel stack has bad value",), ()),
+    start_pattern("bug", r"VFS: Busy inodes after unmount of \S+", ("VFS: Busy inodes after unmount",), (),
+       role="message"),
+    start_pattern("bug", r"VFS: Close: file count is zero", ("VFS: Close: file count is zero",), (),
+       role="message"),
+    start_pattern("refcount", r"unregister_netdevice: waiting for (?P<dev>\S+) to become free", (
+       "unregister_netdevice: waiting for DEV to become free",), (), role="repeat"),
     start_pattern("panic", r"Kernel panic - not syncing: (?P<reason>.*)", (), role="panic"),
     start_pattern("bug", r"BUG: (?P<gwhat>.+)", ("BUG: {gwhat} in {func}", "BUG: {gwhat}"), ("rip", "trace"),
        role="generic"),
+    start_pattern("bug", r"(?P<label>BUG|INFO):$", ("{label}: corrupted",), (), role="generic"),
+    start_pattern("warning", r"WARNING:$", ("WARNING: corrupted",), (), role="generic"),
 )
-QUICK = re.compile(r"BUG|WARNING|INFO: |Oops|[Ee]rror|[Uu]nable to handle|Kernel panic|UBSAN|"
+QUICK = re.compile(r"BUG|WARNING|INFO:|Oops|VFS: |unregister_netdevice|Unhandled fault|Internal error|[Ee]rror|[Uu]nable to handle|Kernel panic|UBSAN|"
                     r"unreferenced object|kmemleak|LOCKUP|stall|PANIC|CFI failure|SError|"
                     r"Insufficient stack|\[#\d+\]")
 NOT_START = re.compile(r"BUG: Bad page map: \d+ messages|INFO: lockdep is turned off|"
-                        r"INFO: Stall ended|INFO: NMI handler")
+                        r"INFO: Stall ended|INFO: NMI handler|WARNING: workqueue cpumask")
 RECLASS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = tuple(
     (re.compile(rx, re.MULTILINE), kind, titles) for rx, kind, titles in (
         (r"refcount_t: (?P<reason>[^.\n]+)", "refcount", ("refcount_t: {reason} in {func}",
@@ -178,11 +198,15 @@ RECLASS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = tuple(
          "page_table_check: {label}")),
         (r"^kernel/locking/|^DEBUG_(?:LOCKS|RWSEMS)_WARN_ON", "lockdep", (
          "{label}: locking bug in {func}", "{label}: locking bug")),
+        (r"VFS: Busy inodes after unmount", "bug", ("VFS: Busy inodes after unmount",)),
+        (r"VFS: Close: file count is zero", "bug", ("VFS: Close: file count is zero",)),
         (r"^lib/debugobjects\.c|^ODEBUG:", "warning", ("WARNING: ODEBUG bug in {func}",
          "WARNING: ODEBUG bug")),
         (r"^mm/usercopy\.c", "bug", ("BUG: bad usercopy in {func}", "BUG: bad usercopy")),
     ))
-PANIC_KINDS = ((r"softlockup", "soft_lockup"), (r"Hard LOCKUP", "hard_lockup"),
+PANIC_KINDS = ((r"^KASAN\b", "kasan"), (r"^KFENCE\b", "kfence"), (r"^KMSAN\b", "kmsan"),
+                (r"^KCSAN\b", "kcsan"), (r"^UBSAN\b", "ubsan"), ((r"stack-protector|stack end|stack "
+                r"overflow"), "stack"), (r"softlockup", "soft_lockup"), (r"Hard LOCKUP", "hard_lockup"),
                 (r"hung_task", "hung_task"), (r"RCU Stall", "rcu_stall"),
                 (r"panic_on_warn", "warning"), (r"Fatal exception|Oops", "oops"))
 CONSEQUENCE = re.compile(r"Fatal exception|panic_on_warn|softlockup|Hard LOCKUP|hung_task|"
@@ -200,8 +224,9 @@ PREFIX = re.compile(
     r"(?:<(?P<lvl>\d{1,2})>)?"
     r"(?P<fac>[a-z]+\d?\s*:\s*(?:emerg|alert|crit|err|warn|notice|info|debug)\s*: ?)?"
     r"(?:\[\s*(?P<ts>\d+\.\d+)\]|\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d [\d:]{8} \d{4}\])?"
-    r"(?:\[\s*(?P<caller>[TC]\d+)\])?(?: [\w.-]+ kernel:(?= ))?")
+    r"(?: ?\[\s*(?P<caller>[TC]\d+)\])?(?: [\w.-]+ kernel:(?= ))?")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][AB012]|\r")
+ARM_FRAME = re.compile(r"\s*\[<[0-9a-f]+>\] \((?P<func>[A-Za-z_.$][\w.$]*)(?: \[(?P<mod>[\w-]+)\])?\) from ")
 FRAME = re.compile(
     r"\s*(?:\[<?(?:0x)?[0-9a-f]{8,16}>?\]\s*)?(?P<q>\?\s+)?(?P<func>[A-Za-z_.$][\w.$]*)"
     r"\+0x(?P<off>[0-9a-f]+)/0x(?P<size>[0-9a-f]+)(?:\s+\[(?P<mod>[\w-]+)(?:\s+[0-9a-f]+)?\])?"
@@ -217,9 +242,10 @@ LOCK = re.compile(r"(?:^|\s)\((?P<name>[^\s{}]+?)\)\{[-+.?0-9a-zA-Z]*\}|is tryin
 AT = re.compile(r"(?:, at: |^\s*)(?:\[<[0-9a-f]+>\] )?(?P<func>[A-Za-z_.$][\w.$]*)\+0x")
 TRACE_HDR = re.compile(r"(?P<call>Call [Tt]race:|\s*backtrace(?: \(crc [0-9a-f]+\))?:)|"
                         r"(?:Allocated|Freed|allocated|freed) by task|Last potentially|"
-                        r"Second to last|Uninit was|Local variable|-> #\d|.*acquired at:|"
+                        r"Second to last|Uninit was|Local variable|-> #\d|.*acquired at:|INFO: (?:Allocated|"
+                        r"Freed) in |ref_tracker: |(?:read|write)(?: \(marked\))? to 0x|race at unknown|"
                         r".*registered at:|\.\.\. which became|Preemption disabled at")
-CUT = re.compile(r"-+\[ cut here \]-+")
+CUT = re.compile(r"-+\[ cut here \]-+|8<-+ cut here -+")
 SLUB_WARN = re.compile(r"mm/slub\.c:\d+ at |at (?:__slab_err|object_err|slab_err)\+")
 SEP = re.compile(r"[=-]{8,}$")
 END_TRACE = re.compile(r"---\[ end trace")
@@ -249,7 +275,10 @@ BODY = alt(
     r"Invalid (?:read|write|free)|kfence-#|allocated by task|freed by task|Object |Redzone |"
     r"Padding |FIX |INFO: (?:Slab|Object|Allocated|Freed|0x)|Thread overran|RCU grace-period|"
     r"Unless rcu|Stack dump where|#PF|PGD |Oops|-> #\d|\*\*\* DEADLOCK|Kernel panic|---\[ end|"
-    r"Allocated in |Freed in |Slab 0x|0x[0-9a-f]{8,}-0x)",
+    r"Allocated in |Freed in |Slab 0x|0x[0-9a-f]{8,}-0x|(?:PC|LR) is at|Process \S+ \(pid:|pgd = |"
+    r"Backtrace:|Flags: |Control: |Table: |ref_tracker: |(?:read|write)(?: \(marked\))? to 0x|"
+    r"race at unknown|value changed|bits changed|Reported by Kernel Concurrency|\(stack is not available\)|\[<[0-9a-f]+>\] \()",
+    r"\[[0-9a-f]{8}\] \*pgd=", r"(?:r\d+|ip|fp|psr)\s*:",
     r"(?:task|page|head|flags|raw|memcg|mapping|aops|addr|file|pgd|p4d|pud|pmd|pte|vma|mm):",
     r"(?:pc|lr|sp|pmr|x\d{1,2})\s*:", r"(?:ESR|EC|SET|EA|FSC|ISV|CM|GCS|SSE|SF|Xs) = ",
     r"(?:R[A-Z0-9]{1,2}|E[A-Z]{2}|[CDEFGS]S|CR\d|DR\d|PKRU|knlGS)\s*:\s*[0-9a-f]",
