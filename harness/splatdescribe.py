@@ -28,6 +28,7 @@ from harness.splattable import (
     RIP,
     SEP,
     TRACE_HDR,
+    arch_neutral,
     fn,
     norm,
 )
@@ -182,6 +183,8 @@ def build(rep: _Report, file: str, last_no: int) -> Splat | None:
     info, frames, locks = _scan(rep, texts)
     if rep.pat.role == "generic" and not (rep.head.kernel or frames):
         return None
+    if rep.pat.role == "kernel_mode" and not (frames or info.rip):
+        return None                              # arm's "Unhandled fault" of a user-mode access
     groups = {k: v for k, v in rep.m.groupdict().items() if v}
     message = _message(rep)
     head_at = rep.lines.index(rep.head)
@@ -219,7 +222,7 @@ def _fields(groups: dict[str, str], info: _Info, func: str | None, label: str,
     if info.rw:
         fields["rw"] = info.rw
     if func:
-        fields["func"] = func
+        fields["func"] = arch_neutral(func)
     return fields
 
 

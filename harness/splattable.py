@@ -99,7 +99,8 @@ TABLE = (
        r" non-blocking section)", ("BUG: {what} in {func}", "BUG: {what}")),
     start_pattern("bug", r"BUG: using (?P<what>\S+) in preemptible", (
        "BUG: using {what} in preemptible code in {func}", "BUG: using {what} in preemptible code")),
-    start_pattern("kasan", r"BUG: KASAN: (?P<type>[\w-]+)(?: in (?P<hfunc>\S+))?", (
+    start_pattern("kasan", r"BUG: KAS(?:AN|an): (?P<type>double-free or invalid-free|out of bounds access|"
+       r"[\w-]+)(?: in (?P<hfunc>[^\s(]+))?", (
        "KASAN: {type} {rw} in {func}", "KASAN: {type} in {func}", "KASAN: {type}"), HDR),
     start_pattern("kfence", r"BUG: KFENCE: (?P<type>.+?) in (?P<hfunc>\S+)", ("KFENCE: {type} in {func}",
        "KFENCE: {type}"), HDR),
@@ -151,7 +152,8 @@ TABLE = (
     start_pattern("oops", r"Internal error: (?P<what>[^\[\]]*?): [0-9a-f]{1,16} \[#\d+\]", (), ("rip", "trace"),
        role="oops_hdr"),
     start_pattern("oops", r"Unhandled fault: (?P<what>.+?) \(0x[0-9a-f]+\) at 0x[0-9a-f]+", (
-       "Unhandled fault: {what} in {func}", "Unhandled fault: {what}"), ("rip", "trace")),
+       "Unhandled fault: {what} in {func}", "Unhandled fault: {what}"), ("rip", "trace"),
+       role="kernel_mode"),
     start_pattern("oops", r"PANIC: double fault", ("double fault in {func}", "double fault"), ("rip",)),
     start_pattern("oops", r"SError Interrupt on CPU\d+", ("SError Interrupt in {func}", "SError Interrupt"),
        ("rip", "trace")),
@@ -293,6 +295,14 @@ BODY = alt(
 GAP = 3
 SUFFIX = re.compile(r"(?:\.(?:isra|constprop|part|cold|llvm|lto_priv|localalias|"
                      r"specialized)(?:\.\d+)*)+$")
+
+
+ARCH_SYSCALL = re.compile(r"^__(?:x64|x32|ia32|arm64|riscv|s390x?|powerpc)_(compat_)?sys_")
+
+
+def arch_neutral(func: str) -> str:
+    """`__x64_sys_madvise` / `__arm64_sys_madvise` -> `__do_sys_madvise`: one title per arch."""
+    return ARCH_SYSCALL.sub(lambda m: f"__do_{m[1] or ''}sys_", func)
 
 
 def fn(text: str | None) -> str | None:
