@@ -81,7 +81,9 @@ GENERIC = (r"on_each_cpu\w*|smp_call_function\w*|_*flush_tlb\w*|csd_lock_wait\w*
            r"\w*notifier_call_chain\w*|call_netdevice_notifiers\w*")
 IDLE = (r"__switch_to\w*|default_idle\w*|arch_cpu_idle\w*|cpu_idle\w*|do_idle|cpuidle_\w+|\w*safe_halt|"
         r"cpu_startup_entry|start_secondary|secondary_start_kernel|rest_init|start_kernel|"
-        r"x86_64_start_\w+|common_startup_64|cpu_relax|__const_udelay|_*udelay|__delay|delay_\w+")
+        r"x86_64_start_\w+|common_startup_64|cpu_relax|__const_udelay|_*udelay|__delay|delay_\w+|"
+        r"update_process_times|tick_\w+|scheduler_tick|sched_tick|account_process_tick|"
+        r"irqtime_account_\w+")                  # idle loops, and the timer tick that noticed
 KIND_SKIP = {
     "hung_task": r"__switch_to\w*|\w*(?:sched|_lock|_slowlock|wait|completion|synchron|rwsem|mutex|"
                  r"sleep)\w*|_*down\w*|_*folio_lock\w*",

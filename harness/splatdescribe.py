@@ -88,8 +88,8 @@ def _traces(texts: list[str]) -> list[tuple[str, list[Frame]]]:
             label = "aux" if not m["call"] else "primary" if primary_next else "call"
             primary_next = primary_next and label != "primary"
             out.append((label, cur))
-        elif not text.strip() or text.strip() in ("</TASK>", "</IRQ>"):
-            cur = None                           # (not at "RIP:": 4.x WARNINGs go on after it)
+        elif not text.strip() or text.strip() == "</TASK>":
+            cur = None                           # one stack goes on past </IRQ> and 4.x's "RIP:"
     return out
 
 
