@@ -67,7 +67,8 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"do_el0_svc\w*|el[01]h?t?_64_\w+|el[01]_\w+|do_fast_syscall\w*|syscall_exit_to_user_mode\w*|"
      r"worker_thread|process_one_work|process_scheduled_works|smpboot_thread_fn|asm_\w+|"
      r"_*sysvec_\w+|_*irq_exit\w*|handle_softirqs|_*do_softirq\w*|common_interrupt|"
-     r"(?:smp_)?apic_timer_interrupt|gic_handle_irq\w*|call_on_irq_stack|do_interrupt_handler|"
+     r"(?:smp_|local_)?apic_timer_interrupt|gic_handle_irq\w*|call_on_irq_stack|do_interrupt_handler|"
+     r"\w*run_sysvec\w*|\w*call_irq_on_stack|run_on_irqstack\w*|"
      r"irqentry_\w+|do_mem_abort|do_translation_fault|_*do_page_fault|do_user_addr_fault|"
      r"do_kern_addr_fault|handle_page_fault|page_fault_oops|kernelmode_fixup_or_oops|"
      r"__do_kernel_fault|do_bad_area|_*bad_area\w*|fixup_exception|do_alignment_fault|"
@@ -83,7 +84,8 @@ IDLE = (r"__switch_to\w*|default_idle\w*|arch_cpu_idle\w*|cpu_idle\w*|do_idle|cp
         r"cpu_startup_entry|start_secondary|secondary_start_kernel|rest_init|start_kernel|"
         r"x86_64_start_\w+|common_startup_64|cpu_relax|__const_udelay|_*udelay|__delay|delay_\w+|"
         r"update_process_times|tick_\w+|scheduler_tick|sched_tick|account_process_tick|"
-        r"irqtime_account_\w+")                  # idle loops, and the timer tick that noticed
+        r"irqtime_account_\w+|_*(?:run_)?hrtimer\w*|\w*_timer_fn|call_timer_fn|_*run_timers?\w*|"
+        r"run_timer_softirq")                  # idle loops, and the timer tick that noticed
 KIND_SKIP = {
     "hung_task": r"__switch_to\w*|\w*(?:sched|_lock|_slowlock|wait|completion|synchron|rwsem|mutex|"
                  r"sleep)\w*|_*down\w*|_*folio_lock\w*",

@@ -78,6 +78,8 @@ def _traces(texts: list[str]) -> list[tuple[str, list[Frame]]]:
     for text in texts:
         primary_next = primary_next or text.startswith("stack backtrace:")
         frame = parse_frame(text)
+        if frame is None and cur is not None and (m := RIP.match(text)) is not None:
+            frame = Frame(m["func"])             # the interrupted pc, within a stack
         if frame is not None:
             if cur is None:
                 cur = []
