@@ -84,7 +84,7 @@ IDLE = (r"__switch_to\w*|default_idle\w*|arch_cpu_idle\w*|cpu_idle\w*|do_idle|cp
         r"cpu_startup_entry|start_secondary|secondary_start_kernel|rest_init|start_kernel|"
         r"x86_64_start_\w+|common_startup_64|cpu_relax|__const_udelay|_*udelay|__delay|delay_\w+|"
         r"update_process_times|tick_\w+|scheduler_tick|sched_tick|account_process_tick|"
-        r"irqtime_account_\w+|_*(?:run_)?hrtimer\w*|\w*_timer_fn|call_timer_fn|_*run_timers?\w*|"
+        r"irqtime_account_\w+|_*(?:run_)?hrtimer\w*|call_timer_fn|_*run_timers?\w*|"
         r"run_timer_softirq")                  # idle loops, and the timer tick that noticed
 KIND_SKIP = {
     "hung_task": r"__switch_to\w*|\w*(?:sched|_lock|_slowlock|wait|completion|synchron|rwsem|mutex|"
