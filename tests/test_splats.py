@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from harness import splats
+from harness import splatculprit, splats
 from harness.splats import Splat, compare, parse_file, parse_log, slice_by_markers
 
 LOGS = Path(__file__).parent / "data" / "logs"
@@ -294,3 +294,75 @@ def test_format_variants(name: str) -> None:
 ])
 def test_start_kind_on_raw_console_lines(line: str, kind: str | None) -> None:
     assert splats.start_kind(line) == kind
+
+
+NOISE = Path(__file__).parent / "data" / "splat-noise.txt"
+NOISE_LINES = [ln for ln in NOISE.read_text().splitlines() if ln and not ln.startswith("#")]
+
+
+@pytest.mark.parametrize("line", NOISE_LINES)
+@pytest.mark.parametrize("prefix", ["", "[   12.345678] ", "[   12.345678][ T4121] ", "<4>"])
+def test_noise_lines(prefix: str, line: str) -> None:
+    assert parse_log(f"{prefix}{line}\n") == []
+
+
+def test_noise_lines_together_are_clean() -> None:
+    text = "".join(f"[{i:5d}.000000] {line}\n" for i, line in enumerate(NOISE_LINES))
+    assert parse_log(text) == []
+
+
+TWINS = [("field/x86-warning-7x-folio-split.log", "field/arm64-warning-7x-folio-split.log"),
+         ("x86-hung-task-khugepaged.log", "arm64-hung-task-khugepaged.log"),
+         ("real/x86-lkdtm-warning.log", "real/arm64-lkdtm-warning.log"),
+         ("real/x86-lkdtm-bug.log", "real/arm64-lkdtm-bug.log")]
+
+
+@pytest.mark.parametrize(("x86", "arm64"), TWINS)
+def test_same_bug_same_title_on_both_arches(x86: str, arm64: str) -> None:
+    assert parse_file(LOGS / x86)[0].title == parse_file(LOGS / arm64)[0].title
+
+
+SYSCALL = """\
+[   10.000000] ------------[ cut here ]------------
+[   10.000001] refcount_t: underflow; use-after-free.
+[   10.000002] WARNING: CPU: 0 PID: 1 at lib/refcount.c:28 refcount_warn_saturate+0x13c/0x174
+[   10.000003] Call trace:
+[   10.000004]  refcount_warn_saturate+0x13c/0x174
+[   10.000005]  {wrapper}+0x2c/0x48
+[   10.000006]  do_syscall_64+0x82/0x190
+[   10.000007] ---[ end trace 0000000000000000 ]---
+"""
+
+
+def test_syscall_wrappers_title_is_arch_neutral() -> None:
+    titles = {parse_log(SYSCALL.format(wrapper=w))[0].title
+              for w in ("__x64_sys_madvise", "__arm64_sys_madvise", "__do_sys_madvise")}
+    assert titles == {"refcount_t: underflow; use-after-free in __do_sys_madvise"}
+
+
+@pytest.mark.parametrize(("name", "layer"), [
+    ("report_bug", "warn/bug/trap"), ("fixup_bug", "warn/bug/trap"),
+    ("__sanitizer_cov_trace_pc", "sanitizer"), ("check_memory_region", "sanitizer"),
+    ("create_object", "allocator"), ("kmem_cache_alloc_node", "allocator"),
+    ("__kmalloc_cache_noprof", "allocator"), ("debug_print_object", "debugobjects"),
+    ("register_lock_class", "lockdep"), ("refcount_warn_saturate", "refcount"),
+    ("__list_add_valid_or_report", "list debug"), ("dump_stack_lvl", "printk"),
+    ("memcmp", "string/memory"), ("strlen", "string/memory"), ("memset_erms", "string/memory"),
+    ("_copy_to_user", "string/memory"), ("do_syscall_64", "entry"), ("el0t_64_sync", "entry"),
+    ("collapse_huge_page", None), ("khugepaged", None), ("hpage_collapse_scan_pmd", None),
+    ("do_swap_page", None), ("strp_recv", None), ("list_lru_del", None)])
+def test_culprit_layers(name: str, layer: str | None) -> None:
+    assert splatculprit.layer(name) == layer
+
+
+@pytest.mark.parametrize(("cands", "kind", "want"), [
+    (["on_each_cpu_cond_mask", "flush_tlb_mm_range", "dup_mmap"], "soft_lockup", "dup_mmap"),
+    (["__wake_up", "on_each_cpu"], "warning", "__wake_up"),      # nothing better: the helper
+    (["__schedule", "mutex_lock_nested", "rtnl_lock", "tun_chr_close"], "hung_task", "rtnl_lock"),
+    (["kmemleak_alloc", "sk_prot_alloc", "sk_alloc", "inet_create"], "memory_leak", "inet_create"),
+    (["refcount_dec_and_test", "l2tp_tunnel_dec_refcount", "l2tp_session_free"], "refcount",
+     "l2tp_session_free"),
+    (["debug_print_object", "debug_check_no_obj_freed", "kfree", "__sk_destruct"], "odebug",
+     "__sk_destruct")])
+def test_culprit_pick(cands: list[str], kind: str, want: str) -> None:
+    assert splatculprit.pick(cands, [], kind) == want
