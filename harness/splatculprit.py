@@ -52,7 +52,8 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"emerg)\w*|nmi_cpu_backtrace\w*|nmi_trigger_cpumask_backtrace|\w+_cpumask_backtrace")),
     ("string/memory", (r"_*mem(?:cpy|set|move|cmp|chr|scan|dup)\w*|_*str(?:n?len|n?cmp|n?casecmp|l?cpy|"
      r"ncpy|scpy\w*|n?cat|lcat|r?chr|nchr|n?str|sep|pbrk|c?spn|n?dup|ncpy_from_user|nlen_user)|"
-     r"_*(?:raw_)?copy_(?:to|from|in)_user\w*|_*copy_user\w*|rep_movs_alternative|"
+     r"_*(?:raw_|arch_)?copy_(?:to|from|in)_user\w*|_*copy_user\w*|rep_movs_alternative|copyin|"
+     r"copyout|__arch_clear_user|"
      r"_*(?:get|put|clear)_user\w*|_*might_fault|_*might_\w+|_*check_object_size|"
      r"check_(?:heap|stack)_object|usercopy_\w+|_*x86_indirect_\w+|__x86_return_thunk")),
     ("locking", (r"_raw_\w+|raw_spin_\w+|do_raw_\w+|(?:native_|__pv_)?queued_\w+|spin_\w+|"
@@ -121,15 +122,20 @@ def layer(name: str) -> str | None:
     return next((label for label, rx in LAYERS if re.fullmatch(rx, name)), None)
 
 
-def pick(cands: Sequence[str], named: Sequence[str], kind: str) -> str | None:
+def pick(cands: Sequence[str], named: Sequence[str], kind: str,
+         header: str | None = None) -> str | None:
     """The culprit among candidate functions (header/RIP/"at" names first, then the stack).
 
-    `kind` selects the widened skip rules (a KIND_SKIP key, or the report kind)."""
+    `kind` selects the widened skip rules (a KIND_SKIP key, or the report kind). A `header`
+    function (the report's own "at file:line func" or "in func") wins unless it belongs to a
+    reporting layer: a generic helper named there is where the bug was caught."""
+    skip = _SKIP.get(kind, _SKIP[""])
+    if header and not skip.fullmatch(header):
+        return header
     if kind == "hung_task":
         anchor = next((name for c in cands for rx, name in HUNG_ANCHORS if rx.fullmatch(c)), None)
         if anchor:
             return anchor
-    skip = _SKIP.get(kind, _SKIP[""])
     usable = [c for c in cands if not skip.fullmatch(c) and not c.startswith("0x")]
     better = next((c for c in usable if not _GENERIC.fullmatch(c)), None)
     return better or (usable[0] if usable else named[0] if named else None)

@@ -160,7 +160,8 @@ def _culprit(rep: _Report, kind: str, formats: tuple[str, ...], info: _Info,
             named.append(value)
             cands.append(value)
     odebug = kind == "warning" and bool(re.match(r"WARNING: ODEBUG", formats[0] if formats else ""))
-    return pick(cands, named, "odebug" if odebug else kind)
+    header = fn(rep.m.groupdict().get("hfunc")) if "hdr" in rep.pat.src else None
+    return pick(cands, named, "odebug" if odebug else kind, header)
 
 
 def _title(formats: tuple[str, ...], fields: dict[str, str]) -> str:

@@ -366,3 +366,12 @@ def test_culprit_layers(name: str, layer: str | None) -> None:
      "__sk_destruct")])
 def test_culprit_pick(cands: list[str], kind: str, want: str) -> None:
     assert splatculprit.pick(cands, [], kind) == want
+
+
+def test_header_wins_unless_it_is_reporting_machinery() -> None:
+    cands = ["__queue_work", "queue_work_on", "nbd_queue_rq"]
+    assert splatculprit.pick(cands, cands[:1], "warning", header="__queue_work") == "__queue_work"
+    cands = ["refcount_warn_saturate", "mmgrab", "__khugepaged_enter"]
+    assert splatculprit.pick(cands, cands[:1], "refcount", header=cands[0]) == "mmgrab"
+    assert splatculprit.pick(["memcpy", "sctp_getsockopt"], ["memcpy"], "kasan",
+                             header="memcpy") == "sctp_getsockopt"
