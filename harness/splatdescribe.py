@@ -52,7 +52,8 @@ def _scan(rep: _Report, texts: list[str]) -> tuple[_Info, list[Frame], list[str]
     info = _Info()
     at_rx = re.compile(rep.pat.at) if rep.pat.at else None
     after_at = False
-    for i, text in enumerate(texts[rep.lines.index(rep.head):]):
+    start = 0 if rep.pat.role == "orphan" else rep.lines.index(rep.head)  # orphan: head is last
+    for i, text in enumerate(texts[start:]):
         info.rip = info.rip or fn((m := RIP.match(text)) and m["func"])
         info.cpu_hdr = info.cpu_hdr or CPU_HDR.match(text)
         info.held_by = info.held_by or HELD_BY.search(text)
@@ -186,7 +187,7 @@ def build(rep: _Report, file: str, last_no: int) -> Splat | None:
     info, frames, locks = _scan(rep, texts)
     if rep.pat.role == "generic" and not (rep.head.kernel or frames):
         return None
-    if rep.pat.role == "kernel_mode" and not (frames or info.rip):
+    if rep.pat.role in ("kernel_mode", "orphan") and not (frames or info.rip):
         return None                              # arm's "Unhandled fault" of a user-mode access
     groups = {k: v for k, v in rep.m.groupdict().items() if v}
     message = _message(rep)

@@ -262,6 +262,14 @@ class _Parser:
             last.fold(ln, pat)
             self.open[key] = last
             return
+        if rep is None and pat.role == "orphan":
+            stack = [] if last is not None and ln.no - last.lines[-1].no <= 200 else (
+                self._stack_before(key))         # (else: the end of a report already taken)
+            if any(FRAME.match(p.text) for p in stack):
+                self.open[key] = _Report(pat, m, ln, stack)
+            else:
+                self.recent[key].extend([*stack, ln])
+            return
         if rep is not None:
             self._close(key, for_next=True)
         self.open[key] = _Report(pat, m, ln, self._preamble(key))
@@ -296,6 +304,15 @@ class _Parser:
             buf.pop()
         return pre
 
+    def _stack_before(self, key: str | None) -> list[_Line]:
+        """The stack (and registers) just before an orphan end-of-trace line: a report whose
+        header was lost (capture started late, printk messages dropped)."""
+        buf = self.recent[key]
+        pre: list[_Line] = []
+        while buf and len(pre) < 80 and buf[-1].text.strip() and BODY.match(buf[-1].text):
+            pre.insert(0, buf.pop())
+        return pre
+
     def finish(self) -> list[_Report]:
         for key in list(self.open):
             self._close(key)
@@ -303,7 +320,7 @@ class _Parser:
 
 
 def _folds(rep: _Report, pat: StartPattern) -> bool:
-    if pat.role in ("panic", "fragment"):
+    if pat.role in ("panic", "fragment", "orphan"):
         return True
     if pat.role == "repeat":
         return pat is rep.pat

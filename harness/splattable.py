@@ -178,10 +178,12 @@ TABLE = (
     start_pattern("panic", r"Kernel panic - not syncing: (?P<reason>.*)", (), role="panic"),
     start_pattern("bug", r"BUG: (?P<gwhat>.+)", ("BUG: {gwhat} in {func}", "BUG: {gwhat}"), ("rip", "trace"),
        role="generic"),
+    start_pattern("bug", r"---\[ end trace [0-9a-f]+ \]---", ("corrupted report in {func}",
+       "corrupted report"), ("rip", "trace"), role="orphan"),
     start_pattern("bug", r"(?P<label>BUG|INFO):$", ("{label}: corrupted",), (), role="generic"),
     start_pattern("warning", r"WARNING:$", ("WARNING: corrupted",), (), role="generic"),
 )
-QUICK = re.compile(r"BUG|WARNING|INFO:|Oops|VFS: |unregister_netdevice|Unhandled fault|Internal error|[Ee]rror|[Uu]nable to handle|Kernel panic|UBSAN|"
+QUICK = re.compile(r"BUG|WARNING|INFO:|Oops|end trace|VFS: |unregister_netdevice|Unhandled fault|Internal error|[Ee]rror|[Uu]nable to handle|Kernel panic|UBSAN|"
                     r"unreferenced object|kmemleak|LOCKUP|stall|PANIC|CFI failure|SError|"
                     r"Insufficient stack|\[#\d+\]")
 NOT_START = re.compile(r"BUG: Bad page map: \d+ messages|INFO: lockdep is turned off|"
