@@ -4,13 +4,22 @@ API: parse_log(text, file="<log>") -> list[Splat]; parse_file(path) -> list[Spla
 Splat.to_json() -> dict; compare(baseline, patched) -> Comparison(.new, .gone, .both: titles);
 slice_by_markers(text, start_marker, end_marker) -> str; slice_for_test(text, nodeid) -> str.
 Kinds (KINDS): the issue's list plus kcsan, slab (SLUB debug "BUG kmalloc-64 ..."), cfi.
+Reports read besides the obvious ones: KCSAN ("KCSAN: data-race in f / g"), "task can't die"
+(hung_task), "unregister_netdevice: waiting for DEV to become free" (refcount; its 10 s repeats
+are one splat), "VFS: Busy inodes after unmount" / "VFS: Close: file count is zero" (bug, plain
+or as the message of a CHECK_DATA_CORRUPTION WARNING), arm's "Unhandled fault" / "Internal
+error" (oops), SLUB's "INFO: Allocated/Freed in" (part of the open report, else its own
+corrupted one), lone panics (the cause's kind when it names a known report), bare "BUG:" /
+"WARNING:" ("... corrupted"), cut WARNING headers, and stacks whose header was lost ("corrupted
+report in f", found from an orphan "---[ end trace" line).
 A WARNING/BUG is reclassified by its message or file (RECLASS): refcount_t -> refcount,
 list_add/list_del corruption -> list_corruption, "Voluntary context switch within RCU" -> rcu,
 mm/page_table_check.c -> bad_page, kernel/locking/ -> lockdep.
 
 Modules: this one finds and assembles reports (line cleaning, the per-context state machine,
 nesting); harness.splatdescribe turns a finished report into a Splat (kind, title, culprit,
-primary stack); harness.splatmodel holds Splat and Frame (re-exported here).
+primary stack) and harness.splatculprit names the culprit (the first frame outside the reporting
+layers); harness.splatmodel holds Splat and Frame (re-exported here).
 
 Table-driven (style 9): the patterns live in harness/splattable.py (each `StartPattern` row of
 `TABLE` is kind, start regex, titles, where the culprit comes from). `parse_log` cleans each line
