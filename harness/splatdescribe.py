@@ -4,7 +4,7 @@ primary stack, locks, message, location and who (cpu, pid, comm).
 harness.splats assembles a report's lines (its state machine decides where a report starts and
 ends); `build` here reads them: which stack is the primary one ("stack backtrace:" for
 lockdep, else the call trace), which function is to blame (per the pattern's `src`: header,
-RIP/pc, "at" line, workqueue function or the first frame not in the SKIP lists), and the
+RIP/pc, "at" line, workqueue function, then the stack: harness.splatculprit.pick), and the
 final kind, since a WARNING or BUG is reclassified by its message or file (RECLASS).
 """
 
