@@ -282,7 +282,7 @@ BODY = alt(
     r"Allocated in |Freed in |Slab 0x|0x[0-9a-f]{8,}-0x|(?:PC|LR) is at|Process \S+ \(pid:|pgd = |"
     r"Backtrace:|Flags: |Control: |Table: |ref_tracker: |(?:read|write)(?: \(marked\))? to 0x|"
     r"race at unknown|value changed|bits changed|Reported by Kernel Concurrency|\(stack is not available\)|\[<[0-9a-f]+>\] \()",
-    r"\[[0-9a-f]{8}\] \*pgd=", r"(?:r\d+|ip|fp|psr)\s*:",
+    r"\[[0-9a-f]{8}\] \*pgd=", r"(?:r\d+|ip|fp|psr)\s*:", r"Exception stack\(0x", r"[0-9a-f]{4}: [0-9a-f]{8,16} ",
     r"(?:task|page|head|flags|raw|memcg|mapping|aops|addr|file|pgd|p4d|pud|pmd|pte|vma|mm):",
     r"(?:pc|lr|sp|pmr|x\d{1,2})\s*:", r"(?:ESR|EC|SET|EA|FSC|ISV|CM|GCS|SSE|SF|Xs) = ",
     r"(?:R[A-Z0-9]{1,2}|E[A-Z]{2}|[CDEFGS]S|CR\d|DR\d|PKRU|knlGS)\s*:\s*[0-9a-f]",
@@ -308,10 +308,12 @@ def arch_neutral(func: str) -> str:
 
 
 def fn(text: str | None) -> str | None:
-    """Bare function name: no +off/size, no [module], no .isra.0/.cold suffixes."""
+    """Bare function name: no +off/size, no [module], no .isra.0/.cold suffixes; a JITed BPF
+    program (`bpf_prog_<tag>_<name>`) is `bpf_prog`, its tag changes with every load."""
     if not text:
         return None
     name = re.split(r"\+0x|\s", text.strip(), maxsplit=1)[0]
+    name = re.sub(r"^bpf_prog_[0-9a-f]{16}(?:_\w*)?$", "bpf_prog", name)
     return SUFFIX.sub("", name) or None
 
 
