@@ -142,9 +142,9 @@ TABLE = (
        r" to handle kernel paging request)", (
        "BUG: unable to handle kernel paging request in {func}",
        "BUG: unable to handle kernel paging request"), ("rip", "trace")),
-    start_pattern("oops", r"(?:BUG: u|U)nable to handle kernel (?P<what>[\w -]+?)(?: at virtual address|$)",
-       ("BUG: unable to handle kernel {what} in {func}", "BUG: unable to handle kernel {what}"),
-       ("rip", "trace")),
+    start_pattern("oops", r"(?:BUG: u|U)nable to handle kernel(?: (?P<what>[\w -]+?))?(?: at virtual address|$)",
+       ("BUG: unable to handle kernel {what} in {func}", "BUG: unable to handle kernel {what}",
+        "BUG: unable to handle kernel in {func}", "BUG: unable to handle kernel"), ("rip", "trace")),
     start_pattern("bug", r"kernel BUG at (?P<loc>.+?)!?$", ("kernel BUG in {func}", "kernel BUG at {loc}"),
        ("rip", "trace")),
     start_pattern("oops", r"(?:Oops: )?(?P<what>[A-Za-z][^\[\]]*?): (?:[0-9a-f]{4}|[0-9a-f]{8}|[0-9a-f]{16})"
@@ -164,7 +164,10 @@ TABLE = (
        r"(?P<comm>.+)/(?P<pid>\d+)", W, HDR),
     start_pattern("warning", r"WARNING: CPU: (?P<cpu>\d+) PID: (?P<pid>\d+) at (?P<loc>\S+:\d+) "
        r"(?P<hfunc>\S+)", W, HDR),
-    start_pattern("warning", r"WARNING: CPU: (?P<cpu>\d+) PID: (?P<pid>\d+) at (?P<hfunc>\S+)", W, HDR),
+    start_pattern("warning", r"WARNING: CPU: (?P<cpu>\d+) PID: (?P<pid>\d+) at (?P<loc>\S+:\d+)$", W,
+       ("rip", "trace")),
+    start_pattern("warning", r"WARNING: CPU: (?P<cpu>\d+) PID: (?P<pid>\d+) at (?P<hfunc>[A-Za-z_.$][\w.$]*"
+       r"(?:\+0x\S+)?)", W, HDR),
     start_pattern("warning", r"WARNING: at (?P<loc>\S+:\d+) (?P<hfunc>[\w.]+)", W, HDR),
     start_pattern("warning", r"WARNING: CPU: (?P<cpu>\d+) PID: (?P<pid>\d+)(?: at)?$", W, ("rip", "trace")),
     start_pattern("warning", r"WARNING: kernel stack (?:regs|frame pointer) at", (

@@ -375,3 +375,32 @@ def test_header_wins_unless_it_is_reporting_machinery() -> None:
     assert splatculprit.pick(cands, cands[:1], "refcount", header=cands[0]) == "mmgrab"
     assert splatculprit.pick(["memcpy", "sctp_getsockopt"], ["memcpy"], "kasan",
                              header="memcpy") == "sctp_getsockopt"
+
+
+TRACE = "[ 1.1] Call Trace:\n[ 1.2]  {caller}+0x1/0x2\n[ 1.3]  do_syscall_64+0x3/0x4\n"
+
+
+@pytest.mark.parametrize(("head", "kind", "title", "func"), [
+    ("WARNING: CPU: 0 PID: 1 at mm/foo.c:12", "warning", "WARNING in bar", "bar"),
+    ("WARNING: CPU: 0 PID: 1 at", "warning", "WARNING in bar", "bar"),
+    ("WARNING: mm/foo.c:12 at foo+0x1/0x2", "warning", "WARNING in foo", "foo"),
+    ("WARNING: mm/foo.c:12 at foo.cold+0x1/0x2 [mod], CPU#1: a b/12", "warning", "WARNING in foo",
+     "foo"),
+    ("WARNING: at mm/foo.c:12 foo+0x1/0x2()", "warning", "WARNING in foo", "foo"),
+    ("WARNING:", "warning", "WARNING: corrupted", None),
+    ("BUG:", "bug", "BUG: corrupted", None),
+    ("BUG: unable to handle kernel", "oops", "BUG: unable to handle kernel in bar", "bar"),
+    ("BUG: KCSAN: assert: race in foo / bar.isra.0", "kcsan", "KCSAN: assert: race in foo / bar",
+     "foo"),
+    ("BUG: KASan: out of bounds access in foo+0x1/0x2 at addr ffff88001", "kasan",
+     "KASAN: out of bounds access in foo", "foo"),
+    ("INFO: task a b:12 can't die for more than 143 seconds.", "hung_task",
+     "INFO: task can't die in bar", "bar"),
+    ("BUG: IRQ stack guard page was hit at ffffc900 (stack is ffffc9..ffffc9)", "stack",
+     "BUG: stack guard page was hit in bar", "bar"),
+    ("Kernel panic - not syncing: UBSAN: panic_on_warn set ...", "ubsan",
+     "kernel panic: UBSAN: panic_on_warn set in bar", "bar"),
+])
+def test_header_forms(head: str, kind: str, title: str, func: str | None) -> None:
+    (splat,) = parse_log(f"[ 1.0] {head}\n" + TRACE.format(caller="bar"))
+    assert (splat.kind, splat.title, splat.function) == (kind, title, func)
