@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness.splats import Splat, parse_file
 
 DEFAULT = Path(__file__).resolve().parents[1] / "tests" / "data" / "logs"
-COLS = ("expected", "found", "kind", "culprit", "title", "extra")
+COLS = ("expected", "found", "kind", "named", "culprit", "title", "extra")
 
 
 def expected(log: Path) -> list[dict[str, Any]] | None:
@@ -52,7 +52,7 @@ def score(found: list[Splat], want: list[dict[str, Any]], tally: dict[str, Count
     for exp in want:
         c = tally.setdefault(str(exp.get("kind")), Counter())
         c["expected"] += 1
-        c["with_function"] += "function" in exp
+        c["named"] += "function" in exp
         hit = pick(exp, unmatched)
         if hit is None:
             continue
@@ -94,7 +94,7 @@ def table(tally: dict[str, Counter[str]]) -> str:
     rows.append(f"{'TOTAL':<16}" + "".join(f"{total[k]:>9}" for k in COLS))
     rows.append(f"splats: recall {pct(total['found'], total['expected'])}, kind "
                 f"{pct(total['kind'], total['found'])}, culprit "
-                f"{pct(total['culprit'], total['with_function'])}, title "
+                f"{pct(total['culprit'], total['named'])}, title "
                 f"{pct(total['title'], total['expected'])}, extra {total['extra']}")
     return "\n".join(rows)
 
