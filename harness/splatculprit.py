@@ -114,6 +114,8 @@ def _skipper(kind: str) -> re.Pattern[str]:
 
 
 _SKIP = {kind: _skipper(kind) for kind in (*KIND_SKIP, "")}
+_LOCK_API = re.compile("|".join(rx for name, rx in LAYERS if name in ("locking", "lockdep")) +
+                       r"|_*might_\w+")
 _GENERIC = re.compile(GENERIC)
 
 
@@ -123,15 +125,19 @@ def layer(name: str) -> str | None:
 
 
 def pick(cands: Sequence[str], named: Sequence[str], kind: str,
-         header: str | None = None) -> str | None:
+         header: str | None = None, site: str | None = None) -> str | None:
     """The culprit among candidate functions (header/RIP/"at" names first, then the stack).
 
     `kind` selects the widened skip rules (a KIND_SKIP key, or the report kind). A `header`
     function (the report's own "at file:line func" or "in func") wins unless it belongs to a
-    reporting layer: a generic helper named there is where the bug was caught."""
+    reporting layer: a generic helper named there is where the bug was caught. A lockdep
+    acquisition `site` (the ", at:" function) wins unless it is a lock primitive or lockdep
+    itself: a page fault taking mmap_lock is the acquirer, not its entry path."""
     skip = _SKIP.get(kind, _SKIP[""])
     if header and not skip.fullmatch(header):
         return header
+    if site and not _LOCK_API.fullmatch(site):
+        return site
     if kind == "hung_task":
         anchor = next((name for c in cands for rx, name in HUNG_ANCHORS if rx.fullmatch(c)), None)
         if anchor:

@@ -51,16 +51,16 @@ class _Info:
 def _scan(rep: _Report, texts: list[str]) -> tuple[_Info, list[Frame], list[str]]:
     info = _Info()
     at_rx = re.compile(rep.pat.at) if rep.pat.at else None
-    after_at = False
+    at_window = 0                                # lines left where the ", at:" site may be
     start = 0 if rep.pat.role == "orphan" else rep.lines.index(rep.head)  # orphan: head is last
     for i, text in enumerate(texts[start:]):
         info.rip = info.rip or fn((m := RIP.match(text)) and m["func"])
         info.cpu_hdr = info.cpu_hdr or CPU_HDR.match(text)
         info.held_by = info.held_by or HELD_BY.search(text)
         if at_rx is not None and info.at is None:
-            if after_at and (m := AT.search(text)):
+            if at_window and (m := AT.search(text)):
                 info.at = fn(m["func"])
-            after_at = after_at or bool(at_rx.search(text))
+            at_window = 3 if at_rx.search(text) else max(0, at_window - 1)
         if info.workfn is None and (m := re.search(r"(?:workfn=|last function: |^Workqueue: "
                                                     r"\S+ )([\w.]+)", text)):
             info.workfn = fn(m[1])
@@ -162,7 +162,8 @@ def _culprit(rep: _Report, kind: str, formats: tuple[str, ...], info: _Info,
             cands.append(value)
     odebug = kind == "warning" and bool(re.match(r"WARNING: ODEBUG", formats[0] if formats else ""))
     header = fn(rep.m.groupdict().get("hfunc")) if "hdr" in rep.pat.src else None
-    return pick(cands, named, "odebug" if odebug else kind, header)
+    site = info.at if rep.pat.src[:1] == ("at",) else None    # the acquisition site first
+    return pick(cands, named, "odebug" if odebug else kind, header, site)
 
 
 def _title(formats: tuple[str, ...], fields: dict[str, str]) -> str:

@@ -285,7 +285,7 @@ BODY = alt(
     r"Unless rcu|Stack dump where|#PF|PGD |Oops|-> #\d|\*\*\* DEADLOCK|Kernel panic|---\[ end|"
     r"Allocated in |Freed in |Slab 0x|0x[0-9a-f]{8,}-0x|(?:PC|LR) is at|Process \S+ \(pid:|pgd = |"
     r"Backtrace:|Flags: |Control: |Table: |ref_tracker: |(?:read|write)(?: \(marked\))? to 0x|"
-    r"race at unknown|value changed|bits changed|Reported by Kernel Concurrency|\(stack is not available\)|\[<[0-9a-f]+>\] \()",
+    r"race at unknown|value changed|bits changed|Reported by Kernel Concurrency|\(stack is not available\)|\[<[0-9a-f]+>\] )",
     r"\[[0-9a-f]{8}\] \*pgd=", r"(?:r\d+|ip|fp|psr)\s*:", r"Exception stack\(0x", r"[0-9a-f]{4}: [0-9a-f]{8,16} ",
     r"(?:task|page|head|flags|raw|memcg|mapping|aops|addr|file|pgd|p4d|pud|pmd|pte|vma|mm):",
     r"(?:pc|lr|sp|pmr|x\d{1,2})\s*:", r"(?:ESR|EC|SET|EA|FSC|ISV|CM|GCS|SSE|SF|Xs) = ",

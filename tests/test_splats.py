@@ -404,3 +404,11 @@ TRACE = "[ 1.1] Call Trace:\n[ 1.2]  {caller}+0x1/0x2\n[ 1.3]  do_syscall_64+0x3
 def test_header_forms(head: str, kind: str, title: str, func: str | None) -> None:
     (splat,) = parse_log(f"[ 1.0] {head}\n" + TRACE.format(caller="bar"))
     assert (splat.kind, splat.title, splat.function) == (kind, title, func)
+
+
+def test_lockdep_acquisition_site_wins_unless_a_lock_primitive() -> None:
+    stack = ["lock_acquire", "down_read", "do_user_addr_fault", "exc_page_fault", "pipe_read"]
+    assert splatculprit.pick(["do_user_addr_fault", *stack], [], "lockdep",
+                             site="do_user_addr_fault") == "do_user_addr_fault"
+    assert splatculprit.pick(["__might_fault", *stack], [], "lockdep",
+                             site="__might_fault") == "pipe_read"
