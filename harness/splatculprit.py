@@ -30,7 +30,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"_*kcsan\w*|_*ubsan\w*|__kcov\w*|write_comp_data|check_memory_region\w*|check_region_inline|"
      r"memory_is_poisoned\w*|read_word_at_a_time|print_address_description\w*|print_report|"
      r"describe_object\w*|(?:start|end)_report|_*kfence\w*|__stack_chk_fail|save_stack\w*|"
-     r"set_track\w*|stack_trace_save\w*|stack_depot_\w+|arch_stack_walk")),
+     r"set_track\w*|stack_trace_save\w*|stack_depot_\w+|arch_stack_walk|instrument_\w+")),
     ("allocator", (r"_*create_object|_*kmemleak\w*|slab_(?:pre|post)_alloc_hook|_*slab_alloc\w*|"
      r"___slab_alloc|alloc_debug_processing|_*kmem_cache_alloc\w*|_*kmalloc\w*|__do_kmalloc\w*|"
      r"_*kzalloc\w*|kcalloc\w*|_*kv[mz]alloc\w*|_*vz?malloc\w*|_*krealloc\w*|new_slab|"
@@ -55,7 +55,9 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"_*(?:raw_|arch_)?copy_(?:to|from|in)_user\w*|_*copy_user\w*|rep_movs_alternative|copyin|"
      r"copyout|__arch_clear_user|"
      r"_*(?:get|put|clear)_user\w*|_*might_fault|_*might_\w+|_*check_object_size|"
-     r"check_(?:heap|stack)_object|usercopy_\w+|_*x86_indirect_\w+|__x86_return_thunk")),
+     r"check_(?:heap|stack)_object|usercopy_\w+|_*x86_indirect_\w+|__x86_return_thunk|"
+     r"(?:raw_|arch_)?atomic(?:64|_long)?_\w+|_*(?:test_and_)?(?:set|clear|change)_bit\w*|"
+     r"_*test_bit\w*")),
     ("locking", (r"_raw_\w+|raw_spin_\w+|do_raw_\w+|(?:native_|__pv_)?queued_\w+|spin_\w+|"
      r"_*rwsem_\w+|_*(?:down|up)(?:_\w+)?|_*mutex_\w+|_*rt_mutex\w*|rt_spin_\w+|osq_\w+|"
      r"percpu_(?:down|up)_\w+|__percpu_\w+|mmap_(?:read|write)_\w+|__mmap_lock_\w+|"
@@ -125,7 +127,7 @@ def layer(name: str) -> str | None:
 
 
 def pick(cands: Sequence[str], named: Sequence[str], kind: str,
-         header: str | None = None, site: str | None = None) -> str | None:
+         header: str | Sequence[str] | None = None, site: str | None = None) -> str | None:
     """The culprit among candidate functions (header/RIP/"at" names first, then the stack).
 
     `kind` selects the widened skip rules (a KIND_SKIP key, or the report kind). A `header`
@@ -134,8 +136,10 @@ def pick(cands: Sequence[str], named: Sequence[str], kind: str,
     acquisition `site` (the ", at:" function) wins unless it is a lock primitive or lockdep
     itself: a page fault taking mmap_lock is the acquirer, not its entry path."""
     skip = _SKIP.get(kind, _SKIP[""])
-    if header and not skip.fullmatch(header):
-        return header
+    headers = [header] if isinstance(header, str) else list(header or ())
+    good = next((h for h in headers if not skip.fullmatch(h)), None)
+    if good:                                     # (symbolized reports repeat the header line
+        return good                              # once per inlined frame: the first usable)
     if site and not _LOCK_API.fullmatch(site):
         return site
     if kind == "hung_task":

@@ -155,15 +155,21 @@ def _culprit(rep: _Report, kind: str, formats: tuple[str, ...], info: _Info,
             cands.extend(fn(f.function) or f.function for i, f in enumerate(frames)
                          if f.reliable and not (i and f.offset == 0))
             continue
-        value = {"hdr": fn(rep.m.groupdict().get("hfunc")), "rip": info.rip, "at": info.at,
-                 "workfn": info.workfn}[src]
-        if value:
-            named.append(value)
-            cands.append(value)
+        values = _header_funcs(rep) if src == "hdr" else [
+            {"rip": info.rip, "at": info.at, "workfn": info.workfn}[src]]
+        for value in values:
+            if value:
+                named.append(value)
+                cands.append(value)
     odebug = kind == "warning" and bool(re.match(r"WARNING: ODEBUG", formats[0] if formats else ""))
-    header = fn(rep.m.groupdict().get("hfunc")) if "hdr" in rep.pat.src else None
+    header = _header_funcs(rep) if "hdr" in rep.pat.src else []
     site = info.at if rep.pat.src[:1] == ("at",) else None    # the acquisition site first
     return pick(cands, named, "odebug" if odebug else kind, header, site)
+
+
+def _header_funcs(rep: _Report) -> list[str]:
+    """The header's function(s): one per header line (inlined frames repeat the header)."""
+    return [f for m in rep.heads if (f := fn(m.groupdict().get("hfunc")))]
 
 
 def _title(formats: tuple[str, ...], fields: dict[str, str]) -> str:

@@ -155,6 +155,7 @@ class _Report:
 
     def __init__(self, pat: StartPattern, m: re.Match[str], head: _Line, pre: list[_Line]) -> None:
         self.pat, self.m, self.head = pat, m, head
+        self.heads = [m]                         # a symbolized header repeated per inline frame
         self.lines = [*pre, head]
         self.pending: list[_Line] = []
         self.state = "open"                      # open | soft (after </TASK>) | ended
@@ -168,6 +169,15 @@ class _Report:
         if pat.role == "panic" or pat.kind == "lockdep":
             self.multi = True
             self.state = "open"
+
+    def repeats_head(self, pat: StartPattern) -> bool:
+        """The same header again right after it: a symbolizer's line per inlined frame."""
+        return pat is self.pat and "hdr" in pat.src and self.lines[-1] is self.head
+
+    def take_head(self, ln: _Line, m: re.Match[str]) -> None:
+        self.heads.append(m)
+        self.lines.append(ln)
+        self.head = ln
 
     def feed(self, ln: _Line) -> bool:
         """Take the line if it continues this report; False means the report is over."""
@@ -247,6 +257,9 @@ class _Parser:
 
     def _start(self, key: str | None, ln: _Line, pat: StartPattern, m: re.Match[str]) -> None:
         rep = self.open.get(key)
+        if rep is not None and rep.repeats_head(pat):
+            rep.take_head(ln, m)
+            return
         if rep is not None and _folds(rep, pat):
             rep.fold(ln, pat)
             return
