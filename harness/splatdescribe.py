@@ -80,7 +80,7 @@ def _traces(texts: list[str]) -> list[tuple[str, list[Frame]]]:
         primary_next = primary_next or text.startswith("stack backtrace:")
         frame = parse_frame(text)
         if frame is None and cur is not None and (m := RIP.match(text)) is not None:
-            frame = Frame(m["func"])             # the interrupted pc, within a stack
+            frame = Frame(m["func"], int(m["off"] or "0", 16))   # the interrupted pc, in a stack
         if frame is not None:
             if cur is None:
                 cur = []
@@ -152,8 +152,10 @@ def _culprit(rep: _Report, kind: str, formats: tuple[str, ...], info: _Info,
             # "f+0x0/..." below the top frame is a return address just past a noreturn call at
             # the end of the function laid out before f (arm64: "sysrq_connect+0x0" for
             # sysrq_handle_crash -> panic): f itself is not on the stack.
+            # Inlined frames ("f file:line [inline]") only exist once a report is symbolized:
+            # the culprit is the function the unsymbolized report names, so both get one title.
             cands.extend(fn(f.function) or f.function for i, f in enumerate(frames)
-                         if f.reliable and not (i and f.offset == 0))
+                         if f.reliable and not (i and f.offset == 0) and f.offset is not None)
             continue
         values = _header_funcs(rep) if src == "hdr" else [
             {"rip": info.rip, "at": info.at, "workfn": info.workfn}[src]]
@@ -169,7 +171,8 @@ def _culprit(rep: _Report, kind: str, formats: tuple[str, ...], info: _Info,
 
 def _header_funcs(rep: _Report) -> list[str]:
     """The header's function(s): one per header line (inlined frames repeat the header)."""
-    return [f for m in rep.heads if (f := fn(m.groupdict().get("hfunc")))]
+    return [f for m in rep.heads if (f := fn(m.groupdict().get("hfunc")))
+            and not m.string.endswith("[inline]")]
 
 
 def _title(formats: tuple[str, ...], fields: dict[str, str]) -> str:

@@ -241,7 +241,7 @@ FRAME = re.compile(
     r"(?:\s+\([A-Z]+\))?(?:\s+\S+:\d+(?:\s+\[inline\])?)?\s*$")
 INLINE = re.compile(r"\s*(?:<(?:IRQ|EOI|NMI)>\s*)?(?P<func>[A-Za-z_][\w.]*) \S+\.[chS]:\d+ \[inline\]\s*$")
 RIP = re.compile(r"\s*(?:RIP: [0-9a-f]{4}:|pc : |PC is at |NIP: |EIP: |IP: |epc : )"
-                  r"(?:\[<[0-9a-f]+>\]\s*)*(?P<func>[A-Za-z_.$][\w.$]*)\+0x")
+                  r"(?:\[<[0-9a-f]+>\]\s*)*(?P<func>[A-Za-z_.$][\w.$]*)\+0x(?P<off>[0-9a-f]*)")
 HELD_BY = re.compile(r"(?:locks? held by (?P<comm>.+)/(?P<pid>\d+)[:.]$|comm \"(?P<c2>[^\"]+)\", "
                       r"pid (?P<p2>\d+))")
 CPU_HDR = re.compile(r"CPU: (?P<cpu>\d+) (?:UID: \d+ )?PID: (?P<pid>\d+) Comm: (?P<comm>\S+)")

@@ -412,3 +412,19 @@ def test_lockdep_acquisition_site_wins_unless_a_lock_primitive() -> None:
                              site="do_user_addr_fault") == "do_user_addr_fault"
     assert splatculprit.pick(["__might_fault", *stack], [], "lockdep",
                              site="__might_fault") == "pipe_read"
+
+
+def unsymbolize(text: str) -> str:
+    """A report as the console printed it, before syz-symbolize / decode_stacktrace.sh."""
+    lines = [ln for ln in text.split("\n") if not ln.rstrip().endswith("[inline]")]
+    return "\n".join(re.sub(r"(\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[[\w-]+\])?) \S+\.[chS]:\d+$", r"\1",
+                            ln.rstrip()) for ln in lines)
+
+
+SYMBOLIZED = [p for p in CORPUS if "[inline]" in p.read_text(errors="replace")]
+
+
+@pytest.mark.parametrize("log", SYMBOLIZED, ids=ids(SYMBOLIZED))
+def test_symbolized_and_raw_reports_get_one_title(log: Path) -> None:
+    text = log.read_text(errors="replace")
+    assert [s.title for s in parse_log(unsymbolize(text))] == [s.title for s in parse_log(text)]
