@@ -31,11 +31,12 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"memory_is_poisoned\w*|read_word_at_a_time|print_address_description\w*|print_report|"
      r"describe_object\w*|(?:start|end)_report|_*kfence\w*|__stack_chk_fail|save_stack\w*|"
      r"set_track\w*|stack_trace_save\w*|stack_depot_\w+|arch_stack_walk|instrument_\w+")),
-    ("allocator", (r"_*create_object|_*kmemleak\w*|slab_(?:pre|post)_alloc_hook|_*slab_alloc\w*|"
+    ("allocator", (r"(?!\w*(?:oob|uaf|test|invalid|double))"     # (KASAN's test cases are culprits)
+     r"(?:_*create_object|_*kmemleak\w*|slab_(?:pre|post)_alloc_hook|_*slab_alloc\w*|"
      r"___slab_alloc|alloc_debug_processing|_*kmem_cache_alloc\w*|_*kmalloc\w*|__do_kmalloc\w*|"
      r"_*kzalloc\w*|kcalloc\w*|_*kv[mz]alloc\w*|_*vz?malloc\w*|_*krealloc\w*|new_slab|"
      r"allocate_slab|alloc_slab_page|_*kmem_cache_free\w*|_*kv?free\w*|_*slab_free\w*|"
-     r"do_slab_free|_*cache_free|free_debug_processing|slab_free_\w*hook|_*vfree\w*|vunmap")),
+     r"do_slab_free|_*cache_free|free_debug_processing|slab_free_\w*hook|_*vfree\w*|vunmap)")),
     ("debugobjects", (r"debug_print_object|_*debug_check_no_obj_freed|_*debug_object\w*|"
      r"\w+_is_static_object|lookup_object\w*")),
     ("lockdep", (r"lockdep_\w+|_*lock_acquire\w*|_*lock_release|lock_acquired|lock_contended|lock_sync|"
@@ -45,26 +46,39 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"look_up_lock_class|hlock_class|find_held_lock|debug_locks_off\w*|lock_is_held\w*|"
      r"check_flags|spin_dump|spin_bug|debug_spin_\w+|trigger_\w+_backtrace")),
     ("refcount", r"_*refcount_\w+"),
-    ("list debug", r"__list_\w+|list_(?:add|del|move|replace|splice|cut)\w*|__hlist_\w+"),
-    ("printk", (r"_?printk\w*|vprintk\w*|console_\w+|_*dump_\w+|show_stack|_*show_regs\w*|"
-     r"sched_show_task|show_trace_log_lvl|print_\w+|__print_\w+|_*v?s[cn]?printf|kv?asprintf|"
-     r"string\w*|pointer|format_decode|number|_*dev_(?:printk|info|notice|warn|err|alert|crit|"
+    ("list debug", (r"__list_(?:add|del|move|replace|splice|cut|valid)\w*|__list_\w+_valid\w*|"
+     r"list_(?:add|del|move|replace|splice|cut)(?:_tail|_init|_rcu|_entry|_careful|_before|_position)*|"
+     r"__hlist_\w+")),
+    ("printk", (r"_?printk\w*|vprintk\w*|console_\w+|_*dump_(?:stack\w*|backtrace|page\w*|folio|mm|"
+     r"vma\w*|header|tasks?|oom_victim|unreclaimable_slab|\w*object_info)|show_stack|_*show_regs\w*|"
+     r"sched_show_task|show_trace_log_lvl|_*print_(?:report|address_description\w*|bad_\w+|trailer|"
+     r"track\w*|section|\w*bug\w*|lock\w*|tainted|modules|irqtrace_events|ip_sym|error_description|"
+     r"memory_metadata|unreferenced\w*|oops_end_marker|hex_dump\w*|worker_info|stop_info)|"
+     r"_*v?s[cn]?printf|kv?asprintf|string(?:_nocheck)?|widen_string|pointer|format_decode|number|"
+     r"special_hex_number|_*dev_(?:printk|info|notice|warn|err|alert|crit|"
      r"emerg)\w*|nmi_cpu_backtrace\w*|nmi_trigger_cpumask_backtrace|\w+_cpumask_backtrace")),
-    ("string/memory", (r"_*mem(?:cpy|set|move|cmp|chr|scan|dup)\w*|_*str(?:n?len|n?cmp|n?casecmp|l?cpy|"
+    ("string/memory", (r"_*mem(?:cpy|set|move|cmp|chr|scan|dup)(?:\d+|_(?:erms|orig|fast\w*|generic\w*|"
+     r"noinline|toio|fromio|flushcache|user\w*|mcsafe|inatomic|\d+))?|_*str(?:n?len|n?cmp|n?casecmp|l?cpy|"
      r"ncpy|scpy\w*|n?cat|lcat|r?chr|nchr|n?str|sep|pbrk|c?spn|n?dup|ncpy_from_user|nlen_user)|"
-     r"_*(?:raw_|arch_)?copy_(?:to|from|in)_user\w*|_*copy_user\w*|rep_movs_alternative|copyin|"
+     r"_*(?:raw_|arch_)?copy_(?:to|from|in)_user(?:_\d+|_nofault|_iter\w*|_mc|_fromio|_flushcache|"
+     r"_nocache\w*|_inatomic)?|copy_user_(?:generic|enhanced|handle)\w*|"
+     r"__copy_user\w*|rep_movs_alternative|copyin|"
      r"copyout|__arch_clear_user|"
-     r"_*(?:get|put|clear)_user\w*|_*might_fault|_*might_\w+|_*check_object_size|"
+     r"_*(?:get|put)_user(?:_nocheck)?(?:_\d+|_asm\w*)?|_*clear_user\w*|_*might_\w+|"
+     r"_*check_object_size|"
      r"check_(?:heap|stack)_object|usercopy_\w+|_*x86_indirect_\w+|__x86_return_thunk|"
-     r"(?:raw_|arch_)?atomic(?:64|_long)?_\w+|_*(?:test_and_)?(?:set|clear|change)_bit\w*|"
-     r"_*test_bit\w*")),
+     r"(?:raw_|arch_)?atomic(?:64|_long)?_(?:read|set|add|sub|inc|dec|and|or|xor|andnot|fetch|xchg|"
+     r"cmpxchg|try_cmpxchg)\w*|_*(?:test_and_)?(?:set|clear|change)_bit(?:_lock|_unlock)?|"
+     r"_*test_bit(?:_acquire)?")),
     ("locking", (r"_raw_\w+|raw_spin_\w+|do_raw_\w+|(?:native_|__pv_)?queued_\w+|spin_\w+|"
      r"_*rwsem_\w+|_*(?:down|up)(?:_\w+)?|_*mutex_\w+|_*rt_mutex\w*|rt_spin_\w+|osq_\w+|"
-     r"percpu_(?:down|up)_\w+|__percpu_\w+|mmap_(?:read|write)_\w+|__mmap_lock_\w+|"
+     r"percpu_(?:down|up)_\w+|__percpu_(?:down|up|rwsem)\w*|mmap_(?:read|write)_\w+|__mmap_lock_\w+|"
      r"s?rcu_\w+|__rcu_\w+")),
-    ("scheduler", (r"_*schedule\w*|preempt_schedule\w*|_*cond_resched\w*|context_switch|"
+    ("scheduler", (r"_*schedule(?:_(?:\w*timeout\w*|preempt_disabled|idle|user|loop|debug\w*|bug|tail|"
+     r"rtlock))?|preempt_schedule\w*|_*cond_resched\w*|context_switch|"
      r"finish_task_switch\w*|io_schedule\w*|schedule_\w*timeout\w*|wait_for_completion\w*|"
-     r"watchdog\w*|_*hrtimer_\w+|hrtimer_\w+|debug_smp_processor_id|check_preemption_disabled|"
+     r"watchdog|watchdog_timer_fn|watchdog_overflow_callback|watchdog_hardlockup_\w+|"
+     r"watchdog_buddy_\w+|_*hrtimer_\w+|hrtimer_\w+|debug_smp_processor_id|check_preemption_disabled|"
      r"__this_cpu_preempt_check")),
     ("entry", (r"kthread|ret_from_fork\w*|do_syscall_\w+|entry_SYS\w+|invoke_syscall|el0_svc\w*|"
      r"do_el0_svc\w*|el[01]h?t?_64_\w+|el[01]_\w+|do_fast_syscall\w*|syscall_exit_to_user_mode\w*|"

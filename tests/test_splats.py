@@ -350,7 +350,13 @@ def test_syscall_wrappers_title_is_arch_neutral() -> None:
     ("memcmp", "string/memory"), ("strlen", "string/memory"), ("memset_erms", "string/memory"),
     ("_copy_to_user", "string/memory"), ("do_syscall_64", "entry"), ("el0t_64_sync", "entry"),
     ("collapse_huge_page", None), ("khugepaged", None), ("hpage_collapse_scan_pmd", None),
-    ("do_swap_page", None), ("strp_recv", None), ("list_lru_del", None)])
+    ("do_swap_page", None), ("strp_recv", None), ("list_lru_del", None),
+    # real code whose names look like a layer's (audited against every function of 7.2)
+    ("get_user_pages", None), ("__get_user_pages", None), ("memcmp_pages", None),
+    ("copy_user_large_folio", None), ("__list_lru_add", None), ("list_add_leaf_cfs_rq", None),
+    ("copy_to_user_policy", None), ("print_verifier_state", None), ("dump_holder", None),
+    ("watchdog_set_timeout", None), ("kmalloc_oob_right", None), ("set_bitmap_file", None),
+    ("atomic_pool_work_fn", None), ("schedule_drain_work", None), ("__percpu_counter_init_many", None)])
 def test_culprit_layers(name: str, layer: str | None) -> None:
     assert splatculprit.layer(name) == layer
 
