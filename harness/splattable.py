@@ -323,7 +323,7 @@ def fn(text: str | None) -> str | None:
 
 def norm(text: str) -> str:
     """Strip what varies between runs (addresses, numbers, pids, offsets) from title parts."""
-    text = re.sub(r"\+0x[0-9a-f]+/0x[0-9a-f]+", "", text)
+    text = re.sub(r"\+0x[0-9a-f]+/0x[0-9a-f]+|\{[^{}]*\}|\(\d+\)", "", text)
     text = re.sub(r"\s*\b\w+=\S+", "", text)
     text = re.sub(r"\[\S+:\d+\]|\b\S+/\d+\b|\b(?:0x)?[0-9a-f]{6,}\b", "", text)
     text = re.sub(r"CPU#?\d+", "CPU", text)

@@ -434,3 +434,17 @@ SYMBOLIZED = [p for p in CORPUS if "[inline]" in p.read_text(errors="replace")]
 def test_symbolized_and_raw_reports_get_one_title(log: Path) -> None:
     text = log.read_text(errors="replace")
     assert [s.title for s in parse_log(unsymbolize(text))] == [s.title for s in parse_log(text)]
+
+
+@pytest.mark.parametrize(("a", "b", "title"), [
+    ("BUG: Dentry ffff888012345678{i=0,n=lo}  still in use (1) [unmount of tmpfs tmpfs]",
+     "BUG: Dentry ffff88807a1b2c3d{i=2,n=foo}  still in use (3) [unmount of tmpfs tmpfs]",
+     "BUG: Dentry still in use [unmount of tmpfs tmpfs] in bar"),
+    ("BUG: spinlock bad magic on CPU#0, syz-executor.3/12345",
+     "BUG: spinlock bad magic on CPU#3, kworker/1:2/77", "BUG: spinlock bad magic in bar"),
+    ("BUG: scheduling while atomic: syz-executor.0/3301/0x00000002",
+     "BUG: scheduling while atomic: khugepaged/52/0x00000003", "BUG: scheduling while atomic in bar"),
+])
+def test_generic_titles_drop_what_varies(a: str, b: str, title: str) -> None:
+    titles = {parse_log(f"[ 1.0] {head}\n" + TRACE.format(caller="bar"))[0].title for head in (a, b)}
+    assert titles == {title}
