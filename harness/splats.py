@@ -81,6 +81,7 @@ from harness.splattable import (
     PREFIX,
     QUICK,
     SEP,
+    SIGNATURES,
     SLUB_WARN,
     STRONG,
     TABLE,
@@ -246,9 +247,19 @@ class _Parser:
             if rep.feed(ln):
                 return
             self._close(key)
-        elif self._to_nmi_report(ln):
+        elif self._to_nmi_report(ln) or self._orphan_stack(key, ln):
             return
         self.recent[key].append(ln)
+
+    def _orphan_stack(self, key: str | None, ln: _Line) -> bool:
+        """A reporting-machinery frame (SIGNATURES) far from any report: its header was lost."""
+        if not ln.kernel or (self.last is not None and ln.no - self.last.lines[-1].no <= 200):
+            return False
+        hit = next(((p, m) for p in SIGNATURES if (m := p.rx.match(ln.text))), None)
+        if hit is None:
+            return False
+        self.open[key] = _Report(hit[0], hit[1], ln, self._stack_before(key))
+        return True
 
     def _to_nmi_report(self, ln: _Line) -> bool:
         if not (ln.ctx or "").startswith("C"):

@@ -186,6 +186,23 @@ TABLE = (
     start_pattern("bug", r"(?P<label>BUG|INFO):$", ("{label}: corrupted",), (), role="generic"),
     start_pattern("warning", r"WARNING:$", ("WARNING: corrupted",), (), role="generic"),
 )
+_ORPHAN = ("corrupted report in {func}", "corrupted report")
+_SIG = r"\s*(?:\[<?[0-9a-f]+>?\]\s*)?(?:\?\s+)?(?:"
+SIGNATURES = tuple(start_pattern(kind, _SIG + rx + r")(?:\.\w+)*\+0x", _ORPHAN, ("trace",), role="orphan")
+                   for kind, rx in (
+    ("warning", r"__warn|report_bug|warn_slowpath_\w+"),
+    ("kasan", r"_*kasan_report\w*|print_address_description\w*"),
+    ("ubsan", r"__ubsan_handle_\w+|ubsan_epilogue"), ("kmsan", r"kmsan_report"),
+    ("kfence", r"kfence_report_error"), ("bad_page", r"bad_page|print_bad_pte|print_bad_page_map"),
+    ("atomic_sleep", r"__might_resched|___might_sleep|__schedule_bug"),
+    ("rcu_stall", r"rcu_dump_cpu_stacks|print_cpu_stall\w*|print_other_cpu_stall\w*"),
+    ("lockdep", (r"print_circular_bug\w*|print_usage_bug\w*|print_deadlock_bug|"
+                r"print_unlock_imbalance_bug|lockdep_rcu_suspicious")),
+    ("list_corruption", r"__list_\w+_valid(?:_or_report)?"), ("refcount", r"refcount_warn_saturate"),
+    ("stack", r"__stack_chk_fail"), ("oops", r"oops_begin|__die|die|page_fault_oops|die_kernel_fault"),
+    ("panic", r"panic")))
+"""Frames only a bug report's printing puts on a stack: a stack holding one is a report whose
+header was lost (dropped printk messages, a capture that starts late)."""
 QUICK = re.compile(r"BUG|WARNING|INFO:|Oops|end trace|VFS: |unregister_netdevice|Unhandled fault|Internal error|[Ee]rror|[Uu]nable to handle|Kernel panic|UBSAN|"
                     r"unreferenced object|kmemleak|LOCKUP|stall|PANIC|CFI failure|SError|"
                     r"Insufficient stack|\[#\d+\]")
