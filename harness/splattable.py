@@ -249,7 +249,7 @@ PREFIX = re.compile(
     r"(?P<fac>[a-z]+\d?\s*:\s*(?:emerg|alert|crit|err|warn|notice|info|debug)\s*: ?)?"
     r"(?:\[\s*(?P<ts>\d+\.\d+)\]|\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d [\d:]{8} \d{4}\])?"
     r"(?: ?\[\s*(?P<caller>[TC]\d+)\])?(?: [\w.-]+ kernel:(?= ))?")
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][AB012]|\r")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][AB012]|[\r\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f]")
 ARM_FRAME = re.compile(r"\s*\[<[0-9a-f]+>\] \((?P<func>[A-Za-z_.$][\w.$]*)(?: \[(?P<mod>[\w-]+)\])?\) from ")
 FRAME = re.compile(
     r"\s*(?:<(?:IRQ|EOI|NMI)>\s*)?(?:\[<?(?:0x)?[0-9a-f]{8,16}>?\]\s*)?(?P<q>\?\s+)?"
