@@ -299,7 +299,9 @@ class _Parser:
             stack = [] if last is not None and ln.no - last.lines[-1].no <= 200 else (
                 self._stack_before(key))         # (else: the end of a report already taken)
             if any(FRAME.match(p.text) for p in stack):
-                self.open[key] = _Report(pat, m, ln, stack)
+                sig = next(((sp, sm) for p in stack for sp in SIGNATURES if (sm := sp.rx.match(p.text))),
+                           (pat, m))             # the reporting frame says which kind it was
+                self.open[key] = _Report(*sig, ln, stack)
             else:
                 self.recent[key].extend([*stack, ln])
             return
