@@ -268,46 +268,60 @@ class _Parser:
 
     def _start(self, key: str | None, ln: _Line, pat: StartPattern, m: re.Match[str]) -> None:
         rep = self.open.get(key)
-        if rep is not None and rep.repeats_head(pat):
-            rep.take_head(ln, m)
+        if rep is not None and self._into_open(key, rep, ln, pat, m):
             return
-        if rep is not None and _folds(rep, pat):
-            rep.fold(ln, pat)
+        if self.open.get(key) is None and self._into_last(key, ln, pat, m):
             return
-        if rep is not None and rep.pat.role == "message" and pat.kind in ("warning", "bug"):
-            self._unopen(key, rep)               # 6.x CHECK_DATA_CORRUPTION: the WARN's message
-            rep = None
-        last = self.last
-        if (rep is None and pat.role == "repeat" and last is not None and last.pat is pat
-                and ln.no - last.lines[-1].no <= 80):
-            last.fold(ln, pat)                   # the same message again, ten seconds later
-            self.open[key] = last
+        if pat.role == "orphan" and self.open.get(key) is None:
+            self._start_orphan(key, ln, pat, m)
             return
-        if (rep is None and pat.role == "panic" and last is not None
-                and CONSEQUENCE.search(m["reason"]) and ln.no - last.lines[-1].no <= 80):
-            last.fold(ln, pat)
-            self.open[key] = last
-            return
-        if (rep is None and pat.kind == "warning" and last is not None and last.pat.kind == "slab"
-                and SLUB_WARN.search(ln.text) and ln.no - last.lines[-1].no <= 8):
-            for pre in self._preamble(key):      # 7.2 SLUB: object_err/slab_err end in WARN_ON
-                last.lines.append(pre)
-            last.fold(ln, pat)
-            self.open[key] = last
-            return
-        if rep is None and pat.role == "orphan":
-            stack = [] if last is not None and ln.no - last.lines[-1].no <= 200 else (
-                self._stack_before(key))         # (else: the end of a report already taken)
-            if any(FRAME.match(p.text) for p in stack):
-                sig = next(((sp, sm) for p in stack for sp in SIGNATURES if (sm := sp.rx.match(p.text))),
-                           (pat, m))             # the reporting frame says which kind it was
-                self.open[key] = _Report(*sig, ln, stack)
-            else:
-                self.recent[key].extend([*stack, ln])
-            return
-        if rep is not None:
+        if self.open.get(key) is not None:
             self._close(key, for_next=True)
         self.open[key] = _Report(pat, m, ln, self._preamble(key))
+
+    def _into_open(self, key: str | None, rep: _Report, ln: _Line, pat: StartPattern,
+                   m: re.Match[str]) -> bool:
+        """Whether the open report takes this start line (True) or it starts another."""
+        if rep.repeats_head(pat):
+            rep.take_head(ln, m)
+            return True
+        if _folds(rep, pat):
+            rep.fold(ln, pat)
+            return True
+        if rep.pat.role == "message" and pat.kind in ("warning", "bug"):
+            self._unopen(key, rep)               # 6.x CHECK_DATA_CORRUPTION: the WARN's message
+        return False
+
+    def _into_last(self, key: str | None, ln: _Line, pat: StartPattern, m: re.Match[str]) -> bool:
+        """Whether the report just closed takes this start line: its repeat, its panic, the
+        WARN_ON a 7.2 SLUB report ends with."""
+        last = self.last
+        if last is None:
+            return False
+        near = ln.no - last.lines[-1].no
+        repeat = pat.role == "repeat" and last.pat is pat and near <= 80
+        panic = pat.role == "panic" and bool(CONSEQUENCE.search(m["reason"])) and near <= 80
+        slub = (pat.kind == "warning" and last.pat.kind == "slab" and near <= 8
+                and bool(SLUB_WARN.search(ln.text)))
+        if not (repeat or panic or slub):
+            return False
+        if slub:
+            last.lines.extend(self._preamble(key))
+        last.fold(ln, pat)
+        self.open[key] = last
+        return True
+
+    def _start_orphan(self, key: str | None, ln: _Line, pat: StartPattern, m: re.Match[str]) -> None:
+        """An end-of-trace line outside any report: the stack before it lost its header."""
+        last = self.last
+        taken = last is not None and ln.no - last.lines[-1].no <= 200   # the end of one we took
+        stack = [] if taken else self._stack_before(key)
+        if not any(FRAME.match(p.text) for p in stack):
+            self.recent[key].extend([*stack, ln])
+            return
+        sig = next(((sp, sm) for p in stack for sp in SIGNATURES if (sm := sp.rx.match(p.text))),
+                   (pat, m))                     # the reporting frame says which kind it was
+        self.open[key] = _Report(*sig, ln, stack)
 
     def _unopen(self, key: str | None, rep: _Report) -> None:
         """Forget an open report: its lines go back to the preamble buffer."""
