@@ -231,3 +231,18 @@ def test_check_cli_bad_check_name_is_one_line_before_anything_runs(tmp_path: Pat
     proc = run_cli("run", str(_cfg(tmp_path, "")), "--checks", "nope", "--out",
                    str(tmp_path / "r"))
     one_line_error(proc, "unknown check 'nope'", "kharness: usage error:")
+
+
+def test_utf8_quotes_and_absolute_tree_paths_are_normalised() -> None:
+    text = ("/c/work/x86_64-1/src/mm/khugepaged.c:1453:9: error: implicit declaration of "
+            "function \u2018khugepaged_count_result\u2019 [-Wimplicit-function-declaration]\n")
+    [d] = diagnostics.parse(text, ["/c/work/x86_64-1/src"])
+    assert (d.file, d.message) == ("mm/khugepaged.c", ("implicit declaration of function "
+                                   "'khugepaged_count_result'"))
+
+
+def test_compiler_output_leaves_w1_kernel_doc_lines_to_the_kernel_doc_check() -> None:
+    text = ("Warning: mm/k.c:20 function parameter 'order' not described in 'f'\n"
+            "mm/k.c:30:5: warning: no previous prototype for 'g' [-Wmissing-prototypes]\n")
+    assert [d.line for d in diagnostics.parse(text, kernel_doc=False)] == [30]
+    assert [d.line for d in diagnostics.parse(text)] == [20, 30]

@@ -113,7 +113,7 @@ def compile_objects(slot: Slot, profile: Profile, objects: tuple[str, ...],
         f = slot.tree / path
         return f.read_text(errors="replace").splitlines() if f.is_file() else None
 
-    diags = diagnostics.parse(text, prefixes, source)
+    diags = diagnostics.parse(text, prefixes, source, kernel_doc=False)
     tail = "\n".join(proc.stdout.strip().splitlines()[-15:])
     return Output(tuple(diags), proc.returncode, cmdline(argv), tail, time.monotonic() - t0)
 
@@ -132,5 +132,20 @@ def checker_lines(text: str) -> str:
     return "\n".join(keep)
 
 
-def have_sparse() -> bool:
-    return shutil.which("sparse") is not None
+def sparse_status(tree: Path) -> str:
+    """"" when sparse can check this tree, else one line why not (the tree's own
+    scripts/checker-valid.sh decides: 7.x needs __typeof_unqual__, which Debian 12's
+    sparse 0.6.4 lacks; make would otherwise skip the checker silently)."""
+    sparse = shutil.which("sparse")
+    if sparse is None:
+        return "sparse not installed (fix: apt-get install sparse)"
+    script = tree / "scripts" / "checker-valid.sh"
+    if not script.exists():
+        return ""
+    proc = run(["sh", str(script), sparse, "-m64", "-mlittle-endian"], check=False, timeout=60)
+    if proc.stdout.strip().endswith("1"):
+        return ""
+    version = run([sparse, "--version"], check=False).stdout.strip() or "unknown"
+    return (f"sparse check skipped: sparse {version} cannot check this tree "
+            "(scripts/checker-valid.sh: no __typeof_unqual__) (fix: install a sparse built "
+            "from git or >= 0.6.5~rc1, e.g. Debian sid's source package, first on PATH)")

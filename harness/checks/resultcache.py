@@ -13,7 +13,7 @@ from harness.checks.compile import Output
 from harness.checks.model import Diagnostic
 from harness.util import cache_dir, stable_hash, write_json
 
-FORMAT = 1
+FORMAT = 2       # bump when parsing changes what is stored
 
 
 def cached(key: Any, compute: Callable[[], Output]) -> Output:

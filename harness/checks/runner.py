@@ -87,6 +87,8 @@ class VersionChecks:
                         *(PatchRef(version, p.number, n, p.subject) for p in self.sv.patches))
         self.req = build.request_for(cfg, Variant("baseline"), arch, src=src)
         self.results: list[CheckResult] = []
+        self.clang: toolchain.Clang | None = None
+        self.sparse_note = ""
 
     def run(self) -> list[CheckResult]:
         log.info("[%s %s] checks: %s", self.arch, self.sv.version, ", ".join(self.checks))
@@ -118,7 +120,7 @@ class VersionChecks:
         try:
             build.build(req)
         except build.BuildFailed as e:
-            findings = _build_errors(e, patch, cmd)
+            findings = _build_errors(e, patch, cmd, str(build.slot_for(req).tree))
             return CheckResult("bisectability", self.arch, patch, Status.FAIL, findings,
                                note="does not build", seconds=time.monotonic() - t0,
                                command=cmd)
@@ -130,7 +132,7 @@ class VersionChecks:
         out = []
         if "gcc" in self.checks:
             out.append(ccompile.GCC)
-        if "sparse" in self.checks and ccompile.have_sparse():
+        if "sparse" in self.checks and not self.sparse_note:
             out.append(ccompile.SPARSE)
         if "clang" in self.checks and tree_ok and self.clang is not None:
             out.append(ccompile.clang_profile(self.clang))
@@ -141,6 +143,7 @@ class VersionChecks:
         with file_lock(slot.lock):
             slot = build.checkout_configured(self.req, self.commits[0])
             self.clang, clang_note = toolchain.choose(slot.tree, archmod.get(self.arch).make_arch)
+            self.sparse_note = ccompile.sparse_status(slot.tree)
             sel = objects.select(self.sv.touched_paths(), slot.objdir)
             profiles = self._profiles(True)
             outs = self._compile_prefixes(slot, profiles, sel)
@@ -154,9 +157,7 @@ class VersionChecks:
         self._skipped(clang_note)
 
     def _skipped(self, clang_note: str) -> None:
-        notes = {"clang": clang_note if self.clang is None else "",
-                 "sparse": "" if ccompile.have_sparse() else
-                 "sparse not installed (fix: apt-get install sparse)"}
+        notes = {"clang": clang_note if self.clang is None else "", "sparse": self.sparse_note}
         for check, note in notes.items():
             if check in self.checks and note:
                 for patch in self.patches[1:]:
@@ -256,10 +257,11 @@ def _finding(check: str, patch: PatchRef, d: Diagnostic, command: str) -> Findin
                    command)
 
 
-def _build_errors(e: build.BuildFailed, patch: PatchRef, command: str) -> tuple[Finding, ...]:
+def _build_errors(e: build.BuildFailed, patch: PatchRef, command: str,
+                  tree: str) -> tuple[Finding, ...]:
     """The compiler errors of a failed prefix build (or its summary when none parse)."""
     from harness.checks import diagnostics
-    errors = [d for d in diagnostics.parse(e.why) if d.severity == "error"]
+    errors = [d for d in diagnostics.parse(e.why, (tree,)) if d.severity == "error"]
     if errors:
         return tuple(replace(_finding("bisectability", patch, d, command), severity="error")
                      for d in errors[:5])

@@ -76,6 +76,8 @@ def _one(slot: build.Slot, ref: build.BuildRequest, check: str, touched: tuple[s
                                   lambda: kerneldoc.run_kerneldoc(slot.tree, touched))
     profile = ccompile.GCC if check == "gcc" else ccompile.SPARSE
     tool = build.toolchain_version(archmod.get(ref.arch))
+    if check == "sparse" and (why := ccompile.sparse_status(slot.tree)):
+        raise UserError(why)
     if check == "clang":
         clang, why = toolchain.choose(slot.tree, archmod.get(ref.arch).make_arch)
         if clang is None:
