@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -57,7 +56,6 @@ class Output:
 
 
 GCC = Profile("gcc", ("W=1", "KCFLAGS=" + " ".join(GCC_EXTRA)))
-SPARSE = Profile("sparse", (*GCC.make_args, "C=2"), delete_objects=False, checker_output=True)
 
 
 def clang_profile(clang: Clang) -> Profile:
@@ -133,19 +131,14 @@ def checker_lines(text: str) -> str:
 
 
 def sparse_status(tree: Path) -> str:
-    """"" when sparse can check this tree, else one line why not (the tree's own
-    scripts/checker-valid.sh decides: 7.x needs __typeof_unqual__, which Debian 12's
-    sparse 0.6.4 lacks; make would otherwise skip the checker silently)."""
-    sparse = shutil.which("sparse")
-    if sparse is None:
-        return "sparse not installed (fix: apt-get install sparse)"
-    script = tree / "scripts" / "checker-valid.sh"
-    if not script.exists():
-        return ""
-    proc = run(["sh", str(script), sparse, "-m64", "-mlittle-endian"], check=False, timeout=60)
-    if proc.stdout.strip().endswith("1"):
-        return ""
-    version = run([sparse, "--version"], check=False).stdout.strip() or "unknown"
-    return (f"sparse check skipped: sparse {version} cannot check this tree "
-            "(scripts/checker-valid.sh: no __typeof_unqual__) (fix: install a sparse built "
-            "from git or >= 0.6.5~rc1, e.g. Debian sid's source package, first on PATH)")
+    """"" when a sparse that can check this tree is found (see sparsetool), else why not."""
+    from harness.checks import sparsetool
+    return sparsetool.find(tree)[1]
+
+
+def sparse_profile(tree: Path) -> Profile:
+    """The sparse profile with CHECK= the sparse sparsetool found for this tree."""
+    from harness.checks import sparsetool
+    sparse = sparsetool.find(tree)[0] or "sparse"
+    return Profile("sparse", (*GCC.make_args, "C=2", f"CHECK={sparse}"), delete_objects=False,
+                   checker_output=True)

@@ -89,6 +89,7 @@ class VersionChecks:
         self.results: list[CheckResult] = []
         self.clang: toolchain.Clang | None = None
         self.sparse_note = ""
+        self.tree = build.slot_for(self.req).tree
 
     def run(self) -> list[CheckResult]:
         log.info("[%s %s] checks: %s", self.arch, self.sv.version, ", ".join(self.checks))
@@ -133,7 +134,7 @@ class VersionChecks:
         if "gcc" in self.checks:
             out.append(ccompile.GCC)
         if "sparse" in self.checks and not self.sparse_note:
-            out.append(ccompile.SPARSE)
+            out.append(ccompile.sparse_profile(self.tree))
         if "clang" in self.checks and tree_ok and self.clang is not None:
             out.append(ccompile.clang_profile(self.clang))
         return out
@@ -144,6 +145,7 @@ class VersionChecks:
             slot = build.checkout_configured(self.req, self.commits[0])
             self.clang, clang_note = toolchain.choose(slot.tree, archmod.get(self.arch).make_arch)
             self.sparse_note = ccompile.sparse_status(slot.tree)
+            self.tree = slot.tree
             sel = objects.select(self.sv.touched_paths(), slot.objdir)
             profiles = self._profiles(True)
             outs = self._compile_prefixes(slot, profiles, sel)

@@ -74,10 +74,12 @@ def _one(slot: build.Slot, ref: build.BuildRequest, check: str, touched: tuple[s
     if check == "kernel-doc":
         return resultcache.cached(("kernel-doc", tree_id, touched),
                                   lambda: kerneldoc.run_kerneldoc(slot.tree, touched))
-    profile = ccompile.GCC if check == "gcc" else ccompile.SPARSE
+    profile = ccompile.GCC
     tool = build.toolchain_version(archmod.get(ref.arch))
-    if check == "sparse" and (why := ccompile.sparse_status(slot.tree)):
-        raise UserError(why)
+    if check == "sparse":
+        if why := ccompile.sparse_status(slot.tree):
+            raise UserError(why)
+        profile = ccompile.sparse_profile(slot.tree)
     if check == "clang":
         clang, why = toolchain.choose(slot.tree, archmod.get(ref.arch).make_arch)
         if clang is None:
