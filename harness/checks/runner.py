@@ -10,11 +10,11 @@ on patch k when it is new relative to the last prefix before k that compiled.
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from harness import arch as archmod
 from harness import build, series, source
@@ -167,35 +167,42 @@ class VersionChecks:
 
     def _compile_prefixes(self, slot: build.Slot, profiles: list[ccompile.Profile],
                           sel: objects.Selection) -> dict[str, list[ccompile.Output]]:
+        """Outputs per check and prefix; a prefix whose results are all cached is not even
+        checked out (a checkout rewrites files, and the next build recompiles them)."""
         outs: dict[str, list[ccompile.Output]] = {p.check: [] for p in profiles}
         outs["kernel-doc"] = []
+        touched = self.sv.touched_paths()
         for k, commit in enumerate(self.commits):
-            slot = build.checkout_configured(self.req, commit)
             tree_id = source.tree_of(self.src.repo, commit)
-            for p in profiles:
-                outs[p.check].append(self._compile_cached(slot, p, sel, tree_id, k))
+            keys = {p.check: self._key(p, sel, tree_id) for p in profiles}
             if "kernel-doc" in self.checks:
-                outs["kernel-doc"].append(resultcache.cached(
-                    ("kernel-doc", tree_id, self.sv.touched_paths()),
-                    functools.partial(kerneldoc.run_kerneldoc, slot.tree,
-                                      self.sv.touched_paths())))
+                keys["kernel-doc"] = ("kernel-doc", tree_id, touched)
+            hits = {c: resultcache.lookup(key) for c, key in keys.items()}
+            if any(v is None for v in hits.values()):
+                slot = build.checkout_configured(self.req, commit)
+            for p in profiles:
+                outs[p.check].append(hits[p.check] or self._compile(slot, p, sel, keys[p.check], k))
+            if "kernel-doc" in self.checks:
+                outs["kernel-doc"].append(hits["kernel-doc"] or resultcache.store(
+                    keys["kernel-doc"], kerneldoc.run_kerneldoc(slot.tree, touched)))
         return outs
 
-    def _compile_cached(self, slot: build.Slot, p: ccompile.Profile, sel: objects.Selection,
-                        tree_id: str, k: int) -> ccompile.Output:
+    def _key(self, p: ccompile.Profile, sel: objects.Selection, tree_id: str) -> tuple[Any, ...]:
+        tool = self.clang.text if p.check == "clang" and self.clang else \
+            build.toolchain_version(archmod.get(self.arch))
+        return (p.check, p.make_args, tree_id, self.arch, self.req.requested.as_text(), tool,
+                sel.objects)
+
+    def _compile(self, slot: build.Slot, p: ccompile.Profile, sel: objects.Selection,
+                 key: tuple[Any, ...], k: int) -> ccompile.Output:
         if not sel.objects:
             return ccompile.Output((), 0, "")
         if p.check == "clang" and self.clang is not None:
             ccompile.prepare_clang(slot, p, self.clang)
-        tool = self.clang.text if p.check == "clang" and self.clang else \
-            build.toolchain_version(archmod.get(self.arch))
-        key = (p.check, p.make_args, tree_id, self.arch, self.req.requested.as_text(), tool,
-               sel.objects)
-        t0 = time.monotonic()
-        out = resultcache.cached(key, lambda: ccompile.compile_objects(slot, p, sel.objects))
+        out = resultcache.store(key, ccompile.compile_objects(slot, p, sel.objects))
         log.info("[%s %s] %s %s: %d diagnostics, exit %d (%.1fs)", self.arch,
                  self.patches[k].label, p.check, " ".join(sel.objects), len(out.diagnostics),
-                 out.returncode, time.monotonic() - t0)
+                 out.returncode, out.seconds)
         return out
 
     def _judge(self, check: str, outs: list[ccompile.Output], sel: objects.Selection) -> None:
