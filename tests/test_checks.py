@@ -246,3 +246,12 @@ def test_compiler_output_leaves_w1_kernel_doc_lines_to_the_kernel_doc_check() ->
             "mm/k.c:30:5: warning: no previous prototype for 'g' [-Wmissing-prototypes]\n")
     assert [d.line for d in diagnostics.parse(text, kernel_doc=False)] == [30]
     assert [d.line for d in diagnostics.parse(text)] == [20, 30]
+
+
+def test_no_objects_means_no_make(tmp_path: Path) -> None:
+    """make without a target would build (and W=1) the whole kernel."""
+    from harness.build import Slot
+    from harness.checks import compile as ccompile
+    slot = Slot(tmp_path / "src", tmp_path / "obj", tmp_path / "lock", ("ARCH=x86_64",))
+    out = ccompile.compile_objects(slot, ccompile.GCC, ())
+    assert out.compiled and out.diagnostics == () and out.command == ""

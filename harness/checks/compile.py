@@ -95,6 +95,8 @@ def argv_for(slot: Slot, profile: Profile, objects: tuple[str, ...], jobs: int) 
 
 def compile_objects(slot: Slot, profile: Profile, objects: tuple[str, ...],
                     jobs: int = 0) -> Output:
+    if not objects:           # make without a target would build (and W=1) the whole kernel
+        return Output((), 0, "")
     objdir = objdir_for(slot, profile)
     if profile.delete_objects:
         for obj in objects:

@@ -47,6 +47,8 @@ def judge(cfg: Config, arch: str, check: str, good: Variant, variant: Variant,
     ref = build.request_for(cfg, good, arch, src=src)
     build.build(ref)
     touched = tuple(source.git(src.repo, "diff", "--name-only", ref.commit, req.commit).split())
+    if not touched:
+        return StepVerdict(False, (), "same tree as the good endpoint")
     before, after = _outputs(ref, req, check, touched)
     files = sorted({d.file for d in before + after})
     diff = source.git(src.repo, "diff", "-U0", ref.commit, req.commit, "--", *files) \
