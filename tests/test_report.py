@@ -330,7 +330,8 @@ def test_finish_prints_summary_then_paths(tmp_path: Path, capsys: pytest.Capture
 
 def test_kcidb_document(run_dir: Path) -> None:
     doc = json.loads((run_dir / "kcidb.json").read_text())
-    assert doc["version"]["major"] == 4
+    assert doc["version"] == {"major": 5, "minor": 3}          # kcidb-io's current schema
+    assert kcidb.validate(doc) is None
     assert len(doc["checkouts"]) == 2 and len(doc["builds"]) == 4 and len(doc["tests"]) == 34
     statuses = [t["status"] for t in doc["tests"]]
     assert statuses.count("FAIL") == 4 and statuses.count("SKIP") == 2
