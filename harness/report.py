@@ -105,7 +105,8 @@ def _test_doc(view: RunView, r: dict[str, Any]) -> dict[str, Any]:
             "phases": r.get("phases") or {}, "message": r.get("message"),
             "splats": [_splat_doc(s) for s in r.get("splats") or []],
             "counters": r.get("counters") or {}, "per_scan": r.get("per_scan") or [],
-            "census": r.get("census")}
+            "census": r.get("census"), "census_before": r.get("census_before"),
+            "census_pmds": r.get("census_pmds")}
 
 
 def _splat_doc(s: dict[str, Any]) -> dict[str, Any]:
