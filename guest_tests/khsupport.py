@@ -373,7 +373,9 @@ class Kh:
         before = self.thp.apply(ks)               # written and read back (verified)
         self.snapshots.append(before)
         self.record.setdefault("knobs", knobs.describe(ks))
-        state = dict(before.values) | thpsysfs.targets(ks, self.thp.layout())
+        written = thpsysfs.targets(ks, self.thp.layout())
+        self.record.setdefault("knob_values", dict(written))       # for the reproducer
+        state = dict(before.values) | written
         self._env = effective(self.thp, state)
         if khugepaged and not self.model().orders(self._env.enabled):
             pytest.skip(f"knob set {ks.name}: this kernel's khugepaged collapses none of the "
@@ -396,6 +398,7 @@ class Kh:
     def start(self, sub: str, options: list[str]) -> workloads.RunningWorkload:
         """Start a held thpwork workload (stopped at teardown)."""
         w = workloads.start(self.guest, sub, options, timeout=60 * self.vm.scale)
+        self.record.setdefault("workloads", []).append(list(w.argv))    # for the reproducer
         self.procs.append(w)
         return w
 

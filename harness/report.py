@@ -20,7 +20,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from harness import junit, svg
+from harness import junit, repro, runinfo, svg
 from harness.history import REGRESSION_KINDS, Trend
 from harness.reportview import RunView, slug
 from harness.results import latest_tests
@@ -48,6 +48,8 @@ def write_all(out: Path, records: list[dict[str, Any]], groups: list[GroupVerdic
             raise
     else:
         paths.append(kcidb.write(out / "kcidb.json", run, records))
+    info = runinfo.RunInfo(out, run, tuple(records))
+    paths += [p / "repro.sh" for p in repro.write_all(info, groups)]
     return paths
 
 

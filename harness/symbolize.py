@@ -17,8 +17,11 @@ frame with a non-zero offset) so the call instruction's line is reported. Duplic
 names are told apart by the size printed in the frame. Lines come from one batched `addr2line -f
 -i` run: x86_64 uses the host `addr2line`; arm64 tries `aarch64-linux-gnu-addr2line`, then
 `gdb-multiarch`, then `llvm-addr2line`. Kernels here are built without DWARF by default
-(kconfigs/debug-info.config adds it): then, or when no tool is found, every frame says
-"no debug info" and one warning line is logged. Nothing here raises for a missing tool.
+(kconfigs/debug-info.config adds it); frames vmlinux cannot place are then looked up in the
+build's debug objects (the C files the series touches, compiled with -g beside the build:
+harness.debugobj), so the code under test has file:line at no link-time cost. A frame found
+nowhere says "no debug info" (one warning line is logged). Nothing here raises for a
+missing tool.
 """
 
 from __future__ import annotations
@@ -221,6 +224,24 @@ def _sources(frames: Sequence[Frame], vmlinux: Path, arch: str) -> list[str]:
             out.append(f"module {frame.module}")
         else:
             out.append("no symbol" if addr is None else lines.get(addr, NO_DEBUG))
+    return _from_debug_objects(frames, out, vmlinux, arch)
+
+
+def _from_debug_objects(frames: Sequence[Frame], sources: list[str], vmlinux: Path,
+                        arch: str) -> list[str]:
+    """Frames vmlinux could not place, looked up in the build's debug objects (the files the
+    series touches, compiled with -g beside the build: harness.debugobj)."""
+    from harness import debugobj
+    todo = [i for i, s in enumerate(sources) if s in (NO_DEBUG, "no symbol")]
+    tool = _tool(_ADDR2LINE.get(arch, ("addr2line",)), arch)
+    dest = vmlinux.parent / debugobj.DIRNAME
+    if not todo or tool is None or tool == "gdb-multiarch" or not dest.is_dir():
+        return sources
+    found = debugobj.lines(dest, [frames[i] for i in todo], arch, tool)
+    out = list(sources)
+    for k, i in enumerate(todo):
+        if k in found and found[k] != NO_DEBUG:
+            out[i] = found[k]
     return out
 
 

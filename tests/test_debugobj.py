@@ -1,0 +1,94 @@
+"""Debug objects: the series' C files recompiled with -g beside the build give file:line."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness import debugobj, symbolize
+from harness.splatmodel import Frame
+
+pytestmark = pytest.mark.skipif(shutil.which("gcc") is None or shutil.which("addr2line") is None,
+                                reason="needs gcc and addr2line")
+SOURCE = """\
+int g;
+
+static int __attribute__((noinline)) helper(int x)
+{
+\tif (x > 3)
+\t\tg += x * 7;
+\treturn g;
+}
+
+int collapse_single_pmd(int n)
+{
+\tint i, s = 0;
+
+\tfor (i = 0; i < n; i++)
+\t\ts += helper(i);
+\treturn s;
+}
+"""
+
+
+@pytest.fixture
+def slot(tmp_path: Path) -> Path:
+    """A kbuild-like slot: src/mm/khugepaged.c, obj/mm/khugepaged.o and its .cmd file."""
+    (tmp_path / "src" / "mm").mkdir(parents=True)
+    (tmp_path / "obj" / "mm").mkdir(parents=True)
+    src = tmp_path / "src" / "mm" / "khugepaged.c"
+    src.write_text(SOURCE)
+    cmd = (f"gcc -Wp,-MMD,mm/.khugepaged.o.d -Os -fno-asynchronous-unwind-tables "
+           f"-DKBUILD_MODNAME='\"khugepaged\"' -c -o mm/khugepaged.o {src}")
+    subprocess.run(["sh", "-c", cmd], cwd=tmp_path / "obj", check=True)
+    (tmp_path / "obj" / "mm" / ".khugepaged.o.d").unlink()        # fixdep's job in kbuild
+    (tmp_path / "obj" / "mm" / ".khugepaged.o.cmd").write_text(
+        f"savedcmd_mm/khugepaged.o := {cmd}   ; ./tools/objtool/objtool --orc mm/khugepaged.o\n"
+        "source_mm/khugepaged.o := x\n")
+    return tmp_path
+
+
+def test_touched_objects_are_the_c_files() -> None:
+    assert debugobj.touched_objects(["mm/khugepaged.c", "include/linux/mm.h", "mm/a.c"]) == (
+        "mm/a.o", "mm/khugepaged.o")
+
+
+def test_compile_verifies_layout_and_leaves_the_slot_alone(slot: Path, tmp_path: Path) -> None:
+    before = (slot / "obj" / "mm" / "khugepaged.o").read_bytes()
+    made = debugobj.compile_objects(slot / "src", slot / "obj",
+                                    ("mm/khugepaged.o", "mm/absent.o"), tmp_path / "dbg")
+    assert made == [tmp_path / "dbg" / "mm" / "khugepaged.o"]
+    assert (slot / "obj" / "mm" / "khugepaged.o").read_bytes() == before
+    assert not (slot / "obj" / "mm" / ".khugepaged.o.d").exists()
+    table = debugobj.index(tmp_path / "dbg", "x86_64")
+    assert table["collapse_single_pmd"][0].section == ".text"
+
+
+def test_frames_get_file_and_line(slot: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "dbg"
+    debugobj.compile_objects(slot / "src", slot / "obj", ("mm/khugepaged.o",), dest)
+    sym = debugobj.index(dest, "x86_64")["collapse_single_pmd"][0]
+    frames = [Frame("collapse_single_pmd", 0x4, sym.size), Frame("elsewhere", 0x10, 0x40),
+              Frame("collapse_single_pmd", 0x4, sym.size + 1)]          # size must match
+    found = debugobj.lines(dest, frames, "x86_64")
+    assert set(found) == {0}
+    assert found[0].startswith("src/mm/khugepaged.c:") or "mm/khugepaged.c:1" in found[0], found
+
+
+def test_symbolize_falls_back_to_debug_objects(slot: Path, tmp_path: Path) -> None:
+    """vmlinux without DWARF: frames in the series' objects still get file:line."""
+    build = tmp_path / "build"
+    build.mkdir()
+    subprocess.run(["gcc", "-Os", "-nostdlib", "-static", "-Wl,-e,collapse_single_pmd", "-o",
+                    str(build / "vmlinux"), str(slot / "obj" / "mm" / "khugepaged.o")],
+                   check=True)
+    debugobj.compile_objects(slot / "src", slot / "obj", ("mm/khugepaged.o",),
+                             build / debugobj.DIRNAME)
+    assert not symbolize.has_dwarf(build / "vmlinux")
+    sym = debugobj.index(build / debugobj.DIRNAME, "x86_64")["collapse_single_pmd"][0]
+    (line,) = symbolize.symbolize_frames([Frame("collapse_single_pmd", 0x4, sym.size)],
+                                         build / "vmlinux", "x86_64")
+    assert "mm/khugepaged.c:" in line and "no debug info" not in line, line
