@@ -24,6 +24,7 @@ from harness import junit, repro, runinfo, svg
 from harness.history import REGRESSION_KINDS, Trend
 from harness.reportview import RunView, slug
 from harness.results import latest_tests
+from harness.symbolize import culprit_frame
 from harness.util import atomic_write
 from harness.verdict import GroupVerdict, test_key
 
@@ -151,6 +152,7 @@ def environment() -> jinja2.Environment:
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["secs"] = _secs
+    env.globals["culprit"] = culprit_frame
     env.filters["signed"] = lambda v: f"{v:+d}" if isinstance(v, int) else str(v)
     return env
 

@@ -20,6 +20,7 @@ from markupsafe import Markup
 
 from harness import junit, svg, svgcensus
 from harness.results import PRIORITY, latest_tests
+from harness.symbolize import culprit_frame
 from harness.verdict import GroupVerdict, test_key
 
 OUTCOMES = ("passed", "failed", "crash", "lockup", "timeout", "error", "infra", "skipped")
@@ -202,6 +203,7 @@ class RunView:
                 cell = str(r["cell"])
                 rows.append({"cell": cell, "test": r.get("nodeid"), "variant": r.get("variant"),
                              "status": self.splat_status(r, str(s.get("title"))), "s": s,
+                             "culprit": culprit_frame(s),
                              "frames": [str(f) for f in s.get("frames") or []],
                              "context": self.dirs[cell].splat_context(str(r.get("nodeid")), s)})
         order = {"new": 0, "pre-existing": 1, "baseline only": 2, "": 3}

@@ -31,10 +31,11 @@ import platform
 import re
 import shutil
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from harness.errors import UserError
 from harness.splatmodel import Frame, Splat
@@ -264,3 +265,14 @@ def symbolize_frames(frames: Sequence[Frame], vmlinux: Path, arch: str) -> list[
     """Each frame as "func+0x1a/0x40 file:line" (or "... no debug info")."""
     _check(vmlinux, arch)
     return [str(replace(f, source=s)) for f, s in zip(frames, _sources(frames, vmlinux, arch))]
+
+
+def culprit_frame(splat: Mapping[str, Any]) -> str | None:
+    """The journal splat's culprit frame as recorded ("collapse_single_pmd+0x580/0x18de
+    mm/khugepaged.c:1342"): the first frame of its `function`, else the first reliable frame
+    with a source line; None when no frame was recorded."""
+    frames = [str(f) for f in splat.get("frames") or []]
+    func = str(splat.get("function") or "")
+    named = [f for f in frames if func and f.split("+", 1)[0].split(".", 1)[0] == func]
+    placed = [f for f in frames if not f.startswith("? ") and re.search(r" \S+:\d+", f)]
+    return next(iter(named or placed), None)
