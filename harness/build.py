@@ -10,6 +10,8 @@ an identical request is a cache hit in well under a second.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -17,6 +19,7 @@ import platform
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,6 +174,21 @@ def _debug_objects(req: BuildRequest, slot: Path, dest: Path) -> list[str]:
     return [str(p.relative_to(dest)) for p in made]
 
 
+@contextlib.contextmanager
+def _try_lock(path: Path) -> Iterator[bool]:
+    """The slot lock if it is free right now (True), else False at once."""
+    with open(path, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def _late_debug_objects(req: BuildRequest, out: Path) -> None:
     """A cached build from before debug objects existed: make them if the slot still holds
     exactly this commit (else the objects there are another variant's)."""
@@ -179,7 +197,9 @@ def _late_debug_objects(req: BuildRequest, out: Path) -> None:
     if not req.debug_objects or (out / debugobj.DIRNAME).exists():
         return
     slot = slot_dir(req)
-    with file_lock(slot.with_name(slot.name + ".lock")):
+    with _try_lock(slot.with_name(slot.name + ".lock")) as locked:
+        if not locked or not (slot / "src").is_dir():
+            return                      # the slot is busy building: never wait for it
         head = run(["git", "-C", str(slot / "src"), "rev-parse", "HEAD"], check=False).stdout
         if (head or "").strip() != req.commit or (out / debugobj.DIRNAME).exists():
             return

@@ -30,6 +30,7 @@ from typing import Any
 from harness import runinfo, verdict
 from harness.errors import HarnessBug
 from harness.runinfo import RunInfo
+from harness.symbolize import culprit_frame
 from harness.util import atomic_write, stable_hash
 
 log = logging.getLogger("harness")
@@ -230,6 +231,7 @@ def incident(info: RunInfo, r: dict[str, Any], kind: str, title: str, detail: di
             "build_id": _id(info, "build", r.get("cell")), "present": True,
             "comment": f"{status}: [{kind}] {title}",
             "misc": {"verdict": status, "location": detail.get("location"),
+                     "culprit_frame": culprit_frame(detail),
                      "frames": [str(f) for f in detail.get("frames") or []] or None}}
 
 
