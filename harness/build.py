@@ -167,7 +167,8 @@ def _debug_objects(req: BuildRequest, slot: Path, dest: Path) -> list[str]:
     """The series' objects compiled with -g from the slot into dest (harness.debugobj)."""
     from harness import debugobj
     t0 = time.monotonic()
-    made = debugobj.compile_objects(slot / "src", slot / "obj", req.debug_objects, dest)
+    made = debugobj.compile_objects(slot / "src", slot / "obj", req.debug_objects, dest,
+                                    req.arch)
     if made:
         log.info("[%s %s] debug objects %s (%.1fs)", req.arch, req.variant,
                  " ".join(str(p.relative_to(dest)) for p in made), time.monotonic() - t0)

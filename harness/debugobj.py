@@ -10,7 +10,7 @@ that object is dropped. A frame `func+off/size` whose function lives in such an 
 then `addr2line -j <section>` on it at (symbol value + off - 1).
 
     touched_objects(paths) -> ("mm/khugepaged.o", ...)      C files of a series -> objects
-    compile_objects(tree, objdir, objects, dest) -> [Path]  the -g objects written in dest
+    compile_objects(tree, objdir, objects, dest, arch) -> [Path]  -g objects written in dest
     lines(dest, frames, arch) -> {index: "mm/khugepaged.c:1342 ..."}  frames found there
 """
 
@@ -62,7 +62,8 @@ def _compile_argv(cmd_file: Path, obj: str, out: Path) -> list[str] | None:
     return [argv[0], "-g", "-gdwarf-4", *argv[1:]]
 
 
-def compile_objects(tree: Path, objdir: Path, objects: Sequence[str], dest: Path) -> list[Path]:
+def compile_objects(tree: Path, objdir: Path, objects: Sequence[str], dest: Path,
+                    arch: str = "x86_64") -> list[Path]:
     """Compile `objects` with -g from the slot (tree + objdir) into dest; the ones verified."""
     done = []
     for obj in objects:
@@ -80,7 +81,7 @@ def compile_objects(tree: Path, objdir: Path, objects: Sequence[str], dest: Path
         if proc.returncode != 0 or not out.is_file():
             log.warning("debug objects: %s -g failed: %s", obj, (proc.stderr or "")[-300:])
             continue
-        if _layout(linked) != _layout(out):
+        if _layout(linked, arch) != _layout(out, arch):
             log.warning("debug objects: %s -g differs from the linked object; not used", obj)
             out.unlink()
             continue
@@ -103,8 +104,8 @@ def _functions(obj: Path, arch: str = "x86_64") -> dict[str, list[Symbol]]:
     return table
 
 
-def _layout(obj: Path) -> set[tuple[str, str, int, int]]:
-    return {(n, s.section, s.value, s.size) for n, syms in _functions(obj).items()
+def _layout(obj: Path, arch: str) -> set[tuple[str, str, int, int]]:
+    return {(n, s.section, s.value, s.size) for n, syms in _functions(obj, arch).items()
             for s in syms}
 
 

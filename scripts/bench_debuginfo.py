@@ -84,7 +84,7 @@ def bench_touched(cfg: config.Config, arch: str) -> dict[str, Any]:
     slot = build.slot_dir(req)
     t0, cpu0 = time.monotonic(), cpu_children()
     dest = Path(ROOT / ".kharness" / "bench-touched")
-    made = debugobj.compile_objects(slot / "src", slot / "obj", req.debug_objects, dest)
+    made = debugobj.compile_objects(slot / "src", slot / "obj", req.debug_objects, dest, arch)
     wall, cpu = time.monotonic() - t0, cpu_children() - cpu0
     return {"option": "touched", "arch": arch, "options": [str(p) for p in made],
             "cached": False, "wall_s": round(wall, 1), "make_s": round(wall, 1),
