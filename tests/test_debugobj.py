@@ -98,11 +98,10 @@ def test_symbolize_falls_back_to_debug_objects(slot: Path, tmp_path: Path) -> No
 def test_culprit_frame_in_terminal_junit_and_report() -> None:
     from harness import junit, summary
     from harness.verdict import GroupVerdict
+    want = "collapse_single_pmd.constprop.0+0x580/0x18de mm/khugepaged.c:2563"
     splat = {"kind": "warning", "title": "WARNING in collapse_single_pmd",
              "function": "collapse_single_pmd", "test": "t.py::test_x",
-             "frames": ["? __pfx_x+0x0/0x10", "collapse_single_pmd.constprop.0+0x580/0x18de "
-                        "mm/khugepaged.c:2563", "khugepaged+0x1/0x2 no debug info"]}
-    want = "collapse_single_pmd.constprop.0+0x580/0x18de mm/khugepaged.c:2563"
+             "frames": ["? __pfx_x+0x0/0x10", want, "khugepaged+0x1/0x2 no debug info"]}
     assert symbolize.culprit_frame(splat) == want
     g = GroupVerdict("x86_64", "-", "baseline", "patched", new_splats=[splat])
     assert f"     at {want}" in summary.verdict_text([g])
