@@ -253,12 +253,35 @@ def _check(vmlinux: Path, arch: str) -> None:
         raise UserError(f"cannot symbolise for arch {arch!r}", fix="use x86_64 or arm64")
 
 
+RIP_FRAME = re.compile(r"(?:RIP: [0-9a-f]{4}:|pc : |PC is at | at )(?:\[<[0-9a-f]+>\]\s*)?"
+                       r"(?P<frame>[A-Za-z_.$][\w.$]*\+0x[0-9a-f]+/0x[0-9a-f]+)")
+
+
+def rip_frame(header: str, lines: Sequence[str] = ()) -> Frame | None:
+    """The faulting instruction's frame (x86 "RIP: 0010:f+0x1/0x2", arm64 "pc : f+...", or a
+    WARNING header's "at f+0x1/0x2"), which the call trace itself does not list."""
+    from harness.splatmodel import parse_frame
+    for text in (header, *lines):
+        m = RIP_FRAME.search(text)
+        if m:
+            return parse_frame(m["frame"])
+    return None
+
+
 def symbolize(splat: Splat, vmlinux: Path, arch: str) -> Splat:
-    """The splat with `source` filled in on each frame (see module docstring)."""
+    """The splat with `source` filled in on each frame (see module docstring), and its
+    `location` (when the report printed none) from the faulting instruction's frame."""
     _check(vmlinux, arch)
-    sources = _sources(splat.frames, vmlinux, arch)
+    rip = rip_frame(splat.header, splat.lines)
+    if rip is not None and rip.offset:        # the faulting instruction, not a return
+        rip = replace(rip, offset=rip.offset + 1)   # address: cancel the "- 1" of _address
+    todo = (*splat.frames, *([rip] if rip is not None and not splat.location else []))
+    sources = _sources(todo, vmlinux, arch)
     frames = tuple(replace(f, source=s) for f, s in zip(splat.frames, sources))
-    return replace(splat, frames=frames)
+    location = splat.location
+    if len(todo) > len(splat.frames) and re.match(r"\S+:\d+", sources[-1]):
+        location = sources[-1]
+    return replace(splat, frames=frames, location=location)
 
 
 def symbolize_frames(frames: Sequence[Frame], vmlinux: Path, arch: str) -> list[str]:
@@ -269,10 +292,19 @@ def symbolize_frames(frames: Sequence[Frame], vmlinux: Path, arch: str) -> list[
 
 def culprit_frame(splat: Mapping[str, Any]) -> str | None:
     """The journal splat's culprit frame as recorded ("collapse_single_pmd+0x580/0x18de
-    mm/khugepaged.c:1342"): the first frame of its `function`, else the first reliable frame
-    with a source line; None when no frame was recorded."""
+    mm/khugepaged.c:1342"): the first reliable frame of its `function`, else the faulting
+    instruction (the header's "at f+0x1/0x2") with the splat's location (file:line printed
+    by WARN/BUG, or symbolised from the RIP), else the first reliable frame with a source
+    line; None when nothing was recorded."""
     frames = [str(f) for f in splat.get("frames") or []]
     func = str(splat.get("function") or "")
     named = [f for f in frames if func and f.split("+", 1)[0].split(".", 1)[0] == func]
+    if named:
+        return named[0]
+    rip, where = rip_frame(str(splat.get("header") or "")), splat.get("location")
+    if rip is not None and rip.function.split(".", 1)[0] == func:
+        return f"{rip} {where}" if where else str(rip)
+    if func and where:
+        return f"{func} {where}"
     placed = [f for f in frames if not f.startswith("? ") and re.search(r" \S+:\d+", f)]
-    return next(iter(named or placed), None)
+    return next(iter(placed), None)

@@ -107,3 +107,33 @@ def test_culprit_frame_in_terminal_junit_and_report() -> None:
     assert f"     at {want}" in summary.verdict_text([g])
     assert f"culprit: {want}" in junit.splat_text([splat])
     assert symbolize.culprit_frame({"frames": []}) is None
+
+
+def test_culprit_is_the_faulting_instruction_when_the_trace_skips_it() -> None:
+    """The warn-demo WARNING: collapse_single_pmd is only in the header (and as a '?' frame)."""
+    splat = {"function": "collapse_single_pmd", "location": "mm/khugepaged.c:1653",
+             "header": "WARNING: mm/khugepaged.c:1653 at collapse_single_pmd+0x252/0x18e0, "
+                       "CPU#1: khugepaged/32",
+             "frames": ["? lock_is_held_type+0xbb/0xf7 no debug info",
+                        "khugepaged+0x2c4/0x679 mm/khugepaged.c:2909",
+                        "? collapse_single_pmd+0x18e0/0x18e0 mm/khugepaged.c:2836"]}
+    assert symbolize.culprit_frame(splat) == (
+        "collapse_single_pmd+0x252/0x18e0 mm/khugepaged.c:1653")
+
+
+def test_symbolize_places_the_rip_when_the_report_printed_no_location(slot: Path,
+                                                                      tmp_path: Path) -> None:
+    from harness.splatmodel import Splat
+    build = tmp_path / "build"
+    build.mkdir()
+    subprocess.run(["gcc", "-Os", "-nostdlib", "-static", "-Wl,-e,collapse_single_pmd", "-o",
+                    str(build / "vmlinux"), str(slot / "obj" / "mm" / "khugepaged.o")],
+                   check=True)
+    debugobj.compile_objects(slot / "src", slot / "obj", ("mm/khugepaged.o",),
+                             build / debugobj.DIRNAME)
+    size = debugobj.index(build / debugobj.DIRNAME, "x86_64")["collapse_single_pmd"][0].size
+    splat = Splat("gpf", "general protection fault in collapse_single_pmd",
+                  "collapse_single_pmd", (), (), (f"RIP: 0010:collapse_single_pmd+0x4/{size:#x}",),
+                  1, "t")
+    located = symbolize.symbolize(splat, build / "vmlinux", "x86_64").location
+    assert located is not None and re.match(r"mm/khugepaged.c:\d+", located), located
