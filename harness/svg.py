@@ -239,6 +239,8 @@ def _panel(caption: str, xs: Sequence[Number], series: Mapping[str, Sequence[Num
     pad = 6.0
 
     def px(x: Number) -> float:
+        if hi == lo:                          # one scan: in the middle of the panel
+            return (left + right) / 2
         return left + pad + (right - left - 2 * pad) * (float(x) - lo) / span
 
     def py(v: float) -> float:

@@ -3,6 +3,8 @@ collapse, baseline and patched side by side (one SVG, no script).
 
     folio_map(rows, title=..., ptes=512, page_kb=4) -> Markup
 
+"before" is the first census a test took (right after its workload set the region up: with
+khugepaged running, some collapse may already have happened), "after" the last one.
 A row is (label, [per-PMD {order: pages}]): each PMD is a block as wide as its PTEs, filled
 left to right by order, largest first, in harness.svg's order colours (order 0, base pages,
 grey; PMD-sized dark); what is left of the block is unmapped (empty PTEs, swap, zero page).
@@ -36,7 +38,7 @@ def folio_map(rows: Sequence[tuple[str, Sequence[Orders]]], *, title: str,
     block_w = min(BLOCK_MAX, (PLOT_W - 6 * (nblocks - 1)) / nblocks)
     orders = sorted({o for _, pmds in rows for p in pmds for o, n in p.items() if n})
     width = int(LABEL_W + nblocks * (block_w + 6) + 20)
-    legend_rows = 1 + len(orders) * 90 // max(1, width - LABEL_W)
+    legend_rows = 1 + (len(orders) + 1) * 110 // max(1, width - LABEL_W)
     height = 40 + ROW_H * len(rows) + 22 + LINE_H * legend_rows
     head, _ = open_svg(width, height, title, cls, display)
     parts = [head]
@@ -74,14 +76,15 @@ def _legend(orders: Sequence[int], y: int, width: int, page_kb: int) -> list[str
     out = []
     x = LABEL_W
     for order in [*orders, -1]:
-        if x + 90 > width:
-            x, y = LABEL_W, y + LINE_H
         name = "not mapped" if order < 0 else f"{size_label(order, page_kb)} (order {order})"
+        w = 24 + int(len(name) * 6.2)
+        if x + w > width and x > LABEL_W:
+            x, y = LABEL_W, y + LINE_H
         fill = EMPTY if order < 0 else order_colour(order)
         out.append(f'<g class="legend"><rect x="{x}" y="{y - 9}" width="10" height="10" '
                    f'fill="{fill}" stroke="#999" stroke-width="0.5"/><text x="{x + 14}" '
                    f'y="{y}" {FONT}>{escape(name)}</text></g>')
-        x += 90 + (10 if order < 0 else 0)
+        x += w
     return out
 
 

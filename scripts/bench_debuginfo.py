@@ -94,8 +94,32 @@ def bench_touched(cfg: config.Config, arch: str) -> dict[str, Any]:
                                                              time.gmtime())}
 
 
+def verify(cfg: config.Config, arch: str, objects: tuple[str, ...]) -> int:
+    """Debug objects (from the "none" slot) against the "full" build's DWARF: for every
+    function of the objects, at its start, middle and last byte, both must give the same
+    file:line. Prints the counts; returns the number of disagreements."""
+    from harness import debugobj, symbolize
+    from harness.splatmodel import Frame
+    none = build.request_for(cfg, cfg.variant("baseline"), arch, extra_options=OPTIONS["none"])
+    full = build.request_for(cfg, cfg.variant("baseline"), arch, extra_options=OPTIONS["full"])
+    slot, vmlinux = build.slot_dir(none), build.build(full).vmlinux
+    dest = ROOT / ".kharness" / "bench-verify"
+    debugobj.compile_objects(slot / "src", slot / "obj", objects, dest, arch)
+    frames = [Frame(name, off, s.size) for name, syms in debugobj.index(dest, arch).items()
+              for s in syms[:1] for off in sorted({1, s.size // 2, max(1, s.size - 1)})]
+    ours = debugobj.lines(dest, frames, arch)
+    dwarf = symbolize.symbolize_frames(frames, vmlinux, arch)
+    bad = [(str(f), ours.get(i), dwarf[i]) for i, f in enumerate(frames)
+           if ours.get(i) != dwarf[i].split(" ", 1)[1]]
+    print(f"verify {', '.join(objects)}: {len(frames)} frames, {len(ours)} placed by debug "
+          f"objects, {len(frames) - len(bad)} identical to full DWARF, {len(bad)} differ")
+    for row in bad[:10]:
+        print("  differs:", *row)
+    return len(bad)
+
+
 def table(rows: list[dict[str, Any]]) -> str:
-    latest = {(r["arch"], r["option"]): r for r in rows}
+    latest = {(r["arch"], r["option"]): r for r in rows if not r.get("cached")}
     base = {a: r for (a, o), r in latest.items() if o == "none"}
     head = (f"{'arch':7} {'option':8} {'make s':>7} {'cpu s':>7} {'+cpu%':>6} {'vmlinux MB':>10}"
             f" {'debug MB':>9} {'objdir MB':>9}")
@@ -121,7 +145,12 @@ def main() -> int:
     p.add_argument("--arch", default="x86_64")
     p.add_argument("--only", default=",".join([*OPTIONS, "touched"]))
     p.add_argument("--report", action="store_true", help="print the table, build nothing")
+    p.add_argument("--verify", metavar="OBJ", action="append", default=[],
+                   help="compare debug objects with the full-DWARF build for OBJ "
+                   "(e.g. mm/khugepaged.o); builds nothing new")
     args = p.parse_args()
+    if args.verify:
+        return 1 if verify(config.load(args.config), args.arch, tuple(args.verify)) else 0
     RESULTS.parent.mkdir(exist_ok=True)
     if not args.report:
         cfg = config.load(args.config)
