@@ -47,8 +47,10 @@ def touched_objects(paths: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted({p[:-2] + ".o" for p in paths if p.endswith(".c")}))
 
 
-def _compile_argv(cmd_file: Path, obj: str, out: Path) -> list[str] | None:
-    """The compiler argv of `obj` from its kbuild .cmd file, writing `out`, with -g."""
+def compile_argv(cmd_file: Path, out: Path,
+                 extra: Sequence[str] = ("-g", "-gdwarf-4")) -> list[str] | None:
+    """The compiler argv from a kbuild .cmd file, writing `out`, with `extra` flags added
+    (no dependency file, no objtool: the build's own files are left alone)."""
     text = cmd_file.read_text(errors="replace")
     m = re.search(r"^(?:saved)?cmd_\S+ := (.*)$", text, re.MULTILINE)
     if not m:
@@ -59,7 +61,7 @@ def _compile_argv(cmd_file: Path, obj: str, out: Path) -> list[str] | None:
         return None
     argv[argv.index("-o") + 1] = str(out)
     argv = [a for a in argv if not a.startswith("-Wp,-MMD")]
-    return [argv[0], "-g", "-gdwarf-4", *argv[1:]]
+    return [argv[0], *extra, *argv[1:]]
 
 
 def compile_objects(tree: Path, objdir: Path, objects: Sequence[str], dest: Path,
@@ -73,7 +75,7 @@ def compile_objects(tree: Path, objdir: Path, objects: Sequence[str], dest: Path
             continue                          # not built in this config
         out = dest / obj
         out.parent.mkdir(parents=True, exist_ok=True)
-        argv = _compile_argv(cmd, obj, out)
+        argv = compile_argv(cmd, out)
         if argv is None:
             log.warning("debug objects: cannot read the compile command of %s", obj)
             continue

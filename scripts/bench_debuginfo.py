@@ -118,6 +118,46 @@ def verify(cfg: config.Config, arch: str, objects: tuple[str, ...]) -> int:
     return len(bad)
 
 
+SAMPLE_FLAGS: dict[str, tuple[str, ...]] = {    # what scripts/Makefile.debug adds (gcc)
+    "none": (), "full": ("-g",),
+    "reduced": ("-g", "-fno-var-tracking", "-femit-struct-debug-baseonly"),
+    "split": ("-g", "-gsplit-dwarf"),
+}
+
+
+def sample(cfg: config.Config, arch: str, n: int) -> None:
+    """Compile cost per option on a sample of the "none" build's objects (every k-th C
+    object of the tree): CPU seconds of the compiler and bytes written, per option. The
+    link is not in it (the full builds measure that)."""
+    import tempfile
+
+    from harness import debugobj
+    req = build.request_for(cfg, cfg.variant("baseline"), arch, extra_options=OPTIONS["none"])
+    obj = build.slot_dir(req) / "obj"
+    cmds = sorted(p for p in obj.rglob(".*.o.cmd") if not p.relative_to(obj).parts[0] in (
+        "tools", "scripts") and "savedcmd_" in p.read_text(errors="replace")
+        and " -c -o " in p.read_text(errors="replace"))
+    picked = cmds[::max(1, len(cmds) // n)][:n]
+    cpu = dict.fromkeys(SAMPLE_FLAGS, 0.0)
+    size = dict.fromkeys(SAMPLE_FLAGS, 0)
+    with tempfile.TemporaryDirectory(prefix="bench-sample-") as tmp:
+        for i, cmd in enumerate(picked):
+            for name, flags in SAMPLE_FLAGS.items():       # round robin: same load for all
+                out = Path(tmp) / name / f"{i}.o"
+                out.parent.mkdir(exist_ok=True)
+                argv = debugobj.compile_argv(cmd, out, flags)
+                if argv is None:
+                    continue
+                c0 = cpu_children()
+                subprocess.run(argv, cwd=obj, capture_output=True, check=False)
+                cpu[name] += cpu_children() - c0
+                size[name] += sum(p.stat().st_size for p in out.parent.glob(f"{i}.*"))
+    print(f"sampled compile cost, {len(picked)} of {len(cmds)} objects ({arch}):")
+    for name in SAMPLE_FLAGS:
+        print(f"  {name:8} cpu {cpu[name]:7.1f} s ({100 * (cpu[name] / cpu['none'] - 1):+6.1f} %)"
+              f"  output {size[name] / 1e6:7.1f} MB ({size[name] / max(1, size['none']):.1f}x)")
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     latest = {(r["arch"], r["option"]): r for r in rows if not r.get("cached")}
     base = {a: r for (a, o), r in latest.items() if o == "none"}
@@ -148,7 +188,12 @@ def main() -> int:
     p.add_argument("--verify", metavar="OBJ", action="append", default=[],
                    help="compare debug objects with the full-DWARF build for OBJ "
                    "(e.g. mm/khugepaged.o); builds nothing new")
+    p.add_argument("--sample", type=int, metavar="N",
+                   help="compile cost per option on N objects of the 'none' build instead")
     args = p.parse_args()
+    if args.sample:
+        sample(config.load(args.config), args.arch, args.sample)
+        return 0
     if args.verify:
         return 1 if verify(config.load(args.config), args.arch, tuple(args.verify)) else 0
     RESULTS.parent.mkdir(exist_ok=True)
