@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
-"""Recall of the splat parser over the corpus, per kind: python bench/splat_recall.py [LOGDIR]
+"""Splat parser figures over the corpus: python bench/splat_recall.py [LOGDIR]
 
-For every tests/data/logs/**/*.log with a *.expect.yaml sidecar, expected splats are matched
-one-to-one with parsed ones of the same kind; a match is "exact" when title and function (if
-the sidecar gives them) agree too. Extra parsed splats are counted as false positives.
+For every tests/data/logs/**/*.log with a *.expect.yaml sidecar:
+
+* per log (as the held-out field collection is measured): recall = crash logs with at least
+  one splat; false positives = clean logs (`splats: []`) with any splat; kind and culprit
+  accuracy = the first parsed splat has the first expected splat's kind / function;
+* per kind: expected splats are matched one-to-one with parsed ones (same kind first, else the
+  next unmatched one in order); "kind" counts matches of the right kind, "culprit" those whose
+  function is the expected one (when the sidecar gives it), "title" likewise; parsed splats left
+  unmatched are "extra".
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness.splats import Splat, parse_file
 
 DEFAULT = Path(__file__).resolve().parents[1] / "tests" / "data" / "logs"
+COLS = ("expected", "found", "kind", "named", "culprit", "title", "extra")
 
 
 def expected(log: Path) -> list[dict[str, Any]] | None:
@@ -29,57 +36,92 @@ def expected(log: Path) -> list[dict[str, Any]] | None:
     return list(data.get("splats", []) if isinstance(data, dict) else data)
 
 
-def exact(want: dict[str, Any], got: Splat) -> bool:
-    return all(want[k] == getattr(got, k) for k in ("title", "function") if k in want)
+def same(want: dict[str, Any], got: Splat, key: str) -> bool:
+    return key in want and want[key] == getattr(got, key)
 
 
-def score(log: Path, want: list[dict[str, Any]], tally: dict[str, Counter[str]]) -> None:
-    found = parse_file(log)
+def pick(exp: dict[str, Any], pool: list[Splat]) -> Splat | None:
+    kind = str(exp.get("kind"))
+    ranked = sorted(pool, key=lambda s: (s.kind != kind, not same(exp, s, "title"),
+                                         abs(s.line - int(exp.get("line", s.line)))))
+    return ranked[0] if ranked else None
+
+
+def score(found: list[Splat], want: list[dict[str, Any]], tally: dict[str, Counter[str]]) -> None:
     unmatched = list(found)
     for exp in want:
-        kind = str(exp.get("kind"))
-        tally[kind]["expected"] += 1
-        same = [s for s in unmatched if s.kind == kind]
-        hit = next((s for s in same if exact(exp, s)), same[0] if same else None)
-        if hit is not None:
-            unmatched.remove(hit)
-            tally[kind]["found"] += 1
-            tally[kind]["exact"] += exact(exp, hit)
+        c = tally.setdefault(str(exp.get("kind")), Counter())
+        c["expected"] += 1
+        c["named"] += "function" in exp
+        hit = pick(exp, unmatched)
+        if hit is None:
+            continue
+        unmatched.remove(hit)
+        c["found"] += 1
+        c["kind"] += hit.kind == exp.get("kind")
+        c["culprit"] += same(exp, hit, "function")
+        c["title"] += same(exp, hit, "title")
     for extra in unmatched:
-        tally[extra.kind]["extra"] += 1
+        tally.setdefault(extra.kind, Counter())["extra"] += 1
 
 
-def table(tally: dict[str, Counter[str]], logs: int) -> str:
-    rows = [f"{'kind':<16}{'expected':>9}{'found':>7}{'recall':>8}{'exact':>7}{'extra':>7}"]
+def per_log(found: list[Splat], want: list[dict[str, Any]], logs: Counter[str]) -> None:
+    if not want:
+        logs["clean"] += 1
+        logs["false_positive"] += bool(found)
+        return
+    logs["crash"] += 1
+    if not found:
+        return
+    logs["detected"] += 1
+    logs["kind"] += found[0].kind == want[0].get("kind")
+    if "function" in want[0]:
+        logs["with_function"] += 1
+        logs["culprit"] += found[0].function == want[0]["function"]
+
+
+def pct(n: int, d: int) -> str:
+    return f"{n / d:.1%}" if d else "-"
+
+
+def table(tally: dict[str, Counter[str]]) -> str:
+    rows = [f"{'kind':<16}" + "".join(f"{c:>9}" for c in COLS)]
     total: Counter[str] = Counter()
     for kind in sorted(tally):
         c = tally[kind]
         total.update(c)
-        recall = f"{c['found'] / c['expected']:.0%}" if c["expected"] else "-"
-        rows.append(f"{kind:<16}{c['expected']:>9}{c['found']:>7}{recall:>8}{c['exact']:>7}"
-                    f"{c['extra']:>7}")
-    recall = f"{total['found'] / total['expected']:.0%}" if total["expected"] else "-"
-    rows.append(f"{'TOTAL':<16}{total['expected']:>9}{total['found']:>7}{recall:>8}"
-                f"{total['exact']:>7}{total['extra']:>7}   ({logs} logs)")
+        rows.append(f"{kind:<16}" + "".join(f"{c[k]:>9}" for k in COLS))
+    rows.append(f"{'TOTAL':<16}" + "".join(f"{total[k]:>9}" for k in COLS))
+    rows.append(f"splats: recall {pct(total['found'], total['expected'])}, kind "
+                f"{pct(total['kind'], total['found'])}, culprit "
+                f"{pct(total['culprit'], total['named'])}, title "
+                f"{pct(total['title'], total['expected'])}, extra {total['extra']}")
     return "\n".join(rows)
+
+
+def log_summary(logs: Counter[str]) -> str:
+    return (f"logs: {logs['crash']} crash, {logs['clean']} clean; recall "
+            f"{pct(logs['detected'], logs['crash'])} ({logs['detected']}/{logs['crash']}), "
+            f"false positives {logs['false_positive']}/{logs['clean']}, kind "
+            f"{pct(logs['kind'], logs['detected'])}, culprit "
+            f"{pct(logs['culprit'], logs['with_function'])} "
+            f"({logs['culprit']}/{logs['with_function']})")
 
 
 def main(argv: list[str]) -> int:
     root = Path(argv[0]) if argv else DEFAULT
     tally: dict[str, Counter[str]] = {}
-    logs = 0
+    logs: Counter[str] = Counter()
     for log in sorted(root.rglob("*.log")):
         want = expected(log)
         if want is None:
             print(f"skipping {log} (no .expect.yaml)", file=sys.stderr)
             continue
-        logs += 1
-        for exp in want:
-            tally.setdefault(str(exp.get("kind")), Counter())
-        for s in parse_file(log):
-            tally.setdefault(s.kind, Counter())
-        score(log, want, tally)
-    print(table(tally, logs))
+        found = parse_file(log)
+        score(found, want, tally)
+        per_log(found, want, logs)
+    print(table(tally))
+    print(log_summary(logs))
     return 0
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from harness import bisect as bis
 from harness import build, config, results, series, source
+from harness.checks import step as checkstep
 from harness.errors import UserError
 from harness.results import Journal
 from harness.run import ROOT
@@ -34,6 +35,10 @@ def add_cli(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     b.add_argument("--kind", help="splat kind that makes a run bad")
     b.add_argument("--title", help="regex over splat titles that makes a run bad")
     b.add_argument("--lockup", action="store_true", help="a crash/lockup makes a run bad")
+    b.add_argument("--check", metavar="NAME",
+                   help="bisect on a build check instead of tests: a step is bad when NAME "
+                   "(gcc, clang, sparse, kernel-doc, bisectability) finds something the good "
+                   "endpoint does not have (no boot)")
     b.add_argument("--runs", type=int, default=1, help="runs per step (flaky bugs)")
     b.add_argument("--no-fail-fast", dest="fail_fast", action="store_false",
                    help="let a test run to its end after a matching splat (default: stop the "
@@ -90,6 +95,24 @@ class PytestStep:
         return bis.RunOutcome("good", (), detail)
 
 
+class CheckStep:
+    """A step judged by a build check (compile only, deterministic: one run is enough)."""
+
+    def __init__(self, cfg: config.Config, arch: str, check: str, good: str) -> None:
+        self.cfg, self.arch, self.check = cfg, arch, checkstep.validate(check)
+        self.good = cfg.variant(good)
+        self.src = source.resolve(cfg.source)
+
+    def __call__(self, variant: str, attempt: int) -> bis.RunOutcome:
+        v = checkstep.judge(self.cfg, self.arch, self.check, self.good,
+                            self.cfg.variant(variant), self.src)
+        return bis.RunOutcome("bad" if v.bad else "good", v.evidence, v.detail)
+
+    def reproducer(self, variant: str) -> str:
+        return cmdline(["kharness", "check", str(self.cfg.path), "--arch", self.arch,
+                        "--check", self.check])
+
+
 def fail_fast_args(predicate: bis.Predicate, enabled: bool) -> list[str]:
     """Stop a run at the first splat that can decide it: the predicate's kind, or any splat
     when any failure counts. Not with a title regex (the first splat of the kind might not
@@ -119,10 +142,16 @@ def _cmd_bisect(args: argparse.Namespace) -> int:
     out = out.resolve()
     predicate = bis.Predicate(kind=args.kind, title=args.title, lockup=args.lockup)
     cands = _candidates(cfg, args)
+    what = f"new {args.check} finding" if args.check else predicate.describe()
     print(f"bisect {args.mode} on {args.arch}: {len(cands)} candidates "
-          f"({cands[0][0]} .. {cands[-1][0]}), predicate: {predicate.describe()}, "
+          f"({cands[0][0]} .. {cands[-1][0]}), predicate: {what}, "
           f"{args.runs} run(s) per step; at most {bis.steps_bound(len(cands))} search steps "
           f"after the 2 endpoint checks; journal {out / 'bisect.jsonl'}", flush=True)
+    if args.check:
+        cs = CheckStep(cfg, args.arch, args.check, cands[0][1])
+        bisector = bis.Bisector(args.mode, cands, cs, Journal(out / "bisect.jsonl"), runs=1,
+                                reproducer=cs.reproducer)
+        return _report(bisector.run())
     runner = PytestStep(cfg, args, out, predicate)
     bisector = bis.Bisector(args.mode, cands, runner, Journal(out / "bisect.jsonl"),
                             runs=args.runs, reproducer=lambda v: reproducer(runner, out, v))

@@ -75,7 +75,7 @@ class BuildResult:
         return data
 
 
-def _make_vars(profile: archmod.ArchProfile) -> list[str]:
+def make_vars(profile: archmod.ArchProfile) -> list[str]:
     cross = archmod.cross_prefix(profile)
     return [f"ARCH={profile.make_arch}"] + ([f"CROSS_COMPILE={cross}"] if cross else [])
 
@@ -219,15 +219,40 @@ def slot_dir(req: BuildRequest) -> Path:
     return cache_dir("work", req.source.repo.name) / f"{req.arch}-{cfg}"
 
 
+@dataclass(frozen=True)
+class Slot:
+    """A build slot: worktree, persistent O= directory, and the lock that guards both."""
+
+    tree: Path
+    objdir: Path
+    lock: Path
+    make_vars: tuple[str, ...]
+
+
+def slot_for(req: BuildRequest) -> Slot:
+    slot = slot_dir(req)
+    return Slot(slot / "src", slot / "obj", slot.with_name(slot.name + ".lock"),
+                tuple(make_vars(archmod.get(req.arch))))
+
+
+def checkout_configured(req: BuildRequest, commit: str) -> Slot:
+    """The slot of `req` checked out at `commit` with req's .config (caller holds the lock)."""
+    profile = archmod.get(req.arch)
+    s = slot_for(req)
+    series.ensure_worktree(req.source.repo, s.tree, commit)
+    _configure(s.tree, s.objdir, profile, req, list(s.make_vars), toolchain_version(profile))
+    return s
+
+
 def _build_in_slot(req: BuildRequest, profile: archmod.ArchProfile, toolchain: str, slot: Path,
                    out: Path, t0: float) -> BuildResult:
     from harness import buildrun
     tree, objdir = slot / "src", slot / "obj"
-    series._ensure_worktree(req.source.repo, tree, req.commit)
-    make_vars = _make_vars(profile)
-    _configure(tree, objdir, profile, req, make_vars, toolchain)
+    series.ensure_worktree(req.source.repo, tree, req.commit)
+    mvars = make_vars(profile)
+    _configure(tree, objdir, profile, req, mvars, toolchain)
     jobs = req.jobs or os.cpu_count() or 1
-    argv = ["make", "-C", str(tree), f"O={objdir}", f"-j{jobs}", *make_vars,
+    argv = ["make", "-C", str(tree), f"O={objdir}", f"-j{jobs}", *mvars,
             Path(profile.kernel_image).name]
     log_path = objdir / "kharness-build.log"
     label = f"{req.arch} {req.variant}"

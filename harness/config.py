@@ -15,10 +15,11 @@ from typing import Any
 import yaml
 
 from harness import arch as archmod
+from harness.checks.model import CHECKS, DEFAULT_CHECKS
 from harness.errors import UserError
 
-TOP_KEYS = ("name", "kernel", "series", "archs", "variants", "guest", "knobs", "tests",
-            "run", "bisect", "history")
+TOP_KEYS = ("name", "kernel", "series", "archs", "variants", "checks", "guest", "knobs",
+            "tests", "run", "bisect", "history")
 SOURCE_KINDS = ("debian", "git", "tarball")
 DEFAULT_FRAGMENTS = ("virt", "thp", "swap", "debug-locking")
 # what a guest on a root disk needs (ext4, systemd): added for disk boots (kharness boot --rootfs)
@@ -71,6 +72,7 @@ class Config:
     series: SeriesSpec | None
     archs: tuple[str, ...]
     variants: tuple[str, ...]
+    checks: tuple[str, ...] = ()           # build checks `kharness check` / `run` perform
     sections: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -125,6 +127,7 @@ def from_dict(data: Any, path: Path) -> Config:
             data.get("archs", ["x86_64"]), path, "archs")),
         variants=_str_list(data.get("variants", ["baseline", "patched"] if series
                                     else ["baseline"]), path, "variants"),
+        checks=_checks(data.get("checks", "default"), path) if series else (),
         sections={k: data[k] for k in ("guest", "knobs", "tests", "run", "bisect", "history")
                   if k in data},
     )
@@ -134,6 +137,20 @@ def from_dict(data: Any, path: Path) -> Config:
     for v in cfg.variants:
         parse_variant(v, cfg)
     return cfg
+
+
+def _checks(value: Any, path: Path) -> tuple[str, ...]:
+    """checks: default | all | none | [names]; default = all of them."""
+    if value in ("default", "all", True):
+        return DEFAULT_CHECKS
+    if value in ("none", False, None, []):
+        return ()
+    names = _str_list(value, path, "checks")
+    bad = [n for n in names if n not in CHECKS]
+    if bad:
+        raise _err(path, "checks", f"unknown check {bad[0]!r}",
+                   f"allowed: {', '.join(CHECKS)}, or all/none")
+    return tuple(c for c in CHECKS if c in names)
 
 
 def _str_list(value: Any, path: Path, key: str) -> tuple[str, ...]:

@@ -39,6 +39,10 @@ TOOLS: tuple[Tool, ...] = (
     Tool("mkfs.ext4", "e2fsprogs", "root filesystem disks"),
     Tool("ssh-keygen", "openssh-client", "interactive ssh to guests (optional)"),
     Tool("genisoimage", "genisoimage", "cloud-init NoCloud seeds for cloud images"),
+    Tool("sparse", "sparse", "the sparse build check (kharness check)"),
+    Tool("clang-19", "clang-19", "the clang build check (7.2 needs LLVM >= 17.0.1)"),
+    Tool("ld.lld-19", "lld-19", "the clang build check (linker)"),
+    Tool("llvm-ar-19", "llvm-19", "the clang build check (binutils)"),
 )
 HEADERS: tuple[tuple[str, str], ...] = (
     ("/usr/include/libelf.h", "libelf-dev"),

@@ -142,11 +142,11 @@ def cell_suite(cell: str, junit_path: Path, tests: list[dict[str, Any]],
     meta = _cell_meta_case(cell_record) if cell_record else None
     if meta is not None and not tests:
         suite.append(meta)
-    _count(suite)
+    count(suite)
     return suite
 
 
-def _count(el: ET.Element) -> None:
+def count(el: ET.Element) -> None:
     cases = list(el.iter("testcase"))
     el.set("tests", str(len(cases)))
     for tag, attr in (("failure", "failures"), ("error", "errors"), ("skipped", "skipped")):
@@ -157,7 +157,7 @@ def _count(el: ET.Element) -> None:
 def merged(suites: list[ET.Element], name: str) -> bytes:
     root = ET.Element("testsuites", name=name)
     root.extend(suites)
-    _count(root)
+    count(root)
     ET.indent(root)
     body: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=False)
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + body

@@ -38,13 +38,14 @@ def describe(args: argparse.Namespace) -> str:
              + (f" ({cfg.source.suite})" if cfg.source.kind == "debian" else "")
              + (f" @ {cfg.source.ref}" if cfg.source.ref else ""),
              f"fragments: {', '.join(cfg.fragments + tuple(args.fragment))}",
-             f"archs: {', '.join(archs)}", f"variants: {', '.join(v.label for v in variants)}", ""]
+             f"archs: {', '.join(archs)}", f"variants: {', '.join(v.label for v in variants)}",
+             *_checks_lines(cfg), ""]
     for a in archs:
         profile = archmod.get(a)
         frags = kconfig.collect(cfg.fragments + tuple(args.fragment),
                                 cfg.options + tuple(args.option), profile, (cfg.base_dir,))
         slot = cache_dir("work") / "<source>" / f"{a}-<config hash>"
-        make = ["make", "-C", f"{slot}/src", f"O={slot}/obj", *build._make_vars(profile)]
+        make = ["make", "-C", f"{slot}/src", f"O={slot}/obj", *build.make_vars(profile)]
         for v in variants:
             lines.append(f"[{a} {v.label}]")
             if not v.is_baseline:
@@ -57,3 +58,16 @@ def describe(args: argparse.Namespace) -> str:
                          f"options from {len(frags)} fragments>; make olddefconfig; verify")
             lines.append(f"  {cmdline([*make, '-j<cores>', profile.kernel_image.split('/')[-1]])}")
     return "\n".join(lines)
+
+
+def _checks_lines(cfg: config.Config) -> list[str]:
+    """What `kharness check` / `run` would check, per patch of every version, before booting."""
+    if not cfg.checks or cfg.series is None:
+        return ["build checks: none"]
+    from harness.checks import compile as ccompile
+    gcc = cmdline(["make", "O=<slot>/obj", *ccompile.GCC.make_args, "<touched objects>"])
+    return [f"build checks: {', '.join(cfg.checks)} (each patch of "
+            f"{', '.join(cfg.series.version_names())}, new versus the last prefix that compiled)",
+            f"  gcc: {gcc}; sparse: the same + C=2; clang: LLVM=-<N> W=1 in <slot>/obj-clang-<N>",
+            "  checkpatch: scripts/checkpatch.pl --strict --show-types <patch>; kernel-doc: "
+            "scripts/kernel-doc -none -Wall <touched files>; bisectability: build every prefix"]

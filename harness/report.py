@@ -21,6 +21,9 @@ import jinja2
 from markupsafe import Markup
 
 from harness import junit, repro, runinfo, svg
+from harness.checks import junit as checkjunit
+from harness.checks import report as checkreport
+from harness.checks import summary as checksummary
 from harness.history import REGRESSION_KINDS, Trend
 from harness.reportview import RunView, slug
 from harness.results import latest_tests
@@ -69,6 +72,7 @@ def write_junit(path: Path, view: RunView) -> Path:
         celldir = view.dirs[cell]
         suites.append(junit.cell_suite(cell, celldir.path / "junit.xml", view.tests_of(cell),
                                        view.cell_records.get(cell), view.excerpt))
+    suites += checkjunit.suites(checksummary.results_of(view.records))
     atomic_write(path, junit.merged(suites, f"kharness {view.run.get('name', path.parent.name)}"))
     return path
 
@@ -187,6 +191,8 @@ def render_html(view: RunView, trend: Trend | None = None) -> str:
         groups=view.group_views(), splats=view.splat_rows(), tests=view.test_rows(),
         durations=view.duration_chart() or Markup(""), slowest=view.slowest(),
         reproducers=view.reproducers(), trend=trend_view(trend),
+        checks=checkreport.view(checksummary.results_of(view.records)),
+        checks_fail=checksummary.exit_code(checksummary.results_of(view.records)) == 1,
         ntests=len(latest_tests(view.tests)))
 
 

@@ -112,7 +112,7 @@ class RunView:
 
     def __init__(self, out: Path, run: dict[str, Any], records: list[dict[str, Any]],
                  groups: list[GroupVerdict]) -> None:
-        self.out, self.run, self.groups = out, run, groups
+        self.out, self.run, self.groups, self.records = out, run, groups, records
         self.tests = list(latest_tests(records).values())
         self.cell_records = {str(r["cell"]): r for r in records if r.get("type") == "cell"}
         names = [str(c) for c in run.get("cells") or []]

@@ -23,7 +23,10 @@ from typing import Any
 
 from harness import arch as archmod
 from harness import build, config, source
-from harness.errors import UserError
+from harness.checks import summary as checksummary
+from harness.checks.model import CheckResult, rig_error
+from harness.checks.runner import CheckOptions, run_checks
+from harness.errors import InfrastructureError, UserError
 from harness.results import Journal
 from harness.util import cmdline, stable_hash, write_json
 
@@ -55,6 +58,7 @@ class RunOptions:
     pytest_args: tuple[str, ...] = ()
     jobs: int = 0
     resume: bool = False
+    checks: tuple[str, ...] | None = None    # None: the config's `checks:`
 
 
 def cells_for(cfg: config.Config, opts: RunOptions) -> list[Cell]:
@@ -93,6 +97,7 @@ def run(opts: RunOptions) -> dict[str, Any]:
     meta["source_identity"] = source.resolve(cfg.source).identity
     write_json(opts.out / "run.json", meta)
     t0 = time.monotonic()
+    _run_checks(cfg, cells, opts, journal)
     todo = [c for c in cells if c.name not in done]
     for c in cells:
         if c.name in done:
@@ -103,6 +108,36 @@ def run(opts: RunOptions) -> dict[str, Any]:
     meta["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     write_json(opts.out / "run.json", meta)
     return meta
+
+
+def _run_checks(cfg: config.Config, cells: list[Cell], opts: RunOptions,
+                journal: Journal) -> None:
+    """The build checks of the series versions under test, before anything boots; their
+    records land in the journal as they finish. A rig failure here is recorded as an error
+    result and the run goes on to its runtime tests."""
+    checks = cfg.checks if opts.checks is None else opts.checks
+    if not checks or cfg.series is None:
+        return
+    if journal.records("check"):
+        log.info("build checks finished in an earlier attempt, skipped")
+        return
+    names = cfg.series.version_names()
+    versions = sorted({v.version for v in (cfg.variant(c.variant) for c in cells)
+                       if v.version is not None}, key=names.index)
+    if not versions:
+        return
+    archs = tuple(dict.fromkeys(c.arch for c in cells))
+    opts_c = CheckOptions(checks=checks, versions=tuple(versions), archs=archs)
+    try:
+        run_checks(cfg, opts_c, lambda r: _land_check(journal, r))
+    except (InfrastructureError, build.BuildFailed) as e:
+        log.error("build checks: %s", e.one_line())
+        journal.append(rig_error(e.one_line()).record())
+
+
+def _land_check(journal: Journal, r: CheckResult) -> None:
+    journal.append(r.record())
+    log.info("%s", checksummary.progress_line(r))
 
 
 def _metadata(cfg: config.Config, cells: list[Cell], opts: RunOptions) -> dict[str, Any]:

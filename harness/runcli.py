@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness import results, summary, verdict
+from harness.checks import cli as checkcli
+from harness.checks import summary as checksummary
+from harness.checks.model import CHECKS
 from harness.run import RunOptions, run
 
 if TYPE_CHECKING:
@@ -44,6 +47,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-k", dest="keyword", help="pytest -k selection")
     p.add_argument("--tests", action="append", default=[], help="test paths (default guest_tests)")
     p.add_argument("-j", "--jobs", type=int, default=0, help="cells in parallel")
+    p.add_argument("--checks", metavar="LIST",
+                   help="build checks before booting: comma list of "
+                   f"{', '.join(CHECKS)}, or none (default: the config's checks:)")
 
 
 def _history_args(p: argparse.ArgumentParser, default: str | None) -> None:
@@ -64,9 +70,11 @@ def options(args: argparse.Namespace) -> RunOptions:
     cfg = config.load(args.config)
     out = Path(args.resume or args.out or f"runs/{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     extra = ("-k", args.keyword) if args.keyword else ()
+    checks = None if args.checks is None else checkcli.selected_checks(cfg, [args.checks])
     return RunOptions(config=cfg.path, out=out.resolve(), archs=tuple(args.arch),
                       variants=tuple(args.variant), tests=tuple(args.tests) or ("guest_tests",),
-                      pytest_args=extra, jobs=args.jobs, resume=bool(args.resume))
+                      pytest_args=extra, jobs=args.jobs, resume=bool(args.resume),
+                      checks=checks)
 
 
 @dataclass(frozen=True)
@@ -94,9 +102,13 @@ def finish(out: Path, history: HistoryOptions | None = None) -> int:
     records = list(results.read(out / "results.jsonl"))
     groups = [g for other in _variants(records) if other != "baseline"
               for g in verdict.compare(records, "baseline", other)]
+    checks = checksummary.results_of(records)
     print(summary.cell_table(records))
     print()
     print(summary.verdict_text(groups))
+    if checks:
+        print()
+        print(checksummary.verdict_text(checks))
     trend = _record_history(out, records, history) if history is not None else None
     try:
         report = importlib.import_module("harness.report")
@@ -108,6 +120,8 @@ def finish(out: Path, history: HistoryOptions | None = None) -> int:
         for p in report.write_all(out, records, groups, trend=trend):
             print(f"wrote {p}")
     rc = _exit_code(records, groups)
+    check_rc = checksummary.exit_code(checks)
+    rc = 1 if 1 in (rc, check_rc) else max(rc, check_rc)
     if trend is not None and rc == 0 and any(f.kind in _regression_kinds() for f in trend.flags):
         rc = 1
     return rc

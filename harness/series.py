@@ -150,7 +150,7 @@ def apply(repo: Path, base: str, sv: SeriesVersion) -> Applied:
         return _applied_from(repo, base, tip, sv)
     wt = cache_dir("work", repo.name) / "apply"
     with file_lock(wt.with_name(wt.name + ".lock")):
-        _ensure_worktree(repo, wt, base, only=sv.touched_paths())
+        ensure_worktree(repo, wt, base, only=sv.touched_paths())
         _am(wt, sv)
         tip = run(["git", "-C", str(wt), "rev-parse", "HEAD"]).stdout.strip()
         git(repo, "update-ref", ref, tip)
@@ -166,7 +166,7 @@ def _applied_from(repo: Path, base: str, tip: str, sv: SeriesVersion) -> Applied
     return Applied(base, tuple(commits))
 
 
-def _ensure_worktree(repo: Path, wt: Path, commit: str,
+def ensure_worktree(repo: Path, wt: Path, commit: str,
                      only: tuple[str, ...] | None = None) -> None:
     """wt checked out at commit, clean. With `only`, a sparse worktree holding just those
     paths: `git am -3` needs the files a series touches, not the other ~90k (a full

@@ -4,7 +4,7 @@ primary stack, locks, message, location and who (cpu, pid, comm).
 harness.splats assembles a report's lines (its state machine decides where a report starts and
 ends); `build` here reads them: which stack is the primary one ("stack backtrace:" for
 lockdep, else the call trace), which function is to blame (per the pattern's `src`: header,
-RIP/pc, "at" line, workqueue function or the first frame not in the SKIP lists), and the
+RIP/pc, "at" line, workqueue function, then the stack: harness.splatculprit.pick), and the
 final kind, since a WARNING or BUG is reclassified by its message or file (RECLASS).
 """
 
@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from harness.splatculprit import pick
 from harness.splatmodel import Frame, Splat, parse_frame
 from harness.splattable import (
     AT,
@@ -26,9 +27,8 @@ from harness.splattable import (
     RECLASS,
     RIP,
     SEP,
-    SKIP_COMMON,
-    SKIP_KIND,
     TRACE_HDR,
+    arch_neutral,
     fn,
     norm,
 )
@@ -51,15 +51,16 @@ class _Info:
 def _scan(rep: _Report, texts: list[str]) -> tuple[_Info, list[Frame], list[str]]:
     info = _Info()
     at_rx = re.compile(rep.pat.at) if rep.pat.at else None
-    after_at = False
-    for i, text in enumerate(texts[rep.lines.index(rep.head):]):
+    at_window = 0                                # lines left where the ", at:" site may be
+    start = 0 if rep.pat.role == "orphan" else rep.lines.index(rep.head)  # orphan: head is last
+    for i, text in enumerate(texts[start:]):
         info.rip = info.rip or fn((m := RIP.match(text)) and m["func"])
         info.cpu_hdr = info.cpu_hdr or CPU_HDR.match(text)
         info.held_by = info.held_by or HELD_BY.search(text)
         if at_rx is not None and info.at is None:
-            if after_at and (m := AT.search(text)):
+            if at_window and (m := AT.search(text)):
                 info.at = fn(m["func"])
-            after_at = after_at or bool(at_rx.search(text))
+            at_window = 3 if at_rx.search(text) else max(0, at_window - 1)
         if info.workfn is None and (m := re.search(r"(?:workfn=|last function: |^Workqueue: "
                                                     r"\S+ )([\w.]+)", text)):
             info.workfn = fn(m[1])
@@ -78,6 +79,8 @@ def _traces(texts: list[str]) -> list[tuple[str, list[Frame]]]:
     for text in texts:
         primary_next = primary_next or text.startswith("stack backtrace:")
         frame = parse_frame(text)
+        if frame is None and cur is not None and (m := RIP.match(text)) is not None:
+            frame = Frame(m["func"], int(m["off"] or "0", 16))   # the interrupted pc, in a stack
         if frame is not None:
             if cur is None:
                 cur = []
@@ -88,8 +91,8 @@ def _traces(texts: list[str]) -> list[tuple[str, list[Frame]]]:
             label = "aux" if not m["call"] else "primary" if primary_next else "call"
             primary_next = primary_next and label != "primary"
             out.append((label, cur))
-        elif not text.strip() or text.strip() in ("</TASK>", "</IRQ>") or RIP.match(text):
-            cur = None
+        elif not text.strip() or text.strip() == "</TASK>":
+            cur = None                           # one stack goes on past </IRQ> and 4.x's "RIP:"
     return out
 
 
@@ -120,7 +123,8 @@ def _classify(rep: _Report, haystack: str) -> tuple[str, tuple[str, ...], str]:
     if pat.role == "panic":
         reason = norm(m["reason"].split(" ]---")[0])
         kind = next((k for rx, k in PANIC_KINDS if re.search(rx, reason)), "panic")
-        return kind, (f"kernel panic: {reason}".replace("{", "(").replace("}", ")"),), ""
+        title = f"kernel panic: {reason}".replace("{", "(").replace("}", ")")
+        return kind, ((title + " in {func}", title) if kind != "panic" else (title,)), ""
     if pat.kind in ("warning", "bug"):
         label = "kernel BUG" if pat.kind == "bug" else "WARNING"
         for rx, kind, titles in RECLASS:
@@ -135,13 +139,12 @@ def _oops_kind(what: str) -> tuple[str, tuple[str, ...], str]:
              "invalid_opcode", "invalid opcode"), (r"UBSAN", "ubsan", what),
              (r"KASAN", "kasan", "KASAN: invalid-access"), (r"Oops$", "oops", "Oops"))
     kind, label = next(((k, lab) for rx, k, lab in table if re.search(rx, what)),
-                       ("oops", norm(what)))
+                       ("oops", norm(what) or "Internal error"))
     return kind, (label + " in {func}", label), label
 
 
-def _culprit(rep: _Report, kind: str, info: _Info, frames: list[Frame]) -> str | None:
-    extra = SKIP_KIND.get(kind)
-    skip = re.compile(SKIP_COMMON + ("|" + extra if extra else ""))
+def _culprit(rep: _Report, kind: str, formats: tuple[str, ...], info: _Info,
+             frames: list[Frame]) -> str | None:
     named: list[str] = []
     cands: list[str] = []
     for src in rep.pat.src:
@@ -149,16 +152,27 @@ def _culprit(rep: _Report, kind: str, info: _Info, frames: list[Frame]) -> str |
             # "f+0x0/..." below the top frame is a return address just past a noreturn call at
             # the end of the function laid out before f (arm64: "sysrq_connect+0x0" for
             # sysrq_handle_crash -> panic): f itself is not on the stack.
+            # Inlined frames ("f file:line [inline]") only exist once a report is symbolized:
+            # the culprit is the function the unsymbolized report names, so both get one title.
             cands.extend(fn(f.function) or f.function for i, f in enumerate(frames)
-                         if f.reliable and not (i and f.offset == 0))
+                         if f.reliable and not (i and f.offset == 0) and f.offset is not None)
             continue
-        value = {"hdr": fn(rep.m.groupdict().get("hfunc")), "rip": info.rip, "at": info.at,
-                 "workfn": info.workfn}[src]
-        if value:
-            named.append(value)
-            cands.append(value)
-    good = next((c for c in cands if not skip.fullmatch(c) and not c.startswith("0x")), None)
-    return good or (named[0] if named else None)
+        values = _header_funcs(rep) if src == "hdr" else [
+            {"rip": info.rip, "at": info.at, "workfn": info.workfn}[src]]
+        for value in values:
+            if value:
+                named.append(value)
+                cands.append(value)
+    odebug = kind == "warning" and bool(re.match(r"WARNING: ODEBUG", formats[0] if formats else ""))
+    header = _header_funcs(rep) if "hdr" in rep.pat.src else []
+    site = info.at if rep.pat.src[:1] == ("at",) else None    # the acquisition site first
+    return pick(cands, named, "odebug" if odebug else kind, header, site)
+
+
+def _header_funcs(rep: _Report) -> list[str]:
+    """The header's function(s): one per header line (inlined frames repeat the header)."""
+    return [f for m in rep.heads if (f := fn(m.groupdict().get("hfunc")))
+            and not m.string.endswith("[inline]")]
 
 
 def _title(formats: tuple[str, ...], fields: dict[str, str]) -> str:
@@ -183,12 +197,14 @@ def build(rep: _Report, file: str, last_no: int) -> Splat | None:
     info, frames, locks = _scan(rep, texts)
     if rep.pat.role == "generic" and not (rep.head.kernel or frames):
         return None
+    if rep.pat.role in ("kernel_mode", "orphan") and not (frames or info.rip):
+        return None                              # arm's "Unhandled fault" of a user-mode access
     groups = {k: v for k, v in rep.m.groupdict().items() if v}
     message = _message(rep)
     head_at = rep.lines.index(rep.head)
     haystack = "\n".join([message or "", groups.get("loc", ""), *texts[head_at + 1:head_at + 3]])
     kind, formats, label = _classify(rep, haystack)
-    func = _culprit(rep, kind, info, frames)
+    func = _culprit(rep, kind, formats, info, frames)
     if kind == "panic" and rep.m.groupdict().get("reason", "").startswith("sysrq triggered crash"):
         func = "sysrq_handle_crash"             # its only caller (drivers/tty/sysrq.c)
     fields = _fields(groups, info, func, label, haystack)
@@ -212,12 +228,15 @@ def _fields(groups: dict[str, str], info: _Info, func: str | None, label: str,
         if (m := rx.search(haystack)) is not None:
             fields.update({k: v.strip() for k, v in m.groupdict().items() if v})
             break
+    for key in ("hfunc", "hfunc2"):              # KCSAN names both racing functions
+        if name := fn(groups.get(key)):
+            fields["hfn" + key[5:]] = name
     if label:
         fields["label"] = label
     if info.rw:
         fields["rw"] = info.rw
     if func:
-        fields["func"] = func
+        fields["func"] = arch_neutral(func)
     return fields
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from harness.splattable import FRAME, INLINE
+from harness.splattable import ARM_FRAME, FRAME, INLINE
 
 KINDS = ("bug", "oops", "warning", "lockdep", "rcu", "rcu_stall", "soft_lockup", "hard_lockup",
          "hung_task", "atomic_sleep", "kasan", "kfence", "kmsan", "kcsan", "ubsan", "bad_page",
@@ -79,6 +79,9 @@ def parse_frame(text: str) -> Frame | None:
     if m:
         return Frame(m["func"], int(m["off"], 16), int(m["size"], 16), m["mod"], not m["q"])
     m = INLINE.match(text)
-    return Frame(m["func"]) if m else None
+    if m:
+        return Frame(m["func"])
+    m = ARM_FRAME.match(text)                    # 32-bit arm: "[<pc>] (f [mod]) from [<lr>] (g+..)"
+    return Frame(m["func"], module=m["mod"]) if m else None
 
 

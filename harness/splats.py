@@ -4,13 +4,22 @@ API: parse_log(text, file="<log>") -> list[Splat]; parse_file(path) -> list[Spla
 Splat.to_json() -> dict; compare(baseline, patched) -> Comparison(.new, .gone, .both: titles);
 slice_by_markers(text, start_marker, end_marker) -> str; slice_for_test(text, nodeid) -> str.
 Kinds (KINDS): the issue's list plus kcsan, slab (SLUB debug "BUG kmalloc-64 ..."), cfi.
+Reports read besides the obvious ones: KCSAN ("KCSAN: data-race in f / g"), "task can't die"
+(hung_task), "unregister_netdevice: waiting for DEV to become free" (refcount; its 10 s repeats
+are one splat), "VFS: Busy inodes after unmount" / "VFS: Close: file count is zero" (bug, plain
+or as the message of a CHECK_DATA_CORRUPTION WARNING), arm's "Unhandled fault" / "Internal
+error" (oops), SLUB's "INFO: Allocated/Freed in" (part of the open report, else its own
+corrupted one), lone panics (the cause's kind when it names a known report), bare "BUG:" /
+"WARNING:" ("... corrupted"), cut WARNING headers, and stacks whose header was lost ("corrupted
+report in f", found from an orphan "---[ end trace" line).
 A WARNING/BUG is reclassified by its message or file (RECLASS): refcount_t -> refcount,
 list_add/list_del corruption -> list_corruption, "Voluntary context switch within RCU" -> rcu,
 mm/page_table_check.c -> bad_page, kernel/locking/ -> lockdep.
 
 Modules: this one finds and assembles reports (line cleaning, the per-context state machine,
 nesting); harness.splatdescribe turns a finished report into a Splat (kind, title, culprit,
-primary stack); harness.splatmodel holds Splat and Frame (re-exported here).
+primary stack) and harness.splatculprit names the culprit (the first frame outside the reporting
+layers); harness.splatmodel holds Splat and Frame (re-exported here).
 
 Table-driven (style 9): the patterns live in harness/splattable.py (each `StartPattern` row of
 `TABLE` is kind, start regex, titles, where the culprit comes from). `parse_log` cleans each line
@@ -72,6 +81,7 @@ from harness.splattable import (
     PREFIX,
     QUICK,
     SEP,
+    SIGNATURES,
     SLUB_WARN,
     STRONG,
     TABLE,
@@ -146,6 +156,7 @@ class _Report:
 
     def __init__(self, pat: StartPattern, m: re.Match[str], head: _Line, pre: list[_Line]) -> None:
         self.pat, self.m, self.head = pat, m, head
+        self.heads = [m]                         # a symbolized header repeated per inline frame
         self.lines = [*pre, head]
         self.pending: list[_Line] = []
         self.state = "open"                      # open | soft (after </TASK>) | ended
@@ -159,6 +170,15 @@ class _Report:
         if pat.role == "panic" or pat.kind == "lockdep":
             self.multi = True
             self.state = "open"
+
+    def repeats_head(self, pat: StartPattern) -> bool:
+        """The same header again right after it: a symbolizer's line per inlined frame."""
+        return pat is self.pat and "hdr" in pat.src and self.lines[-1] is self.head
+
+    def take_head(self, ln: _Line, m: re.Match[str]) -> None:
+        self.heads.append(m)
+        self.lines.append(ln)
+        self.head = ln
 
     def feed(self, ln: _Line) -> bool:
         """Take the line if it continues this report; False means the report is over."""
@@ -227,9 +247,19 @@ class _Parser:
             if rep.feed(ln):
                 return
             self._close(key)
-        elif self._to_nmi_report(ln):
+        elif self._to_nmi_report(ln) or self._orphan_stack(key, ln):
             return
         self.recent[key].append(ln)
+
+    def _orphan_stack(self, key: str | None, ln: _Line) -> bool:
+        """A reporting-machinery frame (SIGNATURES) far from any report: its header was lost."""
+        if not ln.kernel or (self.last is not None and ln.no - self.last.lines[-1].no <= 200):
+            return False
+        hit = next(((p, m) for p in SIGNATURES if (m := p.rx.match(ln.text))), None)
+        if hit is None:
+            return False
+        self.open[key] = _Report(hit[0], hit[1], ln, self._stack_before(key))
+        return True
 
     def _to_nmi_report(self, ln: _Line) -> bool:
         if not (ln.ctx or "").startswith("C"):
@@ -238,25 +268,65 @@ class _Parser:
 
     def _start(self, key: str | None, ln: _Line, pat: StartPattern, m: re.Match[str]) -> None:
         rep = self.open.get(key)
-        if rep is not None and _folds(rep, pat):
-            rep.fold(ln, pat)
+        if rep is not None and self._into_open(key, rep, ln, pat, m):
             return
-        last = self.last
-        if (rep is None and pat.role == "panic" and last is not None
-                and CONSEQUENCE.search(m["reason"]) and ln.no - last.lines[-1].no <= 80):
-            last.fold(ln, pat)
-            self.open[key] = last
+        if self.open.get(key) is None and self._into_last(key, ln, pat, m):
             return
-        if (rep is None and pat.kind == "warning" and last is not None and last.pat.kind == "slab"
-                and SLUB_WARN.search(ln.text) and ln.no - last.lines[-1].no <= 8):
-            for pre in self._preamble(key):      # 7.2 SLUB: object_err/slab_err end in WARN_ON
-                last.lines.append(pre)
-            last.fold(ln, pat)
-            self.open[key] = last
+        if pat.role == "orphan" and self.open.get(key) is None:
+            self._start_orphan(key, ln, pat, m)
             return
-        if rep is not None:
+        if self.open.get(key) is not None:
             self._close(key, for_next=True)
         self.open[key] = _Report(pat, m, ln, self._preamble(key))
+
+    def _into_open(self, key: str | None, rep: _Report, ln: _Line, pat: StartPattern,
+                   m: re.Match[str]) -> bool:
+        """Whether the open report takes this start line (True) or it starts another."""
+        if rep.repeats_head(pat):
+            rep.take_head(ln, m)
+            return True
+        if _folds(rep, pat):
+            rep.fold(ln, pat)
+            return True
+        if rep.pat.role == "message" and pat.kind in ("warning", "bug"):
+            self._unopen(key, rep)               # 6.x CHECK_DATA_CORRUPTION: the WARN's message
+        return False
+
+    def _into_last(self, key: str | None, ln: _Line, pat: StartPattern, m: re.Match[str]) -> bool:
+        """Whether the report just closed takes this start line: its repeat, its panic, the
+        WARN_ON a 7.2 SLUB report ends with."""
+        last = self.last
+        if last is None:
+            return False
+        near = ln.no - last.lines[-1].no
+        repeat = pat.role == "repeat" and last.pat is pat and near <= 80
+        panic = pat.role == "panic" and bool(CONSEQUENCE.search(m["reason"])) and near <= 80
+        slub = (pat.kind == "warning" and last.pat.kind == "slab" and near <= 8
+                and bool(SLUB_WARN.search(ln.text)))
+        if not (repeat or panic or slub):
+            return False
+        if slub:
+            last.lines.extend(self._preamble(key))
+        last.fold(ln, pat)
+        self.open[key] = last
+        return True
+
+    def _start_orphan(self, key: str | None, ln: _Line, pat: StartPattern, m: re.Match[str]) -> None:
+        """An end-of-trace line outside any report: the stack before it lost its header."""
+        last = self.last
+        taken = last is not None and ln.no - last.lines[-1].no <= 200   # the end of one we took
+        stack = [] if taken else self._stack_before(key)
+        if not any(FRAME.match(p.text) for p in stack):
+            self.recent[key].extend([*stack, ln])
+            return
+        sig = next(((sp, sm) for p in stack for sp in SIGNATURES if (sm := sp.rx.match(p.text))),
+                   (pat, m))                     # the reporting frame says which kind it was
+        self.open[key] = _Report(*sig, ln, stack)
+
+    def _unopen(self, key: str | None, rep: _Report) -> None:
+        """Forget an open report: its lines go back to the preamble buffer."""
+        del self.open[key]
+        self.recent[key].extend([*rep.lines, *rep.pending])
 
     def _close(self, key: str | None, for_next: bool = False) -> None:
         """Finish the open report; trailing blanks (and =====, if for_next) go back."""
@@ -283,6 +353,15 @@ class _Parser:
             buf.pop()
         return pre
 
+    def _stack_before(self, key: str | None) -> list[_Line]:
+        """The stack (and registers) just before an orphan end-of-trace line: a report whose
+        header was lost (capture started late, printk messages dropped)."""
+        buf = self.recent[key]
+        pre: list[_Line] = []
+        while buf and len(pre) < 80 and buf[-1].text.strip() and BODY.match(buf[-1].text):
+            pre.insert(0, buf.pop())
+        return pre
+
     def finish(self) -> list[_Report]:
         for key in list(self.open):
             self._close(key)
@@ -290,10 +369,12 @@ class _Parser:
 
 
 def _folds(rep: _Report, pat: StartPattern) -> bool:
-    if pat.role == "panic":
+    if pat.role in ("panic", "fragment", "orphan"):
         return True
+    if pat.role == "repeat":
+        return pat is rep.pat
     if pat.role == "oops_hdr":
-        return not rep.has_trace and len(rep.lines) < 40 and rep.pat.kind not in (
+        return not rep.has_trace and len(rep.lines) < 40 and bool(rep.pat.src) and rep.pat.kind not in (
             "hung_task", "rcu_stall", "soft_lockup", "hard_lockup", "warning")
     if pat.kind == "lockdep":
         return rep.state == "open" and rep.pat.kind in (

@@ -2,8 +2,8 @@
 
 Each `StartPattern` row of `TABLE` is (kind, start regex, title formats, where the culprit
 comes from). The other patterns say which lines continue a report (BODY, STRONG, POST_END),
-which end it (TERM, END_TRACE, CUT), which frames to skip when naming the culprit (SKIP_COMMON,
-SKIP_KIND) and how titles are normalised (fn, norm). The state machine that walks a log with
+which end it (TERM, END_TRACE, CUT) and how titles are normalised (fn, norm); which frames
+to skip when naming the culprit is harness.splatculprit. The state machine that walks a log with
 them is harness.splats.
 """
 
@@ -83,6 +83,8 @@ TABLE = (
     start_pattern("hung_task", r"INFO: task (?P<comm>.+):(?P<pid>\d+) blocked(?: in I/O wait)? for more "
        r"than \d+ seconds", ("INFO: task hung in {func}", "INFO: task hung"),
        allow="Showing all locks held"),
+    start_pattern("hung_task", r"INFO: task (?P<comm>.+):(?P<pid>\d+) can't die for more than \d+ seconds", (
+       "INFO: task can't die in {func}", "INFO: task can't die")),
     start_pattern("bug", r"BUG: workqueue lockup - pool", ("BUG: workqueue lockup in {func}",
        "BUG: workqueue lockup"), ("workfn",), allow=r"Showing (?:busy workqueues|backtraces of "
        r"busy workers)|workqueue \S+: flags|pool \d+:|task:|Workqueue:"),
@@ -97,13 +99,15 @@ TABLE = (
        r" non-blocking section)", ("BUG: {what} in {func}", "BUG: {what}")),
     start_pattern("bug", r"BUG: using (?P<what>\S+) in preemptible", (
        "BUG: using {what} in preemptible code in {func}", "BUG: using {what} in preemptible code")),
-    start_pattern("kasan", r"BUG: KASAN: (?P<type>[\w-]+)(?: in (?P<hfunc>\S+))?", (
+    start_pattern("kasan", r"BUG: KAS(?:AN|an): (?P<type>double-free or invalid-free|out of bounds access|"
+       r"[\w-]+)(?: in (?P<hfunc>[^\s(]+))?", (
        "KASAN: {type} {rw} in {func}", "KASAN: {type} in {func}", "KASAN: {type}"), HDR),
     start_pattern("kfence", r"BUG: KFENCE: (?P<type>.+?) in (?P<hfunc>\S+)", ("KFENCE: {type} in {func}",
        "KFENCE: {type}"), HDR),
     start_pattern("kmsan", r"BUG: KMSAN: (?P<type>[\w-]+) in (?P<hfunc>\S+)", ("KMSAN: {type} in {func}",
        "KMSAN: {type}"), HDR),
-    start_pattern("kcsan", r"BUG: KCSAN: (?P<type>[\w-]+) in (?P<what>.+)", ("KCSAN: {type} in {what}",)),
+    start_pattern("kcsan", r"BUG: KCSAN: (?P<type>assert: race|[\w-]+) in (?P<hfunc>[^\s/]+)(?: / "
+       r"(?P<hfunc2>\S+))?", ("KCSAN: {type} in {hfn} / {hfn2}", "KCSAN: {type} in {hfn}"), ("hdr",)),
     start_pattern("ubsan", r"UBSAN: (?P<type>.+?) in (?P<loc>\S+)", ("UBSAN: {type} in {func}",
        "UBSAN: {type} in {loc}")),
     start_pattern("bad_page", r"BUG: Bad page (?P<what>state|map|cache) in process (?P<comm>\S+)", (
@@ -118,12 +122,16 @@ TABLE = (
        "kmemleak: suspected memory leaks",), (), role="leak_summary"),
     start_pattern("slab", r"BUG (?P<cache>[\w.-]+(?:\([^)]*\))?) \((?:Not tainted|Tainted: [^)]*)\): "
        r"(?P<reason>.+)", ("SLUB: {reason} in {func}", "SLUB: {reason} in {cache}")),
+    start_pattern("slab", r"INFO: (?P<what>Allocated|Freed) in (?P<hfunc>[\w.$]+)", ("INFO: {what} in {func}",),
+       ("hdr",), role="fragment"),
     start_pattern("stack", r"Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: "
        r"(?P<hfunc>\S+)", ("kernel panic: stack is corrupted in {func}",
        "kernel panic: stack is corrupted"), HDR),
     start_pattern("stack", r"Kernel panic - not syncing: corrupted stack end detected inside scheduler", (
        "kernel panic: corrupted stack end in {func}", "kernel panic: corrupted stack end")),
-    start_pattern("stack", r"(?:BUG: (?:\w+ )?stack guard page was hit|Insufficient stack space to handle "
+    start_pattern("stack", r"BUG: (?:\w+ )?stack guard page was hit", ("BUG: stack guard page was hit in {func}",
+       "BUG: stack guard page was hit"), ("rip", "trace")),
+    start_pattern("stack", r"(?:Insufficient stack space to handle "
        r"exception|Kernel panic - not syncing: kernel stack overflow)", (
        "kernel stack overflow in {func}", "kernel stack overflow"), ("rip", "trace")),
     start_pattern("oops", r"(?:BUG: (?:unable to handle )?kernel NULL pointer dereference|Unable to handle "
@@ -134,36 +142,72 @@ TABLE = (
        r" to handle kernel paging request)", (
        "BUG: unable to handle kernel paging request in {func}",
        "BUG: unable to handle kernel paging request"), ("rip", "trace")),
-    start_pattern("oops", r"(?:BUG: u|U)nable to handle kernel (?P<what>[\w -]+?)(?: at virtual address|$)",
-       ("BUG: unable to handle kernel {what} in {func}", "BUG: unable to handle kernel {what}"),
-       ("rip", "trace")),
+    start_pattern("oops", r"(?:BUG: u|U)nable to handle kernel(?: (?P<what>[\w -]+?))?(?: at virtual address|$)",
+       ("BUG: unable to handle kernel {what} in {func}", "BUG: unable to handle kernel {what}",
+        "BUG: unable to handle kernel in {func}", "BUG: unable to handle kernel"), ("rip", "trace")),
     start_pattern("bug", r"kernel BUG at (?P<loc>.+?)!?$", ("kernel BUG in {func}", "kernel BUG at {loc}"),
        ("rip", "trace")),
     start_pattern("oops", r"(?:Oops: )?(?P<what>[A-Za-z][^\[\]]*?): (?:[0-9a-f]{4}|[0-9a-f]{8}|[0-9a-f]{16})"
        r" \[#\d+\]", (), ("rip", "trace"), role="oops_hdr"),
+    start_pattern("oops", r"Internal error: (?P<what>[^\[\]]*?): [0-9a-f]{1,16} \[#\d+\]", (), ("rip", "trace"),
+       role="oops_hdr"),
+    start_pattern("oops", r"Unhandled fault: (?P<what>.+?) \(0x[0-9a-f]+\) at 0x[0-9a-f]+", (
+       "Unhandled fault: {what} in {func}", "Unhandled fault: {what}"), ("rip", "trace"),
+       role="kernel_mode"),
     start_pattern("oops", r"PANIC: double fault", ("double fault in {func}", "double fault"), ("rip",)),
     start_pattern("oops", r"SError Interrupt on CPU\d+", ("SError Interrupt in {func}", "SError Interrupt"),
        ("rip", "trace")),
     start_pattern("cfi", r"CFI failure at (?P<hfunc>\S+)", ("CFI failure in {func}", "CFI failure"), HDR),
-    start_pattern("warning", r"WARNING: (?P<loc>\S+:\d+) at (?P<hfunc>[^\s,]+),? CPU#(?P<cpu>\d+): "
+    start_pattern("warning", r"WARNING: (?P<loc>\S+:\d+) at (?P<hfunc>[^\s,]+)(?: \[[\w-]+\])?(?:,? CPU#"
+       r"(?P<cpu>\d+): (?P<comm>.+)/(?P<pid>\d+))?", W, HDR),
+    start_pattern("warning", r"WARNING: at (?P<hfunc>[^\s,]+)(?: \[[\w-]+\])?,? CPU#(?P<cpu>\d+): "
        r"(?P<comm>.+)/(?P<pid>\d+)", W, HDR),
-    start_pattern("warning", r"WARNING: at (?P<hfunc>[^\s,]+),? CPU#(?P<cpu>\d+): (?P<comm>.+)/(?P<pid>\d+)",
-       W, HDR),
     start_pattern("warning", r"WARNING: CPU: (?P<cpu>\d+) PID: (?P<pid>\d+) at (?P<loc>\S+:\d+) "
        r"(?P<hfunc>\S+)", W, HDR),
-    start_pattern("warning", r"WARNING: CPU: (?P<cpu>\d+) PID: (?P<pid>\d+) at (?P<hfunc>\S+)", W, HDR),
+    start_pattern("warning", r"WARNING: CPU: (?P<cpu>\d+) PID: (?P<pid>\d+) at (?P<loc>\S+:\d+)$", W,
+       ("rip", "trace")),
+    start_pattern("warning", r"WARNING: CPU: (?P<cpu>\d+) PID: (?P<pid>\d+) at (?P<hfunc>[A-Za-z_.$][\w.$]*"
+       r"(?:\+0x\S+)?)", W, HDR),
     start_pattern("warning", r"WARNING: at (?P<loc>\S+:\d+) (?P<hfunc>[\w.]+)", W, HDR),
+    start_pattern("warning", r"WARNING: CPU: (?P<cpu>\d+) PID: (?P<pid>\d+)(?: at)?$", W, ("rip", "trace")),
     start_pattern("warning", r"WARNING: kernel stack (?:regs|frame pointer) at", (
        "WARNING: kernel stack has bad value",), ()),
+    start_pattern("bug", r"VFS: Busy inodes after unmount of \S+", ("VFS: Busy inodes after unmount",), (),
+       role="message"),
+    start_pattern("bug", r"VFS: Close: file count is zero", ("VFS: Close: file count is zero",), (),
+       role="message"),
+    start_pattern("refcount", r"unregister_netdevice: waiting for (?P<dev>\S+) to become free", (
+       "unregister_netdevice: waiting for DEV to become free",), (), role="repeat"),
     start_pattern("panic", r"Kernel panic - not syncing: (?P<reason>.*)", (), role="panic"),
     start_pattern("bug", r"BUG: (?P<gwhat>.+)", ("BUG: {gwhat} in {func}", "BUG: {gwhat}"), ("rip", "trace"),
        role="generic"),
+    start_pattern("bug", r"---\[ end trace [0-9a-f]+ \]---", ("corrupted report in {func}",
+       "corrupted report"), ("rip", "trace"), role="orphan"),
+    start_pattern("bug", r"(?P<label>BUG|INFO):$", ("{label}: corrupted",), (), role="generic"),
+    start_pattern("warning", r"WARNING:$", ("WARNING: corrupted",), (), role="generic"),
 )
-QUICK = re.compile(r"BUG|WARNING|INFO: |Oops|[Ee]rror|[Uu]nable to handle|Kernel panic|UBSAN|"
+_ORPHAN = ("corrupted report in {func}", "corrupted report")
+_SIG = r"\s*(?:\[<?[0-9a-f]+>?\]\s*)?(?:\?\s+)?(?:"
+SIGNATURES = tuple(start_pattern(kind, _SIG + rx + r")(?:\.\w+)*\+0x", _ORPHAN, ("trace",), role="orphan")
+                   for kind, rx in (
+    ("warning", r"__warn|report_bug|warn_slowpath_\w+"),
+    ("kasan", r"_*kasan_report\w*|print_address_description\w*"),
+    ("ubsan", r"__ubsan_handle_\w+|ubsan_epilogue"), ("kmsan", r"kmsan_report"),
+    ("kfence", r"kfence_report_error"), ("bad_page", r"bad_page|print_bad_pte|print_bad_page_map"),
+    ("atomic_sleep", r"__might_resched|___might_sleep|__schedule_bug"),
+    ("rcu_stall", r"rcu_dump_cpu_stacks|print_cpu_stall\w*|print_other_cpu_stall\w*"),
+    ("lockdep", (r"print_circular_bug\w*|print_usage_bug\w*|print_deadlock_bug|"
+                r"print_unlock_imbalance_bug|lockdep_rcu_suspicious")),
+    ("list_corruption", r"__list_\w+_valid(?:_or_report)?"), ("refcount", r"refcount_warn_saturate"),
+    ("stack", r"__stack_chk_fail"), ("oops", r"oops_begin|__die|die|page_fault_oops|die_kernel_fault"),
+    ("panic", r"panic")))
+"""Frames only a bug report's printing puts on a stack: a stack holding one is a report whose
+header was lost (dropped printk messages, a capture that starts late)."""
+QUICK = re.compile(r"BUG|WARNING|INFO:|Oops|end trace|VFS: |unregister_netdevice|Unhandled fault|Internal error|[Ee]rror|[Uu]nable to handle|Kernel panic|UBSAN|"
                     r"unreferenced object|kmemleak|LOCKUP|stall|PANIC|CFI failure|SError|"
                     r"Insufficient stack|\[#\d+\]")
 NOT_START = re.compile(r"BUG: Bad page map: \d+ messages|INFO: lockdep is turned off|"
-                        r"INFO: Stall ended|INFO: NMI handler")
+                        r"INFO: Stall ended|INFO: NMI handler|WARNING: workqueue cpumask")
 RECLASS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = tuple(
     (re.compile(rx, re.MULTILINE), kind, titles) for rx, kind, titles in (
         (r"refcount_t: (?P<reason>[^.\n]+)", "refcount", ("refcount_t: {reason} in {func}",
@@ -178,11 +222,15 @@ RECLASS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = tuple(
          "page_table_check: {label}")),
         (r"^kernel/locking/|^DEBUG_(?:LOCKS|RWSEMS)_WARN_ON", "lockdep", (
          "{label}: locking bug in {func}", "{label}: locking bug")),
+        (r"VFS: Busy inodes after unmount", "bug", ("VFS: Busy inodes after unmount",)),
+        (r"VFS: Close: file count is zero", "bug", ("VFS: Close: file count is zero",)),
         (r"^lib/debugobjects\.c|^ODEBUG:", "warning", ("WARNING: ODEBUG bug in {func}",
          "WARNING: ODEBUG bug")),
         (r"^mm/usercopy\.c", "bug", ("BUG: bad usercopy in {func}", "BUG: bad usercopy")),
     ))
-PANIC_KINDS = ((r"softlockup", "soft_lockup"), (r"Hard LOCKUP", "hard_lockup"),
+PANIC_KINDS = ((r"^KASAN\b", "kasan"), (r"^KFENCE\b", "kfence"), (r"^KMSAN\b", "kmsan"),
+                (r"^KCSAN\b", "kcsan"), (r"^UBSAN\b", "ubsan"), ((r"stack-protector|stack end|stack "
+                r"overflow"), "stack"), (r"softlockup", "soft_lockup"), (r"Hard LOCKUP", "hard_lockup"),
                 (r"hung_task", "hung_task"), (r"RCU Stall", "rcu_stall"),
                 (r"panic_on_warn", "warning"), (r"Fatal exception|Oops", "oops"))
 CONSEQUENCE = re.compile(r"Fatal exception|panic_on_warn|softlockup|Hard LOCKUP|hung_task|"
@@ -200,15 +248,17 @@ PREFIX = re.compile(
     r"(?:<(?P<lvl>\d{1,2})>)?"
     r"(?P<fac>[a-z]+\d?\s*:\s*(?:emerg|alert|crit|err|warn|notice|info|debug)\s*: ?)?"
     r"(?:\[\s*(?P<ts>\d+\.\d+)\]|\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d [\d:]{8} \d{4}\])?"
-    r"(?:\[\s*(?P<caller>[TC]\d+)\])?(?: [\w.-]+ kernel:(?= ))?")
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][AB012]|\r")
+    r"(?: ?\[\s*(?P<caller>[TC]\d+)\])?(?: [\w.-]+ kernel:(?= ))?")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][AB012]|[\r\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f]")
+ARM_FRAME = re.compile(r"\s*\[<[0-9a-f]+>\] \((?P<func>[A-Za-z_.$][\w.$]*)(?: \[(?P<mod>[\w-]+)\])?\) from ")
 FRAME = re.compile(
-    r"\s*(?:\[<?(?:0x)?[0-9a-f]{8,16}>?\]\s*)?(?P<q>\?\s+)?(?P<func>[A-Za-z_.$][\w.$]*)"
+    r"\s*(?:<(?:IRQ|EOI|NMI)>\s*)?(?:\[<?(?:0x)?[0-9a-f]{8,16}>?\]\s*)?(?P<q>\?\s+)?"
+    r"(?P<func>[A-Za-z_.$][\w.$]*)"
     r"\+0x(?P<off>[0-9a-f]+)/0x(?P<size>[0-9a-f]+)(?:\s+\[(?P<mod>[\w-]+)(?:\s+[0-9a-f]+)?\])?"
     r"(?:\s+\([A-Z]+\))?(?:\s+\S+:\d+(?:\s+\[inline\])?)?\s*$")
-INLINE = re.compile(r"\s*(?P<func>[A-Za-z_][\w.]*) \S+\.[chS]:\d+ \[inline\]\s*$")
+INLINE = re.compile(r"\s*(?:<(?:IRQ|EOI|NMI)>\s*)?(?P<func>[A-Za-z_][\w.]*) \S+\.[chS]:\d+ \[inline\]\s*$")
 RIP = re.compile(r"\s*(?:RIP: [0-9a-f]{4}:|pc : |PC is at |NIP: |EIP: |IP: |epc : )"
-                  r"(?:\[<[0-9a-f]+>\]\s*)*(?P<func>[A-Za-z_.$][\w.$]*)\+0x")
+                  r"(?:\[<[0-9a-f]+>\]\s*)*(?P<func>[A-Za-z_.$][\w.$]*)\+0x(?P<off>[0-9a-f]*)")
 HELD_BY = re.compile(r"(?:locks? held by (?P<comm>.+)/(?P<pid>\d+)[:.]$|comm \"(?P<c2>[^\"]+)\", "
                       r"pid (?P<p2>\d+))")
 CPU_HDR = re.compile(r"CPU: (?P<cpu>\d+) (?:UID: \d+ )?PID: (?P<pid>\d+) Comm: (?P<comm>\S+)")
@@ -217,9 +267,10 @@ LOCK = re.compile(r"(?:^|\s)\((?P<name>[^\s{}]+?)\)\{[-+.?0-9a-zA-Z]*\}|is tryin
 AT = re.compile(r"(?:, at: |^\s*)(?:\[<[0-9a-f]+>\] )?(?P<func>[A-Za-z_.$][\w.$]*)\+0x")
 TRACE_HDR = re.compile(r"(?P<call>Call [Tt]race:|\s*backtrace(?: \(crc [0-9a-f]+\))?:)|"
                         r"(?:Allocated|Freed|allocated|freed) by task|Last potentially|"
-                        r"Second to last|Uninit was|Local variable|-> #\d|.*acquired at:|"
+                        r"Second to last|Uninit was|Local variable|-> #\d|.*acquired at:|INFO: (?:Allocated|"
+                        r"Freed) in |ref_tracker: |(?:read|write)(?: \(marked\))? to 0x|race at unknown|"
                         r".*registered at:|\.\.\. which became|Preemption disabled at")
-CUT = re.compile(r"-+\[ cut here \]-+")
+CUT = re.compile(r"-+\[ cut here \]-+|8<-+ cut here -+")
 SLUB_WARN = re.compile(r"mm/slub\.c:\d+ at |at (?:__slab_err|object_err|slab_err)\+")
 SEP = re.compile(r"[=-]{8,}$")
 END_TRACE = re.compile(r"---\[ end trace")
@@ -249,7 +300,10 @@ BODY = alt(
     r"Invalid (?:read|write|free)|kfence-#|allocated by task|freed by task|Object |Redzone |"
     r"Padding |FIX |INFO: (?:Slab|Object|Allocated|Freed|0x)|Thread overran|RCU grace-period|"
     r"Unless rcu|Stack dump where|#PF|PGD |Oops|-> #\d|\*\*\* DEADLOCK|Kernel panic|---\[ end|"
-    r"Allocated in |Freed in |Slab 0x|0x[0-9a-f]{8,}-0x)",
+    r"Allocated in |Freed in |Slab 0x|0x[0-9a-f]{8,}-0x|(?:PC|LR) is at|Process \S+ \(pid:|pgd = |"
+    r"Backtrace:|Flags: |Control: |Table: |ref_tracker: |(?:read|write)(?: \(marked\))? to 0x|"
+    r"race at unknown|value changed|bits changed|Reported by Kernel Concurrency|\(stack is not available\)|\[<[0-9a-f]+>\] )",
+    r"\[[0-9a-f]{8}\] \*pgd=", r"(?:r\d+|ip|fp|psr)\s*:", r"Exception stack\(0x", r"[0-9a-f]{4}: [0-9a-f]{8,16} ",
     r"(?:task|page|head|flags|raw|memcg|mapping|aops|addr|file|pgd|p4d|pud|pmd|pte|vma|mm):",
     r"(?:pc|lr|sp|pmr|x\d{1,2})\s*:", r"(?:ESR|EC|SET|EA|FSC|ISV|CM|GCS|SSE|SF|Xs) = ",
     r"(?:R[A-Z0-9]{1,2}|E[A-Z]{2}|[CDEFGS]S|CR\d|DR\d|PKRU|knlGS)\s*:\s*[0-9a-f]",
@@ -261,71 +315,32 @@ BODY = alt(
     r"dependencies|interrupts could create|missing lock nesting|comparison function|state was "
     r"registered at|no more locks to release|no locks held|is not holding|\[HC\d|inconsistent \{"
     r"|, at: |blocked on an? |context-\{)")
-SKIP_COMMON = (
-    r"_*warn\w*|warn_\w+|_*report_bug\w*|handle_bug|(?:asm_)?exc_\w+|do_error_trap|do_trap\w*|"
-    r"_*die\w*|oops_\w+|(?:v|nmi_|__)?panic\w*|check_panic_on_warn|dump_\w+|show_stack|"
-    r"_*show_regs\w*|sched_show_task|show_trace_log_lvl|_?printk\w*|vprintk\w*|console_\w+|"
-    r"_*lock_acquire\w*|_*lock_release|lock_acquired|lock_contended|lock_sync|lockdep_\w+|"
-    r"validate_chain|check_prevs?_add|check_noncircular|check_irq_usage|mark_lock\w*|mark_usage|"
-    r"print_\w*bug\w*|debug_check_no_locks_\w+|__lock_\w+|reacquire_held_locks|_raw_\w+|"
-    r"raw_spin_\w+|do_raw_\w+|(?:native_|__pv_)?queued_\w+|spin_\w+|_*rwsem_\w+|"
-    r"_*(?:down|up)(?:_\w+)?|_*mutex_\w+|mutex_\w+|_*rt_mutex\w*|rt_spin_\w+|osq_\w+|"
-    r"percpu_(?:down|up)_\w+|__percpu_\w+|mmap_(?:read|write)_\w+|__mmap_lock_\w+|"
-    r"_*schedule\w*|preempt_schedule\w*|_*cond_resched\w*|_*might_\w+|"
-    r"context_switch|finish_task_switch\w*|io_schedule\w*|s?rcu_\w+|__rcu_\w+|_*kasan_\w+|"
-    r"__asan_\w+|check_region_inline|print_report|print_address_description\w*|_*kfence_\w+|"
-    r"_*kmsan_\w+|__msan_\w+|_*ubsan_\w+|_*mem(?:cpy|set|move)\w*|_*refcount_\w+|__list_\w+|"
-    r"__stack_chk_fail|__check_object_size|check_heap_object|usercopy_\w+|__dump_page|bad_page|"
-    r"free_page_is_bad\w*|print_bad_\w+|_*page_table_check_\w+|watchdog_\w+|_*hrtimer_\w+|"
-    r"hrtimer_\w+|_*sysvec_\w+|asm_sysvec_\w+|_*irq_exit\w*|handle_softirqs|_*do_softirq\w*|"
-    r"el[01]h?t?_64_\w+|el[01]_\w+|do_mem_abort|do_translation_fault|do_page_fault|"
-    r"__do_kernel_fault|do_bad_area|do_alignment_fault|do_debug_exception|call_break_hook|"
-    r"brk_handler|bug_brk_handler|call_on_irq_stack|do_interrupt_handler|gic_handle_irq\w*|"
-    r"page_fault_oops|kernelmode_fixup_or_oops|_*bad_area\w*|do_user_addr_fault|"
-    r"do_kern_addr_fault|handle_page_fault|fixup_exception|_*nmi_\w+|nmi_\w+|default_do_nmi|"
-    r"arch_trigger_cpumask_backtrace|trigger_\w+_backtrace|debug_smp_processor_id|"
-    r"check_preemption_disabled|__this_cpu_preempt_check|__handle_sysrq|write_sysrq_trigger|"
-    r"kthread|ret_from_fork\w*|do_syscall_\w+|entry_SYS\w+|worker_thread|process_one_work|"
-    r"process_scheduled_works|"
-    r"smpboot_thread_fn|schedule_\w*timeout\w*|schedule|wait_for_completion\w*|__pfx_\w+|"
-    r"kmem_cache_free\w*|kv?free\w*|_*slab_free\w*|do_slab_free|_*kmem_cache_free\w*|vfree\w*")
-IDLE = (r"__switch_to\w*|default_idle\w*|arch_cpu_idle\w*|cpu_idle\w*|do_idle|cpuidle_\w+|\w*safe_halt|"
-         r"cpu_startup_entry|start_secondary|secondary_start_kernel|rest_init|start_kernel|"
-         r"x86_64_start_\w+|common_startup_64|cpu_relax|__const_udelay|_*udelay|__delay|"
-         r"delay_\w+|smp_call_function\w*|csd_lock_wait\w*")
-SKIP_KIND = {
-    "hung_task": r"__switch_to\w*|\w*(?:sched|_lock|_slowlock|wait|completion|synchron|rwsem|"
-                 r"mutex)\w*|"
-                 r"_*down\w*|_*folio_lock\w*",
-    "soft_lockup": IDLE, "hard_lockup": IDLE, "rcu_stall": IDLE,
-    "memory_leak": r"kmemleak_\w+|_*kmalloc\w*|kmalloc_\w+|_*kmem_cache_\w+|kmem_cache_\w+|"
-                   r"_*slab_\w+|___slab_alloc|kz?alloc\w*|kcalloc\w*|_*kv[mz]alloc\w*|"
-                   r"_*vz?malloc\w*|_*alloc_pages\w*|_*folio_alloc\w*|new_slab|kmemdup\w*|"
-                   r"kstrn?dup\w*|krealloc\w*|__do_kmalloc_node|trace_kmalloc\w*|pcpu_alloc\w*|"
-                   r"__alloc_percpu\w*|mempool_alloc\w*|alloc_slab_page|allocate_slab",
-    "slab": r"check_\w+|alloc_debug_processing|free_debug_processing|free_to_partial_list|"
-            r"on_freelist|\w+_consistency_checks|\w*slab\w*|object_err|"
-            r"print_trailer|kmem_cache_\w+|_*kmalloc\w*|kmalloc_\w+|kz?alloc\w*|_*do_kmalloc\w*",
-    "bad_page": r"_*free_\w+|free_\w+|_*folio_put\w*|folios_put\w*|put_page\w*|release_pages|"
-                r"check_new_page\w*|prep_new_page|get_page_from_freelist|_*alloc_pages\w*|"
-                r"_*folio_alloc\w*|rmqueue\w*|__rmqueue\w*",
-}
 GAP = 3
 SUFFIX = re.compile(r"(?:\.(?:isra|constprop|part|cold|llvm|lto_priv|localalias|"
                      r"specialized)(?:\.\d+)*)+$")
 
 
+ARCH_SYSCALL = re.compile(r"^__(?:x64|x32|ia32|arm64|riscv|s390x?|powerpc)_(compat_)?sys_")
+
+
+def arch_neutral(func: str) -> str:
+    """`__x64_sys_madvise` / `__arm64_sys_madvise` -> `__do_sys_madvise`: one title per arch."""
+    return ARCH_SYSCALL.sub(lambda m: f"__do_{m[1] or ''}sys_", func)
+
+
 def fn(text: str | None) -> str | None:
-    """Bare function name: no +off/size, no [module], no .isra.0/.cold suffixes."""
+    """Bare function name: no +off/size, no [module], no .isra.0/.cold suffixes; a JITed BPF
+    program (`bpf_prog_<tag>_<name>`) is `bpf_prog`, its tag changes with every load."""
     if not text:
         return None
     name = re.split(r"\+0x|\s", text.strip(), maxsplit=1)[0]
+    name = re.sub(r"^bpf_prog_[0-9a-f]{16}(?:_\w*)?$", "bpf_prog", name)
     return SUFFIX.sub("", name) or None
 
 
 def norm(text: str) -> str:
     """Strip what varies between runs (addresses, numbers, pids, offsets) from title parts."""
-    text = re.sub(r"\+0x[0-9a-f]+/0x[0-9a-f]+", "", text)
+    text = re.sub(r"\+0x[0-9a-f]+/0x[0-9a-f]+|\{[^{}]*\}|\(\d+\)", "", text)
     text = re.sub(r"\s*\b\w+=\S+", "", text)
     text = re.sub(r"\[\S+:\d+\]|\b\S+/\d+\b|\b(?:0x)?[0-9a-f]{6,}\b", "", text)
     text = re.sub(r"CPU#?\d+", "CPU", text)

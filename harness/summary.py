@@ -43,6 +43,8 @@ def verdict_text(groups: list[GroupVerdict]) -> str:
             out.append(f"   gone     {t}")
         for t in g.common_splats:
             out.append(f"   both     {t} (pre-existing, not blamed on the series)")
+        for t in g.expected_splats:
+            out.append(f"   expected {t} (expected by its test)")
         out += _counter_lines(g)
     return "\n".join(out)
 

@@ -2,6 +2,10 @@
 
 Grouping key is (arch, knobset); the test identity inside a group is the nodeid with its
 variant parameter removed, so the same test on baseline and patched lines up.
+
+A splat in the record of a test that passed was expected by that test (`expect_splat`): the
+splat guard fails a test on any other splat. Such splats are listed apart (`expected_splats`),
+neither new nor pre-existing: they are the test working, not a finding.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ class GroupVerdict:
     new_splats: list[dict[str, Any]] = field(default_factory=list)
     gone_splats: list[str] = field(default_factory=list)
     common_splats: list[str] = field(default_factory=list)
+    expected_splats: list[str] = field(default_factory=list)
     counters: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     infra: list[str] = field(default_factory=list)
 
@@ -74,12 +79,23 @@ def _group(arch: str, knobset: str, b: dict[str, dict[str, Any]], p: dict[str, d
             g.infra.append(test)
     bt = {s["title"]: s for r in b.values() for s in r.get("splats", [])}
     pt = {s["title"]: (s, r) for r in p.values() for s in r.get("splats", [])}
+    expected = _expected_titles([*b.values(), *p.values()])
     g.new_splats = [{**s, "test": r.get("nodeid")} for t, (s, r) in sorted(pt.items())
-                    if t not in bt]
-    g.gone_splats = sorted(set(bt) - set(pt))
-    g.common_splats = sorted(set(bt) & set(pt))
+                    if t not in bt and t not in expected]
+    g.gone_splats = sorted(set(bt) - set(pt) - expected)
+    g.common_splats = sorted((set(bt) & set(pt)) - expected)
+    g.expected_splats = sorted((set(bt) | set(pt)) & expected)
     g.counters = _counter_deltas(b, p)
     return g
+
+
+def _expected_titles(records: list[dict[str, Any]]) -> set[str]:
+    """Titles of splats only ever seen in tests that passed: expected by their test."""
+    passed = {s["title"] for r in records if r.get("outcome") == "passed"
+              for s in r.get("splats", [])}
+    other = {s["title"] for r in records if r.get("outcome") != "passed"
+             for s in r.get("splats", [])}
+    return passed - other
 
 
 def _sum_counters(records: dict[str, dict[str, Any]]) -> dict[str, dict[str, int]]:

@@ -8,7 +8,7 @@ export DEBIAN_FRONTEND=noninteractive
 PKGS=(python3 python3-venv python3-pip git make gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross
       flex bison bc perl cpio xz-utils zstd tar libelf-dev libssl-dev qemu-system-x86
       qemu-system-arm qemu-utils gpgv debian-archive-keyring binutils e2fsprogs openssh-client
-      chromium genisoimage qemu-user-static mmdebstrap)
+      chromium genisoimage qemu-user-static mmdebstrap sparse clang-19 lld-19 llvm-19)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

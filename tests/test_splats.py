@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from harness import splats
+from harness import splatculprit, splats
 from harness.splats import Splat, compare, parse_file, parse_log, slice_by_markers
 
 LOGS = Path(__file__).parent / "data" / "logs"
@@ -294,3 +294,157 @@ def test_format_variants(name: str) -> None:
 ])
 def test_start_kind_on_raw_console_lines(line: str, kind: str | None) -> None:
     assert splats.start_kind(line) == kind
+
+
+NOISE = Path(__file__).parent / "data" / "splat-noise.txt"
+NOISE_LINES = [ln for ln in NOISE.read_text().splitlines() if ln and not ln.startswith("#")]
+
+
+@pytest.mark.parametrize("line", NOISE_LINES)
+@pytest.mark.parametrize("prefix", ["", "[   12.345678] ", "[   12.345678][ T4121] ", "<4>"])
+def test_noise_lines(prefix: str, line: str) -> None:
+    assert parse_log(f"{prefix}{line}\n") == []
+
+
+def test_noise_lines_together_are_clean() -> None:
+    text = "".join(f"[{i:5d}.000000] {line}\n" for i, line in enumerate(NOISE_LINES))
+    assert parse_log(text) == []
+
+
+TWINS = [("field/x86-warning-7x-folio-split.log", "field/arm64-warning-7x-folio-split.log"),
+         ("x86-hung-task-khugepaged.log", "arm64-hung-task-khugepaged.log"),
+         ("real/x86-lkdtm-warning.log", "real/arm64-lkdtm-warning.log"),
+         ("real/x86-lkdtm-bug.log", "real/arm64-lkdtm-bug.log")]
+
+
+@pytest.mark.parametrize(("x86", "arm64"), TWINS)
+def test_same_bug_same_title_on_both_arches(x86: str, arm64: str) -> None:
+    assert parse_file(LOGS / x86)[0].title == parse_file(LOGS / arm64)[0].title
+
+
+SYSCALL = """\
+[   10.000000] ------------[ cut here ]------------
+[   10.000001] refcount_t: underflow; use-after-free.
+[   10.000002] WARNING: CPU: 0 PID: 1 at lib/refcount.c:28 refcount_warn_saturate+0x13c/0x174
+[   10.000003] Call trace:
+[   10.000004]  refcount_warn_saturate+0x13c/0x174
+[   10.000005]  {wrapper}+0x2c/0x48
+[   10.000006]  do_syscall_64+0x82/0x190
+[   10.000007] ---[ end trace 0000000000000000 ]---
+"""
+
+
+def test_syscall_wrappers_title_is_arch_neutral() -> None:
+    titles = {parse_log(SYSCALL.format(wrapper=w))[0].title
+              for w in ("__x64_sys_madvise", "__arm64_sys_madvise", "__do_sys_madvise")}
+    assert titles == {"refcount_t: underflow; use-after-free in __do_sys_madvise"}
+
+
+@pytest.mark.parametrize(("name", "layer"), [
+    ("report_bug", "warn/bug/trap"), ("fixup_bug", "warn/bug/trap"),
+    ("__sanitizer_cov_trace_pc", "sanitizer"), ("check_memory_region", "sanitizer"),
+    ("create_object", "allocator"), ("kmem_cache_alloc_node", "allocator"),
+    ("__kmalloc_cache_noprof", "allocator"), ("debug_print_object", "debugobjects"),
+    ("register_lock_class", "lockdep"), ("refcount_warn_saturate", "refcount"),
+    ("__list_add_valid_or_report", "list debug"), ("dump_stack_lvl", "printk"),
+    ("memcmp", "string/memory"), ("strlen", "string/memory"), ("memset_erms", "string/memory"),
+    ("_copy_to_user", "string/memory"), ("do_syscall_64", "entry"), ("el0t_64_sync", "entry"),
+    ("collapse_huge_page", None), ("khugepaged", None), ("hpage_collapse_scan_pmd", None),
+    ("do_swap_page", None), ("strp_recv", None), ("list_lru_del", None),
+    # real code whose names look like a layer's (audited against every function of 7.2)
+    ("get_user_pages", None), ("__get_user_pages", None), ("memcmp_pages", None),
+    ("copy_user_large_folio", None), ("__list_lru_add", None), ("list_add_leaf_cfs_rq", None),
+    ("copy_to_user_policy", None), ("print_verifier_state", None), ("dump_holder", None),
+    ("watchdog_set_timeout", None), ("kmalloc_oob_right", None), ("set_bitmap_file", None),
+    ("atomic_pool_work_fn", None), ("schedule_drain_work", None), ("__percpu_counter_init_many", None)])
+def test_culprit_layers(name: str, layer: str | None) -> None:
+    assert splatculprit.layer(name) == layer
+
+
+@pytest.mark.parametrize(("cands", "kind", "want"), [
+    (["on_each_cpu_cond_mask", "flush_tlb_mm_range", "dup_mmap"], "soft_lockup", "dup_mmap"),
+    (["__wake_up", "on_each_cpu"], "warning", "__wake_up"),      # nothing better: the helper
+    (["__schedule", "mutex_lock_nested", "rtnl_lock", "tun_chr_close"], "hung_task", "rtnl_lock"),
+    (["kmemleak_alloc", "sk_prot_alloc", "sk_alloc", "inet_create"], "memory_leak", "inet_create"),
+    (["refcount_dec_and_test", "l2tp_tunnel_dec_refcount", "l2tp_session_free"], "refcount",
+     "l2tp_session_free"),
+    (["debug_print_object", "debug_check_no_obj_freed", "kfree", "__sk_destruct"], "odebug",
+     "__sk_destruct")])
+def test_culprit_pick(cands: list[str], kind: str, want: str) -> None:
+    assert splatculprit.pick(cands, [], kind) == want
+
+
+def test_header_wins_unless_it_is_reporting_machinery() -> None:
+    cands = ["__queue_work", "queue_work_on", "nbd_queue_rq"]
+    assert splatculprit.pick(cands, cands[:1], "warning", header="__queue_work") == "__queue_work"
+    cands = ["refcount_warn_saturate", "mmgrab", "__khugepaged_enter"]
+    assert splatculprit.pick(cands, cands[:1], "refcount", header=cands[0]) == "mmgrab"
+    assert splatculprit.pick(["memcpy", "sctp_getsockopt"], ["memcpy"], "kasan",
+                             header="memcpy") == "sctp_getsockopt"
+
+
+TRACE = "[ 1.1] Call Trace:\n[ 1.2]  {caller}+0x1/0x2\n[ 1.3]  do_syscall_64+0x3/0x4\n"
+
+
+@pytest.mark.parametrize(("head", "kind", "title", "func"), [
+    ("WARNING: CPU: 0 PID: 1 at mm/foo.c:12", "warning", "WARNING in bar", "bar"),
+    ("WARNING: CPU: 0 PID: 1 at", "warning", "WARNING in bar", "bar"),
+    ("WARNING: mm/foo.c:12 at foo+0x1/0x2", "warning", "WARNING in foo", "foo"),
+    ("WARNING: mm/foo.c:12 at foo.cold+0x1/0x2 [mod], CPU#1: a b/12", "warning", "WARNING in foo",
+     "foo"),
+    ("WARNING: at mm/foo.c:12 foo+0x1/0x2()", "warning", "WARNING in foo", "foo"),
+    ("WARNING:", "warning", "WARNING: corrupted", None),
+    ("BUG:", "bug", "BUG: corrupted", None),
+    ("BUG: unable to handle kernel", "oops", "BUG: unable to handle kernel in bar", "bar"),
+    ("BUG: KCSAN: assert: race in foo / bar.isra.0", "kcsan", "KCSAN: assert: race in foo / bar",
+     "foo"),
+    ("BUG: KASan: out of bounds access in foo+0x1/0x2 at addr ffff88001", "kasan",
+     "KASAN: out of bounds access in foo", "foo"),
+    ("INFO: task a b:12 can't die for more than 143 seconds.", "hung_task",
+     "INFO: task can't die in bar", "bar"),
+    ("BUG: IRQ stack guard page was hit at ffffc900 (stack is ffffc9..ffffc9)", "stack",
+     "BUG: stack guard page was hit in bar", "bar"),
+    ("Kernel panic - not syncing: UBSAN: panic_on_warn set ...", "ubsan",
+     "kernel panic: UBSAN: panic_on_warn set in bar", "bar"),
+])
+def test_header_forms(head: str, kind: str, title: str, func: str | None) -> None:
+    (splat,) = parse_log(f"[ 1.0] {head}\n" + TRACE.format(caller="bar"))
+    assert (splat.kind, splat.title, splat.function) == (kind, title, func)
+
+
+def test_lockdep_acquisition_site_wins_unless_a_lock_primitive() -> None:
+    stack = ["lock_acquire", "down_read", "do_user_addr_fault", "exc_page_fault", "pipe_read"]
+    assert splatculprit.pick(["do_user_addr_fault", *stack], [], "lockdep",
+                             site="do_user_addr_fault") == "do_user_addr_fault"
+    assert splatculprit.pick(["__might_fault", *stack], [], "lockdep",
+                             site="__might_fault") == "pipe_read"
+
+
+def unsymbolize(text: str) -> str:
+    """A report as the console printed it, before syz-symbolize / decode_stacktrace.sh."""
+    lines = [ln for ln in text.split("\n") if not ln.rstrip().endswith("[inline]")]
+    return "\n".join(re.sub(r"(\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[[\w-]+\])?) \S+\.[chS]:\d+$", r"\1",
+                            ln.rstrip()) for ln in lines)
+
+
+SYMBOLIZED = [p for p in CORPUS if "[inline]" in p.read_text(errors="replace")]
+
+
+@pytest.mark.parametrize("log", SYMBOLIZED, ids=ids(SYMBOLIZED))
+def test_symbolized_and_raw_reports_get_one_title(log: Path) -> None:
+    text = log.read_text(errors="replace")
+    assert [s.title for s in parse_log(unsymbolize(text))] == [s.title for s in parse_log(text)]
+
+
+@pytest.mark.parametrize(("a", "b", "title"), [
+    ("BUG: Dentry ffff888012345678{i=0,n=lo}  still in use (1) [unmount of tmpfs tmpfs]",
+     "BUG: Dentry ffff88807a1b2c3d{i=2,n=foo}  still in use (3) [unmount of tmpfs tmpfs]",
+     "BUG: Dentry still in use [unmount of tmpfs tmpfs] in bar"),
+    ("BUG: spinlock bad magic on CPU#0, syz-executor.3/12345",
+     "BUG: spinlock bad magic on CPU#3, kworker/1:2/77", "BUG: spinlock bad magic in bar"),
+    ("BUG: scheduling while atomic: syz-executor.0/3301/0x00000002",
+     "BUG: scheduling while atomic: khugepaged/52/0x00000003", "BUG: scheduling while atomic in bar"),
+])
+def test_generic_titles_drop_what_varies(a: str, b: str, title: str) -> None:
+    titles = {parse_log(f"[ 1.0] {head}\n" + TRACE.format(caller="bar"))[0].title for head in (a, b)}
+    assert titles == {title}

@@ -1,0 +1,42 @@
+"""Verdict grouping: a splat a test expected is listed apart from new and pre-existing ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness import summary, verdict
+
+FOLIO = "WARNING in __folio_split"
+LEAK = "INFO: task hung in collapse_huge_page"
+
+
+def rec(variant: str, test: str, outcome: str, *titles: str) -> dict[str, Any]:
+    return {"type": "test", "arch": "x86_64", "knobset": "-", "variant": variant,
+            "nodeid": f"guest_tests/{test}[x86_64-{variant}]", "outcome": outcome,
+            "splats": [{"kind": "warning", "title": t} for t in titles]}
+
+
+def test_expected_splat_is_not_pre_existing_nor_new() -> None:
+    records = [rec("baseline", "t.py::test_guard", "passed", FOLIO),
+               rec("patched", "t.py::test_guard", "passed", FOLIO),
+               rec("patched", "t.py::test_other", "failed", LEAK)]
+    (g,) = verdict.compare(records)
+    assert g.expected_splats == [FOLIO]
+    assert g.common_splats == [] and [s["title"] for s in g.new_splats] == [LEAK]
+    text = summary.verdict_text([g])
+    assert f"expected {FOLIO} (expected by its test)" in text and "pre-existing" not in text
+
+
+def test_expected_title_also_failing_another_test_stays_a_finding() -> None:
+    records = [rec("baseline", "t.py::test_guard", "passed", FOLIO),
+               rec("patched", "t.py::test_guard", "passed", FOLIO),
+               rec("patched", "t.py::test_other", "failed", FOLIO)]
+    (g,) = verdict.compare(records)
+    assert g.expected_splats == [] and g.common_splats == [FOLIO]
+
+
+def test_expected_only_on_patched_is_no_regression() -> None:
+    records = [rec("baseline", "t.py::test_guard", "failed"),
+               rec("patched", "t.py::test_guard", "passed", FOLIO)]
+    (g,) = verdict.compare(records)
+    assert not g.regression and g.expected_splats == [FOLIO]
