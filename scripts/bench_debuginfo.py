@@ -122,10 +122,11 @@ SAMPLE_FLAGS: dict[str, tuple[str, ...]] = {    # what scripts/Makefile.debug ad
     "none": (), "full": ("-g",),
     "reduced": ("-g", "-fno-var-tracking", "-femit-struct-debug-baseonly"),
     "split": ("-g", "-gsplit-dwarf"),
+    "g1": ("-g1",),          # line tables only (KCFLAGS=-g1): file:line for every frame
 }
 
 
-def sample(cfg: config.Config, arch: str, n: int) -> None:
+def sample(cfg: config.Config, arch: str, n: int, only: tuple[str, ...]) -> None:
     """Compile cost per option on a sample of the "none" build's objects (every k-th C
     object of the tree): CPU seconds of the compiler and bytes written, per option. The
     link is not in it (the full builds measure that)."""
@@ -138,11 +139,12 @@ def sample(cfg: config.Config, arch: str, n: int) -> None:
         "tools", "scripts") and "savedcmd_" in p.read_text(errors="replace")
         and " -c -o " in p.read_text(errors="replace"))
     picked = cmds[::max(1, len(cmds) // n)][:n]
-    cpu = dict.fromkeys(SAMPLE_FLAGS, 0.0)
-    size = dict.fromkeys(SAMPLE_FLAGS, 0)
+    flags_of = {k: v for k, v in SAMPLE_FLAGS.items() if k in only or k == "none"}
+    cpu = dict.fromkeys(flags_of, 0.0)
+    size = dict.fromkeys(flags_of, 0)
     with tempfile.TemporaryDirectory(prefix="bench-sample-") as tmp:
         for i, cmd in enumerate(picked):
-            for name, flags in SAMPLE_FLAGS.items():       # round robin: same load for all
+            for name, flags in flags_of.items():       # round robin: same load for all
                 out = Path(tmp) / name / f"{i}.o"
                 out.parent.mkdir(exist_ok=True)
                 argv = debugobj.compile_argv(cmd, out, flags)
@@ -153,7 +155,7 @@ def sample(cfg: config.Config, arch: str, n: int) -> None:
                 cpu[name] += cpu_children() - c0
                 size[name] += sum(p.stat().st_size for p in out.parent.glob(f"{i}.*"))
     print(f"sampled compile cost, {len(picked)} of {len(cmds)} objects ({arch}):")
-    for name in SAMPLE_FLAGS:
+    for name in flags_of:
         print(f"  {name:8} cpu {cpu[name]:7.1f} s ({100 * (cpu[name] / cpu['none'] - 1):+6.1f} %)"
               f"  output {size[name] / 1e6:7.1f} MB ({size[name] / max(1, size['none']):.1f}x)")
 
@@ -192,7 +194,7 @@ def main() -> int:
                    help="compile cost per option on N objects of the 'none' build instead")
     args = p.parse_args()
     if args.sample:
-        sample(config.load(args.config), args.arch, args.sample)
+        sample(config.load(args.config), args.arch, args.sample, tuple(args.only.split(",")))
         return 0
     if args.verify:
         return 1 if verify(config.load(args.config), args.arch, tuple(args.verify)) else 0
