@@ -190,6 +190,7 @@ class Meter:
         self.before = counters.snapshot(guest)
         self.segments: list[list[CounterSnapshot]] = []
         self.census: dict[str, int] = {}
+        self.censuses: list[workloads.Census] = []
 
     def scans(self, n: int, pid: int | None = None, per_scan_s: float = 6.0
               ) -> list[CounterSnapshot]:
@@ -201,6 +202,7 @@ class Meter:
     def note_census(self, census: workloads.Census) -> None:
         """The region's latest census is the one recorded (order -> pages)."""
         self.census = {str(order): pages for order, pages in census.items()}
+        self.censuses.append(census)
 
     def finish(self) -> counters.CounterDelta:
         delta = counters.diff(self.before, counters.snapshot(self.guest))
@@ -209,10 +211,26 @@ class Meter:
                                    for step in counters.journal_per_scan(seg)]
         if self.census:
             self.record["census"] = self.census
+            self.record.update(census_fields(self.censuses))
         for i, seg in enumerate(self.segments, 1):
             print(f"--- per-scan counters, wait {i}:\n{counters.table(seg) or '(no scan)'}")
         print(f"--- test totals: {counters.journal_counters(delta)}")
         return delta
+
+
+def census_fields(taken: Sequence[workloads.Census]) -> dict[str, Any]:
+    """The first census as "census_before" (when there were several) and the per-PMD detail of
+    the first and last: the report's before/after folio picture."""
+    first, last = taken[0], taken[-1]
+    out: dict[str, Any] = {}
+    if len(taken) > 1:
+        out["census_before"] = {str(o): n for o, n in first.items()}
+    if last.pmds:
+        out["census_pmds"] = {
+            "ptes": last.pmd_size // max(1, last.page_size), "page_kb": last.page_size // 1024,
+            "before": [{str(o): n for o, n in p.items()} for p in first.pmds] if len(taken) > 1
+            else [], "after": [{str(o): n for o, n in p.items()} for p in last.pmds]}
+    return out
 
 
 def census_pmds(c: workloads.Census) -> tuple[Orders, ...]:
@@ -355,7 +373,9 @@ class Kh:
         before = self.thp.apply(ks)               # written and read back (verified)
         self.snapshots.append(before)
         self.record.setdefault("knobs", knobs.describe(ks))
-        state = dict(before.values) | thpsysfs.targets(ks, self.thp.layout())
+        written = thpsysfs.targets(ks, self.thp.layout())
+        self.record.setdefault("knob_values", dict(written))       # for the reproducer
+        state = dict(before.values) | written
         self._env = effective(self.thp, state)
         if khugepaged and not self.model().orders(self._env.enabled):
             pytest.skip(f"knob set {ks.name}: this kernel's khugepaged collapses none of the "
@@ -378,6 +398,7 @@ class Kh:
     def start(self, sub: str, options: list[str]) -> workloads.RunningWorkload:
         """Start a held thpwork workload (stopped at teardown)."""
         w = workloads.start(self.guest, sub, options, timeout=60 * self.vm.scale)
+        self.record.setdefault("workloads", []).append(list(w.argv))    # for the reproducer
         self.procs.append(w)
         return w
 

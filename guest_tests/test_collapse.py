@@ -38,6 +38,7 @@ def _run(kh: Kh, pattern: str,
     want = expect(kh.model(), env, region_layout(env, pmds, pattern))
     meter = kh.start_meter()
     w = kh.start("populate", workloads.region_options(f"{pmds}pmd", pattern))
+    kh.census(w)                    # as populated: the "before" of the report's folio picture
     got = settle(meter, lambda: kh.census(w), want.census, w.pid)
     delta = meter.finish()
     return env, want, got, delta

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import subprocess
 import sys
 import time
@@ -153,10 +154,17 @@ def _cmd_bisect(args: argparse.Namespace) -> int:
         return _report(bisector.run())
     runner = PytestStep(cfg, args, out, predicate)
     bisector = bis.Bisector(args.mode, cands, runner, Journal(out / "bisect.jsonl"),
-                            runs=args.runs, reproducer=lambda v: cmdline(
-                                ["python3", *runner.argv(v, Path("STEPDIR"))[1:]]))
+                            runs=args.runs, reproducer=lambda v: reproducer(runner, out, v))
     res = bisector.run()
     return _report(res)
+
+
+def reproducer(runner: PytestStep, out: Path, variant: str) -> str:
+    """A command that reruns the predicate's tests on `variant` as-is: run from the kharness
+    checkout, into OUT/reproduce/<variant> (created here, so every path in it exists)."""
+    rundir = out / "reproduce" / variant.replace(":", "_")
+    rundir.mkdir(parents=True, exist_ok=True)
+    return f"cd {shlex.quote(str(ROOT))} && {cmdline(runner.argv(variant, rundir))}"
 
 
 def _report(res: bis.BisectResult) -> int:

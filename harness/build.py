@@ -10,6 +10,8 @@ an identical request is a cache hit in well under a second.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -17,6 +19,7 @@ import platform
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +51,7 @@ class BuildRequest:
     series_info: tuple[tuple[str, str], ...] = ()   # (key, value) pairs for metadata
     jobs: int = 0
     config_path: str = "CONFIG"
+    debug_objects: tuple[str, ...] = ()    # recompiled with -g beside the build (debugobj)
 
     def key(self, toolchain: str) -> str:
         return stable_hash({"tree": self.tree, "arch": self.arch, "recipe": RECIPE_VERSION,
@@ -93,6 +97,7 @@ def request_for(cfg: Config, variant: Variant, arch: str, *, extra_fragments: tu
     profile = archmod.get(arch)
     src = src or source.resolve(cfg.source)
     commit, info = src.base, [("base", src.base)]
+    touched = _series_objects(cfg, variant)
     if variant.commit is not None:
         commit = source.git(src.repo, "rev-parse", "--verify", "-q", f"{variant.commit}^{{commit}}",
                             check=False)
@@ -116,7 +121,22 @@ def request_for(cfg: Config, variant: Variant, arch: str, *, extra_fragments: tu
     return BuildRequest(source=src, commit=commit, tree=source.tree_of(src.repo, commit),
                         arch=profile.name, variant=variant.label, requested=kconfig.merge(frags),
                         fragments=names, series_info=tuple(info), jobs=jobs,
-                        config_path=str(cfg.path))
+                        config_path=str(cfg.path), debug_objects=touched)
+
+
+def _series_objects(cfg: Config, variant: Variant) -> tuple[str, ...]:
+    """Objects built from the C files the series touches (the variant's version, or the
+    latest for baseline, so pre-existing splats in that code get lines too)."""
+    from harness import debugobj
+    from harness.errors import KharnessError
+    if cfg.series is None or variant.commit is not None:
+        return ()
+    version = variant.version or cfg.series.latest()
+    try:
+        sv = series.load_version(cfg.series.name, version, dict(cfg.series.versions)[version])
+    except KharnessError:
+        return ()
+    return debugobj.touched_objects(sv.touched_paths())
 
 
 def lookup(req: BuildRequest) -> BuildResult | None:
@@ -134,12 +154,61 @@ def build(req: BuildRequest, *, force: bool = False) -> BuildResult:
     t0 = time.monotonic()
     if (out / "metadata.json").exists() and not force:
         log.info("[%s %s] cache hit %s", req.arch, req.variant, out)
+        _late_debug_objects(req, out)
         return _result(mark_used(out), req, cached=True, seconds=time.monotonic() - t0)
     slot = slot_dir(req)
     with file_lock(slot.with_name(slot.name + ".lock")):
         if (out / "metadata.json").exists() and not force:    # built while we waited
             return _result(out, req, cached=True, seconds=time.monotonic() - t0)
         return _build_in_slot(req, profile, toolchain, slot, out, t0)
+
+
+def _debug_objects(req: BuildRequest, slot: Path, dest: Path) -> list[str]:
+    """The series' objects compiled with -g from the slot into dest (harness.debugobj)."""
+    from harness import debugobj
+    t0 = time.monotonic()
+    made = debugobj.compile_objects(slot / "src", slot / "obj", req.debug_objects, dest,
+                                    req.arch)
+    if made:
+        log.info("[%s %s] debug objects %s (%.1fs)", req.arch, req.variant,
+                 " ".join(str(p.relative_to(dest)) for p in made), time.monotonic() - t0)
+    return [str(p.relative_to(dest)) for p in made]
+
+
+@contextlib.contextmanager
+def _try_lock(path: Path) -> Iterator[bool]:
+    """The slot lock if it is free right now (True), else False at once."""
+    with open(path, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _late_debug_objects(req: BuildRequest, out: Path) -> None:
+    """A cached build from before debug objects existed: make them if the slot still holds
+    exactly this commit (else the objects there are another variant's)."""
+    from harness import debugobj
+    from harness.util import run
+    if not req.debug_objects or (out / debugobj.DIRNAME).exists():
+        return
+    slot = slot_dir(req)
+    with _try_lock(slot.with_name(slot.name + ".lock")) as locked:
+        if not locked or not (slot / "src").is_dir():
+            return                      # the slot is busy building: never wait for it
+        head = run(["git", "-C", str(slot / "src"), "rev-parse", "HEAD"], check=False).stdout
+        if (head or "").strip() != req.commit or (out / debugobj.DIRNAME).exists():
+            return
+        tmp = out / (debugobj.DIRNAME + ".partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        if _debug_objects(req, slot, tmp):
+            os.replace(tmp, out / debugobj.DIRNAME)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def slot_dir(req: BuildRequest) -> Path:
@@ -230,12 +299,17 @@ def _store(out: Path, objdir: Path, profile: archmod.ArchProfile, req: BuildRequ
     for name in ARTIFACTS:
         shutil.copy2(objdir / name, tmp / name.lstrip("."))
     shutil.copy2(log_path, tmp / "build.log")
+    from harness import debugobj
+    t_debug = time.monotonic()
+    debug = _debug_objects(req, objdir.parent, tmp / debugobj.DIRNAME)
+    durations = {**durations, "debug_objects": time.monotonic() - t_debug}
     config_text = (objdir / ".config").read_text()
     write_json(tmp / "metadata.json", {
         "arch": req.arch, "variant": req.variant, "image": image.name,
         "boot": boot_artifact(profile, config_text, image.name),
         "source": req.source.identity, "commit": req.commit, "tree": req.tree,
         "series": dict(req.series_info), "fragments": list(req.fragments),
+        "debug_objects": debug,
         "config_sha256": stable_hash(config_text),
         "requested_options": len(req.requested.options),
         "toolchain": toolchain, "make": os.environ.get("MAKE", "make"),

@@ -13,7 +13,7 @@ from harness.errors import HarnessBug, KharnessError
 log = logging.getLogger("harness")
 # Modules that register their own subcommands with add_cli(subparsers).
 PLUGGED = ("harness.scanlog", "harness.bootcli", "harness.imagecli", "harness.runcli",
-           "harness.bisectcli", "harness.cachecli", "harness.checks.cli")
+           "harness.bisectcli", "harness.cachecli", "harness.checks.cli", "harness.kcidb")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.results import FINDINGS, INFRA
+from harness.symbolize import culprit_frame
 
 Excerpt = Callable[[dict[str, Any]], str]
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -62,6 +63,8 @@ def splat_text(splats: list[dict[str, Any]]) -> str:
         lines.append(f"  [{s.get('kind')}] {s.get('title')}  ({where})")
         if s.get("message"):
             lines.append(f"      {s['message']}")
+        if culprit_frame(s):
+            lines.append(f"      culprit: {culprit_frame(s)}")
         lines += [f"      {f}" for f in (s.get("frames") or [])[:24]]
     return "\n".join(lines)
 

@@ -20,13 +20,14 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from harness import junit, svg
+from harness import junit, repro, runinfo, svg
 from harness.checks import junit as checkjunit
 from harness.checks import report as checkreport
 from harness.checks import summary as checksummary
 from harness.history import REGRESSION_KINDS, Trend
 from harness.reportview import RunView, slug
 from harness.results import latest_tests
+from harness.symbolize import culprit_frame
 from harness.util import atomic_write
 from harness.verdict import GroupVerdict, test_key
 
@@ -51,6 +52,8 @@ def write_all(out: Path, records: list[dict[str, Any]], groups: list[GroupVerdic
             raise
     else:
         paths.append(kcidb.write(out / "kcidb.json", run, records))
+    info = runinfo.RunInfo(out, run, tuple(records))
+    paths += [p / "repro.sh" for p in repro.write_all(info, groups)]
     return paths
 
 
@@ -109,7 +112,8 @@ def _test_doc(view: RunView, r: dict[str, Any]) -> dict[str, Any]:
             "phases": r.get("phases") or {}, "message": r.get("message"),
             "splats": [_splat_doc(s) for s in r.get("splats") or []],
             "counters": r.get("counters") or {}, "per_scan": r.get("per_scan") or [],
-            "census": r.get("census")}
+            "census": r.get("census"), "census_before": r.get("census_before"),
+            "census_pmds": r.get("census_pmds")}
 
 
 def _splat_doc(s: dict[str, Any]) -> dict[str, Any]:
@@ -152,6 +156,7 @@ def environment() -> jinja2.Environment:
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["secs"] = _secs
+    env.globals["culprit"] = culprit_frame
     env.filters["signed"] = lambda v: f"{v:+d}" if isinstance(v, int) else str(v)
     return env
 

@@ -18,8 +18,9 @@ from typing import Any
 
 from markupsafe import Markup
 
-from harness import junit, svg
+from harness import junit, svg, svgcensus
 from harness.results import PRIORITY, latest_tests
+from harness.symbolize import culprit_frame
 from harness.verdict import GroupVerdict, test_key
 
 OUTCOMES = ("passed", "failed", "crash", "lockup", "timeout", "error", "infra", "skipped")
@@ -157,10 +158,12 @@ class RunView:
                 for size, stats in g.counters.items() for name, (b, p) in stats.items()
                 if b or p]
         return {"g": g, "id": f"g-{g.arch}-{g.knobset}", "counters": rows,
-                "chart": self.collapse_chart(g), "scan_charts": self.scan_charts(g)}
+                "chart": self.collapse_chart(g), "scan_charts": self.scan_charts(g),
+                "census_charts": self.census_charts(g)}
 
     def collapse_chart(self, g: GroupVerdict, stat: str = "collapse_alloc") -> Markup | None:
-        sizes = [s for s, stats in g.counters.items() if stat in stats]
+        """Bars per folio size, baseline beside patched; sizes zero in both are left out."""
+        sizes = [s for s, stats in g.counters.items() if any(stats.get(stat, (0, 0)))]
         if not sizes:
             return None
         series = {g.base: [g.counters[s][stat][0] for s in sizes],
@@ -168,14 +171,29 @@ class RunView:
         return svg.grouped_bars(sizes, series, title=f"{stat} per size: {g.other} vs {g.base}",
                                 ylabel=stat, cls="collapse")
 
-    def scan_charts(self, g: GroupVerdict) -> list[Markup]:
+    def _by_test(self, g: GroupVerdict, field: str) -> dict[str, dict[str, dict[str, Any]]]:
+        """test key -> {variant: record} for the group's tests that recorded `field`."""
         by: dict[str, dict[str, dict[str, Any]]] = {}
         for r in self.tests:
             if r.get("arch") == g.arch and str(r.get("knobset") or "-") == g.knobset \
-                    and r.get("variant") in (g.base, g.other) and r.get("per_scan"):
+                    and r.get("variant") in (g.base, g.other) and r.get(field):
                 by.setdefault(test_key(r), {})[str(r["variant"])] = r
-        return [c for test, recs in sorted(by.items())
-                if (c := _scan_chart(test, recs, g.base)) is not None]
+        return {t: dict(sorted(recs.items(), key=lambda kv: kv[0] != g.base))
+                for t, recs in sorted(by.items())}
+
+    def scan_charts(self, g: GroupVerdict) -> list[Markup]:
+        return [c for test, recs in self._by_test(g, "per_scan").items()
+                if (c := _scan_chart(test, recs)) is not None]
+
+    def census_charts(self, g: GroupVerdict) -> list[Markup]:
+        out = []
+        for test, recs in self._by_test(g, "census").items():
+            rows, ptes, page_kb = svgcensus.census_rows(recs)
+            if rows:
+                title = f"folio census of the region, before and after collapse: {test}"
+                out.append(svgcensus.folio_map(rows, title=title, ptes=ptes, page_kb=page_kb,
+                                               display=title.replace(test, svg.short_test(test))))
+        return out
 
     # ----------------------------------------------------------------- splats
     def splat_rows(self) -> list[dict[str, Any]]:
@@ -185,6 +203,7 @@ class RunView:
                 cell = str(r["cell"])
                 rows.append({"cell": cell, "test": r.get("nodeid"), "variant": r.get("variant"),
                              "status": self.splat_status(r, str(s.get("title"))), "s": s,
+                             "culprit": culprit_frame(s),
                              "frames": [str(f) for f in s.get("frames") or []],
                              "context": self.dirs[cell].splat_context(str(r.get("nodeid")), s)})
         order = {"new": 0, "pre-existing": 1, "baseline only": 2, "": 3}
@@ -283,24 +302,23 @@ def _scan_point(e: dict[str, Any], stat: str) -> dict[str, float]:
     return out
 
 
-def _scan_chart(test: str, recs: dict[str, dict[str, Any]], base: str) -> Markup | None:
-    series: dict[str, Sequence[float | None]] = {}
-    xs_all: list[float] = []
-    parts = []
-    for variant, r in sorted(recs.items(), key=lambda kv: kv[0] != base):
+def size_colours(sizes: Sequence[str]) -> dict[str, str]:
+    """The report-wide colour of each folio size label ("64kB" -> the order-4 colour)."""
+    return {s: svg.order_colour(svg.size_order(size_kb(s) or 4)) for s in sizes}
+
+
+def _scan_chart(test: str, recs: dict[str, dict[str, Any]]) -> Markup | None:
+    """collapse_alloc per full scan and size: one panel per variant (baseline first), one
+    y scale, sizes in the report's size colours; sizes zero throughout are left out."""
+    panels = []
+    for variant, r in recs.items():
         xs, by_size = scan_series(list(r["per_scan"]))
-        parts.append((variant, xs, by_size))
-        xs_all = sorted(set(xs_all) | set(xs))
-    for variant, xs, by_size in parts:
-        at = {x: i for i, x in enumerate(xs)}
-        for size, vals in by_size.items():
-            series[f"{variant} {size}"] = [vals[at[x]] if x in at else None for x in xs_all]
-    if not series:
+        panels.append((variant, xs, by_size))
+    sizes = list(dict.fromkeys(s for _, _, by in panels for s in by))
+    if not any(v for _, _, by in panels for vals in by.values() for v in vals):
         return None
-    dashed = [n for n in series if n.startswith(base + " ")]
-    sizes = list(dict.fromkeys(n.split(" ", 1)[1] for n in series))
-    colours = {n: svg.PALETTE[sizes.index(n.split(" ", 1)[1]) % len(svg.PALETTE)]
-               for n in series}
-    return svg.line_chart(xs_all, series, title=f"collapse_alloc per full scan: {test}",
-                          xlabel=f"full scan ({base} dashed)", ylabel="collapse_alloc",
-                          cls="per-scan", dashed=dashed, colours=colours, height=260)
+    title = f"collapse_alloc per full scan: {test}"
+    return svg.line_panels(panels, title=title,
+                           display=title.replace(test, svg.short_test(test)),
+                           xlabel="full scans", ylabel="collapse_alloc", cls="per-scan",
+                           colours=size_colours(sizes), panel_w=250, height=250)

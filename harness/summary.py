@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from harness.symbolize import culprit_frame
 from harness.verdict import GroupVerdict
 
 INTERESTING = ("collapse_alloc", "collapse_alloc_failed", "collapse_exceed_none_pte",
@@ -36,6 +37,8 @@ def verdict_text(groups: list[GroupVerdict]) -> str:
             out.append(f"   changed  {c.test}: {c.before} -> {c.after}")
         for s in g.new_splats:
             out.append(f"   NEW SPLAT [{s.get('kind')}] {s.get('title')} ({s.get('test')})")
+            if culprit_frame(s):
+                out.append(f"     at {culprit_frame(s)}")
         for t in g.gone_splats:
             out.append(f"   gone     {t}")
         for t in g.common_splats:

@@ -17,8 +17,11 @@ frame with a non-zero offset) so the call instruction's line is reported. Duplic
 names are told apart by the size printed in the frame. Lines come from one batched `addr2line -f
 -i` run: x86_64 uses the host `addr2line`; arm64 tries `aarch64-linux-gnu-addr2line`, then
 `gdb-multiarch`, then `llvm-addr2line`. Kernels here are built without DWARF by default
-(kconfigs/debug-info.config adds it): then, or when no tool is found, every frame says
-"no debug info" and one warning line is logged. Nothing here raises for a missing tool.
+(kconfigs/debug-info.config adds it); frames vmlinux cannot place are then looked up in the
+build's debug objects (the C files the series touches, compiled with -g beside the build:
+harness.debugobj), so the code under test has file:line at no link-time cost. A frame found
+nowhere says "no debug info" (one warning line is logged). Nothing here raises for a
+missing tool.
 """
 
 from __future__ import annotations
@@ -28,10 +31,11 @@ import platform
 import re
 import shutil
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from harness.errors import UserError
 from harness.splatmodel import Frame, Splat
@@ -221,6 +225,24 @@ def _sources(frames: Sequence[Frame], vmlinux: Path, arch: str) -> list[str]:
             out.append(f"module {frame.module}")
         else:
             out.append("no symbol" if addr is None else lines.get(addr, NO_DEBUG))
+    return _from_debug_objects(frames, out, vmlinux, arch)
+
+
+def _from_debug_objects(frames: Sequence[Frame], sources: list[str], vmlinux: Path,
+                        arch: str) -> list[str]:
+    """Frames vmlinux could not place, looked up in the build's debug objects (the files the
+    series touches, compiled with -g beside the build: harness.debugobj)."""
+    from harness import debugobj
+    todo = [i for i, s in enumerate(sources) if s in (NO_DEBUG, "no symbol")]
+    tool = _tool(_ADDR2LINE.get(arch, ("addr2line",)), arch)
+    dest = vmlinux.parent / debugobj.DIRNAME
+    if not todo or tool is None or tool == "gdb-multiarch" or not dest.is_dir():
+        return sources
+    found = debugobj.lines(dest, [frames[i] for i in todo], arch, tool)
+    out = list(sources)
+    for k, i in enumerate(todo):
+        if k in found and found[k] != NO_DEBUG:
+            out[i] = found[k]
     return out
 
 
@@ -231,15 +253,58 @@ def _check(vmlinux: Path, arch: str) -> None:
         raise UserError(f"cannot symbolise for arch {arch!r}", fix="use x86_64 or arm64")
 
 
+RIP_FRAME = re.compile(r"(?:RIP: [0-9a-f]{4}:|pc : |PC is at | at )(?:\[<[0-9a-f]+>\]\s*)?"
+                       r"(?P<frame>[A-Za-z_.$][\w.$]*\+0x[0-9a-f]+/0x[0-9a-f]+)")
+
+
+def rip_frame(header: str, lines: Sequence[str] = ()) -> Frame | None:
+    """The faulting instruction's frame (x86 "RIP: 0010:f+0x1/0x2", arm64 "pc : f+...", or a
+    WARNING header's "at f+0x1/0x2"), which the call trace itself does not list."""
+    from harness.splatmodel import parse_frame
+    for text in (header, *lines):
+        m = RIP_FRAME.search(text)
+        if m:
+            return parse_frame(m["frame"])
+    return None
+
+
 def symbolize(splat: Splat, vmlinux: Path, arch: str) -> Splat:
-    """The splat with `source` filled in on each frame (see module docstring)."""
+    """The splat with `source` filled in on each frame (see module docstring), and its
+    `location` (when the report printed none) from the faulting instruction's frame."""
     _check(vmlinux, arch)
-    sources = _sources(splat.frames, vmlinux, arch)
+    rip = rip_frame(splat.header, splat.lines)
+    if rip is not None and rip.offset:        # the faulting instruction, not a return
+        rip = replace(rip, offset=rip.offset + 1)   # address: cancel the "- 1" of _address
+    todo = (*splat.frames, *([rip] if rip is not None and not splat.location else []))
+    sources = _sources(todo, vmlinux, arch)
     frames = tuple(replace(f, source=s) for f, s in zip(splat.frames, sources))
-    return replace(splat, frames=frames)
+    location = splat.location
+    if len(todo) > len(splat.frames) and re.match(r"\S+:\d+", sources[-1]):
+        location = sources[-1]
+    return replace(splat, frames=frames, location=location)
 
 
 def symbolize_frames(frames: Sequence[Frame], vmlinux: Path, arch: str) -> list[str]:
     """Each frame as "func+0x1a/0x40 file:line" (or "... no debug info")."""
     _check(vmlinux, arch)
     return [str(replace(f, source=s)) for f, s in zip(frames, _sources(frames, vmlinux, arch))]
+
+
+def culprit_frame(splat: Mapping[str, Any]) -> str | None:
+    """The journal splat's culprit frame as recorded ("collapse_single_pmd+0x580/0x18de
+    mm/khugepaged.c:1342"): the first reliable frame of its `function`, else the faulting
+    instruction (the header's "at f+0x1/0x2") with the splat's location (file:line printed
+    by WARN/BUG, or symbolised from the RIP), else the first reliable frame with a source
+    line; None when nothing was recorded."""
+    frames = [str(f) for f in splat.get("frames") or []]
+    func = str(splat.get("function") or "")
+    named = [f for f in frames if func and f.split("+", 1)[0].split(".", 1)[0] == func]
+    if named:
+        return named[0]
+    rip, where = rip_frame(str(splat.get("header") or "")), splat.get("location")
+    if rip is not None and rip.function.split(".", 1)[0] == func:
+        return f"{rip} {where}" if where else str(rip)
+    if func and where:
+        return f"{func} {where}"
+    placed = [f for f in frames if not f.startswith("? ") and re.search(r" \S+:\d+", f)]
+    return next(iter(placed), None)

@@ -86,3 +86,20 @@ def quickstart_kernel():  # type: ignore[no-untyped-def]
     def get(arch: str, variant: str = "baseline") -> build.BuildResult:
         return build.build_for_config(QUICKSTART, arch, variant)
     return get
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_kcidb_json_validates(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """After the session: every kcidb.json any test wrote validates with kcidb-io itself."""
+    yield
+    kcidb_io = pytest.importorskip("kcidb_io")
+    import json
+
+    import jsonschema
+    bad = []
+    for path in sorted(tmp_path_factory.getbasetemp().rglob("kcidb.json")):
+        try:
+            kcidb_io.schema.LATEST.validate(json.loads(path.read_text()))
+        except (jsonschema.ValidationError, ValueError) as e:
+            bad.append(f"{path}: {str(e).splitlines()[0]}")
+    assert not bad, "kcidb.json files kcidb-io rejects:\n" + "\n".join(bad)

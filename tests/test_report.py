@@ -123,7 +123,11 @@ def test_per_scan_line_charts(html: str) -> None:
     assert len(charts) == 2                    # test_collapse_anon, test_rescan_is_idle
     lines = [p for p in charts[0].iter(f"{NS}polyline") if p.get("class") == "line"]
     assert len(lines) == 6                     # 2 variants x 3 sizes
-    assert sum(1 for p in lines if p.get("stroke-dasharray")) == 3     # baseline dashed
+    panels = [t.text for t in charts[0].iter(f"{NS}text") if t.get("class") == "panel"]
+    assert panels == ["baseline", "patched"]            # side by side, baseline first
+    assert sum(1 for p in lines if str(p.get("data-series")).startswith("baseline ")) == 3
+    colours = {p.get("data-series"): p.get("stroke") for p in lines}
+    assert colours["baseline 64kB"] == colours["patched 64kB"] == svg.order_colour(4)
     arm = svgs(section(html, "g-arm64-mthp-all"), "per-scan")     # flat cumulative shape
     assert len(arm) == 2
 
@@ -293,6 +297,53 @@ def test_scan_series_accepts_the_shapes_tests_write() -> None:
     assert scan_series(journal) == ([1.0, 3.0], {"64kB": [3.0, 0.0], "2048kB": [1.0, 0.0]})
 
 
+def ticks_of(el: ET.Element) -> list[str]:
+    return [str(t.text) for t in el.iter(f"{NS}text") if t.get("class") == "tick"]
+
+
+def test_integer_counters_get_integer_ticks() -> None:
+    assert svg.ticks(3, integer=True) == (3, 1) and svg.ticks(3) == (3.0, 1.0)
+    assert svg.ticks(144, integer=True) == (150, 50) and svg.ticks(0.3) == (0.3, 0.1)
+    chart = ET.fromstring(str(svg.line_chart([1, 2, 3], {"s": [0, 3, 1]}, title="t")))
+    assert ticks_of(chart) == ["0", "1", "2", "3"]
+    bars_ = ET.fromstring(str(svg.grouped_bars(["a"], {"x": [5], "y": [2]}, title="t")))
+    assert all(t.isdigit() for t in ticks_of(bars_))
+
+
+def test_series_zero_throughout_are_left_out_with_their_legend() -> None:
+    series = {f"{k}kB": [0, 0, 0] for k in (16, 32, 64, 128)} | {"2048kB": [0, 1, 0]}
+    chart = ET.fromstring(str(svg.line_chart([1, 2, 3], series, title="t")))
+    lines = [p for p in chart.iter(f"{NS}polyline") if p.get("class") == "line"]
+    legend = [t.text for g in chart.iter(f"{NS}g") if g.get("class") == "legend"
+              for t in g.iter(f"{NS}text")]
+    assert [p.get("data-series") for p in lines] == ["2048kB"] and legend == ["2048kB"]
+
+
+def test_long_titles_wrap_and_keep_the_full_name_on_hover() -> None:
+    nodeid = ("guest_tests/test_collapse.py::test_collapse_to_largest_enabled_order"
+              "[x86_64-patched-multi-none511]")
+    title = f"collapse_alloc per full scan: {nodeid}"
+    chart = ET.fromstring(str(svg.line_chart([1, 2], {"64kB": [1, 2]}, title=title,
+                                             width=320)))
+    assert chart.findtext(f"{NS}title") == title                      # hover: full name
+    shown = [t.text for t in chart.iter(f"{NS}tspan")]
+    assert len(shown) > 1 and all(len(str(t)) * svg.CHAR_W <= 320 for t in shown)
+    assert "".join(str(t) for t in shown).replace(" ", "") == title.replace(" ", "")
+    assert svg.short_test(nodeid).startswith("test_collapse::test_collapse_to_largest")
+
+
+def test_census_picture_before_and_after(html: str) -> None:
+    (chart,) = svgs(section(html, "g-x86_64-mthp-all"), "census")
+    rows = [t.text for t in chart.iter(f"{NS}text") if t.get("text-anchor") == "end"]
+    assert rows == ["baseline before", "baseline after", "patched before", "patched after"]
+    folios = [r for r in chart.iter(f"{NS}rect") if r.get("class") == "folio"]
+    tips = [str(r.findtext(f"{NS}title")) for r in folios]
+    assert "patched after, PMD 1: 128 pages in 64K folios (order 4)" in tips
+    assert "baseline after, PMD 0: 512 pages in 2M folios (order 9)" in tips
+    assert {r.get("fill") for r in folios if r.get("data-order") == "4"} == {svg.order_colour(4)}
+    assert not svgs(section(html, "g-arm64-mthp-all"), "census")       # none recorded
+
+
 def test_svg_escapes_labels_and_counts_bars() -> None:
     out = svg.grouped_bars(["<a>", "b&c"], {"base": [1, 2], "p\"x": [3, 0]}, title="t<")
     root = ET.fromstring(str(out))
@@ -330,7 +381,8 @@ def test_finish_prints_summary_then_paths(tmp_path: Path, capsys: pytest.Capture
 
 def test_kcidb_document(run_dir: Path) -> None:
     doc = json.loads((run_dir / "kcidb.json").read_text())
-    assert doc["version"]["major"] == 4
+    assert doc["version"] == {"major": 5, "minor": 3}          # kcidb-io's current schema
+    assert kcidb.validate(doc) is None
     assert len(doc["checkouts"]) == 2 and len(doc["builds"]) == 4 and len(doc["tests"]) == 34
     statuses = [t["status"] for t in doc["tests"]]
     assert statuses.count("FAIL") == 4 and statuses.count("SKIP") == 2

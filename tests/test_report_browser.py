@@ -98,6 +98,8 @@ def test_dom_has_inline_svg_charts(dom: str) -> None:
     assert len(re.findall(r'<rect class="bar"', dom)) == 2 * (3 + 1) * 2 + 4 * 3
     assert len(re.findall(r'<svg [^>]*class="chart per-scan"', dom)) >= 4
     assert len(re.findall(r'<svg [^>]*class="spark"', dom)) >= 4
+    assert len(re.findall(r'<svg [^>]*class="chart census"', dom)) == 2     # x86_64 x 2 knob sets
+    assert len(re.findall(r'<rect class="folio"', dom)) > 10
 
 
 def test_injected_markup_did_not_run(dom: str) -> None:

@@ -98,6 +98,21 @@ def per_scan_flat(sizes: list[str], scale: dict[str, int], scans: int = 5) -> li
     return out
 
 
+def census(variant: str, knob: str) -> dict[str, Any]:
+    """The folio census fields a collapse test records (khsupport.Meter): totals after
+    ("census"), before ("census_before") and per PMD of a 3-PMD region (order -> pages).
+    Before: base pages; after: PMD 0 whole, PMD 1 partly in mTHPs (more with patched)."""
+    before = [{"0": 512}, {"0": 132}, {"0": 1}]
+    if knob == "pmd-only":
+        after = [{"9": 512}, {"0": 132}, {"0": 1}]
+    else:
+        after = [{"9": 512}, {"4": 128 if variant == "patched" else 64, "0": 4 if variant ==
+                              "patched" else 68}, {"0": 1}]
+    total = {o: sum(int(p.get(o, 0)) for p in after) for o in sorted({o for p in after for o in p})}
+    return {"census": total, "census_before": {"0": 645},
+            "census_pmds": {"ptes": 512, "page_kb": 4, "before": before, "after": after}}
+
+
 def scale_for(arch: str, variant: str, knob: str) -> dict[str, int]:
     base = {"64kB": 96, "128kB": 48, "2048kB": 12} if knob == "mthp-all" else {"2048kB": 16}
     if variant == "patched" and knob == "mthp-all":
@@ -152,6 +167,7 @@ def two_arch_cell(arch: str, variant: str) -> Cell:
         c.add(nodeid("test_collapse", "test_collapse_anon", arch, variant, knob), knob,
               "failed" if warn else "passed", ([XSS_LINE] + WARN) if warn else ["collapse ok"],
               counters=counters(sizes, sc, groups=arch == "x86_64"), per_scan=shape(sizes, sc),
+              **(census(variant, knob) if arch == "x86_64" else {}),
               **({"message": "SplatFound: 1 kernel splat(s) during the test"} if warn else {}))
         lockdep = warn and variant == "patched"
         c.add(nodeid("test_collapse", "test_collapse_swapped", arch, variant, knob), knob,
