@@ -255,3 +255,27 @@ def test_no_objects_means_no_make(tmp_path: Path) -> None:
     slot = Slot(tmp_path / "src", tmp_path / "obj", tmp_path / "lock", ("ARCH=x86_64",))
     out = ccompile.compile_objects(slot, ccompile.GCC, ())
     assert out.compiled and out.diagnostics == () and out.command == ""
+
+
+def test_kcidb_of_a_check_run_validates_with_kcidb_io(tmp_path: Path) -> None:
+    """Checks become builds per prefix, tests per check, issues + incidents per new finding."""
+    import json
+
+    import kcidb_io  # type: ignore[import-untyped]
+
+    from harness import kcidb
+    from harness.results import Journal
+    journal = Journal(tmp_path / "results.jsonl")
+    for r in _results():
+        journal.append(r.record())
+    (tmp_path / "run.json").write_text(json.dumps({"name": "check-demo",
+                                                   "started": "2026-12-07T02:00:00Z"}))
+    doc = json.loads(kcidb.write(tmp_path / "kcidb.json").read_text())
+    kcidb_io.schema.LATEST.validate(doc)
+    assert {t["path"] for t in doc["tests"]} == {"kharness.checks.gcc", "kharness.checks.clang",
+                                                 "kharness.checks.sparse"}
+    [failed] = [t for t in doc["tests"] if t["status"] == "FAIL"]
+    assert "-Wmaybe-uninitialized" in failed["log_excerpt"]
+    assert [i["categories"] for i in doc["issues"]] == [["build.gcc"]]
+    assert doc["incidents"][0]["test_id"] == failed["id"]
+    assert len(doc["builds"]) == 2 and len(doc["checkouts"]) == 2
