@@ -279,3 +279,18 @@ def test_kcidb_of_a_check_run_validates_with_kcidb_io(tmp_path: Path) -> None:
     assert [i["categories"] for i in doc["issues"]] == [["build.gcc"]]
     assert doc["incidents"][0]["test_id"] == failed["id"]
     assert len(doc["builds"]) == 2 and len(doc["checkouts"]) == 2
+
+
+def test_objects_touched_c_files_built_and_header_dependents(tmp_path: Path) -> None:
+    from harness.checks import objects
+    obj = tmp_path / "obj"
+    for o, deps in {"mm/khugepaged.o": "include/linux/khugepaged.h",
+                    "mm/memory.o": "include/linux/khugepaged.h",
+                    "kernel/fork.o": "include/linux/khugepaged.h",
+                    "mm/slub.o": "include/linux/slab.h"}.items():
+        cmd = objects.cmd_file(obj, o)
+        cmd.parent.mkdir(parents=True, exist_ok=True)
+        cmd.write_text(f"deps_{o} := \\\n  /src/{deps} \\\n  /src/include/linux/mm.h\n")
+    sel = objects.select(("mm/khugepaged.c", "mm/nommu.c", "include/linux/khugepaged.h"), obj)
+    assert sel.objects == ("mm/khugepaged.o", "mm/memory.o", "kernel/fork.o")
+    assert sel.skipped == ("mm/nommu.c",) and "nommu" in sel.note()
