@@ -294,3 +294,25 @@ def test_objects_touched_c_files_built_and_header_dependents(tmp_path: Path) -> 
     sel = objects.select(("mm/khugepaged.c", "mm/nommu.c", "include/linux/khugepaged.h"), obj)
     assert sel.objects == ("mm/khugepaged.o", "mm/memory.o", "kernel/fork.o")
     assert sel.skipped == ("mm/nommu.c",) and "nommu" in sel.note()
+
+
+RECORDED_PREFIX = "/root/.cache/kharness/work/debian-linux-source-7.2_7.2.13-1/{slot}/src"
+RECORDED = [  # (file, slot, [(line, flag, function, number of notes)])
+    ("x86_64-gcc-v1-3.txt", "x86_64-a49e062024",
+     [(1462, "-Wmaybe-uninitialized", "collapse_huge_page", 1)]),
+    ("x86_64-clang-v1-3.txt", "x86_64-a49e062024",
+     [(1351, "-Wsometimes-uninitialized", "", 3), (1356, "-Wsometimes-uninitialized", "", 2)]),
+]
+
+
+@pytest.mark.parametrize("name,slot,expected", RECORDED, ids=[r[0] for r in RECORDED])
+def test_recorded_compiler_output_of_the_pte_patch(name: str, slot: str,
+                                                   expected: list[tuple[int, str, str, int]]
+                                                   ) -> None:
+    """Real `make W=1 mm/khugepaged.o` output of check-demo v1 3/4 (gcc's inlining context,
+    W=1's kernel-doc lines, clang's three notes per warning, absolute O= paths)."""
+    text = (DATA / name).read_text()
+    diags = diagnostics.parse(text, [RECORDED_PREFIX.format(slot=slot)], kernel_doc=False)
+    got = sorted((d.line, d.flag, d.function, len(d.notes)) for d in diags)
+    assert got == expected
+    assert all(d.file == "mm/khugepaged.c" and "'pte'" in d.message for d in diags)

@@ -23,6 +23,9 @@ DIAG = re.compile(r"^(?P<file>[^\s:][^:]*):(?P<line>\d+):(?:(?P<col>\d+):)?\s*"
 KDOC = re.compile(r"^(?:Warning|WARNING|warning): (?P<file>[^\s:]+):(?P<line>\d+):? (?P<msg>.+)$")
 IN_FUNCTION = re.compile(r"^(?P<file>[^\s:][^:]*): In (?:member )?function ['\u2018](?P<fn>[^'\u2019]+)"
                          r"['\u2019]:\s*$")
+# gcc's inlining context: "In function 'f',\n    inlined from 'g' at file:line:" (no file:
+# prefix): the next warning is in f
+INLINED = re.compile(r"^In function ['\u2018](?P<fn>[^'\u2019]+)['\u2019],\s*$")
 AT_TOP = re.compile(r"^(?P<file>[^\s:][^:]*): At top level:\s*$")
 FUNC_DEF = re.compile(r"^[A-Za-z_][\w\s\*]*?\b(?P<name>[A-Za-z_]\w*)\s*\((?!\*)")
 NOT_A_DEF = re.compile(r";\s*$|^(?:typedef|struct|union|enum|extern|#)\b")
@@ -56,9 +59,12 @@ def parse(text: str, prefixes: Iterable[str] = (), source: SourceReader | None =
     prefixes = tuple(prefixes)
     out: list[Diagnostic] = []
     function: dict[str, str] = {}
+    inlined = ""
     for raw in text.splitlines():
         line = raw.rstrip().translate(QUOTES)
-        if m := IN_FUNCTION.match(line):
+        if m := INLINED.match(line):
+            inlined = m["fn"]
+        elif m := IN_FUNCTION.match(line):
             function[normalise_path(m["file"], prefixes)] = m["fn"]
         elif m := AT_TOP.match(line):
             function[normalise_path(m["file"], prefixes)] = ""
@@ -71,7 +77,8 @@ def parse(text: str, prefixes: Iterable[str] = (), source: SourceReader | None =
                         f"{path}:{m['line']}: {m['msg']}",))
                 continue
             out.append(Diagnostic(path, int(m["line"]), int(m["col"] or 0), sev, m["msg"],
-                                  _flag(m["flag"]), function.get(path, "")))
+                                  _flag(m["flag"]), inlined or function.get(path, "")))
+            inlined = ""
         elif kernel_doc and (m := KDOC.match(line)):
             out.append(Diagnostic(normalise_path(m["file"], prefixes), int(m["line"]), 0,
                                   "warning", m["msg"].strip()))
