@@ -142,7 +142,8 @@ class VersionChecks:
     def _source_checks(self) -> None:
         slot = build.slot_for(self.req)
         with file_lock(slot.lock):
-            slot = build.checkout_configured(self.req, self.commits[0])
+            if not (slot.tree / ".git").exists() or not (slot.objdir / ".config").exists():
+                slot = build.checkout_configured(self.req, self.commits[0])
             self.clang, clang_note = toolchain.choose(slot.tree, archmod.get(self.arch).make_arch)
             self.sparse_note = ccompile.sparse_status(slot.tree)
             self.tree = slot.tree
