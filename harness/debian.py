@@ -55,7 +55,7 @@ def mirror_for(suite: str) -> str:
     return SECURITY_MIRROR if suite.endswith("-security") else MIRROR
 
 
-def _fetch(url: str, timeout: float = 120) -> bytes:
+def fetch(url: str, timeout: float = 120) -> bytes:
     log.debug("GET %s", url)
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:
@@ -111,7 +111,7 @@ def inrelease(suite: str, refresh: bool = False) -> dict[str, str]:
     stale = path.exists() and time.time() - path.stat().st_mtime > INDEX_TTL
     if refresh or not path.exists() or stale:
         try:
-            atomic_write(path, _fetch(f"{mirror_for(suite)}/dists/{suite}/InRelease"))
+            atomic_write(path, fetch(f"{mirror_for(suite)}/dists/{suite}/InRelease"))
         except InfrastructureError:
             if not path.exists() or refresh:
                 raise
@@ -140,17 +140,17 @@ def packages_index(suite: str, arch: str, component: str = "main") -> list[dict[
         # by-hash first (consistent with InRelease even mid-mirror-update), then plain path
         base = f"{mirror_for(suite)}/dists/{suite}/{component}/binary-{arch}"
         try:
-            data = _fetch(f"{base}/by-hash/SHA256/{digests[rel]}")
+            data = fetch(f"{base}/by-hash/SHA256/{digests[rel]}")
         except (UserError, InfrastructureError):
-            data = _fetch(f"{base}/Packages.xz")
+            data = fetch(f"{base}/Packages.xz")
         if sha256_bytes(data) != digests[rel]:
             raise InfrastructureError(f"checksum mismatch for {suite}/{rel}",
                                       "the mirror served a file that InRelease does not list")
         atomic_write(path, data)
-    return _parse_stanzas(lzma.decompress(path.read_bytes()).decode(errors="replace"))
+    return parse_stanzas(lzma.decompress(path.read_bytes()).decode(errors="replace"))
 
 
-def _parse_stanzas(text: str) -> list[dict[str, str]]:
+def parse_stanzas(text: str) -> list[dict[str, str]]:
     stanzas: list[dict[str, str]] = []
     for block in text.split("\n\n"):
         fields: dict[str, str] = {}
@@ -210,7 +210,7 @@ def download(pkg: Package) -> Path:
     if dest.exists() and sha256_file(dest) == pkg.sha256:
         return dest
     log.info("downloading %s %s (%d MB) from %s", pkg.name, pkg.version, pkg.size >> 20, pkg.suite)
-    data = _fetch(pkg.url, timeout=1800)
+    data = fetch(pkg.url, timeout=1800)
     if sha256_bytes(data) != pkg.sha256:
         raise InfrastructureError(f"checksum mismatch for {pkg.filename}",
                                   "download does not match the archive's Packages index")

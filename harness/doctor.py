@@ -66,6 +66,14 @@ def install_argv(packages: list[str]) -> list[str]:
 
 
 def doctor(install: bool) -> int:
+    rc = _packages(install)
+    if rc == 0 and install:
+        from harness.checks import sparsetool
+        print(f"doctor: {sparsetool.ensure()}")
+    return rc
+
+
+def _packages(install: bool) -> int:
     miss = missing_packages()
     for pkg, why in miss:
         print(f"missing: {pkg:24s} ({why})")

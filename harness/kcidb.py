@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from harness import runinfo, verdict
+from harness.checks import kcidb as checkkcidb
+from harness.checks import summary as checksummary
 from harness.errors import HarnessBug
 from harness.runinfo import RunInfo
 from harness.symbolize import culprit_frame
@@ -250,11 +252,19 @@ def document(info: RunInfo) -> Obj:
         for n, (kind, title, detail) in enumerate(findings(r)):
             issues.setdefault(_issue_id(kind, title), issue(kind, title, detail))
             incidents.append(incident(info, r, kind, title, detail, _status(groups, r, title), n))
+    checks = checksummary.results_of(list(info.records))
+
+    def ident(*parts: Any) -> str:
+        return _id(info, *parts)
+
+    check_issues, check_incidents = checkkcidb.issues_and_incidents(ident, checks)
     doc: Obj = {"version": dict(VERSION),
-                "checkouts": [checkout(info, v) for v in info.variants()],
-                "builds": [build(info, c) for c in info.cells],
-                "tests": [test(info, r) for r in info.tests],
-                "issues": list(issues.values()), "incidents": incidents}
+                "checkouts": [checkout(info, v) for v in info.variants()]
+                + checkkcidb.checkouts(ident, checks, lambda v: checkout(info, v)),
+                "builds": [build(info, c) for c in info.cells] + checkkcidb.builds(ident, checks),
+                "tests": [test(info, r) for r in info.tests] + checkkcidb.tests(ident, checks),
+                "issues": list(issues.values()) + check_issues,
+                "incidents": incidents + check_incidents}
     pruned: Obj = _prune(doc)
     return pruned
 

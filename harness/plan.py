@@ -66,8 +66,8 @@ def _checks_lines(cfg: config.Config) -> list[str]:
         return ["build checks: none"]
     from harness.checks import compile as ccompile
     gcc = cmdline(["make", "O=<slot>/obj", *ccompile.GCC.make_args, "<touched objects>"])
-    return [f"build checks: {', '.join(cfg.checks)} (each patch of "
-            f"{', '.join(cfg.series.version_names())}, new versus the last prefix that compiled)",
+    return [(f"build checks: {', '.join(cfg.checks)} (each patch of "
+            f"{', '.join(cfg.series.version_names())}, new versus the last prefix that compiled)"),
             f"  gcc: {gcc}; sparse: the same + C=2; clang: LLVM=-<N> W=1 in <slot>/obj-clang-<N>",
-            "  checkpatch: scripts/checkpatch.pl --strict --show-types <patch>; kernel-doc: "
-            "scripts/kernel-doc -none -Wall <touched files>; bisectability: build every prefix"]
+            ("  checkpatch: scripts/checkpatch.pl --strict --show-types <patch>; kernel-doc: "
+            "scripts/kernel-doc -none -Wall <touched files>; bisectability: build every prefix")]

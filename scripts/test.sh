@@ -44,6 +44,10 @@ if [ "${KHARNESS_PREBUILD:-1}" != 0 ] && [ $# -eq 0 ]; then
 	trap stop_background EXIT
 	trap 'stop_background; exit 130' INT TERM
 fi
+# lint and types first: a failure here fails the suite (ruff's rules and mypy --strict are
+# configured in pyproject.toml)
+.venv/bin/ruff check harness tests guest_tests bench
+.venv/bin/mypy harness
 # slow tests (the real-kernel bisect demonstration): bash scripts/test.sh -m slow
 rc=0
 .venv/bin/python -m pytest tests guest_tests -ra --durations=40 -m "not slow" "$@" || rc=$?

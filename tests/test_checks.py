@@ -231,3 +231,66 @@ def test_check_cli_bad_check_name_is_one_line_before_anything_runs(tmp_path: Pat
     proc = run_cli("run", str(_cfg(tmp_path, "")), "--checks", "nope", "--out",
                    str(tmp_path / "r"))
     one_line_error(proc, "unknown check 'nope'", "kharness: usage error:")
+
+
+def test_utf8_quotes_and_absolute_tree_paths_are_normalised() -> None:
+    text = ("/c/work/x86_64-1/src/mm/khugepaged.c:1453:9: error: implicit declaration of "
+            "function \u2018khugepaged_count_result\u2019 [-Wimplicit-function-declaration]\n")
+    [d] = diagnostics.parse(text, ["/c/work/x86_64-1/src"])
+    assert (d.file, d.message) == ("mm/khugepaged.c", ("implicit declaration of function "
+                                   "'khugepaged_count_result'"))
+
+
+def test_compiler_output_leaves_w1_kernel_doc_lines_to_the_kernel_doc_check() -> None:
+    text = ("Warning: mm/k.c:20 function parameter 'order' not described in 'f'\n"
+            "mm/k.c:30:5: warning: no previous prototype for 'g' [-Wmissing-prototypes]\n")
+    assert [d.line for d in diagnostics.parse(text, kernel_doc=False)] == [30]
+    assert [d.line for d in diagnostics.parse(text)] == [20, 30]
+
+
+def test_no_objects_means_no_make(tmp_path: Path) -> None:
+    """make without a target would build (and W=1) the whole kernel."""
+    from harness.build import Slot
+    from harness.checks import compile as ccompile
+    slot = Slot(tmp_path / "src", tmp_path / "obj", tmp_path / "lock", ("ARCH=x86_64",))
+    out = ccompile.compile_objects(slot, ccompile.GCC, ())
+    assert out.compiled and out.diagnostics == () and out.command == ""
+
+
+def test_kcidb_of_a_check_run_validates_with_kcidb_io(tmp_path: Path) -> None:
+    """Checks become builds per prefix, tests per check, issues + incidents per new finding."""
+    import json
+
+    import kcidb_io  # type: ignore[import-untyped]
+
+    from harness import kcidb
+    from harness.results import Journal
+    journal = Journal(tmp_path / "results.jsonl")
+    for r in _results():
+        journal.append(r.record())
+    (tmp_path / "run.json").write_text(json.dumps({"name": "check-demo",
+                                                   "started": "2026-12-07T02:00:00Z"}))
+    doc = json.loads(kcidb.write(tmp_path / "kcidb.json").read_text())
+    kcidb_io.schema.LATEST.validate(doc)
+    assert {t["path"] for t in doc["tests"]} == {"kharness.checks.gcc", "kharness.checks.clang",
+                                                 "kharness.checks.sparse"}
+    [failed] = [t for t in doc["tests"] if t["status"] == "FAIL"]
+    assert "-Wmaybe-uninitialized" in failed["log_excerpt"]
+    assert [i["categories"] for i in doc["issues"]] == [["build.gcc"]]
+    assert doc["incidents"][0]["test_id"] == failed["id"]
+    assert len(doc["builds"]) == 2 and len(doc["checkouts"]) == 2
+
+
+def test_objects_touched_c_files_built_and_header_dependents(tmp_path: Path) -> None:
+    from harness.checks import objects
+    obj = tmp_path / "obj"
+    for o, deps in {"mm/khugepaged.o": "include/linux/khugepaged.h",
+                    "mm/memory.o": "include/linux/khugepaged.h",
+                    "kernel/fork.o": "include/linux/khugepaged.h",
+                    "mm/slub.o": "include/linux/slab.h"}.items():
+        cmd = objects.cmd_file(obj, o)
+        cmd.parent.mkdir(parents=True, exist_ok=True)
+        cmd.write_text(f"deps_{o} := \\\n  /src/{deps} \\\n  /src/include/linux/mm.h\n")
+    sel = objects.select(("mm/khugepaged.c", "mm/nommu.c", "include/linux/khugepaged.h"), obj)
+    assert sel.objects == ("mm/khugepaged.o", "mm/memory.o", "kernel/fork.o")
+    assert sel.skipped == ("mm/nommu.c",) and "nommu" in sel.note()

@@ -5,10 +5,12 @@ the quickstart build slot: the same kconfig request)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import kcidb_io  # type: ignore[import-untyped]
 import pytest
 from junitparser import JUnitXml
 
@@ -34,6 +36,9 @@ def test_check_demo_names_each_bug_against_its_patch(arch: str, tmp_path: Path) 
     assert failing == EXPECTED, proc.stdout
     assert not [r for r in recs if r["status"] == "error"], proc.stdout
     assert all(r["status"] == "pass" for r in recs if r["patch"] == 0), "base blamed"
+    ran = {(r["check"], r["status"]) for r in recs}
+    assert not [c for c, s in ran if s == "skip"], "every check ran (sparse, clang included)"
+    kcidb_io.schema.LATEST.validate(json.loads((tmp_path / "kcidb.json").read_text()))
 
     def findings(patch: int, check: str) -> list[dict[str, object]]:
         return [f for r in recs if (r["patch"], r["check"]) == (patch, check)

@@ -40,9 +40,29 @@ def test_quickstart_run_gives_verdict_and_files(tmp_path: Path) -> None:
             assert (out / name).stat().st_size > 0, name
 
 
+def test_run_folds_build_checks_into_verdict_junit_and_report(tmp_path: Path) -> None:
+    """check-demo: the runtime smoke tests pass on both variants, the build checks do not;
+    the run exits 1 naming the patch, and junit/report carry the checks."""
+    out = tmp_path / "run"
+    proc = kharness("run", "examples/check-demo.yaml", "--arch", "x86_64", "-k", "smoke",
+                    "--out", str(out))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "no regression" in proc.stdout            # the runtime verdict
+    assert "new gcc finding in v1 3/4" in proc.stdout and "does not build in v1 1/4" in \
+        proc.stdout
+    recs = list(results.read(out / "results.jsonl"))
+    assert {r["outcome"] for r in recs if r["type"] == "test"} == {"passed"}
+    assert any(r["type"] == "check" and r["status"] == "fail" for r in recs)
+    junit = (out / "junit.xml").read_text()
+    assert 'name="checks/x86_64/v1"' in junit and "-Wmaybe-uninitialized" in junit
+    html = (out / "report.html").read_text()
+    assert 'id="checks-x86_64-v1"' in html and "khugepaged_count_result" in html
+
+
 def test_series_that_warns_exits_1_and_names_new_splat(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    proc = kharness("run", "examples/warn-demo.yaml", "-k", "swap_bailout", "--out", str(out))
+    proc = kharness("run", "examples/warn-demo.yaml", "-k", "swap_bailout", "--checks", "none",
+                    "--out", str(out))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "REGRESSION" in proc.stdout
     new = [line for line in proc.stdout.splitlines() if "NEW SPLAT" in line]
@@ -57,7 +77,7 @@ def test_series_that_warns_exits_1_and_names_new_splat(tmp_path: Path) -> None:
 def test_killed_run_resumes_without_redoing_cells(tmp_path: Path) -> None:
     out = tmp_path / "run"
     argv = [sys.executable, "-m", "harness.cli", "run", "examples/quickstart.yaml", "--arch",
-            "x86_64", "-k", "smoke", "-j", "1", "--out", str(out)]
+            "x86_64", "-k", "smoke", "-j", "1", "--checks", "none", "--out", str(out)]
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     journal = out / "results.jsonl"
@@ -74,7 +94,7 @@ def test_killed_run_resumes_without_redoing_cells(tmp_path: Path) -> None:
     tests_before = [r for r in results.read(journal) if r["type"] == "test"
                     and r["cell"] == done_cell]
     resumed = kharness("run", "examples/quickstart.yaml", "--resume", str(out), "--arch",
-                       "x86_64", "-k", "smoke")
+                       "x86_64", "-k", "smoke", "--checks", "none")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     recs = list(results.read(journal))
     assert [r for r in recs if r["type"] == "test" and r["cell"] == done_cell] == tests_before

@@ -11,12 +11,13 @@ import logging
 import time
 from pathlib import Path
 
-from harness import config
+from harness import config, kcidb
 from harness.checks import junit as checkjunit
 from harness.checks import summary
 from harness.checks.model import CHECKS, CheckResult
 from harness.checks.runner import CheckOptions, run_checks, validate_checks
 from harness.results import Journal
+from harness.util import write_json
 
 log = logging.getLogger("harness")
 
@@ -47,11 +48,18 @@ def _cmd_check(args: argparse.Namespace) -> int:
     opts = CheckOptions(checks=checks, versions=tuple(args.version), archs=tuple(args.arch))
     out = Path(args.out or f"runs/{cfg.name}-check-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
     journal = Journal(out / "results.jsonl")
+    write_json(out / "run.json", {"type": "check", "name": cfg.name, "config": str(cfg.path),
+                                  "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                  "source": {"kind": cfg.source.kind,
+                                             "location": cfg.source.location,
+                                             "suite": cfg.source.suite, "ref": cfg.source.ref},
+                                  "checks": list(checks)})
     print(f"results: {out}")
     results = run_checks(cfg, opts, lambda r: _land(journal, r))
     print()
     print(summary.verdict_text(results))
     print(f"wrote {checkjunit.write(out / 'junit.xml', results)}")
+    print(f"wrote {kcidb.write(out / 'kcidb.json')}")
     return summary.exit_code(results)
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -57,7 +56,6 @@ class Output:
 
 
 GCC = Profile("gcc", ("W=1", "KCFLAGS=" + " ".join(GCC_EXTRA)))
-SPARSE = Profile("sparse", (*GCC.make_args, "C=2"), delete_objects=False, checker_output=True)
 
 
 def clang_profile(clang: Clang) -> Profile:
@@ -97,6 +95,8 @@ def argv_for(slot: Slot, profile: Profile, objects: tuple[str, ...], jobs: int) 
 
 def compile_objects(slot: Slot, profile: Profile, objects: tuple[str, ...],
                     jobs: int = 0) -> Output:
+    if not objects:           # make without a target would build (and W=1) the whole kernel
+        return Output((), 0, "")
     objdir = objdir_for(slot, profile)
     if profile.delete_objects:
         for obj in objects:
@@ -113,7 +113,7 @@ def compile_objects(slot: Slot, profile: Profile, objects: tuple[str, ...],
         f = slot.tree / path
         return f.read_text(errors="replace").splitlines() if f.is_file() else None
 
-    diags = diagnostics.parse(text, prefixes, source)
+    diags = diagnostics.parse(text, prefixes, source, kernel_doc=False)
     tail = "\n".join(proc.stdout.strip().splitlines()[-15:])
     return Output(tuple(diags), proc.returncode, cmdline(argv), tail, time.monotonic() - t0)
 
@@ -132,5 +132,15 @@ def checker_lines(text: str) -> str:
     return "\n".join(keep)
 
 
-def have_sparse() -> bool:
-    return shutil.which("sparse") is not None
+def sparse_status(tree: Path) -> str:
+    """"" when a sparse that can check this tree is found (see sparsetool), else why not."""
+    from harness.checks import sparsetool
+    return sparsetool.find(tree)[1]
+
+
+def sparse_profile(tree: Path) -> Profile:
+    """The sparse profile with CHECK= the sparse sparsetool found for this tree."""
+    from harness.checks import sparsetool
+    sparse = sparsetool.find(tree)[0] or "sparse"
+    return Profile("sparse", (*GCC.make_args, "C=2", f"CHECK={sparse}"), delete_objects=False,
+                   checker_output=True)

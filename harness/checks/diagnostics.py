@@ -27,6 +27,8 @@ AT_TOP = re.compile(r"^(?P<file>[^\s:][^:]*): At top level:\s*$")
 FUNC_DEF = re.compile(r"^[A-Za-z_][\w\s\*]*?\b(?P<name>[A-Za-z_]\w*)\s*\((?!\*)")
 NOT_A_DEF = re.compile(r";\s*$|^(?:typedef|struct|union|enum|extern|#)\b")
 SourceReader = Callable[[str], list[str] | None]
+# gcc quotes with U+2018/U+2019 under a UTF-8 locale: one spelling for comparison
+QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'"})
 
 
 def normalise_path(path: str, prefixes: Iterable[str] = ()) -> str:
@@ -46,14 +48,16 @@ def _flag(raw: str | None) -> str:
     return flag.removesuffix("=")
 
 
-def parse(text: str, prefixes: Iterable[str] = (),
-          source: SourceReader | None = None) -> list[Diagnostic]:
-    """Every warning/error in `text` (notes attached), in order, de-duplicated."""
+def parse(text: str, prefixes: Iterable[str] = (), source: SourceReader | None = None,
+          kernel_doc: bool = True) -> list[Diagnostic]:
+    """Every warning/error in `text` (notes attached), in order, de-duplicated. W=1 builds
+    also run kernel-doc on each object; `kernel_doc=False` leaves those lines to the
+    kernel-doc check."""
     prefixes = tuple(prefixes)
     out: list[Diagnostic] = []
     function: dict[str, str] = {}
     for raw in text.splitlines():
-        line = raw.rstrip()
+        line = raw.rstrip().translate(QUOTES)
         if m := IN_FUNCTION.match(line):
             function[normalise_path(m["file"], prefixes)] = m["fn"]
         elif m := AT_TOP.match(line):
@@ -68,7 +72,7 @@ def parse(text: str, prefixes: Iterable[str] = (),
                 continue
             out.append(Diagnostic(path, int(m["line"]), int(m["col"] or 0), sev, m["msg"],
                                   _flag(m["flag"]), function.get(path, "")))
-        elif m := KDOC.match(line):
+        elif kernel_doc and (m := KDOC.match(line)):
             out.append(Diagnostic(normalise_path(m["file"], prefixes), int(m["line"]), 0,
                                   "warning", m["msg"].strip()))
     return _with_functions(_unique(out), source)

@@ -10,11 +10,11 @@ on patch k when it is new relative to the last prefix before k that compiled.
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from harness import arch as archmod
 from harness import build, series, source
@@ -87,6 +87,9 @@ class VersionChecks:
                         *(PatchRef(version, p.number, n, p.subject) for p in self.sv.patches))
         self.req = build.request_for(cfg, Variant("baseline"), arch, src=src)
         self.results: list[CheckResult] = []
+        self.clang: toolchain.Clang | None = None
+        self.sparse_note = ""
+        self.tree = build.slot_for(self.req).tree
 
     def run(self) -> list[CheckResult]:
         log.info("[%s %s] checks: %s", self.arch, self.sv.version, ", ".join(self.checks))
@@ -118,7 +121,7 @@ class VersionChecks:
         try:
             build.build(req)
         except build.BuildFailed as e:
-            findings = _build_errors(e, patch, cmd)
+            findings = _build_errors(e, patch, cmd, str(build.slot_for(req).tree))
             return CheckResult("bisectability", self.arch, patch, Status.FAIL, findings,
                                note="does not build", seconds=time.monotonic() - t0,
                                command=cmd)
@@ -130,8 +133,8 @@ class VersionChecks:
         out = []
         if "gcc" in self.checks:
             out.append(ccompile.GCC)
-        if "sparse" in self.checks and ccompile.have_sparse():
-            out.append(ccompile.SPARSE)
+        if "sparse" in self.checks and not self.sparse_note:
+            out.append(ccompile.sparse_profile(self.tree))
         if "clang" in self.checks and tree_ok and self.clang is not None:
             out.append(ccompile.clang_profile(self.clang))
         return out
@@ -141,6 +144,8 @@ class VersionChecks:
         with file_lock(slot.lock):
             slot = build.checkout_configured(self.req, self.commits[0])
             self.clang, clang_note = toolchain.choose(slot.tree, archmod.get(self.arch).make_arch)
+            self.sparse_note = ccompile.sparse_status(slot.tree)
+            self.tree = slot.tree
             sel = objects.select(self.sv.touched_paths(), slot.objdir)
             profiles = self._profiles(True)
             outs = self._compile_prefixes(slot, profiles, sel)
@@ -154,9 +159,7 @@ class VersionChecks:
         self._skipped(clang_note)
 
     def _skipped(self, clang_note: str) -> None:
-        notes = {"clang": clang_note if self.clang is None else "",
-                 "sparse": "" if ccompile.have_sparse() else
-                 "sparse not installed (fix: apt-get install sparse)"}
+        notes = {"clang": clang_note if self.clang is None else "", "sparse": self.sparse_note}
         for check, note in notes.items():
             if check in self.checks and note:
                 for patch in self.patches[1:]:
@@ -164,35 +167,42 @@ class VersionChecks:
 
     def _compile_prefixes(self, slot: build.Slot, profiles: list[ccompile.Profile],
                           sel: objects.Selection) -> dict[str, list[ccompile.Output]]:
+        """Outputs per check and prefix; a prefix whose results are all cached is not even
+        checked out (a checkout rewrites files, and the next build recompiles them)."""
         outs: dict[str, list[ccompile.Output]] = {p.check: [] for p in profiles}
         outs["kernel-doc"] = []
+        touched = self.sv.touched_paths()
         for k, commit in enumerate(self.commits):
-            slot = build.checkout_configured(self.req, commit)
             tree_id = source.tree_of(self.src.repo, commit)
-            for p in profiles:
-                outs[p.check].append(self._compile_cached(slot, p, sel, tree_id, k))
+            keys = {p.check: self._key(p, sel, tree_id) for p in profiles}
             if "kernel-doc" in self.checks:
-                outs["kernel-doc"].append(resultcache.cached(
-                    ("kernel-doc", tree_id, self.sv.touched_paths()),
-                    functools.partial(kerneldoc.run_kerneldoc, slot.tree,
-                                      self.sv.touched_paths())))
+                keys["kernel-doc"] = ("kernel-doc", tree_id, touched)
+            hits = {c: resultcache.lookup(key) for c, key in keys.items()}
+            if any(v is None for v in hits.values()):
+                slot = build.checkout_configured(self.req, commit)
+            for p in profiles:
+                outs[p.check].append(hits[p.check] or self._compile(slot, p, sel, keys[p.check], k))
+            if "kernel-doc" in self.checks:
+                outs["kernel-doc"].append(hits["kernel-doc"] or resultcache.store(
+                    keys["kernel-doc"], kerneldoc.run_kerneldoc(slot.tree, touched)))
         return outs
 
-    def _compile_cached(self, slot: build.Slot, p: ccompile.Profile, sel: objects.Selection,
-                        tree_id: str, k: int) -> ccompile.Output:
+    def _key(self, p: ccompile.Profile, sel: objects.Selection, tree_id: str) -> tuple[Any, ...]:
+        tool = self.clang.text if p.check == "clang" and self.clang else \
+            build.toolchain_version(archmod.get(self.arch))
+        return (p.check, p.make_args, tree_id, self.arch, self.req.requested.as_text(), tool,
+                sel.objects)
+
+    def _compile(self, slot: build.Slot, p: ccompile.Profile, sel: objects.Selection,
+                 key: tuple[Any, ...], k: int) -> ccompile.Output:
         if not sel.objects:
             return ccompile.Output((), 0, "")
         if p.check == "clang" and self.clang is not None:
             ccompile.prepare_clang(slot, p, self.clang)
-        tool = self.clang.text if p.check == "clang" and self.clang else \
-            build.toolchain_version(archmod.get(self.arch))
-        key = (p.check, p.make_args, tree_id, self.arch, self.req.requested.as_text(), tool,
-               sel.objects)
-        t0 = time.monotonic()
-        out = resultcache.cached(key, lambda: ccompile.compile_objects(slot, p, sel.objects))
+        out = resultcache.store(key, ccompile.compile_objects(slot, p, sel.objects))
         log.info("[%s %s] %s %s: %d diagnostics, exit %d (%.1fs)", self.arch,
                  self.patches[k].label, p.check, " ".join(sel.objects), len(out.diagnostics),
-                 out.returncode, time.monotonic() - t0)
+                 out.returncode, out.seconds)
         return out
 
     def _judge(self, check: str, outs: list[ccompile.Output], sel: objects.Selection) -> None:
@@ -256,10 +266,11 @@ def _finding(check: str, patch: PatchRef, d: Diagnostic, command: str) -> Findin
                    command)
 
 
-def _build_errors(e: build.BuildFailed, patch: PatchRef, command: str) -> tuple[Finding, ...]:
+def _build_errors(e: build.BuildFailed, patch: PatchRef, command: str,
+                  tree: str) -> tuple[Finding, ...]:
     """The compiler errors of a failed prefix build (or its summary when none parse)."""
     from harness.checks import diagnostics
-    errors = [d for d in diagnostics.parse(e.why) if d.severity == "error"]
+    errors = [d for d in diagnostics.parse(e.why, (tree,)) if d.severity == "error"]
     if errors:
         return tuple(replace(_finding("bisectability", patch, d, command), severity="error")
                      for d in errors[:5])

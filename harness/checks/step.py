@@ -4,7 +4,9 @@ not build"). Compiles only the objects that differ between the two trees."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from harness import arch as archmod
 from harness import build, source
@@ -45,6 +47,8 @@ def judge(cfg: Config, arch: str, check: str, good: Variant, variant: Variant,
     ref = build.request_for(cfg, good, arch, src=src)
     build.build(ref)
     touched = tuple(source.git(src.repo, "diff", "--name-only", ref.commit, req.commit).split())
+    if not touched:
+        return StepVerdict(False, (), "same tree as the good endpoint")
     before, after = _outputs(ref, req, check, touched)
     files = sorted({d.file for d in before + after})
     diff = source.git(src.repo, "diff", "-U0", ref.commit, req.commit, "--", *files) \
@@ -62,28 +66,40 @@ def _outputs(ref: build.BuildRequest, req: build.BuildRequest, check: str,
     outs = []
     with file_lock(slot.lock):
         for r in (ref, req):
-            slot = build.checkout_configured(ref, r.commit)
-            tree_id = source.tree_of(ref.source.repo, r.commit)
-            out = _one(slot, ref, check, touched, tree_id)
+            key, compute = _plan(slot, ref, check, touched,
+                                 source.tree_of(ref.source.repo, r.commit))
+            out = resultcache.lookup(key)
+            if out is None:        # checked out only when the result is not cached
+                build.checkout_configured(ref, r.commit)
+                out = resultcache.store(key, compute())
             outs.append([d for d in out.diagnostics if d.severity in keep])
     return outs[0], outs[1]
 
 
-def _one(slot: build.Slot, ref: build.BuildRequest, check: str, touched: tuple[str, ...],
-         tree_id: str) -> ccompile.Output:
+def _plan(slot: build.Slot, ref: build.BuildRequest, check: str, touched: tuple[str, ...],
+          tree_id: str) -> tuple[tuple[Any, ...], Callable[[], ccompile.Output]]:
+    """(cache key, how to compute) of one check on one tree."""
     if check == "kernel-doc":
-        return resultcache.cached(("kernel-doc", tree_id, touched),
-                                  lambda: kerneldoc.run_kerneldoc(slot.tree, touched))
-    profile = ccompile.GCC if check == "gcc" else ccompile.SPARSE
+        return ("kernel-doc", tree_id, touched), lambda: kerneldoc.run_kerneldoc(slot.tree,
+                                                                                 touched)
+    profile, clang = ccompile.GCC, None
     tool = build.toolchain_version(archmod.get(ref.arch))
+    if check == "sparse":
+        if why := ccompile.sparse_status(slot.tree):
+            raise UserError(why)
+        profile = ccompile.sparse_profile(slot.tree)
     if check == "clang":
         clang, why = toolchain.choose(slot.tree, archmod.get(ref.arch).make_arch)
         if clang is None:
             raise UserError(why)
-        profile = ccompile.clang_profile(clang)
-        ccompile.prepare_clang(slot, profile, clang)
-        tool = clang.text
+        profile, tool = ccompile.clang_profile(clang), clang.text
     sel = objects.select(touched, slot.objdir)
     key = (profile.check, profile.make_args, tree_id, ref.arch, ref.requested.as_text(), tool,
            sel.objects)
-    return resultcache.cached(key, lambda: ccompile.compile_objects(slot, profile, sel.objects))
+
+    def compute() -> ccompile.Output:
+        if profile.check == "clang" and clang is not None:
+            ccompile.prepare_clang(slot, profile, clang)
+        return ccompile.compile_objects(slot, profile, sel.objects)
+
+    return key, compute
