@@ -1,0 +1,130 @@
+"""Racers: rmap walkers and page-table users meeting khugepaged's collapses (issue 17).
+
+An mTHP collapse unhooks the whole page table (pmdp_collapse_flush) while only some of its
+ptes are collapsed; the anon_vma lock keeps rmap walkers of the neighbouring folios out
+until the table is back. `thpracer` (guest_tests/workloads/thpracer.c) keeps khugepaged
+collapsing 64K blocks of a region (re-splitting what it collapsed) while it migrates the
+neighbours of those blocks, in the same PMDs, between the guest's two NUMA nodes
+(move_pages, mbind MPOL_MF_MOVE, migrate_pages) and compacts memory; it verifies the
+contents of every populated page throughout. A kernel that lets a walker meet the unhooked
+table leaves migration entries behind: the splat guard fails the test with the WARNING /
+BUG; a changed page fails it as a finding.
+
+Not vacuous: each test asserts that pages really migrated (vmstat pgmigrate_success grew),
+that khugepaged collapsed in the same interval (pages_collapsed grew) and that the racer
+saw its own blocks collapsed (collapsed_seen, from pagemap + kpageflags).
+
+Duration: KHARNESS_RACER_SECONDS (default 20, the CI length) for the default tests; the
+`slow` ones run KHARNESS_RACER_SLOW_SECONDS (default 300). The seed is
+KHARNESS_RACER_SEED or fresh per test; it is printed with a reproducer and journalled.
+Guests need two NUMA nodes: kernel fragment `racers` (NUMA + NUMA_EMU) and `guest:
+numa_nodes: 2` in the config (examples/racers-demo.yaml); otherwise the tests skip saying so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shlex
+from typing import Any
+
+import pytest
+from khsupport import Kh, knobset
+
+from harness import knobs
+
+SECONDS = float(os.environ.get("KHARNESS_RACER_SECONDS", "20"))
+SLOW_SECONDS = float(os.environ.get("KHARNESS_RACER_SLOW_SECONDS", "300"))
+PMDS = 16
+# khugepaged at its fastest that TCG allows: a pass over the region every ~10 ms of sleep.
+RACER_FAST = {"scan_sleep_millisecs": 10, "alloc_sleep_millisecs": 100, "pages_to_scan": 4096}
+KNOBSETS = {
+    "16K+64K+PMD-none0": knobset("racers-none0", sizes="16K+64K+PMD", max_ptes_none=0,
+                                 **RACER_FAST),
+    "16K+64K+PMD-none511": knobset("racers-none511", sizes="16K+64K+PMD", max_ptes_none=511,
+                                   **RACER_FAST),
+}
+VMSTAT_KEYS = ("pgmigrate_success", "pgmigrate_fail", "compact_migrate_scanned",
+               "numa_pages_migrated", "thp_migration_success", "thp_split_page")
+
+
+def seed() -> int:
+    env = os.environ.get("KHARNESS_RACER_SEED")
+    return int(env) if env else random.SystemRandom().randrange(1, 1 << 31)
+
+
+def vmstat(guest: Any) -> dict[str, int]:
+    out = guest.run(["cat", "/proc/vmstat"], check=True).stdout
+    pairs = (line.split() for line in out.splitlines())
+    return {p[0]: int(p[1]) for p in pairs if len(p) == 2 and p[1].isdigit()}
+
+
+def racer_report(stdout: str) -> dict[str, Any]:
+    for line in reversed(stdout.splitlines()):
+        if line.startswith("{") and '"event":"racer"' in line:
+            return dict(json.loads(line))
+    return {}
+
+
+def reproducer(request: pytest.FixtureRequest, ks: knobs.KnobSet, argv: list[str]) -> str:
+    cfg = request.config.getoption("kharness_config") or "CONFIG"
+    target = request.getfixturevalue("kh_target")
+    return (f"kharness boot {cfg} --arch {target.arch} --variant {target.variant} "
+            f"(knobs {knobs.describe(ks)}) -- {shlex.join(argv)}")
+
+
+def run_racer(kh: Kh, request: pytest.FixtureRequest, ks: knobs.KnobSet, seconds: float,
+              extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Apply the knobs, run thpracer, return its report + the vmstat / THP deltas."""
+    kh.apply(ks)
+    argv = ["thpracer", "--seconds", f"{seconds:g}", "--pmds", str(PMDS),
+            "--seed", str(seed()), *extra]
+    kh.record["racer_argv"] = argv
+    print(f"reproduce: {reproducer(request, ks, argv)}")
+    before, meter = vmstat(kh.guest), kh.start_meter()
+    res = kh.guest.run(argv, timeout=seconds * kh.vm.scale + 120 * kh.vm.scale)
+    delta, after = meter.finish(), vmstat(kh.guest)
+    report = racer_report(res.stdout)
+    moved = {k: after.get(k, 0) - before.get(k, 0) for k in VMSTAT_KEYS}
+    kh.record["racer"] = report | {"vmstat": moved}
+    print(f"racer: {report}\nvmstat delta: {moved}\n{res.stderr[-1500:]}")
+    if res.exit_code == 3:
+        pytest.skip(res.stderr.strip().splitlines()[-1])
+    assert res.exit_code != 1, f"thpracer found changed pages:\n{res.stderr[-3000:]}"
+    assert res.exit_code == 0 and report, f"thpracer failed ({res.exit_code}): {res.stderr[-2000:]}"
+    return {"report": report, "vmstat": moved, "pages_collapsed": delta.pages_collapsed,
+            "collapse_alloc": delta.by_size("collapse_alloc")}
+
+
+def assert_raced(r: dict[str, Any]) -> None:
+    """Both sides worked in the same interval: migration and khugepaged's collapses."""
+    rep, mig = r["report"], r["vmstat"]
+    assert mig["pgmigrate_success"] > 0, f"no page migrated (vacuous race): {mig}"
+    assert r["pages_collapsed"] > 0 or r["collapse_alloc"], \
+        f"khugepaged collapsed nothing while the racer ran: {r}"
+    assert rep["collapsed_seen"] > 0, f"no block of the racer's region was collapsed: {rep}"
+    assert rep["verified"] > 0 and rep["corrupt"] == 0
+
+
+@pytest.mark.needs("thp", "numa", "compaction")
+@pytest.mark.parametrize("ks", KNOBSETS.values(), ids=KNOBSETS)
+def test_migration_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest) -> None:
+    """move_pages / mbind / migrate_pages of the collapsing ranges' neighbours + compaction."""
+    assert_raced(run_racer(kh, request, ks, SECONDS))
+
+
+@pytest.mark.needs("thp", "numa", "compaction", "page_idle")
+def test_reclaim_and_idle_racer(kh: Kh, request: pytest.FixtureRequest) -> None:
+    """The migration racer plus page_idle rmap walks and MADV_COLD/PAGEOUT from a child."""
+    r = run_racer(kh, request, KNOBSETS["16K+64K+PMD-none0"], SECONDS, ("--idle", "--pageout"))
+    assert_raced(r)
+    assert r["report"]["idle_rounds"] > 0, f"no page_idle round: {r['report']}"
+
+
+@pytest.mark.slow
+@pytest.mark.needs("thp", "numa", "compaction")
+@pytest.mark.parametrize("ks", KNOBSETS.values(), ids=KNOBSETS)
+def test_migration_racer_long(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest) -> None:
+    """The nightly length of test_migration_racer."""
+    assert_raced(run_racer(kh, request, ks, SLOW_SECONDS))
