@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -52,7 +52,7 @@ def test_racers_fragment_brings_numa_emulation_without_acpi() -> None:
 
 
 class RecordingVM:
-    made: list[dict[str, Any]] = []
+    made: ClassVar[list[dict[str, Any]]] = []
 
     def __init__(self, image: Path, arch: str, **kw: Any) -> None:
         RecordingVM.made.append({"arch": arch, **kw})
