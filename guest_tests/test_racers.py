@@ -46,7 +46,8 @@ KNOBSETS = {
                                    **RACER_FAST),
 }
 VMSTAT_KEYS = ("pgmigrate_success", "pgmigrate_fail", "compact_migrate_scanned",
-               "numa_pages_migrated", "thp_migration_success", "thp_split_page")
+               "numa_pages_migrated", "numa_hint_faults", "thp_migration_success",
+               "thp_split_page", "pswpout", "pswpin")
 
 
 def seed() -> int:
@@ -58,6 +59,14 @@ def vmstat(guest: Any) -> dict[str, int]:
     out = guest.run(["cat", "/proc/vmstat"], check=True).stdout
     pairs = (line.split() for line in out.splitlines())
     return {p[0]: int(p[1]) for p in pairs if len(p) == 2 and p[1].isdigit()}
+
+
+def numa_balancing(guest: Any, value: str) -> str | None:
+    """Set kernel.numa_balancing (hinting faults migrate too); the old value, or None
+    when the kernel has no NUMA balancing."""
+    path = "/proc/sys/kernel/numa_balancing"
+    res = guest.run(["sh", "-c", f"cat {path} && echo {value} > {path}"])
+    return res.stdout.strip() if res.exit_code == 0 else None
 
 
 def racer_report(stdout: str) -> dict[str, Any]:
@@ -82,8 +91,13 @@ def run_racer(kh: Kh, request: pytest.FixtureRequest, ks: knobs.KnobSet, seconds
             "--seed", str(seed()), *extra]
     kh.record["racer_argv"] = argv
     print(f"reproduce: {reproducer(request, ks, argv)}")
+    balancing = numa_balancing(kh.guest, "1")
     before, meter = vmstat(kh.guest), kh.start_meter()
-    res = kh.guest.run(argv, timeout=seconds * kh.vm.scale + 120 * kh.vm.scale)
+    try:
+        res = kh.guest.run(argv, timeout=seconds * kh.vm.scale + 120 * kh.vm.scale)
+    finally:
+        if balancing is not None and kh.vm.outcome.value == "ok":
+            numa_balancing(kh.guest, balancing)
     delta, after = meter.finish(), vmstat(kh.guest)
     report = racer_report(res.stdout)
     moved = {k: after.get(k, 0) - before.get(k, 0) for k in VMSTAT_KEYS}

@@ -16,8 +16,8 @@
  *             split_huge_pages, or MADV_DONTNEED of one page + rewrite) so khugepaged
  *             never runs out of work; it also touches the neighbours (a stale migration
  *             entry is met there).
- *   migrate   move_pages(2) of the neighbours of one PMD (and of some collapse-range
- *             pages) to the other node, PMD after PMD; every 8th round mbind(2)
+ *   migrate   move_pages(2) of the neighbours of one PMD (every 4th round also of some
+ *             collapse-range pages) to the other node, PMD after PMD; every 8th round mbind(2)
  *             MPOL_MF_MOVE of a whole PMD, every 32nd migrate_pages(2) of the process.
  *   compact   writes /proc/sys/vm/compact_memory every --compact-ms (0: never).
  *   pageout   (--pageout) MADV_COLD / MADV_PAGEOUT of neighbour pages (reclaim's rmap
@@ -225,23 +225,27 @@ static void *mutator(void *arg)
 	return NULL;
 }
 
-/* The neighbours of one PMD (odd blocks) plus every 4th collapse-range page. */
-static unsigned long pmd_targets(unsigned long pmd, void **pages)
+/*
+ * The neighbours of one PMD (its odd blocks); with `ranges` also every 4th page of the
+ * collapse ranges (a migration entry there fails that collapse, so only now and then).
+ */
+static unsigned long pmd_targets(unsigned long pmd, void **pages, bool ranges)
 {
 	unsigned long n = 0;
 
 	for (unsigned long i = 0; i < PMD_PAGES; i++) {
 		unsigned long page = pmd * PMD_PAGES + i, block = i / BLOCK_PAGES;
 
-		if (populated(page) && (block % 2 == 1 || i % 4 == 0))
+		if (populated(page) && (block % 2 == 1 || (ranges && i % 4 == 0)))
 			pages[n++] = region + page * PAGE;
 	}
 	return n;
 }
 
-static void move_pmd(unsigned long pmd, int to, void **pages, int *tnodes, int *status)
+static void move_pmd(unsigned long pmd, int to, bool ranges, void **pages, int *tnodes,
+		     int *status)
 {
-	unsigned long n = pmd_targets(pmd, pages);
+	unsigned long n = pmd_targets(pmd, pages, ranges);
 
 	for (unsigned long i = 0; i < n; i++)
 		tnodes[i] = to;
@@ -282,12 +286,12 @@ static void *migrator(void *arg)
 		unsigned long pmd = round % o.pmds;
 		int to = nodes[(round / o.pmds) % 2];  /* each pass flips every target */
 
-		if (round % 8 == 7)
-			mbind_pmd(pmd, to);
-		else if (round % 32 == 31)
+		if (round % 32 == 31)
 			migrate_all(nodes[to == nodes[0]], to);
+		else if (round % 8 == 7)
+			mbind_pmd(pmd, to);
 		else
-			move_pmd(pmd, to, pages, tnodes, status);
+			move_pmd(pmd, to, round % 4 == 3, pages, tnodes, status);
 		round++;
 	}
 	free(pages);
