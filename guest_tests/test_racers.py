@@ -76,11 +76,15 @@ def racer_report(stdout: str) -> dict[str, Any]:
     return {}
 
 
-def reproducer(request: pytest.FixtureRequest, ks: knobs.KnobSet, argv: list[str]) -> str:
-    cfg = request.config.getoption("kharness_config") or "CONFIG"
+def reproducer(request: pytest.FixtureRequest, kh: Kh, ks: knobs.KnobSet, argv: list[str]) -> str:
+    """`kharness boot` of the same kernel and guest, the knob set, the racer's argv."""
+    cfg = request.config.getoption("kharness_config") or request.config.getini("kharness_config")
     target = request.getfixturevalue("kh_target")
-    return (f"kharness boot {cfg} --arch {target.arch} --variant {target.variant} "
-            f"(knobs {knobs.describe(ks)}) -- {shlex.join(argv)}")
+    boot = ["kharness", "boot", str(cfg or "CONFIG"), "--arch", target.arch, "--variant",
+            target.variant, "--mem", str(kh.vm.mem)]
+    boot += [a for arg in str(kh.vm.cmdline).split() if arg.startswith("numa=")
+             for a in ("--append", arg)]
+    return f"{shlex.join(boot)} -- {shlex.join(argv)}   # knobs: {knobs.describe(ks)}"
 
 
 def run_racer(kh: Kh, request: pytest.FixtureRequest, ks: knobs.KnobSet, seconds: float,
@@ -90,7 +94,7 @@ def run_racer(kh: Kh, request: pytest.FixtureRequest, ks: knobs.KnobSet, seconds
     argv = ["thpracer", "--seconds", f"{seconds:g}", "--pmds", str(PMDS),
             "--seed", str(seed()), *extra]
     kh.record["racer_argv"] = argv
-    print(f"reproduce: {reproducer(request, ks, argv)}")
+    print(f"reproduce: {reproducer(request, kh, ks, argv)}")
     balancing = numa_balancing(kh.guest, "1")
     before, meter = vmstat(kh.guest), kh.start_meter()
     try:
