@@ -146,3 +146,14 @@ def test_reclaim_and_idle_racer(kh: Kh, request: pytest.FixtureRequest) -> None:
 def test_migration_racer_long(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest) -> None:
     """The nightly length of test_migration_racer."""
     assert_raced(run_racer(kh, request, ks, SLOW_SECONDS))
+
+
+@pytest.mark.needs("thp", "numa", "compaction", "userfaultfd")
+def test_uffd_wp_racer(kh: Kh, request: pytest.FixtureRequest) -> None:
+    """The migration racer plus userfaultfd write-protect of one block at a time: every
+    write to a protected page must raise its WP event, collapse or migration between."""
+    r = run_racer(kh, request, KNOBSETS["16K+64K+PMD-none0"], SECONDS, ("--uffd",))
+    assert_raced(r)
+    rep = r["report"]
+    assert rep["wp_served"] > 0, f"no uffd WP fault served: {rep}"
+    assert rep["wp_missed"] == 0, f"writes to write-protected pages raised no event: {rep}"

@@ -22,6 +22,8 @@
  *   compact   writes /proc/sys/vm/compact_memory every --compact-ms (0: never).
  *   pageout   (--pageout) MADV_COLD / MADV_PAGEOUT of neighbour pages (reclaim's rmap
  *             walk, try_to_unmap; swap ptes next to the collapsing ranges).
+ *   uffd      (--uffd) userfaultfd write-protect of one block at a time, written back,
+ *             faults served by a handler thread (wp_missed counts writes that raised none).
  *   idle      (--idle) marks the region's PFNs idle through /sys/kernel/mm/page_idle/
  *             bitmap and reads it back (an rmap walk started from user space).
  *
@@ -33,6 +35,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -64,7 +69,7 @@ struct opts {
 	double seconds;
 	unsigned long pmds, compact_ms;
 	uint64_t seed;
-	bool pageout, idle, no_migrate;
+	bool pageout, idle, no_migrate, uffd;
 };
 
 static struct opts o = { .seconds = 10, .pmds = 16, .compact_ms = 1000, .seed = 1 };
@@ -72,10 +77,11 @@ static char *region;
 static uint8_t *gen;                        /* per page: generation of its contents */
 static bool *blk_large;                     /* per 64K block: large at the last sweep */
 static int nodes[2], nnodes;
-static atomic_bool stop;
+static atomic_bool stop, handler_stop;      /* the uffd handler outlives the writers */
 static atomic_ulong moved, move_calls, move_failed, mbind_calls, migrate_calls;
 static atomic_ulong compactions, collapsed_seen, resplit, verified, corrupt, touched;
-static atomic_ulong paged_out, idle_rounds, sweeps;
+static atomic_ulong paged_out, idle_rounds, sweeps, wp_protected, wp_served, wp_missed;
+static int uffd = -1;
 static int kpf_fd = -1, pagemap_fd = -1;
 static bool split_debugfs;
 
@@ -361,10 +367,87 @@ static void *pager(void *arg)
 	return NULL;
 }
 
+/*
+ * userfaultfd write-protect: the region is registered in WP mode; the wp thread protects
+ * one block's populated pages, writes each (same value back), and the handler thread
+ * serves the WP fault by unprotecting. Every protected page written must raise exactly
+ * one event: khugepaged must keep out of (or preserve) write-protected ptes, so a
+ * missing event (wp_missed) means a collapse or a walker dropped the uffd-wp bit.
+ */
+static bool uffd_setup(void)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)region, .len = o.pmds * PMD_SIZE },
+		.mode = UFFDIO_REGISTER_MODE_WP,
+	};
+
+	uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api) || ioctl(uffd, UFFDIO_REGISTER, &reg)) {
+		fprintf(stderr, "thpracer: userfaultfd WP unavailable (CONFIG_USERFAULTFD): %s\n",
+			strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+static int wp(char *at, unsigned long len, bool on)
+{
+	struct uffdio_writeprotect w = {
+		.range = { .start = (uintptr_t)at, .len = len },
+		.mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+	};
+
+	return ioctl(uffd, UFFDIO_WRITEPROTECT, &w);
+}
+
+static void *uffd_handler(void *arg)
+{
+	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	(void)arg;
+	while (!atomic_load(&handler_stop)) {
+		if (poll(&pfd, 1, 100) <= 0 || read(uffd, &msg, sizeof(msg)) != sizeof(msg))
+			continue;
+		if (msg.event != UFFD_EVENT_PAGEFAULT || !(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP))
+			continue;
+		atomic_fetch_add(&wp_served, 1);    /* before the writer can go on */
+		wp((char *)(uintptr_t)(msg.arg.pagefault.address & ~(PAGE - 1)), PAGE, false);
+	}
+	return NULL;
+}
+
+static void *wp_writer(void *arg)
+{
+	uint64_t s = o.seed ^ 0x3b;
+
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		unsigned long first = (rnd(&s) % (o.pmds * BLOCKS)) * BLOCK_PAGES, n = 0;
+		unsigned long before = atomic_load(&wp_served);
+
+		for (unsigned long p = first; p < first + BLOCK_PAGES; p++)
+			if (populated(p) && wp(region + p * PAGE, PAGE, true) == 0)
+				n++;
+		atomic_fetch_add(&wp_protected, n);
+		usleep(5000);                       /* give khugepaged a look at it */
+		for (unsigned long p = first; p < first + BLOCK_PAGES; p++)
+			if (populated(p)) {
+				volatile uint64_t *w = (volatile uint64_t *)(region + p * PAGE);
+
+				w[0] = w[0];
+			}
+		if (atomic_load(&wp_served) - before < n)
+			atomic_fetch_add(&wp_missed, n - (atomic_load(&wp_served) - before));
+	}
+	return NULL;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: thpracer [--seconds S] [--pmds N] [--seed N] [--compact-ms MS]\n"
-		"                [--pageout] [--idle] [--no-migrate]\n");
+		"                [--pageout] [--idle] [--uffd] [--no-migrate]\n");
 	exit(2);
 }
 
@@ -373,7 +456,7 @@ static void parse(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "seconds", 1, 0, 's' }, { "pmds", 1, 0, 'p' }, { "seed", 1, 0, 'S' },
 		{ "compact-ms", 1, 0, 'c' }, { "pageout", 0, 0, 'o' }, { "idle", 0, 0, 'i' },
-		{ "no-migrate", 0, 0, 'n' }, { 0, 0, 0, 0 }
+		{ "no-migrate", 0, 0, 'n' }, { "uffd", 0, 0, 'u' }, { 0, 0, 0, 0 }
 	};
 	int c;
 
@@ -386,6 +469,7 @@ static void parse(int argc, char **argv)
 		case 'o': o.pageout = true; break;
 		case 'i': o.idle = true; break;
 		case 'n': o.no_migrate = true; break;
+		case 'u': o.uffd = true; break;
 		default: usage();
 		}
 	}
@@ -442,14 +526,16 @@ static void report(double secs)
 	       "\"split\":\"%s\",\"moved\":%lu,\"move_calls\":%lu,\"move_failed\":%lu,"
 	       "\"mbind_calls\":%lu,\"migrate_calls\":%lu,\"compactions\":%lu,"
 	       "\"collapsed_seen\":%lu,\"resplit\":%lu,\"sweeps\":%lu,\"verified\":%lu,"
-	       "\"touched\":%lu,\"corrupt\":%lu,\"paged_out\":%lu,\"idle_rounds\":%lu}\n",
+	       "\"touched\":%lu,\"corrupt\":%lu,\"paged_out\":%lu,\"idle_rounds\":%lu,"
+	       "\"wp_protected\":%lu,\"wp_served\":%lu,\"wp_missed\":%lu}\n",
 	       (unsigned long long)o.seed, secs, o.pmds, nnodes,
 	       split_debugfs ? "debugfs" : "dontneed", atomic_load(&moved),
 	       atomic_load(&move_calls), atomic_load(&move_failed), atomic_load(&mbind_calls),
 	       atomic_load(&migrate_calls), atomic_load(&compactions),
 	       atomic_load(&collapsed_seen), atomic_load(&resplit), atomic_load(&sweeps),
 	       atomic_load(&verified), atomic_load(&touched), atomic_load(&corrupt),
-	       atomic_load(&paged_out), atomic_load(&idle_rounds));
+	       atomic_load(&paged_out), atomic_load(&idle_rounds), atomic_load(&wp_protected),
+	       atomic_load(&wp_served), atomic_load(&wp_missed));
 	fflush(stdout);
 }
 
@@ -462,7 +548,7 @@ static void final_check(void)
 
 int main(int argc, char **argv)
 {
-	pthread_t th[5];
+	pthread_t th[7], handler;
 	int nth = 0;
 	char msg[160];
 	double t0;
@@ -488,6 +574,12 @@ int main(int argc, char **argv)
 		pthread_create(&th[nth++], NULL, idler, NULL);
 	if (o.pageout)
 		pthread_create(&th[nth++], NULL, pager, NULL);
+	if (o.uffd) {
+		if (!uffd_setup())
+			return 3;
+		pthread_create(&handler, NULL, uffd_handler, NULL);
+		pthread_create(&th[nth++], NULL, wp_writer, NULL);
+	}
 	while (now() - t0 < o.seconds) {
 		sleep(1);
 		progress(t0);
@@ -495,6 +587,9 @@ int main(int argc, char **argv)
 	atomic_store(&stop, true);
 	for (int i = 0; i < nth; i++)
 		pthread_join(th[i], NULL);
+	atomic_store(&handler_stop, true);
+	if (o.uffd)
+		pthread_join(handler, NULL);
 	final_check();
 	report(now() - t0);
 	kmsg("thpracer: done\n");
