@@ -157,3 +157,12 @@ def test_uffd_wp_racer(kh: Kh, request: pytest.FixtureRequest) -> None:
     rep = r["report"]
     assert rep["wp_served"] > 0, f"no uffd WP fault served: {rep}"
     assert rep["wp_missed"] == 0, f"writes to write-protected pages raised no event: {rep}"
+
+
+@pytest.mark.needs("thp", "numa", "compaction", "ksm")
+def test_ksm_racer(kh: Kh, request: pytest.FixtureRequest) -> None:
+    """The migration racer with KSM pages as the neighbours (ksmd at its fastest): their
+    migration walks the rmap through rmap_walk_ksm."""
+    r = run_racer(kh, request, KNOBSETS["16K+64K+PMD-none0"], SECONDS, ("--ksm",))
+    assert_raced(r)
+    assert r["report"]["ksm_pages_shared"] > 0, f"KSM merged nothing: {r['report']}"

@@ -24,6 +24,9 @@
  *             walk, try_to_unmap; swap ptes next to the collapsing ranges).
  *   uffd      (--uffd) userfaultfd write-protect of one block at a time, written back,
  *             faults served by a handler thread (wp_missed counts writes that raised none).
+ *   ksm       (--ksm) neighbour pages get PMD-independent contents, the region is
+ *             MADV_MERGEABLE and ksmd runs at its fastest: KSM pages next to the
+ *             collapsing ranges, migrated through rmap_walk_ksm (pages_shared reported).
  *   idle      (--idle) marks the region's PFNs idle through /sys/kernel/mm/page_idle/
  *             bitmap and reads it back (an rmap walk started from user space).
  *
@@ -69,7 +72,7 @@ struct opts {
 	double seconds;
 	unsigned long pmds, compact_ms;
 	uint64_t seed;
-	bool pageout, idle, no_migrate, uffd;
+	bool pageout, idle, no_migrate, uffd, ksm;
 };
 
 static struct opts o = { .seconds = 10, .pmds = 16, .compact_ms = 1000, .seed = 1 };
@@ -82,6 +85,7 @@ static atomic_ulong moved, move_calls, move_failed, mbind_calls, migrate_calls;
 static atomic_ulong compactions, collapsed_seen, resplit, verified, corrupt, touched;
 static atomic_ulong paged_out, idle_rounds, sweeps, wp_protected, wp_served, wp_missed;
 static int uffd = -1;
+static long ksm_shared = -1, ksm_sharing = -1;
 static int kpf_fd = -1, pagemap_fd = -1;
 static bool split_debugfs;
 
@@ -110,6 +114,9 @@ static bool populated(unsigned long page)   /* page index within the region */
 
 static uint64_t stamp(unsigned long page, unsigned int g, unsigned long word)
 {
+	/* --ksm: a neighbour page's contents do not depend on its PMD, so KSM merges them */
+	if (o.ksm && (page % PMD_PAGES / BLOCK_PAGES) % 2 == 1 && g == 1)
+		page %= PMD_PAGES;
 	return (o.seed * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)page << 20) ^ ((uint64_t)g << 12) ^ word;
 }
 
@@ -444,10 +451,67 @@ static void *wp_writer(void *arg)
 	return NULL;
 }
 
+/* KSM: ksmd at its fastest over the region; the old settings restored at the end. */
+static const char *const ksm_knobs[] = { "run", "sleep_millisecs", "pages_to_scan" };
+static char ksm_saved[3][32];
+
+static bool ksm_write(const char *name, const char *value, char *old, size_t oldlen)
+{
+	char path[96];
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", name);
+	fd = open(path, O_RDWR);
+	if (fd < 0)
+		return false;
+	if (old) {
+		n = read(fd, old, oldlen - 1);
+		old[n > 0 ? n : 0] = 0;
+	}
+	n = pwrite(fd, value, strlen(value), 0);
+	close(fd);
+	return n == (ssize_t)strlen(value);
+}
+
+static bool ksm_start(void)
+{
+	const char *fast[] = { "1", "0", "2000" };
+
+	if (madvise(region, o.pmds * PMD_SIZE, MADV_MERGEABLE)) {
+		fprintf(stderr, "thpracer: MADV_MERGEABLE failed (CONFIG_KSM): %s\n", strerror(errno));
+		return false;
+	}
+	for (int i = 0; i < 3; i++)
+		if (!ksm_write(ksm_knobs[i], fast[i], ksm_saved[i], sizeof(ksm_saved[i])))
+			return false;
+	return true;
+}
+
+static long ksm_read(const char *name)
+{
+	char path[96], buf[32] = "";
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", name);
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) < 0)
+		buf[0] = 0;
+	if (fd >= 0)
+		close(fd);
+	return atol(buf);
+}
+
+static void ksm_stop(void)
+{
+	for (int i = 2; i >= 0; i--)
+		ksm_write(ksm_knobs[i], ksm_saved[i], NULL, 0);
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: thpracer [--seconds S] [--pmds N] [--seed N] [--compact-ms MS]\n"
-		"                [--pageout] [--idle] [--uffd] [--no-migrate]\n");
+		"                [--pageout] [--idle] [--uffd] [--ksm] [--no-migrate]\n");
 	exit(2);
 }
 
@@ -456,7 +520,8 @@ static void parse(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "seconds", 1, 0, 's' }, { "pmds", 1, 0, 'p' }, { "seed", 1, 0, 'S' },
 		{ "compact-ms", 1, 0, 'c' }, { "pageout", 0, 0, 'o' }, { "idle", 0, 0, 'i' },
-		{ "no-migrate", 0, 0, 'n' }, { "uffd", 0, 0, 'u' }, { 0, 0, 0, 0 }
+		{ "no-migrate", 0, 0, 'n' }, { "uffd", 0, 0, 'u' },
+		{ "ksm", 0, 0, 'k' }, { 0, 0, 0, 0 }
 	};
 	int c;
 
@@ -470,6 +535,7 @@ static void parse(int argc, char **argv)
 		case 'i': o.idle = true; break;
 		case 'n': o.no_migrate = true; break;
 		case 'u': o.uffd = true; break;
+		case 'k': o.ksm = true; break;
 		default: usage();
 		}
 	}
@@ -527,7 +593,8 @@ static void report(double secs)
 	       "\"mbind_calls\":%lu,\"migrate_calls\":%lu,\"compactions\":%lu,"
 	       "\"collapsed_seen\":%lu,\"resplit\":%lu,\"sweeps\":%lu,\"verified\":%lu,"
 	       "\"touched\":%lu,\"corrupt\":%lu,\"paged_out\":%lu,\"idle_rounds\":%lu,"
-	       "\"wp_protected\":%lu,\"wp_served\":%lu,\"wp_missed\":%lu}\n",
+	       "\"wp_protected\":%lu,\"wp_served\":%lu,\"wp_missed\":%lu,"
+	       "\"ksm_pages_shared\":%ld,\"ksm_pages_sharing\":%ld}\n",
 	       (unsigned long long)o.seed, secs, o.pmds, nnodes,
 	       split_debugfs ? "debugfs" : "dontneed", atomic_load(&moved),
 	       atomic_load(&move_calls), atomic_load(&move_failed), atomic_load(&mbind_calls),
@@ -535,7 +602,7 @@ static void report(double secs)
 	       atomic_load(&collapsed_seen), atomic_load(&resplit), atomic_load(&sweeps),
 	       atomic_load(&verified), atomic_load(&touched), atomic_load(&corrupt),
 	       atomic_load(&paged_out), atomic_load(&idle_rounds), atomic_load(&wp_protected),
-	       atomic_load(&wp_served), atomic_load(&wp_missed));
+	       atomic_load(&wp_served), atomic_load(&wp_missed), ksm_shared, ksm_sharing);
 	fflush(stdout);
 }
 
@@ -574,6 +641,8 @@ int main(int argc, char **argv)
 		pthread_create(&th[nth++], NULL, idler, NULL);
 	if (o.pageout)
 		pthread_create(&th[nth++], NULL, pager, NULL);
+	if (o.ksm && !ksm_start())
+		return 3;
 	if (o.uffd) {
 		if (!uffd_setup())
 			return 3;
@@ -590,6 +659,11 @@ int main(int argc, char **argv)
 	atomic_store(&handler_stop, true);
 	if (o.uffd)
 		pthread_join(handler, NULL);
+	if (o.ksm) {
+		ksm_shared = ksm_read("pages_shared");
+		ksm_sharing = ksm_read("pages_sharing");
+		ksm_stop();
+	}
 	final_check();
 	report(now() - t0);
 	kmsg("thpracer: done\n");
