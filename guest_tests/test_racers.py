@@ -14,7 +14,7 @@ Not vacuous: each test asserts that pages really migrated (vmstat pgmigrate_succ
 that khugepaged collapsed in the same interval (pages_collapsed grew) and that the racer
 saw its own blocks collapsed (collapsed_seen, from pagemap + kpageflags).
 
-Duration: KHARNESS_RACER_SECONDS (default 20; scripts/test.sh, the CI, sets 10) for the default tests; the
+Duration: KHARNESS_RACER_SECONDS (default 30; scripts/test.sh, the CI, sets 10) for the default tests; the
 `slow` ones run KHARNESS_RACER_SLOW_SECONDS (default 300). The seed is
 KHARNESS_RACER_SEED or fresh per test; it is printed with a reproducer and journalled.
 Guests need two NUMA nodes: kernel fragment `racers` (NUMA + NUMA_EMU) and `guest:
@@ -34,7 +34,7 @@ from khsupport import Kh, knobset
 
 from harness import knobs
 
-SECONDS = float(os.environ.get("KHARNESS_RACER_SECONDS", "20"))
+SECONDS = float(os.environ.get("KHARNESS_RACER_SECONDS", "30"))
 SLOW_SECONDS = float(os.environ.get("KHARNESS_RACER_SLOW_SECONDS", "300"))
 PMDS = 16
 # khugepaged at its fastest that TCG allows: a pass over the region every ~10 ms of sleep.

@@ -45,7 +45,7 @@ if [ "${KHARNESS_PREBUILD:-1}" != 0 ] && [ $# -eq 0 ]; then
 	trap 'stop_background; exit 130' INT TERM
 fi
 # slow tests (the real-kernel bisect demonstration): bash scripts/test.sh -m slow
-# racers (guest_tests/test_racers.py): 10 s each in CI (20 s in kharness run, 300 s with -m slow)
+# racers (guest_tests/test_racers.py): 10 s each in CI (30 s in kharness run, 300 s with -m slow)
 export KHARNESS_RACER_SECONDS="${KHARNESS_RACER_SECONDS:-10}"
 rc=0
 .venv/bin/python -m pytest tests guest_tests -ra --durations=40 -m "not slow" "$@" || rc=$?
