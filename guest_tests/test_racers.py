@@ -138,11 +138,17 @@ def test_migration_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureReque
 
 
 @pytest.mark.needs("thp", "numa", "compaction", "page_idle")
-def test_reclaim_and_idle_racer(kh: Kh, request: pytest.FixtureRequest) -> None:
-    """The migration racer plus page_idle rmap walks and MADV_COLD/PAGEOUT from a child."""
-    r = run_racer(kh, request, KNOBSETS["16K+64K+PMD-none0"], SECONDS, ("--idle", "--pageout"))
+def test_reclaim_and_walkers_racer(kh: Kh, request: pytest.FixtureRequest) -> None:
+    """The migration racer plus the other walkers: page_idle rmap walks, MADV_COLD /
+    MADV_PAGEOUT of the neighbours (reclaim's try_to_unmap), pagemap and smaps readers and
+    GUP (process_vm_readv)."""
+    r = run_racer(kh, request, KNOBSETS["16K+64K+PMD-none0"], SECONDS,
+                  ("--idle", "--pageout", "--walkers"))
     assert_raced(r)
-    assert r["report"]["idle_rounds"] > 0, f"no page_idle round: {r['report']}"
+    rep = r["report"]
+    assert rep["idle_rounds"] > 0, f"no page_idle round: {rep}"
+    assert rep["paged_out"] > 0 and rep["walks"] > 0 and rep["gup_bytes"] > 0, \
+        f"a walker did not run: {rep}"
 
 
 @pytest.mark.slow

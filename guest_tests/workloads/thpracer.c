@@ -27,6 +27,8 @@
  *   ksm       (--ksm) neighbour pages get PMD-independent contents, the region is
  *             MADV_MERGEABLE and ksmd runs at its fastest: KSM pages next to the
  *             collapsing ranges, migrated through rmap_walk_ksm (pages_shared reported).
+ *   walkers   (--walkers) /proc/self/smaps and pagemap readers and process_vm_readv
+ *             or vmsplice (GUP) of a PMD's neighbours, every millisecond.
  *   idle      (--idle) marks the region's PFNs idle through /sys/kernel/mm/page_idle/
  *             bitmap and reads it back (an rmap walk started from user space).
  *
@@ -51,6 +53,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,7 +75,7 @@ struct opts {
 	double seconds;
 	unsigned long pmds, compact_ms;
 	uint64_t seed;
-	bool pageout, idle, no_migrate, uffd, ksm;
+	bool pageout, idle, no_migrate, uffd, ksm, walkers;
 };
 
 static struct opts o = { .seconds = 10, .pmds = 16, .compact_ms = 1000, .seed = 1 };
@@ -85,6 +88,7 @@ static atomic_ulong moved, move_calls, move_failed, mbind_calls, migrate_calls;
 static atomic_ulong compactions, collapsed_seen, resplit, verified, corrupt, touched;
 static atomic_ulong paged_out, idle_rounds, sweeps, wp_protected, wp_served, wp_missed;
 static int uffd = -1;
+static atomic_ulong walks, gup_bytes;
 static long ksm_shared = -1, ksm_sharing = -1;
 static int kpf_fd = -1, pagemap_fd = -1;
 static bool split_debugfs;
@@ -508,10 +512,56 @@ static void ksm_stop(void)
 		ksm_write(ksm_knobs[i], ksm_saved[i], NULL, 0);
 }
 
+/*
+ * Page-table walkers without the rmap: /proc/self/pagemap and smaps readers (mmap read
+ * lock, walk_page_range) and GUP through process_vm_readv (or vmsplice, without
+ * CONFIG_CROSS_MEMORY_ATTACH) of a PMD's neighbours.
+ */
+static void *walker(void *arg)
+{
+	static char buf[1 << 16];
+	uint64_t s = o.seed ^ 0x3a1c;
+	int pipefd[2] = { -1, -1 };
+
+	(void)arg;
+	if (pipe(pipefd))
+		pipefd[0] = -1;
+	while (!atomic_load(&stop)) {
+		unsigned long pmd = rnd(&s) % o.pmds, block = (rnd(&s) % (BLOCKS / 2)) * 2 + 1;
+		char *at = region + pmd * PMD_SIZE;
+		struct iovec local = { buf, SPARSE * PAGE };
+		struct iovec remote = { at + block * BLOCK_PAGES * PAGE, SPARSE * PAGE };
+		int fd = open("/proc/self/smaps", O_RDONLY);
+		ssize_t n;
+
+		if (fd >= 0) {
+			while (read(fd, buf, sizeof(buf)) > 0)
+				;
+			close(fd);
+		}
+		if (pread(pagemap_fd, buf, PMD_PAGES * 8, ((uintptr_t)at / PAGE) * 8) > 0)
+			atomic_fetch_add(&walks, 1);
+		n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+		if (n <= 0 && pipefd[0] >= 0) {     /* no CROSS_MEMORY_ATTACH: vmsplice pins too */
+			n = vmsplice(pipefd[1], &remote, 1, 0);
+			if (n > 0 && read(pipefd[0], buf, n) != n)
+				n = 0;
+		}
+		if (n > 0)
+			atomic_fetch_add(&gup_bytes, n);
+		usleep(1000);
+	}
+	if (pipefd[0] >= 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+	}
+	return NULL;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: thpracer [--seconds S] [--pmds N] [--seed N] [--compact-ms MS]\n"
-		"                [--pageout] [--idle] [--uffd] [--ksm] [--no-migrate]\n");
+		"                [--pageout] [--idle] [--uffd] [--ksm] [--walkers] [--no-migrate]\n");
 	exit(2);
 }
 
@@ -521,7 +571,7 @@ static void parse(int argc, char **argv)
 		{ "seconds", 1, 0, 's' }, { "pmds", 1, 0, 'p' }, { "seed", 1, 0, 'S' },
 		{ "compact-ms", 1, 0, 'c' }, { "pageout", 0, 0, 'o' }, { "idle", 0, 0, 'i' },
 		{ "no-migrate", 0, 0, 'n' }, { "uffd", 0, 0, 'u' },
-		{ "ksm", 0, 0, 'k' }, { 0, 0, 0, 0 }
+		{ "ksm", 0, 0, 'k' }, { "walkers", 0, 0, 'w' }, { 0, 0, 0, 0 }
 	};
 	int c;
 
@@ -536,6 +586,7 @@ static void parse(int argc, char **argv)
 		case 'n': o.no_migrate = true; break;
 		case 'u': o.uffd = true; break;
 		case 'k': o.ksm = true; break;
+		case 'w': o.walkers = true; break;
 		default: usage();
 		}
 	}
@@ -594,7 +645,8 @@ static void report(double secs)
 	       "\"collapsed_seen\":%lu,\"resplit\":%lu,\"sweeps\":%lu,\"verified\":%lu,"
 	       "\"touched\":%lu,\"corrupt\":%lu,\"paged_out\":%lu,\"idle_rounds\":%lu,"
 	       "\"wp_protected\":%lu,\"wp_served\":%lu,\"wp_missed\":%lu,"
-	       "\"ksm_pages_shared\":%ld,\"ksm_pages_sharing\":%ld}\n",
+	       "\"ksm_pages_shared\":%ld,\"ksm_pages_sharing\":%ld,\"walks\":%lu,"
+	       "\"gup_bytes\":%lu}\n",
 	       (unsigned long long)o.seed, secs, o.pmds, nnodes,
 	       split_debugfs ? "debugfs" : "dontneed", atomic_load(&moved),
 	       atomic_load(&move_calls), atomic_load(&move_failed), atomic_load(&mbind_calls),
@@ -602,7 +654,8 @@ static void report(double secs)
 	       atomic_load(&collapsed_seen), atomic_load(&resplit), atomic_load(&sweeps),
 	       atomic_load(&verified), atomic_load(&touched), atomic_load(&corrupt),
 	       atomic_load(&paged_out), atomic_load(&idle_rounds), atomic_load(&wp_protected),
-	       atomic_load(&wp_served), atomic_load(&wp_missed), ksm_shared, ksm_sharing);
+	       atomic_load(&wp_served), atomic_load(&wp_missed), ksm_shared, ksm_sharing,
+	       atomic_load(&walks), atomic_load(&gup_bytes));
 	fflush(stdout);
 }
 
@@ -615,7 +668,7 @@ static void final_check(void)
 
 int main(int argc, char **argv)
 {
-	pthread_t th[7], handler;
+	pthread_t th[8], handler;
 	int nth = 0;
 	char msg[160];
 	double t0;
@@ -641,6 +694,8 @@ int main(int argc, char **argv)
 		pthread_create(&th[nth++], NULL, idler, NULL);
 	if (o.pageout)
 		pthread_create(&th[nth++], NULL, pager, NULL);
+	if (o.walkers)
+		pthread_create(&th[nth++], NULL, walker, NULL);
 	if (o.ksm && !ksm_start())
 		return 3;
 	if (o.uffd) {
