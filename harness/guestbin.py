@@ -19,7 +19,7 @@ from harness.errors import InfrastructureError, UserError
 from harness.util import run, sha256_file
 
 WORKLOAD_DIR = Path(__file__).resolve().parent.parent / "guest_tests" / "workloads"
-CFLAGS = ("-static", "-O2", "-Wall", "-pthread")
+CFLAGS = ("-static", "-O2", "-Wall", "-Wextra", "-pthread")
 SELFTEST_CFLAGS = ("-static", "-Wall", "-O2", "-U_FORTIFY_SOURCE", "-Wunreachable-code")
 SELFTEST_LIBS = ("-lrt", "-lpthread", "-lm")
 

@@ -138,6 +138,8 @@ class KharnessState:
             names, kwhere = _opt(pconfig, "knobs")
             knobsets = _knobsets(cfg, names, kwhere)
             fail_fast = _fail_fast(*_opt(pconfig, "fail_fast"))
+            from harness import guestcfg
+            guestcfg.parse(cfg.sections.get("guest"), str(cfg.path))    # bad values: now
         except KharnessError as e:
             raise pytest.UsageError(f"kharness ({where}): {e.one_line()}") from None
         return cls(pconfig, cfg, targets, knobsets, scope or "session",
@@ -159,17 +161,21 @@ class KharnessState:
         if current is None:
             from harness.vm import VM
             self.counter += 1
-            guest_cfg = (self.cfg.sections.get("guest") or {}) if self.cfg else {}
+            g = self.guest_settings()
             current = VM(self.kernel(target).image, target.arch,
                          workdir=self.workdir / f"{target.id.replace(':', '_')}-vm{self.counter}",
-                         name=f"{target.id}-{self.counter}",
-                         mem=str(guest_cfg.get("mem", "1G")), cpus=int(guest_cfg.get("cpus", 2)),
-                         zram=guest_cfg.get("zram", "256M"),
-                         cmdline_extra=tuple(guest_cfg.get("cmdline", ())),
-                         fail_fast=self.fail_fast)
+                         name=f"{target.id}-{self.counter}", mem=g.mem, cpus=g.cpus,
+                         numa_nodes=g.machine_numa_nodes, zram=g.zram,
+                         cmdline_extra=g.kernel_cmdline, fail_fast=self.fail_fast)
             current.start()
             self.vms[target] = current
         return current
+
+    def guest_settings(self) -> Any:
+        """The config's validated `guest:` section (harness.guestcfg)."""
+        from harness import guestcfg
+        section = self.cfg.sections.get("guest") if self.cfg else None
+        return guestcfg.parse(section, str(self.cfg.path) if self.cfg else "config")
 
     def drop(self, target: Target) -> None:
         vm = self.vms.pop(target, None)
@@ -336,7 +342,7 @@ def probe_features(guest: Any) -> dict[str, bool]:
     base = "/sys/kernel/mm/transparent_hugepage"
     paths = (f"{base}/hugepages-*kB/stats/collapse_alloc {base}/khugepaged/max_ptes_none "
              "/sys/block/zram0 /sys/kernel/debug/clear_warn_once "
-             "/sys/kernel/debug/split_huge_pages")
+             "/sys/kernel/debug/split_huge_pages " + " ".join(RACER_PATHS.values()))
     script = (f"ls -d {paths} 2>/dev/null; grep -m1 '^thp_' /proc/vmstat; "
               "grep '^SwapTotal:' /proc/meminfo")
     r = guest.run(["sh", "-c", script], timeout=30)
@@ -347,7 +353,21 @@ def probe_features(guest: Any) -> dict[str, bool]:
             "swap": bool(swap and int(swap.group(1)) > 0),
             "vm_events": re.search(r"^thp_", out, re.MULTILINE) is not None,
             "clear_warn_once": "clear_warn_once" in out,
-            "split_debugfs": "split_huge_pages" in out}
+            "split_debugfs": "split_huge_pages" in out,
+            **{name: path in out for name, path in RACER_PATHS.items()}}
+
+
+# What the racers need, by a path only such a kernel (and guest) has; FEATURE_NEEDS names
+# the kernel option (and guest setting) in the skip message.
+RACER_PATHS = {"numa": "/sys/devices/system/node/node1", "ksm": "/sys/kernel/mm/ksm",
+               "page_idle": "/sys/kernel/mm/page_idle/bitmap",
+               "numa_balancing": "/proc/sys/kernel/numa_balancing",
+               "userfaultfd": "/proc/sys/vm/unprivileged_userfaultfd",
+               "compaction": "/proc/sys/vm/compact_memory"}
+FEATURE_NEEDS = {"numa": "CONFIG_NUMA + CONFIG_NUMA_EMU and guest numa_nodes: 2 (racers fragment)",
+                 "ksm": "CONFIG_KSM", "page_idle": "CONFIG_IDLE_PAGE_TRACKING",
+                 "numa_balancing": "CONFIG_NUMA_BALANCING", "userfaultfd": "CONFIG_USERFAULTFD",
+                 "compaction": "CONFIG_COMPACTION"}
 
 
 @pytest.fixture
@@ -378,7 +398,8 @@ def _skip_by_needs(item: pytest.Item, st: KharnessState, target: Target, machine
                     f"(known: {', '.join(sorted(have))})", pytrace=False)
     missing = [f for f in m.args if not have[f]]
     if missing:
-        pytest.skip(f"kernel lacks {', '.join(missing)}")
+        pytest.skip("kernel lacks " + ", ".join(
+            f"{f} ({FEATURE_NEEDS[f]})" if f in FEATURE_NEEDS else f for f in missing))
 
 
 def _skip_by_markers(item: pytest.Item, target: Target) -> None:

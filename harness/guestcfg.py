@@ -1,0 +1,78 @@
+"""The config's `guest:` section: the machine guest_tests boot (pytest plugin, kharness run).
+
+    guest:
+      mem: 2G            # QEMU -m
+      cpus: 2
+      zram: 256M         # zram swap device set up by init (null: none)
+      cmdline: [...]     # extra kernel command line
+      numa_nodes: 2      # NUMA guest (0/absent: none)
+      numa: emulated     # emulated (default): `numa=fake=N` on the command line, same
+                         # machine (kernel needs NUMA_EMU: the `racers` fragment);
+                         # machine: QEMU NUMA topology (x86_64 on q35, `numa` fragment)
+
+Emulated nodes are the cheap way: no ACPI/PCI in the kernel (a ~25 % longer cold x86_64
+build) and no q35 boot, on both archs (mm/numa_emulation.c serves x86 and arm64 alike).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from harness.errors import UserError
+
+KEYS = ("mem", "cpus", "zram", "cmdline", "numa_nodes", "numa")
+NUMA_MODES = ("emulated", "machine")
+
+
+@dataclass(frozen=True)
+class GuestSettings:
+    mem: str = "1G"
+    cpus: int = 2
+    zram: str | None = "256M"
+    cmdline: tuple[str, ...] = ()
+    numa_nodes: int = 0
+    numa: str = "emulated"
+
+    @property
+    def machine_numa_nodes(self) -> int:
+        """Nodes QEMU describes (the VM's numa_nodes): only in `machine` mode."""
+        return self.numa_nodes if self.numa == "machine" else 0
+
+    @property
+    def kernel_cmdline(self) -> tuple[str, ...]:
+        """The user's command line plus `numa=fake=N` for emulated nodes."""
+        fake = (f"numa=fake={self.numa_nodes}",) if self.numa_nodes and self.numa == "emulated" else ()
+        return self.cmdline + fake
+
+
+def _int(value: Any, key: str, where: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise UserError(f"{where}: guest {key} must be an integer >= {minimum}, not {value!r}",
+                        "", f"fix guest.{key}")
+    return value
+
+
+def parse(section: Mapping[str, Any] | None, where: str = "config") -> GuestSettings:
+    """Validated settings from a `guest:` mapping (None: the defaults)."""
+    data = dict(section or {})
+    unknown = sorted(set(data) - set(KEYS))
+    if unknown:
+        raise UserError(f"{where}: unknown guest key {', '.join(unknown)}",
+                        f"known: {', '.join(KEYS)}", "fix the guest section")
+    numa = str(data.get("numa", "emulated"))
+    if numa not in NUMA_MODES:
+        raise UserError(f"{where}: guest numa must be {' or '.join(NUMA_MODES)}, not {numa!r}",
+                        "", "fix guest.numa")
+    cmdline = data.get("cmdline") or ()
+    if isinstance(cmdline, str):
+        cmdline = cmdline.split()
+    nodes = _int(data.get("numa_nodes", 0), "numa_nodes", where, 0)
+    if nodes == 1:
+        raise UserError(f"{where}: guest numa_nodes 1 is not a NUMA guest", "",
+                        "use 0 (no NUMA) or 2 and more")
+    zram = data.get("zram", "256M")
+    return GuestSettings(mem=str(data.get("mem", "1G")), cpus=_int(data.get("cpus", 2), "cpus", where, 1),
+                         zram=None if zram is None else str(zram),
+                         cmdline=tuple(str(c) for c in cmdline), numa_nodes=nodes, numa=numa)
