@@ -108,12 +108,8 @@ def compile_objects(slot: Slot, profile: Profile, objects: tuple[str, ...],
                           timeout=3600, check=False)
     text = checker_lines(proc.stdout) if profile.checker_output else proc.stdout
     prefixes = (str(slot.tree), str(objdir), os.path.relpath(slot.tree, objdir))
-
-    def source(path: str) -> list[str] | None:
-        f = slot.tree / path
-        return f.read_text(errors="replace").splitlines() if f.is_file() else None
-
-    diags = diagnostics.parse(text, prefixes, source, kernel_doc=False)
+    diags = diagnostics.parse(text, prefixes, diagnostics.tree_reader(slot.tree),
+                              kernel_doc=False)
     tail = "\n".join(proc.stdout.strip().splitlines()[-15:])
     return Output(tuple(diags), proc.returncode, cmdline(argv), tail, time.monotonic() - t0)
 
@@ -132,15 +128,13 @@ def checker_lines(text: str) -> str:
     return "\n".join(keep)
 
 
-def sparse_status(tree: Path) -> str:
-    """"" when a sparse that can check this tree is found (see sparsetool), else why not."""
-    from harness.checks import sparsetool
-    return sparsetool.find(tree)[1]
-
-
-def sparse_profile(tree: Path) -> Profile:
-    """The sparse profile with CHECK= the sparse sparsetool found for this tree."""
-    from harness.checks import sparsetool
-    sparse = sparsetool.find(tree)[0] or "sparse"
+def sparse_profile(sparse: str) -> Profile:
+    """The sparse profile with CHECK= a sparse that can check the tree (sparsetool.find)."""
     return Profile("sparse", (*GCC.make_args, "C=2", f"CHECK={sparse}"), delete_objects=False,
                    checker_output=True)
+
+
+def result_key(profile: Profile, tree_id: str, arch: str, requested: str, tool: str,
+               objects: tuple[str, ...]) -> tuple[object, ...]:
+    """What a compile result depends on (resultcache key)."""
+    return (profile.check, profile.make_args, tree_id, arch, requested, tool, objects)

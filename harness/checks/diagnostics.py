@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from pathlib import Path
 
 from harness.checks.model import Diagnostic
 
@@ -32,6 +33,14 @@ NOT_A_DEF = re.compile(r";\s*$|^(?:typedef|struct|union|enum|extern|#)\b")
 SourceReader = Callable[[str], list[str] | None]
 # gcc quotes with U+2018/U+2019 under a UTF-8 locale: one spelling for comparison
 QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'"})
+
+
+def tree_reader(tree: Path) -> SourceReader:
+    """Lines of a tree-relative path as checked out now (None when it is not a file)."""
+    def read(path: str) -> list[str] | None:
+        f = tree / path
+        return f.read_text(errors="replace").splitlines() if f.is_file() else None
+    return read
 
 
 def normalise_path(path: str, prefixes: Iterable[str] = ()) -> str:

@@ -24,12 +24,7 @@ def run_kerneldoc(tree: Path, touched: tuple[str, ...]) -> Output:
     cmd = argv(files)
     t0 = time.monotonic()
     proc = run(cmd, cwd=tree, check=False, timeout=600)
-
-    def source(path: str) -> list[str] | None:
-        f = tree / path
-        return f.read_text(errors="replace").splitlines() if f.is_file() else None
-
     text = proc.stdout + "\n" + proc.stderr
-    diags = diagnostics.parse(text, (str(tree),), source)
+    diags = diagnostics.parse(text, (str(tree),), diagnostics.tree_reader(tree))
     return Output(tuple(diags), 0 if "Traceback" not in text else 1, cmdline(cmd),
                   "\n".join(text.strip().splitlines()[-5:]), time.monotonic() - t0)

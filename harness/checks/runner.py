@@ -18,7 +18,16 @@ from typing import Any
 
 from harness import arch as archmod
 from harness import build, series, source
-from harness.checks import checkpatch, compare, kerneldoc, linemap, objects, resultcache, toolchain
+from harness.checks import (
+    checkpatch,
+    compare,
+    kerneldoc,
+    linemap,
+    objects,
+    resultcache,
+    sparsetool,
+    toolchain,
+)
 from harness.checks import compile as ccompile
 from harness.checks.model import (
     CHECKS,
@@ -88,8 +97,8 @@ class VersionChecks:
         self.req = build.request_for(cfg, Variant("baseline"), arch, src=src)
         self.results: list[CheckResult] = []
         self.clang: toolchain.Clang | None = None
+        self.sparse: str | None = None
         self.sparse_note = ""
-        self.tree = build.slot_for(self.req).tree
 
     def run(self) -> list[CheckResult]:
         log.info("[%s %s] checks: %s", self.arch, self.sv.version, ", ".join(self.checks))
@@ -129,13 +138,13 @@ class VersionChecks:
                            seconds=time.monotonic() - t0, command=cmd)
 
     # -- compiler, sparse, kernel-doc, checkpatch -----------------------------------
-    def _profiles(self, tree_ok: bool) -> list[ccompile.Profile]:
+    def _profiles(self) -> list[ccompile.Profile]:
         out = []
         if "gcc" in self.checks:
             out.append(ccompile.GCC)
-        if "sparse" in self.checks and not self.sparse_note:
-            out.append(ccompile.sparse_profile(self.tree))
-        if "clang" in self.checks and tree_ok and self.clang is not None:
+        if "sparse" in self.checks and self.sparse is not None:
+            out.append(ccompile.sparse_profile(self.sparse))
+        if "clang" in self.checks and self.clang is not None:
             out.append(ccompile.clang_profile(self.clang))
         return out
 
@@ -145,10 +154,9 @@ class VersionChecks:
             if not (slot.tree / ".git").exists() or not (slot.objdir / ".config").exists():
                 slot = build.checkout_configured(self.req, self.commits[0])
             self.clang, clang_note = toolchain.choose(slot.tree, archmod.get(self.arch).make_arch)
-            self.sparse_note = ccompile.sparse_status(slot.tree)
-            self.tree = slot.tree
+            self.sparse, self.sparse_note = sparsetool.find(slot.tree)
             sel = objects.select(self.sv.touched_paths(), slot.objdir)
-            profiles = self._profiles(True)
+            profiles = self._profiles()
             outs = self._compile_prefixes(slot, profiles, sel)
             if "checkpatch" in self.checks:
                 for k in range(1, len(self.commits)):
@@ -191,8 +199,8 @@ class VersionChecks:
     def _key(self, p: ccompile.Profile, sel: objects.Selection, tree_id: str) -> tuple[Any, ...]:
         tool = self.clang.text if p.check == "clang" and self.clang else \
             build.toolchain_version(archmod.get(self.arch))
-        return (p.check, p.make_args, tree_id, self.arch, self.req.requested.as_text(), tool,
-                sel.objects)
+        return ccompile.result_key(p, tree_id, self.arch, self.req.requested.as_text(), tool,
+                                   sel.objects)
 
     def _compile(self, slot: build.Slot, p: ccompile.Profile, sel: objects.Selection,
                  key: tuple[Any, ...], k: int) -> ccompile.Output:

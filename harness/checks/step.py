@@ -10,7 +10,7 @@ from typing import Any
 
 from harness import arch as archmod
 from harness import build, source
-from harness.checks import compare, kerneldoc, linemap, objects, resultcache, toolchain
+from harness.checks import compare, kerneldoc, linemap, objects, resultcache, sparsetool, toolchain
 from harness.checks import compile as ccompile
 from harness.checks.model import Diagnostic
 from harness.config import Config, Variant
@@ -85,17 +85,18 @@ def _plan(slot: build.Slot, ref: build.BuildRequest, check: str, touched: tuple[
     profile, clang = ccompile.GCC, None
     tool = build.toolchain_version(archmod.get(ref.arch))
     if check == "sparse":
-        if why := ccompile.sparse_status(slot.tree):
+        sparse, why = sparsetool.find(slot.tree)
+        if sparse is None:
             raise UserError(why)
-        profile = ccompile.sparse_profile(slot.tree)
+        profile = ccompile.sparse_profile(sparse)
     if check == "clang":
         clang, why = toolchain.choose(slot.tree, archmod.get(ref.arch).make_arch)
         if clang is None:
             raise UserError(why)
         profile, tool = ccompile.clang_profile(clang), clang.text
     sel = objects.select(touched, slot.objdir)
-    key = (profile.check, profile.make_args, tree_id, ref.arch, ref.requested.as_text(), tool,
-           sel.objects)
+    key = ccompile.result_key(profile, tree_id, ref.arch, ref.requested.as_text(), tool,
+                              sel.objects)
 
     def compute() -> ccompile.Output:
         if profile.check == "clang" and clang is not None:
