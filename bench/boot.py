@@ -38,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.vm import VM
+from harness.machine.vm import VM
 
 QUICKSTART = Path(__file__).resolve().parent.parent / "examples" / "quickstart.yaml"
 TARGETS = {"x86_64": 3.0, "arm64": 5.0}
@@ -49,7 +49,7 @@ def kernel_for(arch: str) -> Path:
     env = os.environ.get(f"KHARNESS_TEST_KERNEL_{arch.upper()}")
     if env:
         return Path(env)
-    from harness import build
+    from harness.kernel import build
     return build.build_for_config(QUICKSTART, arch, "baseline").image
 
 

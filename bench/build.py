@@ -35,7 +35,8 @@ def one(arch: str, cfg_path: Path, shared_sources: Path) -> tuple[float, float, 
 
 def measure(arch: str, cfg_path: Path) -> tuple[float, float, float]:
     """(cold make seconds, patched-after-baseline wall seconds, cache-hit wall seconds)."""
-    from harness import build, config
+    from harness import config
+    from harness.kernel import build
     cfg = config.load(cfg_path)
     base = build.build(build.request_for(cfg, cfg.variant("baseline"), arch))
     if base.cached:
@@ -52,7 +53,8 @@ def measure(arch: str, cfg_path: Path) -> tuple[float, float, float]:
 
 def slot_exists(arch: str, cfg_path: Path) -> Path | None:
     """The build slot (work/<source>/<arch>-<config>) of this config, if it exists."""
-    from harness import build, config
+    from harness import config
+    from harness.kernel import build
     cfg = config.load(cfg_path)
     slot = build.slot_dir(build.request_for(cfg, cfg.variant("baseline"), arch))
     return slot if slot.exists() else None
@@ -66,7 +68,8 @@ def main() -> int:
     ap.add_argument("--in-place", action="store_true",
                     help="one cold sample in the real cache (the kernels stay there)")
     args = ap.parse_args()
-    from harness import config, source, util
+    from harness import config, util
+    from harness.sources import tree as source
     real_cache = util.cache_root()
     source.resolve(config.load(args.config).source)     # import once, outside the timing
     rows = []

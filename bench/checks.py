@@ -25,9 +25,10 @@ sys.path.insert(0, str(ROOT))
 
 
 def measure(arch: str, cfg_path: Path, keep_clang: bool) -> dict[str, object]:
-    from harness import build, config
+    from harness import config
     from harness.checks.model import CheckResult
     from harness.checks.runner import CheckOptions, run_checks
+    from harness.kernel import build
     from harness.util import cache_dir
     cfg = config.load(cfg_path)
     req = build.request_for(cfg, cfg.variant("baseline"), arch)

@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness import splats
+from harness.splats import parse as splats
 
 STAMP = re.compile(r"^\[\s*(\d+\.\d+)\]")
 START = re.compile(r"^\[\s*(\d+\.\d+)\].*thpracer: start")

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness.splats import Splat, parse_file
+from harness.splats.parse import Splat, parse_file
 
 DEFAULT = Path(__file__).resolve().parents[1] / "tests" / "data" / "logs"
 COLS = ("expected", "found", "kind", "named", "culprit", "title", "extra")

@@ -9,7 +9,7 @@ slot and builds cold (git worktree + full make). "none" adds CONFIG_LOCALVERSION
 force a cold build of the default config in a slot of its own. Measured per build: wall time,
 CPU time of make and its children (user + sys: robust when other jobs share the cores),
 vmlinux size and its .debug_* sections, the object directory on disk. "touched" is the
-default build plus harness.debugobj: the objects the series touches recompiled with -g
+default build plus harness.kernel.debugobj: the objects the series touches recompiled with -g
 beside the build (no relink). Results append to .kharness/bench-debuginfo.jsonl; --report
 prints the table from it without building.
 """
@@ -28,7 +28,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness import build, config
+from harness import config
+from harness.kernel import build
 
 OPTIONS: dict[str, tuple[str, ...]] = {
     "none": ('CONFIG_LOCALVERSION="-bench"',),
@@ -78,7 +79,7 @@ def bench_one(cfg: config.Config, arch: str, name: str) -> dict[str, Any]:
 
 
 def bench_touched(cfg: config.Config, arch: str) -> dict[str, Any]:
-    from harness import debugobj
+    from harness.kernel import debugobj
     req = build.request_for(cfg, cfg.variant("patched"), arch)
     res = build.build(req)
     slot = build.slot_dir(req)
@@ -98,8 +99,9 @@ def verify(cfg: config.Config, arch: str, objects: tuple[str, ...]) -> int:
     """Debug objects (from the "none" slot) against the "full" build's DWARF: for every
     function of the objects, at its start, middle and last byte, both must give the same
     file:line. Prints the counts; returns the number of disagreements."""
-    from harness import debugobj, symbolize
-    from harness.splatmodel import Frame
+    from harness.kernel import debugobj
+    from harness.splats import symbolize
+    from harness.splats.model import Frame
     none = build.request_for(cfg, cfg.variant("baseline"), arch, extra_options=OPTIONS["none"])
     full = build.request_for(cfg, cfg.variant("baseline"), arch, extra_options=OPTIONS["full"])
     slot, vmlinux = build.slot_dir(none), build.build(full).vmlinux
@@ -132,7 +134,7 @@ def sample(cfg: config.Config, arch: str, n: int, only: tuple[str, ...]) -> None
     link is not in it (the full builds measure that)."""
     import tempfile
 
-    from harness import debugobj
+    from harness.kernel import debugobj
     req = build.request_for(cfg, cfg.variant("baseline"), arch, extra_options=OPTIONS["none"])
     obj = build.slot_dir(req) / "obj"
     cmds = sorted(p for p in obj.rglob(".*.o.cmd") if not p.relative_to(obj).parts[0] in (

@@ -22,7 +22,7 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     """`kharness ARGS` in a child process (exit status and stderr as a user sees them)."""
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "harness.cli.main", *args], capture_output=True,
                           text=True, cwd=Path(__file__).parent.parent, check=False)
 
 
@@ -81,7 +81,7 @@ QUICKSTART = ROOT / "examples" / "quickstart.yaml"
 @pytest.fixture(scope="session")
 def quickstart_kernel():  # type: ignore[no-untyped-def]
     """factory(arch, variant="baseline") -> BuildResult of the quickstart config (cached)."""
-    from harness import build
+    from harness.kernel import build
 
     def get(arch: str, variant: str = "baseline") -> build.BuildResult:
         return build.build_for_config(QUICKSTART, arch, variant)

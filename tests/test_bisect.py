@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import bisect as bis
+from harness.campaign import bisect as bis
 from harness.errors import UserError
-from harness.results import Journal
+from harness.results.journal import Journal
 
 VERSIONS = [(f"v{i}", f"v{i}") for i in range(1, 9)]
 
@@ -104,7 +104,7 @@ def test_patch_candidates_start_at_base() -> None:
 
 
 def test_fail_fast_follows_the_predicate() -> None:
-    from harness.bisectcli import fail_fast_args
+    from harness.cli.bisect import fail_fast_args
     assert fail_fast_args(bis.Predicate(kind="atomic_sleep"), True) == [
         "--kharness-fail-fast", "atomic_sleep"]
     assert fail_fast_args(bis.Predicate(), True) == ["--kharness-fail-fast", "any"]

@@ -16,7 +16,7 @@ TEST = "guest_tests/test_swap_bailout.py"
 
 def bisect(tmp: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], list[dict]]:
     out = tmp / "bisect"
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", "bisect",
+    proc = subprocess.run([sys.executable, "-m", "harness.cli.main", "bisect",
                            "examples/bisect-demo.yaml", "--arch", "x86_64", "--test", TEST,
                            "--out", str(out), *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=5400, check=False)
@@ -41,7 +41,9 @@ def test_patches_bisect_names_the_second_patch(tmp_path: Path) -> None:
 
 
 def test_commits_bisect_over_applied_series(tmp_path: Path) -> None:
-    from harness import config, series, source
+    from harness import config
+    from harness.sources import series
+    from harness.sources import tree as source
     cfg = config.load(ROOT / "examples" / "bisect-demo.yaml")
     src = source.resolve(cfg.source)
     assert cfg.series is not None

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import build, config, series
+from harness import config
 from harness.errors import UserError
+from harness.kernel import build
+from harness.sources import series
 from tests.conftest import git, make_series, write_config
 
 V1 = "int khugepaged(void) { return 42; /* kharness-demo */ }\n"
@@ -117,7 +119,7 @@ def test_boot_artifact_is_vmlinux_only_with_a_direct_boot_option() -> None:
 
 def test_a_series_touching_no_kconfig_file_skips_configure(
         cfg: config.Config, fake_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness import kconfig
+    from harness.kernel import kconfig
     calls: list[Path] = []
     real = kconfig.generate
     monkeypatch.setattr(kconfig, "generate", lambda tree, *a, **k: calls.append(tree) or

@@ -7,8 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
-from harness import build, config, kconfig
+from harness import config
 from harness.errors import UserError
+from harness.kernel import build, kconfig
 from tests.conftest import QUICKSTART
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import cachecli, cli, image
+from harness.cli import cache as cachecli
+from harness.cli import main as cli
+from harness.image import initramfs as image
 from harness.util import file_lock
 from tests import conftest
 from tests.conftest import run_cli

@@ -250,8 +250,8 @@ def test_compiler_output_leaves_w1_kernel_doc_lines_to_the_kernel_doc_check() ->
 
 def test_no_objects_means_no_make(tmp_path: Path) -> None:
     """make without a target would build (and W=1) the whole kernel."""
-    from harness.build import Slot
     from harness.checks import compile as ccompile
+    from harness.kernel.build import Slot
     slot = Slot(tmp_path / "src", tmp_path / "obj", tmp_path / "lock", ("ARCH=x86_64",))
     out = ccompile.compile_objects(slot, ccompile.GCC, ())
     assert out.compiled and out.diagnostics == () and out.command == ""
@@ -263,8 +263,8 @@ def test_kcidb_of_a_check_run_validates_with_kcidb_io(tmp_path: Path) -> None:
 
     import kcidb_io  # type: ignore[import-untyped]
 
-    from harness import kcidb
-    from harness.results import Journal
+    from harness.report import kcidb
+    from harness.results.journal import Journal
     journal = Journal(tmp_path / "results.jsonl")
     for r in _results():
         journal.append(r.record())

@@ -14,7 +14,7 @@ import kcidb_io  # type: ignore[import-untyped]
 import pytest
 from junitparser import JUnitXml
 
-from harness import results
+from harness.results import journal as results
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,7 +23,7 @@ EXPECTED = {(1, "bisectability"), (2, "kernel-doc"), (3, "gcc"), (3, "clang"),
 
 
 def kharness(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "harness.cli.main", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=3600, check=False)
 
 

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import build, cli, doctor
+from harness.cli import doctor
+from harness.cli import main as cli
+from harness.kernel import build
 from tests.conftest import git, make_series, one_line_error, run_cli, write_config
 
 
@@ -110,7 +112,7 @@ def test_image_unknown_arch_is_one_line() -> None:
 
 def test_image_builds_each_arch_and_kind_in_order(monkeypatch: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    from harness import imagecli
+    from harness.cli import image as imagecli
     made: list[tuple[str, str, bool]] = []
 
     def fake(arch: str, kind: str, refresh: bool) -> str:      # the seam: no Debian, no disk
@@ -132,7 +134,7 @@ def test_image_lock_is_per_kind(isolated_cache: Path) -> None:
     """A cloud image being built (minutes) must not block a test that needs the initramfs."""
     import fcntl
 
-    from harness import image
+    from harness.image import initramfs as image
     locks = isolated_cache / "images" / "x86_64"
 
     def free(kind: str) -> bool:

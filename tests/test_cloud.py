@@ -1,4 +1,4 @@
-"""harness.cloud: cloud image download, NoCloud seed, local stand-in disk layout."""
+"""harness.image.cloud: cloud image download, NoCloud seed, local stand-in disk layout."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import cloud, util
+from harness import util
 from harness.errors import InfrastructureError, UserError
+from harness.image import cloud
 
 
 @pytest.fixture

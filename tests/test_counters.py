@@ -1,4 +1,4 @@
-"""harness.counters: parsing, diffs, per-scan series, waiting on full scans."""
+"""harness.guest.counters: parsing, diffs, per-scan series, waiting on full scans."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import counters
-from harness.counters import CounterSnapshot, ScanTimeout, WorkloadGone, wait_full_scans
+from harness.guest import counters
+from harness.guest.counters import CounterSnapshot, ScanTimeout, WorkloadGone, wait_full_scans
 
 try:
     from tests.test_knobs import FakeGuest, Result, make_tree

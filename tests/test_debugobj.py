@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import debugobj, symbolize
-from harness.splatmodel import Frame
+from harness.kernel import debugobj
+from harness.splats import symbolize
+from harness.splats.model import Frame
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None or shutil.which("addr2line") is None,
                                 reason="needs gcc and addr2line")
@@ -96,8 +97,9 @@ def test_symbolize_falls_back_to_debug_objects(slot: Path, tmp_path: Path) -> No
 
 
 def test_culprit_frame_in_terminal_junit_and_report() -> None:
-    from harness import junit, summary
-    from harness.verdict import GroupVerdict
+    from harness.report import junit
+    from harness.results import summary
+    from harness.results.verdict import GroupVerdict
     want = "collapse_single_pmd.constprop.0+0x580/0x18de mm/khugepaged.c:2563"
     splat = {"kind": "warning", "title": "WARNING in collapse_single_pmd",
              "function": "collapse_single_pmd", "test": "t.py::test_x",
@@ -123,7 +125,7 @@ def test_culprit_is_the_faulting_instruction_when_the_trace_skips_it() -> None:
 
 def test_symbolize_places_the_rip_when_the_report_printed_no_location(slot: Path,
                                                                       tmp_path: Path) -> None:
-    from harness.splatmodel import Splat
+    from harness.splats.model import Splat
     build = tmp_path / "build"
     build.mkdir()
     subprocess.run(["gcc", "-Os", "-nostdlib", "-static", "-Wl,-e,collapse_single_pmd", "-o",

@@ -8,7 +8,7 @@ import time
 import paramiko
 import pytest
 
-from harness.guest import exec_bounded
+from harness.guest.ssh import exec_bounded
 
 
 class SilentChannel:

@@ -3,7 +3,7 @@
 Kernels: $KHARNESS_TEST_KERNEL_X86_64 / $KHARNESS_TEST_KERNEL_ARM64 when set (a missing
 file there skips that arch, naming it), else the baseline of examples/quickstart.yaml, built
 through the cache (tests/test_build_real.py builds it first, so this is a cache hit).
-The guest image is harness.image.initramfs(arch) unless $KHARNESS_TEST_INITRD_<ARCH>.
+The guest image is harness.image.initramfs.initramfs(arch) unless $KHARNESS_TEST_INITRD_<ARCH>.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 
 from harness import arch as arch_mod
-from harness import qemu
 from harness.config import DISK_FRAGMENT
-from harness.guest import GuestCrashed, GuestLockup, GuestTimeout, Outcome, SplatAbort
-from harness.vm import VM
+from harness.guest.ssh import GuestCrashed, GuestLockup, GuestTimeout, Outcome, SplatAbort
+from harness.machine import qemu
+from harness.machine.vm import VM
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +42,7 @@ def kernel_path(arch: str, disk: bool = False) -> Path:
         if not path.is_file():
             pytest.skip(f"no {arch} kernel at {path} (${var})")
         return path
-    from harness import build
+    from harness.kernel import build
     return build.build_for_config(QUICKSTART, arch, "baseline",
                                   extra_fragments=(DISK_FRAGMENT,) if disk else ()).image
 
@@ -190,7 +190,7 @@ def test_fail_fast_abandons_the_command_at_a_watched_splat(arch: str, tmp_path: 
 def test_rootfs_disk_boots_with_a_fuller_userland(arch: str, tmp_path: Path) -> None:
     """images/rootfs.yaml: a Debian ext4 root disk (mmdebstrap), booted copy-on-write with the
     kernel under test; python3 and stress-ng run in the guest, the image stays unchanged."""
-    from harness import rootfs
+    from harness.image import rootfs
     if os.geteuid() != 0 or not shutil.which("mmdebstrap"):
         pytest.skip("building the root disk needs root and mmdebstrap")
     disk = rootfs.rootfs_disk(arch)
@@ -212,7 +212,8 @@ def test_cloud_image_boots_with_cloud_init(tmp_path: Path) -> None:
     (a local file here: no internet), booted copy-on-write with the kernel under test and a
     NoCloud seed that lets root in with the run's ephemeral key. The image is the local
     stand-in (images/cloud-local.yaml), built like Debian's genericcloud: host arch only."""
-    from harness import cloud, util
+    from harness import util
+    from harness.image import cloud
     arch = arch_mod.host_profile()
     if arch is None or os.geteuid() != 0 or not shutil.which("mmdebstrap") \
             or not (shutil.which("genisoimage") or shutil.which("xorriso")):
@@ -291,7 +292,7 @@ def test_taken_port_is_reported_as_collision(tmp_path: Path) -> None:
 CHILD = textwrap.dedent("""
     import signal, sys, time
     from pathlib import Path
-    from harness.vm import VM
+    from harness.machine.vm import VM
     # Ctrl-C as in a terminal: a shell starts background jobs with SIGINT ignored (SigIgn
     # 0x6 under `( cmd & )`), which children inherit; Python then never raises
     # KeyboardInterrupt and the ctrl-c case would test nothing but the ignore.
@@ -351,7 +352,8 @@ def test_x86_numa_guest_on_q35_boots_clean(tmp_path: Path) -> None:
     """x86_64 NUMA: the numa fragment (NUMA + ACPI + PCI + virtio-pci) on q35 with SRAT; two
     nodes with one socket each, and no splat at boot (one socket split over two nodes made
     x86 WARN in topology_sane before the -smp sockets fix). Slow: its own cold build."""
-    from harness import build, splats
+    from harness.kernel import build
+    from harness.splats import parse as splats
     kernel = build.build_for_config(QUICKSTART, "x86_64", "baseline",
                                     extra_fragments=("numa",)).image
     with VM(kernel, "x86_64", workdir=tmp_path / "vm", name="numa", mem="1G", cpus=2,

@@ -7,8 +7,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from harness import arch, config, guestcfg, kconfig, plugin
+from harness import arch, config, guestcfg, plugin
 from harness.errors import UserError
+from harness.kernel import kconfig
 
 
 def test_defaults_match_what_the_plugin_used_before() -> None:
@@ -67,7 +68,7 @@ def test_plugin_boots_with_the_guest_settings(tmp_path: Path, monkeypatch: pytes
                         "variants: [baseline]\nguest: {mem: 2G, numa_nodes: 2}\n")
     cfg = config.load(str(cfg_path))
     st = plugin.KharnessState(None, cfg, [], [], "session", None, tmp_path)  # type: ignore[arg-type]
-    monkeypatch.setattr("harness.vm.VM", RecordingVM)
+    monkeypatch.setattr("harness.machine.vm.VM", RecordingVM)
     monkeypatch.setattr(plugin.KharnessState, "kernel",
                         lambda self, t: type("K", (), {"image": tmp_path / "Image"})())
     st.vm(plugin.Target("arm64", "baseline"))

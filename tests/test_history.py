@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 
-from harness import cli, history, results, runcli
+from harness.cli import main as cli
+from harness.cli import run as runcli
+from harness.results import history
+from harness.results import journal as results
 
 DATA = Path(__file__).parent / "data" / "journals"
 LOCKDEP = "possible deadlock in khugepaged_scan_mm_slot"

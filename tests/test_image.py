@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import arch, cpio, elf, image, rootfs, util
+from harness import arch, util
 from harness.errors import UserError
+from harness.image import cpio, elf, rootfs
+from harness.image import initramfs as image
 
 HOST = arch.host_profile()
 needs_host_profile = pytest.mark.skipif(HOST is None, reason="host arch has no kharness profile")

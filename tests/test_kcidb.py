@@ -11,7 +11,11 @@ from typing import Any
 
 import pytest
 
-from harness import cli, kcidb, report, results, runinfo, verdict
+from harness.cli import main as cli
+from harness.report import html as report
+from harness.report import kcidb
+from harness.results import journal as results
+from harness.results import runinfo, verdict
 
 kcidb_io = pytest.importorskip("kcidb_io", reason="pip install -e '.[dev]' (kcidb-io)")
 ROOT = Path(__file__).parent.parent

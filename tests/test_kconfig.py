@@ -4,8 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import arch, cloud, config, kconfig
+from harness import arch, config
 from harness.errors import UserError
+from harness.image import cloud
+from harness.kernel import kconfig
 
 X86 = arch.get("x86_64")
 FAKE = Path(__file__).parent / "fakekernel"

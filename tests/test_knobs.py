@@ -1,4 +1,4 @@
-"""harness.knobs against a fake guest whose sysfs is a temporary directory tree."""
+"""harness.guest.knobs against a fake guest whose sysfs is a temporary directory tree."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import knobs, thpsysfs
 from harness.errors import KernelFailure, UserError
-from harness.knobs import KnobSet, boot_cmdline, expand_matrix, parse_knobsets
-from harness.thpsysfs import ThpKnobs, applied
+from harness.guest import knobs
+from harness.guest import sysfs as thpsysfs
+from harness.guest.knobs import KnobSet, boot_cmdline, expand_matrix, parse_knobsets
+from harness.guest.sysfs import ThpKnobs, applied
 
 ROOT = knobs.THP_ROOT
 PTES_KNOBS = ("max_ptes_none", "max_ptes_swap", "max_ptes_shared")

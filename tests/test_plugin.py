@@ -1,4 +1,4 @@
-"""The kharness pytest plugin (harness/plugin.py), tested with pytester.
+"""The kharness pytest plugin (harness/plugin/__init__.py), tested with pytester.
 
 Most tests run in milliseconds: KharnessState.kernel / .vm are monkeypatched to return a
 fake build and a fake VM whose console is a temp file the inner tests write kernel text
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from harness import plugin
-from harness.guest import CommandResult, Outcome
+from harness.guest.ssh import CommandResult, Outcome
 
 pytest_plugins = ["pytester"]
 
@@ -365,7 +365,7 @@ def test_journal_records_counters_per_test(kp: pytest.Pytester) -> None:
 
 def test_crash_is_recorded_and_the_guest_replaced(kp: pytest.Pytester) -> None:
     kp.makepyfile(textwrap.dedent("""\
-        from harness.guest import GuestCrashed, Outcome
+        from harness.guest.ssh import GuestCrashed, Outcome
         def test_crash(vm):
             vm.outcome = Outcome.CRASH
             vm.qemu.up = False
@@ -422,7 +422,9 @@ def test_junitxml_carries_console_excerpt_property(kp: pytest.Pytester) -> None:
 # ------------------------------------------------------------ real guest (integration)
 
 REAL_WARN_TEST = """\
-from harness import knobs, thpsysfs, workloads
+from harness.guest import knobs
+from harness.guest import sysfs as thpsysfs
+from harness.guest import workloads
 
 def test_unmarked_warning(guest, vm):
     ks = knobs.expand_matrix({"sizes": "64K", "enabled": "madvise"}, "t")[0]
@@ -439,7 +441,8 @@ def test_real_guest_warning_fails_an_unmarked_test(request: pytest.FixtureReques
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """End to end: a real VM_WARN_ONCE (debugfs split of an anonymous 64K folio to
     order 1) in a real 7.2 guest fails a test that does not expect it."""
-    from harness import build, config
+    from harness import config
+    from harness.kernel import build
     from harness.util import cache_root
     from tests.conftest import QUICKSTART
     cfg = config.load(QUICKSTART)

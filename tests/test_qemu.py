@@ -18,8 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import accel, arch, bootcli, console, guest, qemu, qmp
+from harness import arch
+from harness.cli import boot as bootcli
 from harness.errors import UserError
+from harness.guest import ssh as guest
+from harness.machine import accel, console, qemu, qmp
 
 X86 = arch.get("x86_64")
 ARM = arch.get("arm64")
@@ -345,7 +348,7 @@ def test_boot_on_a_disk_builds_the_kernel_with_the_disk_fragment(
         flags: list[str], disk: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     import argparse
 
-    from harness import build
+    from harness.kernel import build
     seen: dict[str, object] = {}
 
     class Built:

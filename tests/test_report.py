@@ -12,8 +12,12 @@ from typing import Any
 
 import pytest
 
-from harness import junit, kcidb, report, results, runcli, svg, verdict
-from harness.reportview import scan_series
+from harness.cli import run as runcli
+from harness.report import html as report
+from harness.report import junit, kcidb, svg
+from harness.report.view import scan_series
+from harness.results import journal as results
+from harness.results import verdict
 
 DATA = Path(__file__).parent / "data" / "journals"
 DOCS = Path(__file__).parent.parent / "docs" / "results-schema.md"

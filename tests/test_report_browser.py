@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import history, report, results, verdict
+from harness.report import html as report
+from harness.results import history, verdict
+from harness.results import journal as results
 
 DATA = Path(__file__).parent / "data" / "journals"
 ARTIFACTS = Path(__file__).parent / "artifacts"

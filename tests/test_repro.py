@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import config, report, results, verdict
+from harness import config
+from harness.report import html as report
+from harness.results import journal as results
+from harness.results import verdict
 
 DATA = Path(__file__).parent / "data" / "journals"
 ROOT = Path(__file__).parent.parent
@@ -105,10 +108,12 @@ def test_no_findings_no_folders(tmp_path: Path) -> None:
 def test_bisect_reproducer_points_at_real_paths(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
-    from harness import bisectcli
-    step = SimpleNamespace(argv=lambda v, d: ["/venv/python", "-m", "pytest", "--kharness-variant",
-                                              v, "--kharness-workdir", str(d)])
+    from harness.campaign.pytestcmd import PytestCall
+    from harness.cli import bisect as bisectcli
+    cfg = tmp_path / "k.yaml"
+    step = SimpleNamespace(call=lambda v, d: PytestCall(cfg, "x86_64", v, d / "results.jsonl", d))
     cmd = bisectcli.reproducer(step, tmp_path, "v3:2")  # type: ignore[arg-type]
     assert "STEPDIR" not in cmd and (tmp_path / "reproduce" / "v3_2").is_dir()
-    assert cmd.startswith(f"cd {ROOT} && /venv/python -m pytest")
+    assert cmd.startswith(f"cd {Path.cwd()} && ") and " -m pytest " in cmd
+    assert "--kharness-variant v3:2" in cmd and "guest_tests" in cmd    # the shipped suite
     assert str(tmp_path / "reproduce" / "v3_2") in cmd

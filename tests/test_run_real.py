@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from harness import results
+from harness.results import journal as results
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def kharness(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "harness.cli.main", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=3600, check=False, **kw)  # type: ignore[call-overload]
 
 
@@ -76,7 +76,7 @@ def test_series_that_warns_exits_1_and_names_new_splat(tmp_path: Path) -> None:
 
 def test_killed_run_resumes_without_redoing_cells(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    argv = [sys.executable, "-m", "harness.cli", "run", "examples/quickstart.yaml", "--arch",
+    argv = [sys.executable, "-m", "harness.cli.main", "run", "examples/quickstart.yaml", "--arch",
             "x86_64", "-k", "smoke", "-j", "1", "--checks", "none", "--out", str(out)]
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import scanlog, symbolize
-from harness.splats import Frame, parse_file
+from harness.cli import scanlog
+from harness.splats import symbolize
+from harness.splats.parse import Frame, parse_file
 
 LOGS = Path(__file__).parent / "data" / "logs"
 CLEAN = LOGS / "x86-clean-boot-debug.log"
@@ -94,7 +95,7 @@ def test_add_cli_registers_handler(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize(("files", "code"), [([CLEAN], 0), ([CLEAN, THREE], 1), ([], 2)])
 def test_subprocess_contract(files: list[Path], code: int) -> None:
-    proc = subprocess.run([sys.executable, "-m", "harness.scanlog", "--json", *map(str, files)],
+    proc = subprocess.run([sys.executable, "-m", "harness.cli.scanlog", "--json", *map(str, files)],
                           cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == code, proc.stderr
     if code != 2:

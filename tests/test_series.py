@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import series, source
 from harness.config import SourceSpec
 from harness.errors import UserError
+from harness.sources import series
+from harness.sources import tree as source
 from tests.conftest import git, make_series
 
 V1 = "int khugepaged(void) { return 1; }\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness import splatguard
+from harness.splats import guard as splatguard
 
 LOGS = Path(__file__).parent / "data" / "logs"
 

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from harness import splatculprit, splats
-from harness.splats import Splat, compare, parse_file, parse_log, slice_by_markers
+from harness.splats import culprit as splatculprit
+from harness.splats import parse as splats
+from harness.splats.parse import Splat, compare, parse_file, parse_log, slice_by_markers
 
 LOGS = Path(__file__).parent / "data" / "logs"
 CORPUS = sorted(LOGS.rglob("*.log"))

@@ -1,18 +1,14 @@
-"""Stuck khugepaged, concluded once (guest_tests/khsupport.py Meter): fakes at the seams."""
+"""Stuck khugepaged, concluded once (harness/guest/support.py Meter): fakes at the seams."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness import counters
-from harness.counters import CounterSnapshot
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "guest_tests"))
-import khsupport
+from harness.guest import counters
+from harness.guest import support as khsupport
+from harness.guest.counters import CounterSnapshot
 
 STUCK_SERIES = [CounterSnapshot(full_scans=7, sizes={64: {"collapse_alloc": 100}}),
                 CounterSnapshot(full_scans=7, sizes={64: {"collapse_alloc": 655_927 + 100}})]

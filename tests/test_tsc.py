@@ -1,4 +1,4 @@
-"""harness.tsc (host TSC rate) and the tsc_early_khz= the VM passes to x86_64 TCG guests."""
+"""harness.machine.tsc (host TSC rate) and the tsc_early_khz= the VM passes to x86_64 TCG guests."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import platform
 
 import pytest
 
-from harness import arch, tsc
-from harness.vm import tsc_args
+from harness import arch
+from harness.machine import tsc
+from harness.machine.vm import tsc_args
 
 X86, ARM = arch.get("x86_64"), arch.get("arm64")
 

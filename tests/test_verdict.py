@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness import summary, verdict
+from harness.results import summary, verdict
 
 FOLIO = "WARNING in __folio_split"
 LEAK = "INFO: task hung in collapse_huge_page"

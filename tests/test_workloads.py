@@ -1,4 +1,4 @@
-"""harness.workloads and guest_tests/workloads/thpwork.c (built and run on this host)."""
+"""harness.guest.workloads and guest_tests/workloads/thpwork.c (built and run on this host)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import guestbin
-from harness import workloads as wl
 from harness.errors import InfrastructureError, KernelFailure, UserError
-from harness.pattern import Pattern, parse_bytes, parse_ranges
-from harness.workloads import Census
+from harness.guest import workloads as wl
+from harness.guest.pattern import Pattern, parse_bytes, parse_ranges
+from harness.guest.workloads import Census
+from harness.image import guestbin
 
 try:
     from tests.test_knobs import FakeGuest, Result
@@ -255,8 +255,9 @@ def kernel_src() -> Path:
     """$KHARNESS_TEST_KERNEL_SRC, else the tools/ subset of the quickstart source (cached)."""
     if "KHARNESS_TEST_KERNEL_SRC" in os.environ:
         return Path(os.environ["KHARNESS_TEST_KERNEL_SRC"])
-    from guest_tests.khsupport import selftest_tree
-    from harness import config, source
+    from harness import config
+    from harness.guest.support import selftest_tree
+    from harness.sources import tree as source
     src = source.resolve(config.load(Path(__file__).parent.parent / "examples" /
                                      "quickstart.yaml").source)
     return selftest_tree(src.repo, src.base)

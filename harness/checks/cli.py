@@ -11,12 +11,13 @@ import logging
 import time
 from pathlib import Path
 
-from harness import config, kcidb
+from harness import config
 from harness.checks import junit as checkjunit
 from harness.checks import summary
 from harness.checks.model import CHECKS, CheckResult
 from harness.checks.runner import CheckOptions, run_checks, validate_checks
-from harness.results import Journal
+from harness.report import kcidb
+from harness.results.journal import Journal
 from harness.util import write_json
 
 log = logging.getLogger("harness")

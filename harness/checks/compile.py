@@ -22,10 +22,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.build import Slot
 from harness.checks import diagnostics
 from harness.checks.model import Diagnostic
 from harness.checks.toolchain import Clang
+from harness.kernel.build import Slot
 from harness.util import cmdline, run, stable_hash
 
 GCC_EXTRA = ("-Wmaybe-uninitialized",)

@@ -7,8 +7,8 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
 
-from harness import junit
 from harness.checks.model import CheckResult, Status, order
+from harness.report import junit
 from harness.util import atomic_write
 
 

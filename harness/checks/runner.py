@@ -17,7 +17,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from harness import arch as archmod
-from harness import build, series, source
 from harness.checks import (
     checkpatch,
     compare,
@@ -40,6 +39,9 @@ from harness.checks.model import (
 )
 from harness.config import Config, Variant
 from harness.errors import UserError
+from harness.kernel import build
+from harness.sources import series
+from harness.sources import tree as source
 from harness.util import cmdline, file_lock
 
 log = logging.getLogger("harness")

@@ -15,8 +15,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from harness import debian
 from harness.errors import InfrastructureError
+from harness.sources import debian
 from harness.util import atomic_write, cache_dir, file_lock, run, sha256_bytes
 
 log = logging.getLogger("harness")

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness import arch as archmod
-from harness import build, source
 from harness.checks import compare, kerneldoc, linemap, objects, resultcache, sparsetool, toolchain
 from harness.checks import compile as ccompile
 from harness.checks.model import Diagnostic
 from harness.config import Config, Variant
 from harness.errors import UserError
+from harness.kernel import build
+from harness.sources import tree as source
 from harness.util import file_lock
 
 BISECTABLE = ("bisectability", "gcc", "clang", "sparse", "kernel-doc")

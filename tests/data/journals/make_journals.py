@@ -12,7 +12,7 @@ nightly-{1,2,3}.*  three nightly runs of one config: run 2 changes the patched b
                 (series v1 -> v2) and brings a new failure, a new splat and a collapse
                 counter regression; a baseline test flips with identical inputs (flaky);
                 run 3 repeats run 2 exactly.
-Splat records are what harness.splats.parse_log makes of the console slices.
+Splat records are what harness.splats.parse.parse_log makes of the console slices.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
-from harness import splats
+from harness.splats import parse as splats
 
 LOGS = HERE.parent / "logs"
 T0 = 1795600000.0
@@ -71,7 +71,7 @@ def counters(sizes: list[str], scale: dict[str, int], swap: bool = False,
 
 
 def per_scan_journal(sizes: list[str], scale: dict[str, int], scans: int = 6) -> list[Any]:
-    """harness.counters.journal_per_scan's shape: per step {"full_scans": +k, "t",
+    """harness.guest.counters.journal_per_scan's shape: per step {"full_scans": +k, "t",
     "pages_collapsed", "<size>": {non-zero stats}, "vmstat": {...}}; converging to 0.
     The second step covers two scans (khugepaged was quicker than the 20 ms poll)."""
     out = []

@@ -1,0 +1,1 @@
+"""Runs over many kernels: the run matrix, bisect, reproducers."""

@@ -1,0 +1,300 @@
+"""A self-contained reproducer folder per finding of a run: RUN/repro/<n>-<test>/.
+
+A finding is what the verdict blames on the series: a new splat, or a test whose outcome
+changed for the worse (a new failure, crash, lockup or timeout); without a baseline to compare
+with, every failing test of a non-baseline cell. Each folder holds:
+
+  repro.sh          rebuild the kernel and re-run just that test with kharness; exit 1 and
+                    "REPRODUCED" when the finding shows again (kharness's exit-code convention)
+  kharness.yaml     the run's config narrowed to that arch and variant, the series pointing
+                    at series/ below (every path relative to the folder)
+  kernel.config     the exact .config the kernel was built with (repro.sh compares)
+  series/           the patches as applied, in order (none for a baseline finding)
+  cmdline.txt       the guest kernel's command line (from the VM's QEMU argv)
+  knobs.json        the knob set: name, settings, the sysfs values written
+  workload.txt      the workload invocations the test recorded (with their --seed); the
+                    test's source is in test/ (the seed of a workload it starts itself is there)
+  finding.json      what was found (kind, title, culprit, frames), in which cell and test
+  README.md         all of the above in words, with the source identity
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.resources import data_path
+from harness.results import verdict
+from harness.results.journal import FINDINGS
+from harness.results.runinfo import RunInfo
+from harness.util import atomic_write
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing to reproduce: a test record of the variant under suspicion and why."""
+
+    record: dict[str, Any]
+    why: str                          # "new splat [warning] WARNING in ..." | "passed -> failed"
+    splat: dict[str, Any] | None = None
+
+    @property
+    def cell(self) -> str:
+        return str(self.record.get("cell"))
+
+    @property
+    def nodeid(self) -> str:
+        return str(self.record.get("nodeid"))
+
+    @property
+    def slug(self) -> str:
+        name = self.nodeid.split("::")[-1]
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{self.cell}-{name}").strip("_")[:90]
+
+
+def findings(info: RunInfo, groups: list[verdict.GroupVerdict]) -> list[Finding]:
+    """New splats and tests changed for the worse, one Finding per (cell, test)."""
+    by_key = {(str(r.get("arch")), str(r.get("variant")), str(r.get("knobset") or "-"),
+               verdict.test_key(r)): r for r in info.tests}
+    found: dict[tuple[str, str], Finding] = {}
+    for g in groups:
+        for s in g.new_splats:
+            r = next((t for t in info.tests if t.get("nodeid") == s.get("test")), None)
+            if r is not None:
+                found.setdefault((str(r["cell"]), str(r["nodeid"])), Finding(
+                    r, f"new splat [{s.get('kind')}] {s.get('title')}", s))
+        for c in g.changed:
+            r = by_key.get((g.arch, g.other, g.knobset, c.test))
+            if r is not None and c.after in FINDINGS and c.before not in FINDINGS:
+                found.setdefault((str(r["cell"]), str(r["nodeid"])), Finding(
+                    r, f"{c.before} on {g.base} -> {c.after} on {g.other}",
+                    next(iter(r.get("splats") or []), None)))
+    if not groups:
+        for r in info.tests:
+            if r.get("variant") != "baseline" and r.get("outcome") in FINDINGS:
+                found.setdefault((str(r["cell"]), str(r["nodeid"])), Finding(
+                    r, f"{r.get('outcome')} (no baseline to compare with)",
+                    next(iter(r.get("splats") or []), None)))
+    return list(found.values())
+
+
+def write_all(info: RunInfo, groups: list[verdict.GroupVerdict]) -> list[Path]:
+    """RUN/repro/<n>-<slug>/ for every finding; the folders written."""
+    out = []
+    for n, f in enumerate(findings(info, groups), 1):
+        dest = info.out / "repro" / f"{n}-{f.slug}"
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
+        write_one(info, f, dest)
+        out.append(dest)
+    return out
+
+
+def write_one(info: RunInfo, f: Finding, dest: Path) -> None:
+    arch, variant = str(f.record.get("arch")), str(f.record.get("variant"))
+    patches = _series(info, variant, dest / "series")
+    config_ok = _kernel_config(info, f.cell, dest / "kernel.config")
+    cfg_ok = _config_yaml(info, arch, variant, dest)
+    _text(dest / "cmdline.txt", _kernel_cmdline(info, f) or "(not recorded: no vm.json)")
+    _json(dest / "knobs.json", {"knobset": f.record.get("knobset"),
+                                "settings": f.record.get("knobs") or _knobset(info, f),
+                                "sysfs_written": f.record.get("knob_values")})
+    _text(dest / "workload.txt", _workloads(f, dest))
+    _json(dest / "finding.json", {"why": f.why, "cell": f.cell, "nodeid": f.nodeid,
+                                  "outcome": f.record.get("outcome"), "splat": f.splat,
+                                  "message": f.record.get("message")})
+    script = repro_sh(f, arch, variant)
+    atomic_write(dest / "repro.sh", script)
+    (dest / "repro.sh").chmod(0o755)
+    _text(dest / "README.md", _readme(info, f, patches, config_ok, cfg_ok))
+
+
+# -------------------------------------------------------------------- pieces
+def _text(path: Path, text: str) -> None:
+    atomic_write(path, text if text.endswith("\n") else text + "\n")
+
+
+def _json(path: Path, data: Any) -> None:
+    _text(path, json.dumps(data, indent=1, sort_keys=True, default=str))
+
+
+def _series(info: RunInfo, variant: str, dest: Path) -> int | None:
+    patches = info.patches(variant)
+    if not patches:
+        return None if patches is None else 0
+    dest.mkdir()
+    for p in patches:
+        name = Path(p.origin.split("#")[0]).name if p.origin.endswith(".patch") else \
+            f"{p.number:04d}-{re.sub(r'[^A-Za-z0-9]+', '-', p.subject)[:50].strip('-')}.patch"
+        (dest / name).write_bytes(p.data)
+    return len(patches)
+
+
+def _knobset(info: RunInfo, f: Finding) -> dict[str, Any] | None:
+    """The settings of the record's knob set, from the run's config (`knobs:` section)."""
+    from harness.errors import KharnessError
+    from harness.guest import knobs
+    cfg, name = info.config(), f.record.get("knobset")
+    if cfg is None or not name:
+        return None
+    try:
+        sets = knobs.parse_knobsets(cfg.sections.get("knobs"), str(cfg.path))
+    except KharnessError:
+        return None
+    return next((knobs.describe(ks) for ks in sets if ks.name == name), None)
+
+
+def _kernel_config(info: RunInfo, cell: str, dest: Path) -> bool:
+    directory = (info.cells.get(cell, {}).get("build") or {}).get("dir")
+    src = Path(directory) / "config" if directory else None
+    if src is None or not src.is_file():
+        return False
+    shutil.copyfile(src, dest)
+    return True
+
+
+def _config_yaml(info: RunInfo, arch: str, variant: str, dest: Path) -> bool:
+    """kharness.yaml: the run's config for just (arch, baseline + variant), series local."""
+    path = Path(str(info.run.get("config") or ""))
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return False
+    if not isinstance(data, dict):
+        return False
+    data["name"] = f"repro-{data.get('name', 'run')}"
+    data["archs"], data["variants"] = [arch], ["baseline", variant]
+    cfg = info.config()
+    series = data.get("series")
+    if isinstance(series, dict) and cfg is not None and cfg.series is not None:
+        v = cfg.variant(variant)
+        if v.version is not None:
+            series["versions"] = {v.version: "series"}
+    for name in (data.get("kernel") or {}).get("fragments") or []:
+        for cand in (path.parent / name, path.parent / f"{name}.config"):
+            if cand.is_file():                       # a fragment of the user's, not shipped
+                shutil.copyfile(cand, dest / cand.name)
+    _text(dest / "kharness.yaml", "# kharness reproducer config, made from "
+          f"{path}\n" + yaml.safe_dump(data, sort_keys=False))
+    return True
+
+
+def _kernel_cmdline(info: RunInfo, f: Finding) -> str:
+    """The -append of the VM whose console holds the test's start marker."""
+    celldir = info.out / "cells" / f.cell.replace("/", "-", 1).replace(":", "_")
+    marker = f"kharness: test start {f.nodeid}"
+    for console in sorted(celldir.glob("*/console.log")):
+        if marker not in console.read_text(errors="replace"):
+            continue
+        try:
+            vm = json.loads((console.parent / "vm.json").read_text())
+        except (OSError, ValueError):
+            return ""
+        argv = shlex.split(str(vm.get("qemu_argv") or ""))
+        return argv[argv.index("-append") + 1] if "-append" in argv[:-1] else str(
+            vm.get("cmdline") or "")
+    return ""
+
+
+def _test_file(nodeid: str) -> Path:
+    """The source of a test: the shipped suite's node ids are relative to the package."""
+    path = Path(nodeid.split("::")[0])
+    return path if path.is_absolute() or path.exists() else data_path(str(path))
+
+
+def _workloads(f: Finding, dest: Path) -> str:
+    test_file = _test_file(f.nodeid)
+    lines = [f"# test: {f.nodeid}"]
+    if test_file.is_file():
+        (dest / "test").mkdir(exist_ok=True)
+        shutil.copyfile(test_file, dest / "test" / test_file.name)
+        lines.append(f"# its source at the time of the run: test/{test_file.name}")
+    recorded = f.record.get("workloads") or []
+    lines += [shlex.join(str(a) for a in argv) for argv in recorded] or [
+        "# the test recorded no workload invocation: see its source (seeds are literal there)"]
+    return "\n".join(lines)
+
+
+def repro_sh(f: Finding, arch: str, variant: str) -> str:
+    title = str((f.splat or {}).get("title") or "")
+    check = {"nodeid": f.nodeid, "title": title, "outcome": f.record.get("outcome")}
+    argv = ["run", "$here/kharness.yaml", "--arch", arch, "--variant", variant,
+            "--tests", f.nodeid, "--out", "$out"]
+    run = " ".join(f'"{a}"' if a.startswith("$") else shlex.quote(a) for a in argv)
+    return f"""#!/bin/sh
+# kharness reproducer: {_one_line(f.why)}
+#   {f.cell}  {f.nodeid}
+# Rebuilds the kernel ({arch} {variant}: same source, kconfig fragments and series/) and
+# re-runs just this test in a fresh guest. Usage: ./repro.sh [RUN_DIR]
+# Exit: 1 and REPRODUCED when the finding shows again, 0 when it does not, 2 on trouble.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+out=${{1:-$here/run-$(date +%Y%m%d-%H%M%S)}}
+kharness=${{KHARNESS:-kharness}}
+if ! command -v "$kharness" >/dev/null 2>&1; then
+    echo "repro.sh: kharness not found. Install it (Debian 12): git clone the kharness" \\
+         "repository, then in it: bash scripts/quickstart.sh (or python3 -m venv .venv &&" \\
+         ".venv/bin/pip install -e . && .venv/bin/kharness doctor --install);" \\
+         "then KHARNESS=/path/to/.venv/bin/kharness $0" >&2
+    exit 2
+fi
+rc=0
+"$kharness" {run} || rc=$?
+[ "$rc" -le 1 ] || {{ echo "repro.sh: kharness run failed (exit $rc)" >&2; exit 2; }}
+python3 - "$out" "$here" <<'EOF'
+import json, pathlib, sys
+want = json.loads({json.dumps(json.dumps(check))})
+out, here = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+recs = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines() if x.strip()]
+tests = [r for r in recs if r.get("type") == "test" and r.get("nodeid") == want["nodeid"]]
+hit = any((want["title"] and want["title"] in [s.get("title") for s in r.get("splats") or []])
+          or (not want["title"] and r.get("outcome") == want["outcome"]) for r in tests)
+builds = [r.get("build", {{}}).get("dir") for r in recs if r.get("type") == "cell"]
+for d in filter(None, builds):
+    same = pathlib.Path(d, "config").read_bytes() == (here / "kernel.config").read_bytes() \\
+        if (here / "kernel.config").exists() else True
+    print("kernel .config:", "identical to kernel.config" if same else "DIFFERS from kernel.config")
+print("REPRODUCED:" if hit else "not reproduced:", want["title"] or want["outcome"],
+      "in", want["nodeid"], "(run:", out, ")")
+sys.exit(1 if hit else 0)
+EOF
+"""
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _readme(info: RunInfo, f: Finding, patches: int | None, config_ok: bool,
+            cfg_ok: bool) -> str:
+    src = info.run.get("source_identity") or info.run.get("source") or {}
+    s = f.splat or {}
+    frames = "\n".join(f"    {x}" for x in (s.get("frames") or [])[:16])
+    return f"""# Reproducer: {_one_line(f.why)}
+
+- cell `{f.cell}`, test `{f.nodeid}`, outcome **{f.record.get("outcome")}**
+- culprit: `{s.get("function") or "?"}` at `{s.get("location") or "no file:line recorded"}`
+- source: `{json.dumps(src, sort_keys=True)}`
+- series: {"none (baseline)" if patches == 0 else f"{patches} patch(es) in series/"
+           if patches else "not recoverable (the config or series moved since the run)"}
+- kernel.config: {"the exact .config of the build" if config_ok else "missing (build dir gone)"}
+- kharness.yaml: {"the run's config, narrowed to this cell" if cfg_ok else
+                  "missing: the run's config no longer reads"}
+- run: `{info.run.get("command", "")}` ({info.run.get("started", "?")})
+
+Run `./repro.sh` (needs kharness; it says how to install it if missing). It builds the
+kernel (cached builds are reused; an empty `KHARNESS_CACHE` rebuilds from scratch), boots a
+fresh guest and runs only this test; it prints REPRODUCED and exits 1 when the finding shows
+again. cmdline.txt, knobs.json and workload.txt say what the guest ran with.
+
+Call trace:
+
+{frames or "    (none)"}
+"""

@@ -1,0 +1,203 @@
+"""`kharness run`: build every variant x arch, run guest_tests per cell, journal, verdict.
+
+A cell is (arch, variant). Builds run one at a time (each already uses every core). Test
+cells run as separate pytest processes, `jobs` at a time: by default one per host core,
+capped so the guests' memory fits in 70% of host RAM (TCG guests are mostly idle between
+workload bursts, so one VM per core keeps both cores busy without thrashing).
+Everything lands in the run directory as it happens; `--resume` skips finished cells.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness import arch as archmod
+from harness import config
+from harness.campaign import pytestcmd
+from harness.campaign.pytestcmd import PytestCall
+from harness.checks import summary as checksummary
+from harness.checks.model import CheckResult, rig_error
+from harness.checks.runner import CheckOptions, run_checks
+from harness.errors import InfrastructureError, UserError
+from harness.kernel import build
+from harness.results.journal import Journal
+from harness.sources import tree as source
+from harness.util import cmdline, stable_hash, write_json
+
+log = logging.getLogger("harness")
+
+
+@dataclass(frozen=True)
+class Cell:
+    arch: str
+    variant: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.arch}/{self.variant}"
+
+    @property
+    def slug(self) -> str:
+        return f"{self.arch}-{self.variant.replace(':', '_')}"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    config: Path
+    out: Path
+    archs: tuple[str, ...] = ()
+    variants: tuple[str, ...] = ()
+    tests: tuple[str, ...] = ()          # () = the shipped guest suite
+    pytest_args: tuple[str, ...] = ()
+    jobs: int = 0
+    resume: bool = False
+    checks: tuple[str, ...] | None = None    # None: the config's `checks:`
+
+
+def cells_for(cfg: config.Config, opts: RunOptions) -> list[Cell]:
+    archs = [archmod.get(a).name for a in (opts.archs or cfg.archs)]
+    variants = [cfg.variant(v).label for v in (opts.variants or cfg.variants)]
+    return [Cell(a, v) for a in archs for v in variants]
+
+
+def default_jobs(guest_mem_mib: int = 1024) -> int:
+    cores = os.cpu_count() or 1
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1 << 20)
+    except (ValueError, OSError):
+        total = 4096
+    return max(1, min(cores, int(total * 0.7) // max(guest_mem_mib, 1)))
+
+
+def pytest_call(cfg: config.Config, cell: Cell, opts: RunOptions, celldir: Path) -> PytestCall:
+    return PytestCall(config=cfg.path, arch=cell.arch, variant=cell.variant,
+                      journal=opts.out / "results.jsonl", workdir=celldir, tests=opts.tests,
+                      junit=celldir / "junit.xml", extra=("-q", "-rA", *opts.pytest_args))
+
+
+def run(opts: RunOptions) -> dict[str, Any]:
+    cfg = config.load(opts.config)
+    cells = cells_for(cfg, opts)
+    opts.out.mkdir(parents=True, exist_ok=True)
+    journal = Journal(opts.out / "results.jsonl")
+    done = {r["cell"] for r in journal.records("cell") if r.get("status") in ("done", "build-failed")}
+    if done and not opts.resume:
+        raise UserError(f"{opts.out} already holds a run", "refusing to mix two runs",
+                        "pass --resume to continue it, or choose another --out")
+    meta = _metadata(cfg, cells, opts)
+    meta["source_identity"] = source.resolve(cfg.source).identity
+    write_json(opts.out / "run.json", meta)
+    t0 = time.monotonic()
+    _run_checks(cfg, cells, opts, journal)
+    todo = [c for c in cells if c.name not in done]
+    for c in cells:
+        if c.name in done:
+            log.info("[%s] finished in an earlier attempt, skipped", c.name)
+    built = _build_cells(cfg, todo, journal)
+    _test_cells(cfg, [c for c in todo if c in built], built, opts, journal)
+    meta["durations"] = {"total": time.monotonic() - t0}
+    meta["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    write_json(opts.out / "run.json", meta)
+    return meta
+
+
+def _run_checks(cfg: config.Config, cells: list[Cell], opts: RunOptions,
+                journal: Journal) -> None:
+    """The build checks of the series versions under test, before anything boots; their
+    records land in the journal as they finish. A rig failure here is recorded as an error
+    result and the run goes on to its runtime tests."""
+    checks = cfg.checks if opts.checks is None else opts.checks
+    if not checks or cfg.series is None:
+        return
+    if journal.records("check"):
+        log.info("build checks finished in an earlier attempt, skipped")
+        return
+    names = cfg.series.version_names()
+    versions = sorted({v.version for v in (cfg.variant(c.variant) for c in cells)
+                       if v.version is not None}, key=names.index)
+    if not versions:
+        return
+    archs = tuple(dict.fromkeys(c.arch for c in cells))
+    opts_c = CheckOptions(checks=checks, versions=tuple(versions), archs=archs)
+    try:
+        run_checks(cfg, opts_c, lambda r: _land_check(journal, r))
+    except (InfrastructureError, build.BuildFailed) as e:
+        log.error("build checks: %s", e.one_line())
+        journal.append(rig_error(e.one_line()).record())
+
+
+def _land_check(journal: Journal, r: CheckResult) -> None:
+    journal.append(r.record())
+    log.info("%s", checksummary.progress_line(r))
+
+
+def _metadata(cfg: config.Config, cells: list[Cell], opts: RunOptions) -> dict[str, Any]:
+    qemu = {a: _version([archmod.get(a).qemu_binary, "--version"]) for a in {c.arch for c in cells}}
+    return {"type": "run", "config": str(cfg.path), "name": cfg.name,
+            "config_sha256": stable_hash(cfg.path.read_text()), "cells": [c.name for c in cells],
+            "source": {"kind": cfg.source.kind, "location": cfg.source.location,
+                       "suite": cfg.source.suite, "ref": cfg.source.ref},
+            "series": None if cfg.series is None else {
+                "name": cfg.series.name, "versions": [v for v, _ in cfg.series.versions]},
+            "qemu": qemu, "host": platform.node(), "cpus": os.cpu_count(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "command": cmdline(["kharness", "run", str(cfg.path), "--out", str(opts.out)])}
+
+
+def _version(argv: list[str]) -> str:
+    if shutil.which(argv[0]) is None:
+        return "not installed"
+    return subprocess.run(argv, capture_output=True, text=True, check=False).stdout.split("\n")[0]
+
+
+def _build_cells(cfg: config.Config, cells: list[Cell],
+                 journal: Journal) -> dict[Cell, build.BuildResult]:
+    src = source.resolve(cfg.source) if cells else None
+    out: dict[Cell, build.BuildResult] = {}
+    for cell in sorted(cells, key=lambda c: (c.arch, c.variant != "baseline")):
+        try:
+            req = build.request_for(cfg, cfg.variant(cell.variant), cell.arch, src=src)
+            out[cell] = build.build(req)
+        except build.BuildFailed as e:
+            log.error("[%s] %s", cell.name, e.one_line())
+            journal.append({"type": "cell", "cell": cell.name, "arch": cell.arch,
+                            "variant": cell.variant, "status": "build-failed",
+                            "message": e.one_line()})
+    return out
+
+
+def _test_cells(cfg: config.Config, cells: list[Cell], built: dict[Cell, build.BuildResult],
+                opts: RunOptions, journal: Journal) -> None:
+    jobs = opts.jobs or default_jobs()
+    log.info("testing %d cells, %d at a time", len(cells), jobs)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for cell, rc, secs in pool.map(lambda c: _test_cell(cfg, c, opts), cells):
+            b = built[cell]
+            journal.append({"type": "cell", "cell": cell.name, "arch": cell.arch,
+                            "variant": cell.variant, "status": "done" if rc in (0, 1) else "infra",
+                            "pytest_exit": rc, "seconds": secs,
+                            "build": {"dir": str(b.dir), "cached": b.cached,
+                                      "seconds": b.seconds},
+                            "reproduce": pytestcmd.reproduce(pytest_call(
+                                cfg, cell, opts, opts.out / "cells" / cell.slug))})
+
+
+def _test_cell(cfg: config.Config, cell: Cell, opts: RunOptions) -> tuple[Cell, int, float]:
+    celldir = opts.out / "cells" / cell.slug
+    celldir.mkdir(parents=True, exist_ok=True)
+    call = pytest_call(cfg, cell, opts, celldir)
+    log.info("[%s] $ %s", cell.name, cmdline(pytestcmd.argv(call)))
+    t0 = time.monotonic()
+    rc = pytestcmd.run(call, celldir / "pytest.log")
+    secs = time.monotonic() - t0
+    log.info("[%s] pytest exit %d in %.0fs", cell.name, rc, secs)
+    return cell, rc, secs

@@ -1,0 +1,1 @@
+"""The `kharness` command line, one module per command family."""

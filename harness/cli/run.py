@@ -1,0 +1,169 @@
+"""CLI glue for `kharness run` and `kharness nightly`.
+
+`kharness nightly CONFIG` is `kharness run CONFIG --history DIR` with a default DIR: the
+run is stored in DIR/history.sqlite and compared with the previous run of the same config
+(new failures, new splats, counter regressions, flaky tests; see harness.results.history).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.campaign.run import RunOptions, run
+from harness.checks import cli as checkcli
+from harness.checks import summary as checksummary
+from harness.checks.model import CHECKS
+from harness.results import journal as results
+from harness.results import summary, verdict
+
+if TYPE_CHECKING:
+    from harness.results.history import Trend
+
+DEFAULT_HISTORY = "runs/history"
+
+
+def add_cli(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    r = sub.add_parser("run", help="build variants x archs, run guest_tests, give a verdict")
+    _common(r)
+    _history_args(r, None)
+    r.set_defaults(func=_cmd_run)
+    n = sub.add_parser("nightly", help="run + store in a history, flag changes since last run")
+    _common(n)
+    _history_args(n, DEFAULT_HISTORY)
+    n.set_defaults(func=_cmd_run)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config")
+    p.add_argument("--arch", action="append", default=[])
+    p.add_argument("--variant", action="append", default=[])
+    p.add_argument("--out", help="run directory (default: runs/<name>-<time>)")
+    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR")
+    p.add_argument("-k", dest="keyword", help="pytest -k selection")
+    p.add_argument("--tests", action="append", default=[], help="test paths or node ids (default: the shipped guest suite, guest_tests/)")
+    p.add_argument("-j", "--jobs", type=int, default=0, help="cells in parallel")
+    p.add_argument("--checks", metavar="LIST",
+                   help="build checks before booting: comma list of "
+                   f"{', '.join(CHECKS)}, or none (default: the config's checks:)")
+
+
+def _history_args(p: argparse.ArgumentParser, default: str | None) -> None:
+    g = p.add_argument_group("history (nightly trend)")
+    g.add_argument("--history", metavar="DIR", default=default,
+                   help="store the run in DIR/history.sqlite and compare with the previous run"
+                   + (f" (default: {default})" if default else ""))
+    g.add_argument("--counter-threshold", type=float, default=0.20, metavar="FRACTION",
+                   help="flag a counter that moved the wrong way by more than this (default 0.2)")
+    g.add_argument("--counter-min", type=int, default=5, metavar="N",
+                   help="... and by at least N in absolute terms (default 5)")
+    g.add_argument("--trend-runs", type=int, default=10, metavar="N",
+                   help="runs shown in the report's trend (default 10)")
+
+
+def options(args: argparse.Namespace) -> RunOptions:
+    from harness import config
+    cfg = config.load(args.config)
+    out = Path(args.resume or args.out or f"runs/{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    extra = ("-k", args.keyword) if args.keyword else ()
+    checks = None if args.checks is None else checkcli.selected_checks(cfg, [args.checks])
+    return RunOptions(config=cfg.path, out=out.resolve(), archs=tuple(args.arch),
+                      variants=tuple(args.variant), tests=tuple(args.tests),
+                      pytest_args=extra, jobs=args.jobs, resume=bool(args.resume),
+                      checks=checks)
+
+
+@dataclass(frozen=True)
+class HistoryOptions:
+    """Where the history lives and how changes are judged."""
+
+    directory: Path
+    relative: float = 0.20
+    min_delta: int = 5
+    runs: int = 10
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> HistoryOptions | None:
+        if not getattr(args, "history", None):
+            return None
+        return cls(Path(args.history).resolve(), args.counter_threshold, args.counter_min,
+                   args.trend_runs)
+
+
+def finish(out: Path, history: HistoryOptions | None = None) -> int:
+    """Verdict + reports for a finished run directory; the run's exit code.
+
+    With `history`, the run is stored and compared with the previous one first.
+    """
+    records = list(results.read(out / "results.jsonl"))
+    groups = [g for other in _variants(records) if other != "baseline"
+              for g in verdict.compare(records, "baseline", other)]
+    checks = checksummary.results_of(records)
+    print(summary.cell_table(records))
+    print()
+    print(summary.verdict_text(groups))
+    if checks:
+        print()
+        print(checksummary.verdict_text(checks))
+    trend = _record_history(out, records, history) if history is not None else None
+    try:
+        report = importlib.import_module("harness.report.html")
+    except ModuleNotFoundError as e:
+        if e.name != "harness.report.html":
+            raise
+    else:
+        print()
+        for p in report.write_all(out, records, groups, trend=trend):
+            print(f"wrote {p}")
+    rc = _exit_code(records, groups)
+    check_rc = checksummary.exit_code(checks)
+    rc = 1 if 1 in (rc, check_rc) else max(rc, check_rc)
+    if trend is not None and rc == 0 and any(f.kind in _regression_kinds() for f in trend.flags):
+        rc = 1
+    return rc
+
+
+def _exit_code(records: list[dict[str, Any]], groups: list[verdict.GroupVerdict]) -> int:
+    tests = [r for r in records if r.get("type") == "test"]
+    cells = [r for r in records if r.get("type") == "cell"]
+    if any(c.get("status") == "infra" for c in cells) and not tests:
+        return 2
+    findings = any(r.get("outcome") in results.FINDINGS and r.get("variant") != "baseline"
+                   for r in tests) or any(c.get("status") == "build-failed" for c in cells)
+    return 1 if verdict.any_regression(groups) or findings else 0
+
+
+def _variants(records: list[dict[str, object]]) -> list[str]:
+    return sorted({str(r["variant"]) for r in records if r.get("type") == "test"})
+
+
+def _regression_kinds() -> frozenset[str]:
+    from harness.results.history import REGRESSION_KINDS
+    return REGRESSION_KINDS
+
+
+def _record_history(out: Path, records: list[dict[str, Any]], h: HistoryOptions) -> Trend:
+    from harness.results import history
+    try:
+        meta = json.loads((out / "run.json").read_text())
+    except (OSError, ValueError):
+        meta = {}
+    trend = history.record(h.directory, out, meta, records,
+                           history.Thresholds(h.relative, h.min_delta), h.runs)
+    print()
+    print(history.flags_text(trend.flags, trend.previous))
+    print(f"history: run {trend.current} stored in {h.directory / 'history.sqlite'}")
+    return trend
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    opts = options(args)
+    hist = HistoryOptions.from_args(args)
+    print(f"run directory: {opts.out}")
+    run(opts)
+    return finish(opts.out, hist)

@@ -1,0 +1,183 @@
+"""Racers: rmap walkers and page-table users meeting khugepaged's collapses (issue 17).
+
+An mTHP collapse unhooks the whole page table (pmdp_collapse_flush) while only some of its
+ptes are collapsed; the anon_vma lock keeps rmap walkers of the neighbouring folios out
+until the table is back. `thpracer` (guest_tests/workloads/thpracer.c) keeps khugepaged
+collapsing 64K blocks of a region (re-splitting what it collapsed) while it migrates the
+neighbours of those blocks, in the same PMDs, between the guest's two NUMA nodes
+(move_pages, mbind MPOL_MF_MOVE, migrate_pages) and compacts memory; it verifies the
+contents of every populated page throughout. A kernel that lets a walker meet the unhooked
+table leaves migration entries behind: the splat guard fails the test with the WARNING /
+BUG; a changed page fails it as a finding.
+
+Not vacuous: each test asserts that pages really migrated (vmstat pgmigrate_success grew),
+that khugepaged collapsed in the same interval (pages_collapsed grew) and that the racer
+saw its own blocks collapsed (collapsed_seen, from pagemap + kpageflags).
+
+Duration: KHARNESS_RACER_SECONDS (default 30; scripts/test.sh, the CI, sets 10) for the default tests; the
+`slow` ones run KHARNESS_RACER_SLOW_SECONDS (default 300). The seed is
+KHARNESS_RACER_SEED or fresh per test; it is printed with a reproducer and journalled.
+Guests need two NUMA nodes: kernel fragment `racers` (NUMA + NUMA_EMU) and `guest:
+numa_nodes: 2` in the config (examples/racers-demo.yaml); otherwise the tests skip saying so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shlex
+from typing import Any
+
+import pytest
+
+from harness.guest import knobs
+from harness.guest.support import Kh, knobset
+
+SECONDS = float(os.environ.get("KHARNESS_RACER_SECONDS", "30"))
+SLOW_SECONDS = float(os.environ.get("KHARNESS_RACER_SLOW_SECONDS", "300"))
+PMDS = 16
+# khugepaged at its fastest that TCG allows: a pass over the region every ~10 ms of sleep.
+RACER_FAST = {"scan_sleep_millisecs": 10, "alloc_sleep_millisecs": 100, "pages_to_scan": 4096}
+KNOBSETS = {
+    "16K+64K+PMD-none0": knobset("racers-none0", sizes="16K+64K+PMD", max_ptes_none=0,
+                                 **RACER_FAST),
+    "16K+64K+PMD-none511": knobset("racers-none511", sizes="16K+64K+PMD", max_ptes_none=511,
+                                   **RACER_FAST),
+}
+VMSTAT_KEYS = ("pgmigrate_success", "pgmigrate_fail", "compact_migrate_scanned",
+               "numa_pages_migrated", "numa_hint_faults", "thp_migration_success",
+               "thp_split_page", "pswpout", "pswpin")
+
+
+def seed() -> int:
+    env = os.environ.get("KHARNESS_RACER_SEED")
+    return int(env) if env else random.SystemRandom().randrange(1, 1 << 31)
+
+
+def vmstat(guest: Any) -> dict[str, int]:
+    out = guest.run(["cat", "/proc/vmstat"], check=True).stdout
+    pairs = (line.split() for line in out.splitlines())
+    return {p[0]: int(p[1]) for p in pairs if len(p) == 2 and p[1].isdigit()}
+
+
+def numa_balancing(guest: Any, value: str) -> str | None:
+    """Set kernel.numa_balancing (hinting faults migrate too); the old value, or None
+    when the kernel has no NUMA balancing."""
+    path = "/proc/sys/kernel/numa_balancing"
+    res = guest.run(["sh", "-c", f"cat {path} && echo {value} > {path}"])
+    return res.stdout.strip() if res.exit_code == 0 else None
+
+
+def racer_report(stdout: str) -> dict[str, Any]:
+    for line in reversed(stdout.splitlines()):
+        if line.startswith("{") and '"event":"racer"' in line:
+            return dict(json.loads(line))
+    return {}
+
+
+def reproducer(request: pytest.FixtureRequest, kh: Kh, ks: knobs.KnobSet, argv: list[str]) -> str:
+    """`kharness boot` of the same kernel and guest, the knob set, the racer's argv."""
+    cfg = request.config.getoption("kharness_config") or request.config.getini("kharness_config")
+    target = request.getfixturevalue("kh_target")
+    boot = ["kharness", "boot", str(cfg or "CONFIG"), "--arch", target.arch, "--variant",
+            target.variant, "--mem", str(kh.vm.mem)]
+    boot += [a for arg in str(kh.vm.cmdline).split() if arg.startswith("numa=")
+             for a in ("--append", arg)]
+    return f"{shlex.join(boot)} -- {shlex.join(argv)}   # knobs: {knobs.describe(ks)}"
+
+
+def run_racer(kh: Kh, request: pytest.FixtureRequest, ks: knobs.KnobSet, seconds: float,
+              extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Apply the knobs, run thpracer, return its report + the vmstat / THP deltas."""
+    kh.apply(ks)
+    argv = ["thpracer", "--seconds", f"{seconds:g}", "--pmds", str(PMDS),
+            "--seed", str(seed()), *extra]
+    kh.record["racer_argv"] = argv
+    print(f"reproduce: {reproducer(request, kh, ks, argv)}")
+    balancing = numa_balancing(kh.guest, "1")
+    before, meter = vmstat(kh.guest), kh.start_meter()
+    # A racer's finding often leaves the racer itself waiting forever on the folio of a
+    # stale migration entry: the first splat ends the command at once (fail-fast, any
+    # kind; the splat guard then fails the test with it and the guest is replaced).
+    saved, kh.vm.fail_fast = kh.vm.fail_fast, frozenset()
+    try:
+        res = kh.guest.run(argv, timeout=seconds + 120 * kh.vm.scale)
+    finally:
+        kh.vm.fail_fast = saved
+        if balancing is not None and kh.vm.outcome.value == "ok":
+            numa_balancing(kh.guest, balancing)
+    delta, after = meter.finish(), vmstat(kh.guest)
+    report = racer_report(res.stdout)
+    moved = {k: after.get(k, 0) - before.get(k, 0) for k in VMSTAT_KEYS}
+    kh.record["racer"] = report | {"vmstat": moved}
+    print(f"racer: {report}\nvmstat delta: {moved}\n{res.stderr[-1500:]}")
+    if res.exit_code == 3:
+        pytest.skip(res.stderr.strip().splitlines()[-1])
+    assert res.exit_code != 1, f"thpracer found changed pages:\n{res.stderr[-3000:]}"
+    assert res.exit_code == 0 and report, f"thpracer failed ({res.exit_code}): {res.stderr[-2000:]}"
+    return {"report": report, "vmstat": moved, "pages_collapsed": delta.pages_collapsed,
+            "collapse_alloc": delta.by_size("collapse_alloc")}
+
+
+def assert_raced(r: dict[str, Any]) -> None:
+    """Both sides worked in the same interval: migration and khugepaged's collapses."""
+    rep, mig = r["report"], r["vmstat"]
+    assert mig["pgmigrate_success"] > 0, f"no page migrated (vacuous race): {mig}"
+    assert r["pages_collapsed"] > 0 or r["collapse_alloc"], \
+        f"khugepaged collapsed nothing while the racer ran: {r}"
+    assert rep["collapsed_seen"] > 0, f"no block of the racer's region was collapsed: {rep}"
+    assert rep["verified"] > 0 and rep["corrupt"] == 0
+
+
+@pytest.mark.needs("thp", "numa", "compaction")
+@pytest.mark.parametrize("ks", KNOBSETS.values(), ids=KNOBSETS)
+def test_migration_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest) -> None:
+    """move_pages / mbind / migrate_pages of the collapsing ranges' neighbours + compaction."""
+    assert_raced(run_racer(kh, request, ks, SECONDS))
+
+
+@pytest.mark.needs("thp", "numa", "compaction", "page_idle")
+def test_reclaim_and_walkers_racer(kh: Kh, request: pytest.FixtureRequest) -> None:
+    """The migration racer plus the other walkers: page_idle rmap walks, MADV_COLD /
+    MADV_PAGEOUT of the neighbours (reclaim's try_to_unmap), pagemap and smaps readers and
+    GUP (process_vm_readv)."""
+    r = run_racer(kh, request, KNOBSETS["16K+64K+PMD-none0"], SECONDS,
+                  ("--idle", "--pageout", "--walkers"))
+    assert_raced(r)
+    rep = r["report"]
+    assert rep["idle_rounds"] > 0, f"no page_idle round: {rep}"
+    assert rep["paged_out"] > 0 and rep["walks"] > 0 and rep["gup_bytes"] > 0, \
+        f"a walker did not run: {rep}"
+
+
+@pytest.mark.slow
+@pytest.mark.needs("thp", "numa", "compaction")
+@pytest.mark.parametrize("ks", KNOBSETS.values(), ids=KNOBSETS)
+def test_migration_racer_long(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest) -> None:
+    """The nightly length of test_migration_racer: only when `-m slow` asks for it
+    (`kharness run` passes no -m, so its default suite stays short)."""
+    expr = str(request.config.getoption("markexpr") or "")
+    if "slow" not in expr or "not slow" in expr:
+        pytest.skip("nightly length: select with -m slow")
+    assert_raced(run_racer(kh, request, ks, SLOW_SECONDS))
+
+
+@pytest.mark.needs("thp", "numa", "compaction", "userfaultfd")
+def test_uffd_wp_racer(kh: Kh, request: pytest.FixtureRequest) -> None:
+    """The migration racer plus userfaultfd write-protect of one block at a time: every
+    write to a protected page must raise its WP event, collapse or migration between."""
+    r = run_racer(kh, request, KNOBSETS["16K+64K+PMD-none0"], SECONDS, ("--uffd",))
+    assert_raced(r)
+    rep = r["report"]
+    assert rep["wp_served"] > 0, f"no uffd WP fault served: {rep}"
+    assert rep["wp_missed"] == 0, f"writes to write-protected pages raised no event: {rep}"
+
+
+@pytest.mark.needs("thp", "numa", "compaction", "ksm")
+def test_ksm_racer(kh: Kh, request: pytest.FixtureRequest) -> None:
+    """The migration racer with KSM pages as the neighbours (ksmd at its fastest): their
+    migration walks the rmap through rmap_walk_ksm."""
+    r = run_racer(kh, request, KNOBSETS["16K+64K+PMD-none0"], SECONDS, ("--ksm",))
+    assert_raced(r)
+    assert r["report"]["ksm_pages_shared"] > 0, f"KSM merged nothing: {r['report']}"

@@ -1,0 +1,110 @@
+"""Guest binaries built on the host: static executables for the guest's arch.
+
+The image builders (harness.image.initramfs for the initramfs, harness.image.rootfs for the ext4 disk) put
+every guest_tests/workloads/*.c in the guest as /usr/bin/<stem>, keyed by `workload_inputs`
+(sources, compiler version, the static libc it links, CFLAGS) so a changed workload or
+toolchain rebuilds the image. Tests can build thpwork for the host, and the kernel's own
+tools/testing/selftests/mm/khugepaged.c for either arch.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from harness import arch as arch_mod
+from harness.errors import InfrastructureError, UserError
+from harness.resources import workload_dir
+from harness.util import run, sha256_file
+
+WORKLOAD_DIR = workload_dir()
+CFLAGS = ("-static", "-O2", "-Wall", "-Wextra", "-pthread")
+SELFTEST_CFLAGS = ("-static", "-Wall", "-O2", "-U_FORTIFY_SOURCE", "-Wunreachable-code")
+SELFTEST_LIBS = ("-lrt", "-lpthread", "-lm")
+
+
+def workload_sources(directory: Path) -> list[Path]:
+    """Every workload source (*.c) and header, sorted; none if the directory is empty/missing."""
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.suffix in (".c", ".h") and p.is_file())
+
+
+def compiler_id(profile: arch_mod.ArchProfile) -> dict[str, str]:
+    """What makes the guest compiler's output: its version and the static libc it links."""
+    cc = arch_mod.guest_cc(profile)
+    version = run([cc, "--version"]).stdout.splitlines()[0]
+    libc = Path(run([cc, "-print-file-name=libc.a"]).stdout.strip())
+    if not libc.is_absolute():
+        pkg = "libc6-dev" if not arch_mod.cross_prefix(profile) else f"libc6-dev-{profile.debian_arch}-cross"
+        raise InfrastructureError(f"{cc} has no static libc", "libc.a not found",
+                                  f"apt-get install {pkg}")
+    return {"cc": cc, "version": version, "libc.a": sha256_file(libc)}
+
+
+def compile_workloads(profile: arch_mod.ArchProfile, sources: list[Path],
+                      tmp: Path) -> dict[str, bytes]:
+    """Each *.c compiled static for the guest: {name: executable bytes}."""
+    cc, out = arch_mod.guest_cc(profile), {}
+    for src in (s for s in sources if s.suffix == ".c"):
+        exe = tmp / src.stem
+        proc = run([cc, *CFLAGS, "-I", src.parent, "-o", exe, src], check=False)
+        if proc.returncode != 0:
+            tail = " | ".join(proc.stderr.strip().splitlines()[-4:])
+            raise UserError(f"guest workload {src.name} does not compile for {profile.name}", tail,
+                            f"fix {src}")
+        out[src.stem] = exe.read_bytes()
+    return out
+
+
+def workload_inputs(profile: arch_mod.ArchProfile, sources: list[Path]) -> dict[str, Any]:
+    if not sources:
+        return {}
+    compiler = compiler_id(profile) if any(s.suffix == ".c" for s in sources) else {}
+    return {"sources": [(s.name, sha256_file(s)) for s in sources], "compiler": compiler,
+            "cflags": CFLAGS}
+
+
+def build_thpwork(out: Path, cc: str = "gcc") -> Path:
+    """Compile thpwork static (what the image builder does for every workloads/*.c)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    run([cc, *CFLAGS, WORKLOAD_DIR / "thpwork.c", "-o", out], timeout=300)
+    return out
+
+
+def selftest_sources(mm: Path) -> list[str]:
+    """khugepaged.c + the helpers its Makefile links ($(TEST_GEN_FILES): ...)."""
+    text = (mm / "Makefile").read_text(errors="replace")
+    m = re.search(r"^\$\(TEST_GEN_FILES\):\s*(.+)$", text, re.MULTILINE)
+    helpers = m.group(1).split() if m else [f for f in ("vm_util.c", "thp_settings.c",
+                                                        "hugepage_settings.c")
+                                            if (mm / f).exists()]
+    return ["khugepaged.c", *helpers]
+
+
+def build_selftest_khugepaged(kernel_src: Path, arch: str, out: Path,
+                              headers: Path | None = None) -> Path:
+    """Compile tools/testing/selftests/mm/khugepaged.c static for the guest arch.
+
+    Flags are the mm/Makefile's (-Wall -O2 -U_FORTIFY_SOURCE -Wunreachable-code, -I the
+    tree and selftests/ for kselftest.h, tools/include/uapi, -lrt -lpthread -lm) plus
+    -static. KHDR_INCLUDES (usr/include of `make headers`) is `headers` if given;
+    otherwise the toolchain's linux-libc-dev headers are used (enough for 7.2).
+    """
+    mm = kernel_src / "tools" / "testing" / "selftests" / "mm"
+    if not (mm / "khugepaged.c").exists():
+        raise UserError(f"no {mm}/khugepaged.c", "not a kernel tree with mm selftests")
+    cc = arch_mod.guest_cc(arch_mod.get(arch))
+    if shutil.which(cc) is None:
+        raise InfrastructureError(f"no {cc} for {arch}", fix="apt-get install gcc-aarch64-"
+                                  "linux-gnu (or run: kharness doctor --install)")
+    incs = ["-I", str(kernel_src), "-I", str(mm.parent)]
+    incs += ["-isystem", str(headers)] if headers else []
+    incs += ["-isystem", str(kernel_src / "tools" / "include" / "uapi")]
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    run([cc, *SELFTEST_CFLAGS, *incs, *selftest_sources(mm), *SELFTEST_LIBS, "-o", out],
+        cwd=mm, timeout=600)
+    return out

@@ -1,0 +1,1 @@
+"""QEMU: accelerator choice, argv, QMP, the console, the VM lifecycle."""

@@ -1,0 +1,1 @@
+"""Outputs for people and tools: HTML report, charts, JUnit, KCIDB."""

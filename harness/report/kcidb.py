@@ -1,0 +1,331 @@
+"""kcidb.json: a run in KernelCI's KCIDB I/O schema v5.3 (kcidb-io's current), valid by kcidb-io.
+
+    document(info) -> dict      checkouts, builds, tests, issues, incidents of one run directory
+    write(path, run, records)   the file (validated with kcidb-io when that is installed)
+    validate(doc) -> str | None the first schema error, None if valid or kcidb-io is missing
+    kharness kcidb RUN          re-export an existing run directory
+
+One function per object kind. A checkout per variant: the source plus, for patched variants,
+the series (patchset_hash as the schema defines it: sha256 over the patches' sha256 lines). A
+git source names its 40-hex commit; a Debian or tarball source has no git commit, so its
+checkout is identified by tree_name ("debian"), a comment with package, version and suite, and
+misc.source (package sha256 and URL): what the schema allows when git_* does not apply. A build
+per cell, a test per test record, an issue per distinct kernel finding (splat kind + title, or a
+lockup/crash of a test) with one incident per occurrence; incident misc says whether the
+finding is new with the series. The schema forbids nulls: absent values are left out.
+IDs are "kharness:<hash>" of the run's identity (name, start time) and the object's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import logging
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from harness.checks import kcidb as checkkcidb
+from harness.checks import summary as checksummary
+from harness.errors import HarnessBug
+from harness.results import runinfo, verdict
+from harness.results.runinfo import RunInfo
+from harness.splats.symbolize import culprit_frame
+from harness.util import atomic_write, stable_hash
+
+log = logging.getLogger("harness")
+ORIGIN = "kharness"
+VERSION = {"major": 5, "minor": 3}
+STATUS = {"passed": "PASS", "failed": "FAIL", "crash": "FAIL", "lockup": "FAIL",
+          "timeout": "FAIL", "error": "ERROR", "infra": "MISS", "skipped": "SKIP",
+          "xfailed": "PASS", "xpassed": "PASS"}
+LOCKUPS = ("crash", "lockup", "timeout")
+HEX40 = re.compile(r"^[0-9a-f]{40}$")
+EXCERPT_MAX = 16384
+Obj = dict[str, Any]
+
+
+def _id(info: RunInfo, *parts: Any) -> str:
+    return f"{ORIGIN}:{stable_hash([info.run.get('started'), info.run.get('name'), *parts])[:24]}"
+
+
+def _prune(value: Any) -> Any:
+    """The schema forbids null anywhere: drop None members (recursively) and NUL characters."""
+    if isinstance(value, dict):
+        return {k: _prune(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_prune(v) for v in value if v is not None]
+    if isinstance(value, str):
+        return value.replace("\0", "\\0")
+    return value
+
+
+def _path_part(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_") or "_"
+
+
+def test_path(record: dict[str, Any]) -> str:
+    """KCIDB dot path of a test: kharness.<module path>.<function>.<params without arch-variant>."""
+    key = verdict.test_key(record)
+    head, _, params = key.partition("[")
+    parts = [p for chunk in head.split("::") for p in chunk.removesuffix(".py").split("/") if p]
+    if params.rstrip("]"):
+        parts.append(params.rstrip("]"))
+    return ".".join([ORIGIN, *(_path_part(p) for p in parts)])
+
+
+def _file_url(path: str | Path | None) -> str | None:
+    return Path(path).resolve().as_uri() if path and Path(path).exists() else None
+
+
+def _time(epoch: Any) -> str | None:
+    if not isinstance(epoch, (int, float)) or isinstance(epoch, bool):
+        return None
+    return datetime.datetime.fromtimestamp(float(epoch), datetime.UTC).strftime(
+        "%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# ------------------------------------------------------------------- checkouts
+def patchset_hash(sha256s: Iterable[str]) -> str:
+    """KCIDB's patchset hash: sha256 of the patches' newline-terminated sha256 hex digests
+    (`sha256sum *.patch | cut -c-64 | sha256sum`); "" when no patch is applied."""
+    from harness.util import sha256_bytes
+    lines = "".join(f"{h}\n" for h in sha256s)
+    return sha256_bytes(lines.encode()) if lines else ""
+
+
+def _source_fields(src: dict[str, Any]) -> Obj:
+    kind = src.get("kind")
+    if kind == "git":
+        loc, ref = str(src.get("location") or ""), str(src.get("ref") or "")
+        commit = str(src.get("commit") or (ref if HEX40.match(ref) else ""))
+        return {"tree_name": Path(loc.rstrip("/")).name.removesuffix(".git") or "git",
+                "git_commit_hash": commit if HEX40.match(commit) else None,
+                "git_repository_url": loc if loc.startswith("https://") else None,
+                "git_repository_branch": ref if ref and not HEX40.match(ref) else None,
+                "comment": f"git {loc} {ref}".strip()}
+    if kind == "debian":
+        package = src.get("package") or src.get("location")
+        digest = f", .deb sha256 {src['sha256']}" if src.get("sha256") else ""
+        return {"tree_name": "debian",
+                "comment": " ".join(str(x) for x in ("Debian source package", package,
+                                                     src.get("version"), f"({src.get('suite')})"
+                                                     if src.get("suite") else None) if x)
+                           + f"{digest}; no git commit: identified by misc.source"}
+    return {"tree_name": str(kind or "unknown"),
+            "comment": f"{kind} {src.get('location') or ''}: no git commit, identified by "
+                       "misc.source"}
+
+
+def checkout(info: RunInfo, variant: str) -> Obj:
+    src = info.run.get("source_identity") or info.run.get("source") or {}
+    patches = info.patches(variant)
+    meta = next((info.build_meta(c) for c, r in info.cells.items()
+                 if r.get("variant") == variant and info.build_meta(c)), {})
+    obj: Obj = {"id": _id(info, "checkout", variant), "origin": ORIGIN,
+                **_source_fields(src), "start_time": info.run.get("started"), "valid": True,
+                "origin_tests_finish_time": info.run.get("finished"),
+                "misc": {"variant": variant, "source": src, "commit": meta.get("commit"),
+                         "series": meta.get("series") or None}}
+    if patches is not None:
+        obj["patchset_hash"] = patchset_hash(p.sha256 for p in patches)
+        files = [{"name": Path(p.origin.split("#")[0]).name, "url": u} for p in patches
+                 if (u := _file_url(p.origin.split("#")[0]))]
+        obj["patchset_files"] = list({f["url"]: f for f in files}.values()) or None
+        if patches:
+            obj["comment"] = f"{obj['comment']} + {len(patches)} patch(es): {patches[0].subject}"
+    return obj
+
+
+# ---------------------------------------------------------------------- builds
+def build(info: RunInfo, cell: str) -> Obj:
+    rec = info.cells.get(cell, {})
+    meta = info.build_meta(cell)
+    b = rec.get("build") or {}
+    failed = rec.get("status") == "build-failed"
+    config = Path(str(b.get("dir"))) / "config" if b.get("dir") else None
+    durations = meta.get("durations") or {}
+    return {"id": _id(info, "build", cell),
+            "checkout_id": _id(info, "checkout", rec.get("variant")),
+            "origin": ORIGIN, "architecture": str(rec.get("arch") or cell.split("/")[0]),
+            "config_name": "+".join(["tinyconfig", *meta.get("fragments", [])]),
+            "compiler": meta.get("toolchain"), "command": meta.get("command"),
+            "start_time": info.run.get("started"),
+            "duration": durations.get("total", b.get("seconds")),
+            "status": "FAIL" if failed else "PASS" if b else None,
+            "log_excerpt": str(rec.get("message"))[-EXCERPT_MAX:] if failed else None,
+            "input_files": [{"name": "config", "url": u}] if (u := _file_url(config)) else None,
+            "config_url": _file_url(config),
+            "misc": {"cell": cell, "dir": b.get("dir"), "cached": b.get("cached"),
+                     "config_sha256": meta.get("config_sha256")}}
+
+
+# ----------------------------------------------------------------------- tests
+def _excerpt(r: dict[str, Any]) -> str | None:
+    lines = [str(r.get("message") or "")] if r.get("message") else []
+    lines += [f"[{s.get('kind')}] {s.get('title')}" for s in r.get("splats") or []]
+    text = "\n".join(lines)
+    return text[-EXCERPT_MAX:] if text else None
+
+
+def test(info: RunInfo, r: dict[str, Any]) -> Obj:
+    duration, end = r.get("duration"), r.get("time")
+    start = end - duration if isinstance(end, (int, float)) and isinstance(
+        duration, (int, float)) else end
+    return {"id": _id(info, "test", r.get("cell"), r.get("nodeid")),
+            "build_id": _id(info, "build", r.get("cell")), "origin": ORIGIN,
+            "path": test_path(r), "status": STATUS.get(str(r.get("outcome")), "ERROR"),
+            "duration": duration if isinstance(duration, (int, float)) else None,
+            "start_time": _time(start), "log_excerpt": _excerpt(r),
+            "comment": str(r.get("nodeid")),
+            "environment": {"comment": f"QEMU {r.get('arch')} guest"
+                                       + (f", knobs {r['knobset']}" if r.get("knobset") else ""),
+                            "misc": {"knobset": r.get("knobset"),
+                                     "qemu": (info.run.get("qemu") or {}).get(r.get("arch"))}},
+            "misc": {"outcome": r.get("outcome"), "nodeid": r.get("nodeid"), "cell": r.get("cell"),
+                     "counters": r.get("counters") or None}}
+
+
+# ----------------------------------------------------------- issues, incidents
+def findings(r: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(kind, title, detail) of every kernel finding in a test record: its splats, and a
+    crash/lockup/timeout outcome that came without one."""
+    out = [(str(s.get("kind")), str(s.get("title")), s) for s in r.get("splats") or []]
+    if r.get("outcome") in LOCKUPS and not out:
+        out.append((str(r["outcome"]), f"{r['outcome']} in {verdict.test_key(r)}",
+                    {"message": r.get("message")}))
+    return out
+
+
+def _issue_id(kind: str, title: str) -> str:
+    return f"{ORIGIN}:issue-{stable_hash([kind, title])[:24]}"
+
+
+def issue(kind: str, title: str, detail: dict[str, Any]) -> Obj:
+    """A kernel finding; the id depends on kind and title only, so reruns share it."""
+    return {"id": _issue_id(kind, title), "version": 1, "origin": ORIGIN,
+            "categories": [f"runtime.{_path_part(kind)}"], "report_subject": title,
+            "culprit": {"code": True, "tool": False, "harness": False},
+            "comment": f"[{kind}] {title}",
+            "misc": {"kind": kind, "function": detail.get("function")}}
+
+
+def _status(groups: list[verdict.GroupVerdict], r: dict[str, Any], title: str) -> str:
+    for g in groups:
+        if g.arch != r.get("arch") or g.knobset != str(r.get("knobset") or "-"):
+            continue
+        if r.get("variant") == g.other and title in {s.get("title") for s in g.new_splats}:
+            return "new with the series"
+        if title in g.common_splats:
+            return "pre-existing (also without the series)"
+        if r.get("variant") == g.base and title in g.gone_splats:
+            return "without the series only"
+    return "not compared"
+
+
+def incident(info: RunInfo, r: dict[str, Any], kind: str, title: str, detail: dict[str, Any],
+             status: str, n: int) -> Obj:
+    return {"id": _id(info, "incident", r.get("cell"), r.get("nodeid"), kind, title, n),
+            "origin": ORIGIN, "issue_id": _issue_id(kind, title), "issue_version": 1,
+            "test_id": _id(info, "test", r.get("cell"), r.get("nodeid")),
+            "build_id": _id(info, "build", r.get("cell")), "present": True,
+            "comment": f"{status}: [{kind}] {title}",
+            "misc": {"verdict": status, "location": detail.get("location"),
+                     "culprit_frame": culprit_frame(detail),
+                     "frames": [str(f) for f in detail.get("frames") or []] or None}}
+
+
+def groups_of(info: RunInfo) -> list[verdict.GroupVerdict]:
+    records = list(info.records)
+    return [g for other in info.variants() if other != "baseline"
+            for g in verdict.compare(records, "baseline", other)]
+
+
+# -------------------------------------------------------------------- document
+def document(info: RunInfo) -> Obj:
+    groups = groups_of(info)
+    issues: dict[str, Obj] = {}
+    incidents: list[Obj] = []
+    for r in info.tests:
+        for n, (kind, title, detail) in enumerate(findings(r)):
+            issues.setdefault(_issue_id(kind, title), issue(kind, title, detail))
+            incidents.append(incident(info, r, kind, title, detail, _status(groups, r, title), n))
+    checks = checksummary.results_of(list(info.records))
+
+    def ident(*parts: Any) -> str:
+        return _id(info, *parts)
+
+    check_issues, check_incidents = checkkcidb.issues_and_incidents(ident, checks)
+    doc: Obj = {"version": dict(VERSION),
+                "checkouts": [checkout(info, v) for v in info.variants()]
+                + checkkcidb.checkouts(ident, checks, lambda v: checkout(info, v)),
+                "builds": [build(info, c) for c in info.cells] + checkkcidb.builds(ident, checks),
+                "tests": [test(info, r) for r in info.tests] + checkkcidb.tests(ident, checks),
+                "issues": list(issues.values()) + check_issues,
+                "incidents": incidents + check_incidents}
+    pruned: Obj = _prune(doc)
+    return pruned
+
+
+def validate(doc: Obj) -> str | None:
+    """The first KCIDB schema violation; None when valid (or when kcidb-io is not installed)."""
+    try:
+        import jsonschema  # type: ignore[import-untyped]
+        import kcidb_io  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    try:
+        kcidb_io.schema.LATEST.validate(doc)
+    except jsonschema.ValidationError as e:
+        return f"{str(e).splitlines()[0]} (at {'/'.join(map(str, e.path))})"
+    return None
+
+
+def write(path: Path, run: dict[str, Any] | None = None,
+          records: list[dict[str, Any]] | None = None) -> Path:
+    """Write kcidb.json for the run directory holding `path`; an invalid document is written
+    too (for inspection) and logged as an error."""
+    info = runinfo.load(path.parent)
+    if run is not None or records is not None:
+        info = RunInfo(path.parent, run if run is not None else info.run,
+                       tuple(records) if records is not None else info.records)
+    doc = document(info)
+    atomic_write(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    error = validate(doc)
+    if error:
+        log.error("%s does not validate with kcidb-io: %s", path, error)
+    return path
+
+
+# ------------------------------------------------------------------------- CLI
+def add_cli(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("kcidb", help="(re-)export a run directory as KCIDB v5 JSON, validated")
+    p.add_argument("run", help="run directory (holds run.json and results.jsonl)")
+    p.add_argument("-o", "--output", help="file to write (default: RUN/kcidb.json)")
+    p.set_defaults(func=_cmd_kcidb)
+
+
+def _cmd_kcidb(args: argparse.Namespace) -> int:
+    from harness.errors import UserError
+    out = Path(args.run)
+    if not (out / "results.jsonl").exists():
+        raise UserError(f"{out} is not a run directory", "no results.jsonl in it",
+                        "pass the --out directory of a `kharness run`")
+    path = Path(args.output) if args.output else out / "kcidb.json"
+    info = runinfo.load(out)
+    doc = document(info)
+    atomic_write(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    counts = ", ".join(f"{len(v)} {k}" for k, v in doc.items() if isinstance(v, list))
+    error = validate(doc)
+    if error:
+        raise HarnessBug(f"{path} does not validate with kcidb-io", error,
+                         "report it with the run directory")
+    try:
+        import kcidb_io  # noqa: F401
+        checked = "valid KCIDB v5.3 (kcidb-io)"
+    except ImportError:
+        checked = "not validated: pip install kcidb-io"
+    print(f"wrote {path}: {counts}; {checked}")
+    return 0

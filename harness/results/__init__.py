@@ -1,0 +1,1 @@
+"""Results: the journal, verdicts, nightly history, the terminal summary, run metadata."""

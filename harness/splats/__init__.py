@@ -1,0 +1,1 @@
+"""Kernel reports on the console: the table of kinds, parsing, titles, culprits, symbolisation."""

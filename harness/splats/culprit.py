@@ -1,0 +1,165 @@
+"""Who is to blame in a report: the first frame that is the caller's fault.
+
+A kernel report's stack starts in the machinery that noticed and printed the problem; the
+culprit is the first frame below it. The rule is by *layer*, not by example: a frame is
+skipped when its (suffix-stripped) name belongs to one of `LAYERS` (warn/bug/trap handlers,
+sanitizers and coverage instrumentation, allocator and kmemleak internals, debugobjects,
+lockdep, refcount, list debugging, printk/dump_stack, string/memory/uaccess helpers, lock
+and scheduler slow paths, syscall/exception/interrupt entry). `GENERIC` helpers (cross-CPU
+calls, wake-ups, workqueue/timer plumbing, notifier chains) are skipped only when a better
+frame follows. Some reports widen the rule for the part of the report they are read from
+(`KIND_SKIP`: a leak's allocation backtrace skips every allocation wrapper; a hung task's
+stack skips every wait primitive, and hangs in `rtnl_lock`/`synchronize_rcu` are named after
+them, as the field buckets them). The header's own function, when the report names one, is
+the first candidate (harness.splats.describe), so it wins unless it is itself in a layer.
+mm frames (`collapse_*`, `khugepaged`, `hpage_*`, `do_swap_page`, ...) are in no layer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+LAYERS: tuple[tuple[str, str], ...] = (
+    ("warn/bug/trap", (r"_*warn\w*|warn_\w+|_*report_bug\w*|fixup_bug|handle_bug|(?:asm_)?exc_\w+|"
+     r"do_error_trap|do_trap\w*|do_invalid_op|invalid_op|_*die\w*|oops_\w+|(?:v|nmi_|__)?panic\w*|"
+     r"check_panic_on_warn|_*bug_handler|\w*brk_handler|call_break_hook|early_brk64|"
+     r"do_debug_exception|el1_dbg|el1_brk64|do_el1_undef|el1_undef|do_undefinstr|"
+     r"arm64?_notify_die|do_kernel_trap|program_check_exception")),
+    ("sanitizer", (r"__sanitizer_\w+|__asan_\w+|_*kasan\w*|__msan_\w+|_*kmsan\w*|__tsan_\w+|"
+     r"_*kcsan\w*|_*ubsan\w*|__kcov\w*|write_comp_data|check_memory_region\w*|check_region_inline|"
+     r"memory_is_poisoned\w*|read_word_at_a_time|print_address_description\w*|print_report|"
+     r"describe_object\w*|(?:start|end)_report|_*kfence\w*|__stack_chk_fail|save_stack\w*|"
+     r"set_track\w*|stack_trace_save\w*|stack_depot_\w+|arch_stack_walk|instrument_\w+")),
+    ("allocator", (r"(?!\w*(?:oob|uaf|test|invalid|double))"     # (KASAN's test cases are culprits)
+     r"(?:_*create_object|_*kmemleak\w*|slab_(?:pre|post)_alloc_hook|_*slab_alloc\w*|"
+     r"___slab_alloc|alloc_debug_processing|_*kmem_cache_alloc\w*|_*kmalloc\w*|__do_kmalloc\w*|"
+     r"_*kzalloc\w*|kcalloc\w*|_*kv[mz]alloc\w*|_*vz?malloc\w*|_*krealloc\w*|new_slab|"
+     r"allocate_slab|alloc_slab_page|_*kmem_cache_free\w*|_*kv?free\w*|_*slab_free\w*|"
+     r"do_slab_free|_*cache_free|free_debug_processing|slab_free_\w*hook|_*vfree\w*|vunmap)")),
+    ("debugobjects", (r"debug_print_object|_*debug_check_no_obj_freed|_*debug_object\w*|"
+     r"\w+_is_static_object|lookup_object\w*")),
+    ("lockdep", (r"lockdep_\w+|_*lock_acquire\w*|_*lock_release|lock_acquired|lock_contended|lock_sync|"
+     r"validate_chain|check_prevs?_add|check_noncircular|check_irq_usage|check_deadlock|"
+     r"check_usage\w*|mark_lock\w*|mark_usage|mark_held_locks|print_\w*bug\w*|"
+     r"debug_check_no_locks_\w+|__lock_\w+|reacquire_held_locks|register_lock_class|"
+     r"look_up_lock_class|hlock_class|find_held_lock|debug_locks_off\w*|lock_is_held\w*|"
+     r"check_flags|spin_dump|spin_bug|debug_spin_\w+|trigger_\w+_backtrace")),
+    ("refcount", r"_*refcount_\w+"),
+    ("list debug", (r"__list_(?:add|del|move|replace|splice|cut|valid)\w*|__list_\w+_valid\w*|"
+     r"list_(?:add|del|move|replace|splice|cut)(?:_tail|_init|_rcu|_entry|_careful|_before|_position)*|"
+     r"__hlist_\w+")),
+    ("printk", (r"_?printk\w*|vprintk\w*|console_\w+|_*dump_(?:stack\w*|backtrace|page\w*|folio|mm|"
+     r"vma\w*|header|tasks?|oom_victim|unreclaimable_slab|\w*object_info)|show_stack|_*show_regs\w*|"
+     r"sched_show_task|show_trace_log_lvl|_*print_(?:report|address_description\w*|bad_\w+|trailer|"
+     r"track\w*|section|\w*bug\w*|lock\w*|tainted|modules|irqtrace_events|ip_sym|error_description|"
+     r"memory_metadata|unreferenced\w*|oops_end_marker|hex_dump\w*|worker_info|stop_info)|"
+     r"_*v?s[cn]?printf|kv?asprintf|string(?:_nocheck)?|widen_string|pointer|format_decode|number|"
+     r"special_hex_number|_*dev_(?:printk|info|notice|warn|err|alert|crit|"
+     r"emerg)\w*|nmi_cpu_backtrace\w*|nmi_trigger_cpumask_backtrace|\w+_cpumask_backtrace")),
+    ("string/memory", (r"_*mem(?:cpy|set|move|cmp|chr|scan|dup)(?:\d+|_(?:erms|orig|fast\w*|generic\w*|"
+     r"noinline|toio|fromio|flushcache|user\w*|mcsafe|inatomic|\d+))?|_*str(?:n?len|n?cmp|n?casecmp|l?cpy|"
+     r"ncpy|scpy\w*|n?cat|lcat|r?chr|nchr|n?str|sep|pbrk|c?spn|n?dup|ncpy_from_user|nlen_user)|"
+     r"_*(?:raw_|arch_)?copy_(?:to|from|in)_user(?:_\d+|_nofault|_iter\w*|_mc|_fromio|_flushcache|"
+     r"_nocache\w*|_inatomic)?|copy_user_(?:generic|enhanced|handle)\w*|"
+     r"__copy_user\w*|rep_movs_alternative|copyin|"
+     r"copyout|__arch_clear_user|"
+     r"_*(?:get|put)_user(?:_nocheck)?(?:_\d+|_asm\w*)?|_*clear_user\w*|_*might_\w+|"
+     r"_*check_object_size|"
+     r"check_(?:heap|stack)_object|usercopy_\w+|_*x86_indirect_\w+|__x86_return_thunk|"
+     r"(?:raw_|arch_)?atomic(?:64|_long)?_(?:read|set|add|sub|inc|dec|and|or|xor|andnot|fetch|xchg|"
+     r"cmpxchg|try_cmpxchg)\w*|_*(?:test_and_)?(?:set|clear|change)_bit(?:_lock|_unlock)?|"
+     r"_*test_bit(?:_acquire)?")),
+    ("locking", (r"_raw_\w+|raw_spin_\w+|do_raw_\w+|(?:native_|__pv_)?queued_\w+|spin_\w+|"
+     r"_*rwsem_\w+|_*(?:down|up)(?:_\w+)?|_*mutex_\w+|_*rt_mutex\w*|rt_spin_\w+|osq_\w+|"
+     r"percpu_(?:down|up)_\w+|__percpu_(?:down|up|rwsem)\w*|mmap_(?:read|write)_\w+|__mmap_lock_\w+|"
+     r"s?rcu_\w+|__rcu_\w+")),
+    ("scheduler", (r"_*schedule(?:_(?:\w*timeout\w*|preempt_disabled|idle|user|loop|debug\w*|bug|tail|"
+     r"rtlock))?|preempt_schedule\w*|_*cond_resched\w*|context_switch|"
+     r"finish_task_switch\w*|io_schedule\w*|schedule_\w*timeout\w*|wait_for_completion\w*|"
+     r"watchdog|watchdog_timer_fn|watchdog_overflow_callback|watchdog_hardlockup_\w+|"
+     r"watchdog_buddy_\w+|_*hrtimer_\w+|hrtimer_\w+|debug_smp_processor_id|check_preemption_disabled|"
+     r"__this_cpu_preempt_check")),
+    ("entry", (r"kthread|ret_from_fork\w*|do_syscall_\w+|entry_SYS\w+|invoke_syscall|el0_svc\w*|"
+     r"do_el0_svc\w*|el[01]h?t?_64_\w+|el[01]_\w+|do_fast_syscall\w*|syscall_exit_to_user_mode\w*|"
+     r"worker_thread|process_one_work|process_scheduled_works|smpboot_thread_fn|asm_\w+|"
+     r"_*sysvec_\w+|_*irq_exit\w*|handle_softirqs|_*do_softirq\w*|common_interrupt|"
+     r"(?:smp_|local_)?apic_timer_interrupt|gic_handle_irq\w*|call_on_irq_stack|do_interrupt_handler|"
+     r"\w*run_sysvec\w*|\w*call_irq_on_stack|run_on_irqstack\w*|"
+     r"irqentry_\w+|do_mem_abort|do_translation_fault|_*do_page_fault|do_user_addr_fault|"
+     r"do_kern_addr_fault|handle_page_fault|page_fault_oops|kernelmode_fixup_or_oops|"
+     r"__do_kernel_fault|do_bad_area|_*bad_area\w*|fixup_exception|do_alignment_fault|"
+     r"do_DataAbort|do_PrefetchAbort|__dabt_svc|__irq_svc|_*nmi_\w+|nmi_\w+|default_do_nmi|"
+     r"__handle_sysrq|write_sysrq_trigger|__pfx_\w+")),
+    ("page free", r"_*free_pages?\w*|free_page_is_bad\w*|bad_page|__dump_page|_*page_table_check_\w+"),
+)
+GENERIC = (r"on_each_cpu\w*|smp_call_function\w*|_*flush_tlb\w*|csd_lock_wait\w*|_*wake_up\w*|"
+           r"_*queue_work\w*|queue_delayed_work\w*|try_to_grab_pending|del_timer\w*|timer_delete\w*|"
+           r"kthread_stop\w*|finish_wait|kobject_\w+|_*call_rcu\w*|kfree_rcu\w*|"
+           r"\w*notifier_call_chain\w*|call_netdevice_notifiers\w*")
+IDLE = (r"__switch_to\w*|default_idle\w*|arch_cpu_idle\w*|cpu_idle\w*|do_idle|cpuidle_\w+|\w*safe_halt|"
+        r"cpu_startup_entry|start_secondary|secondary_start_kernel|rest_init|start_kernel|"
+        r"x86_64_start_\w+|common_startup_64|cpu_relax|__const_udelay|_*udelay|__delay|delay_\w+|"
+        r"update_process_times|tick_\w+|scheduler_tick|sched_tick|account_process_tick|"
+        r"irqtime_account_\w+|_*(?:run_)?hrtimer\w*|call_timer_fn|_*run_timers?\w*|"
+        r"run_timer_softirq")                  # idle loops, and the timer tick that noticed
+KIND_SKIP = {
+    "hung_task": r"__switch_to\w*|\w*(?:sched|_lock|_slowlock|wait|completion|synchron|rwsem|mutex|"
+                 r"sleep)\w*|_*down\w*|_*folio_lock\w*",
+    "soft_lockup": IDLE, "hard_lockup": IDLE, "rcu_stall": IDLE,
+    "memory_leak": r"\w*(?:kmemleak|kmalloc|kcalloc|kzalloc|vmalloc|mmap|kmem|slab|alloc|create_object|"
+                   r"idr_get|list_lru_init|kv?asprintf|pcpu_create|strn?dup|memdup)\w*",
+    "slab": r"check_\w+|alloc_debug_processing|free_debug_processing|free_to_partial_list|"
+            r"on_freelist|\w+_consistency_checks|\w*slab\w*|object_err|print_trailer|"
+            r"kmem_cache_\w+|_*kmalloc\w*|kmalloc_\w+|kz?alloc\w*|_*do_kmalloc\w*",
+    "bad_page": r"_*free_\w+|_*folio_put\w*|folios_put\w*|put_page\w*|release_pages|check_new_page\w*|"
+                r"prep_new_page|get_page_from_freelist|_*alloc_pages\w*|_*folio_alloc\w*|"
+                r"rmqueue\w*|__rmqueue\w*",
+    "refcount": r"\w*refcount\w*",
+    "odebug": r"debug_\w+|\w*rcu\w*|_*hrtimer_\w+|_*timer_\w+|\w*work_\w+|percpu_\w+|kmem_\w+|"
+              r"slab_\w+|__free_\w+|kobject_\w+",
+}
+HUNG_ANCHORS = ((re.compile(r"rtnl_lock"), "rtnl_lock"),
+                (re.compile(r"synchronize_(?:rcu|srcu|net|sched)\w*"), "synchronize_rcu"))
+_COMMON = "|".join(rx for _name, rx in LAYERS)
+
+
+def _skipper(kind: str) -> re.Pattern[str]:
+    extra = KIND_SKIP.get(kind)
+    return re.compile(_COMMON + ("|" + extra if extra else ""))
+
+
+_SKIP = {kind: _skipper(kind) for kind in (*KIND_SKIP, "")}
+_LOCK_API = re.compile("|".join(rx for name, rx in LAYERS if name in ("locking", "lockdep")) +
+                       r"|_*might_\w+")
+_GENERIC = re.compile(GENERIC)
+
+
+def layer(name: str) -> str | None:
+    """The infrastructure layer a bare function name belongs to, if any (for explanations)."""
+    return next((label for label, rx in LAYERS if re.fullmatch(rx, name)), None)
+
+
+def pick(cands: Sequence[str], named: Sequence[str], kind: str,
+         header: str | Sequence[str] | None = None, site: str | None = None) -> str | None:
+    """The culprit among candidate functions (header/RIP/"at" names first, then the stack).
+
+    `kind` selects the widened skip rules (a KIND_SKIP key, or the report kind). A `header`
+    function (the report's own "at file:line func" or "in func") wins unless it belongs to a
+    reporting layer: a generic helper named there is where the bug was caught. A lockdep
+    acquisition `site` (the ", at:" function) wins unless it is a lock primitive or lockdep
+    itself: a page fault taking mmap_lock is the acquirer, not its entry path."""
+    skip = _SKIP.get(kind, _SKIP[""])
+    headers = [header] if isinstance(header, str) else list(header or ())
+    good = next((h for h in headers if not skip.fullmatch(h)), None)
+    if good:                                     # (symbolized reports repeat the header line
+        return good                              # once per inlined frame: the first usable)
+    if site and not _LOCK_API.fullmatch(site):
+        return site
+    if kind == "hung_task":
+        anchor = next((name for c in cands for rx, name in HUNG_ANCHORS if rx.fullmatch(c)), None)
+        if anchor:
+            return anchor
+    usable = [c for c in cands if not skip.fullmatch(c) and not c.startswith("0x")]
+    better = next((c for c in usable if not _GENERIC.fullmatch(c)), None)
+    return better or (usable[0] if usable else named[0] if named else None)

@@ -1,0 +1,257 @@
+"""One finished report -> a `Splat`: its kind, syzkaller-style title, culprit function,
+primary stack, locks, message, location and who (cpu, pid, comm).
+
+harness.splats.parse assembles a report's lines (its state machine decides where a report starts and
+ends); `build` here reads them: which stack is the primary one ("stack backtrace:" for
+lockdep, else the call trace), which function is to blame (per the pattern's `src`: header,
+RIP/pc, "at" line, workqueue function, then the stack: harness.splats.culprit.pick), and the
+final kind, since a WARNING or BUG is reclassified by its message or file (RECLASS).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from harness.splats.culprit import pick
+from harness.splats.model import Frame, Splat, parse_frame
+from harness.splats.table import (
+    AT,
+    CPU_HDR,
+    CUT,
+    FRAME,
+    HELD_BY,
+    LOCK,
+    PANIC_KINDS,
+    RECLASS,
+    RIP,
+    SEP,
+    TRACE_HDR,
+    arch_neutral,
+    fn,
+    norm,
+)
+
+if TYPE_CHECKING:
+    from harness.splats.parse import _Report
+
+
+@dataclass
+class _Info:
+    rip: str | None = None
+    at: str | None = None
+    workfn: str | None = None
+    loc: str | None = None
+    rw: str | None = None
+    cpu_hdr: re.Match[str] | None = None
+    held_by: re.Match[str] | None = None
+
+
+def _scan(rep: _Report, texts: list[str]) -> tuple[_Info, list[Frame], list[str]]:
+    info = _Info()
+    at_rx = re.compile(rep.pat.at) if rep.pat.at else None
+    at_window = 0                                # lines left where the ", at:" site may be
+    start = 0 if rep.pat.role == "orphan" else rep.lines.index(rep.head)  # orphan: head is last
+    for i, text in enumerate(texts[start:]):
+        info.rip = info.rip or fn((m := RIP.match(text)) and m["func"])
+        info.cpu_hdr = info.cpu_hdr or CPU_HDR.match(text)
+        info.held_by = info.held_by or HELD_BY.search(text)
+        if at_rx is not None and info.at is None:
+            if at_window and (m := AT.search(text)):
+                info.at = fn(m["func"])
+            at_window = 3 if at_rx.search(text) else max(0, at_window - 1)
+        if info.workfn is None and (m := re.search(r"(?:workfn=|last function: |^Workqueue: "
+                                                    r"\S+ )([\w.]+)", text)):
+            info.workfn = fn(m[1])
+        if info.loc is None and 0 < i < 4 and (m := re.match(r"(\S+\.[chS]:\d+) ", text)):
+            info.loc = m[1]
+        if info.rw is None and (m := re.match(r"(Read|Write) of size", text)):
+            info.rw = m[1]
+    return info, _primary_trace(texts), _locks(texts)
+
+
+def _traces(texts: list[str]) -> list[tuple[str, list[Frame]]]:
+    """(label, frames) of every stack in the report; label "call", "aux" or "primary"."""
+    out: list[tuple[str, list[Frame]]] = []
+    cur: list[Frame] | None = None
+    primary_next = False
+    for text in texts:
+        primary_next = primary_next or text.startswith("stack backtrace:")
+        frame = parse_frame(text)
+        if frame is None and cur is not None and (m := RIP.match(text)) is not None:
+            frame = Frame(m["func"], int(m["off"] or "0", 16))   # the interrupted pc, in a stack
+        if frame is not None:
+            if cur is None:
+                cur = []
+                out.append(("call", cur))
+            cur.append(frame)
+        elif (m := TRACE_HDR.match(text)) is not None:
+            cur = []
+            label = "aux" if not m["call"] else "primary" if primary_next else "call"
+            primary_next = primary_next and label != "primary"
+            out.append((label, cur))
+        elif not text.strip() or text.strip() == "</TASK>":
+            cur = None                           # one stack goes on past </IRQ> and 4.x's "RIP:"
+    return out
+
+
+def _primary_trace(texts: list[str]) -> list[Frame]:
+    traces = [t for t in _traces(texts) if t[1]]
+    for want in ("primary", "call", "aux"):
+        found = next((frames for label, frames in traces if label == want), None)
+        if found:
+            return found
+    return []
+
+
+def _locks(texts: list[str]) -> list[str]:
+    names: list[str] = []
+    for text in texts:
+        for m in LOCK.finditer(text):
+            name = m["name"] or m["name2"]
+            if name and name not in names:
+                names.append(name)
+    return names
+
+
+def _classify(rep: _Report, haystack: str) -> tuple[str, tuple[str, ...], str]:
+    """Final (kind, title formats, label) once the whole report is known."""
+    pat, m = rep.pat, rep.m
+    if pat.role == "oops_hdr":
+        return _oops_kind(m["what"])
+    if pat.role == "panic":
+        reason = norm(m["reason"].split(" ]---")[0])
+        kind = next((k for rx, k in PANIC_KINDS if re.search(rx, reason)), "panic")
+        title = f"kernel panic: {reason}".replace("{", "(").replace("}", ")")
+        return kind, ((title + " in {func}", title) if kind != "panic" else (title,)), ""
+    if pat.kind in ("warning", "bug"):
+        label = "kernel BUG" if pat.kind == "bug" else "WARNING"
+        for rx, kind, titles in RECLASS:
+            if rx.search(haystack):
+                return kind, titles, label
+    return pat.kind, pat.titles, ""
+
+
+def _oops_kind(what: str) -> tuple[str, tuple[str, ...], str]:
+    what = re.sub(r"^Internal error: |,? probably for .*$", "", what).strip()
+    table = ((r"Oops - BUG$", "bug", "kernel BUG"), (r"invalid opcode|Oops - Undefined instr",
+             "invalid_opcode", "invalid opcode"), (r"UBSAN", "ubsan", what),
+             (r"KASAN", "kasan", "KASAN: invalid-access"), (r"Oops$", "oops", "Oops"))
+    kind, label = next(((k, lab) for rx, k, lab in table if re.search(rx, what)),
+                       ("oops", norm(what) or "Internal error"))
+    return kind, (label + " in {func}", label), label
+
+
+def _culprit(rep: _Report, kind: str, formats: tuple[str, ...], info: _Info,
+             frames: list[Frame]) -> str | None:
+    named: list[str] = []
+    cands: list[str] = []
+    for src in rep.pat.src:
+        if src == "trace":
+            # "f+0x0/..." below the top frame is a return address just past a noreturn call at
+            # the end of the function laid out before f (arm64: "sysrq_connect+0x0" for
+            # sysrq_handle_crash -> panic): f itself is not on the stack.
+            # Inlined frames ("f file:line [inline]") only exist once a report is symbolized:
+            # the culprit is the function the unsymbolized report names, so both get one title.
+            cands.extend(fn(f.function) or f.function for i, f in enumerate(frames)
+                         if f.reliable and not (i and f.offset == 0) and f.offset is not None)
+            continue
+        values = _header_funcs(rep) if src == "hdr" else [
+            {"rip": info.rip, "at": info.at, "workfn": info.workfn}[src]]
+        for value in values:
+            if value:
+                named.append(value)
+                cands.append(value)
+    odebug = kind == "warning" and bool(re.match(r"WARNING: ODEBUG", formats[0] if formats else ""))
+    header = _header_funcs(rep) if "hdr" in rep.pat.src else []
+    site = info.at if rep.pat.src[:1] == ("at",) else None    # the acquisition site first
+    return pick(cands, named, "odebug" if odebug else kind, header, site)
+
+
+def _header_funcs(rep: _Report) -> list[str]:
+    """The header's function(s): one per header line (inlined frames repeat the header)."""
+    return [f for m in rep.heads if (f := fn(m.groupdict().get("hfunc")))
+            and not m.string.endswith("[inline]")]
+
+
+def _title(formats: tuple[str, ...], fields: dict[str, str]) -> str:
+    for fmt in formats:
+        try:
+            return fmt.format_map(fields)
+        except KeyError:
+            continue
+    return formats[-1] if formats else "unknown splat"
+
+
+def _message(rep: _Report) -> str | None:
+    pre = [ln.text.strip() for ln in rep.lines[:rep.lines.index(rep.head)]]
+    cut = next((i for i, t in enumerate(pre) if CUT.match(t)), None)
+    msg = [t for t in (pre[cut + 1:] if cut is not None else []) if t and not SEP.match(t)]
+    msg += [t for t in pre[:cut] if re.match(r"list_|refcount_t:|DEBUG_|page dumped", t)]
+    return "\n".join(msg) or None
+
+
+def build(rep: _Report, file: str, last_no: int) -> Splat | None:
+    texts = [ln.text for ln in rep.lines]
+    info, frames, locks = _scan(rep, texts)
+    if rep.pat.role == "generic" and not (rep.head.kernel or frames):
+        return None
+    if rep.pat.role in ("kernel_mode", "orphan") and not (frames or info.rip):
+        return None                              # arm's "Unhandled fault" of a user-mode access
+    groups = {k: v for k, v in rep.m.groupdict().items() if v}
+    message = _message(rep)
+    head_at = rep.lines.index(rep.head)
+    haystack = "\n".join([message or "", groups.get("loc", ""), *texts[head_at + 1:head_at + 3]])
+    kind, formats, label = _classify(rep, haystack)
+    func = _culprit(rep, kind, formats, info, frames)
+    if kind == "panic" and rep.m.groupdict().get("reason", "").startswith("sysrq triggered crash"):
+        func = "sysrq_handle_crash"             # its only caller (drivers/tty/sysrq.c)
+    fields = _fields(groups, info, func, label, haystack)
+    title = _title(formats, fields)
+    return Splat(
+        kind=kind, title=title, function=func, frames=tuple(frames), locks=tuple(locks),
+        lines=tuple(ln.raw for ln in rep.lines), line=rep.lines[0].no, file=file,
+        header=rep.head.text.strip(), end_line=rep.lines[-1].no, message=message,
+        location=groups.get("loc") or info.loc, truncated=rep.lines[-1].no == last_no and _looks_cut(rep, frames),
+        **_who(groups, info))
+
+
+def _fields(groups: dict[str, str], info: _Info, func: str | None, label: str,
+            haystack: str) -> dict[str, str]:
+    fields = {k: norm(v) for k, v in groups.items() if k not in ("loc", "hfunc")}
+    if "loc" in groups or info.loc:
+        fields["loc"] = norm(groups.get("loc") or info.loc or "") or "unknown"
+    if "gwhat" in groups:                        # generic "BUG: <what>: <details>"
+        fields["gwhat"] = norm(re.split(r": | on CPU|, | - ", groups["gwhat"])[0]) or "BUG"
+    for rx, _kind, _titles in RECLASS:
+        if (m := rx.search(haystack)) is not None:
+            fields.update({k: v.strip() for k, v in m.groupdict().items() if v})
+            break
+    for key in ("hfunc", "hfunc2"):              # KCSAN names both racing functions
+        if name := fn(groups.get(key)):
+            fields["hfn" + key[5:]] = name
+    if label:
+        fields["label"] = label
+    if info.rw:
+        fields["rw"] = info.rw
+    if func:
+        fields["func"] = arch_neutral(func)
+    return fields
+
+
+def _who(groups: dict[str, str], info: _Info) -> dict[str, Any]:
+    hdr, held = info.cpu_hdr, info.held_by
+    cpu = groups.get("cpu") or (hdr["cpu"] if hdr else None)
+    pid = groups.get("pid") or (hdr["pid"] if hdr else held and (held["pid"] or held["p2"]))
+    comm = groups.get("comm") or (hdr["comm"] if hdr else held and (held["comm"] or held["c2"]))
+    return {"cpu": int(cpu) if cpu else None, "pid": int(pid) if pid else None, "comm": comm}
+
+
+def _looks_cut(rep: _Report, frames: list[Frame]) -> bool:
+    if rep.state == "ended" or not {"trace", "rip"} & set(rep.pat.src):
+        return False
+    last = rep.lines[-1].text
+    return not frames or bool(FRAME.match(last) or TRACE_HDR.match(last)) or rep.gap > 0
+
+
