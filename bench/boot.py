@@ -97,7 +97,8 @@ def bench_vng(kernel: Path, busybox: Path | None, runs: int) -> list[float]:
         lines = (proc.stdout + "\n" + proc.stderr).splitlines()
         ran = any(line.strip() == VNG_MARK for line in lines)
         tail = [ln for ln in lines if ln.strip()][-1:]
-        note = "" if proc.returncode == 0 else f" (exit {proc.returncode}: {' | '.join(tail)[:100]})"
+        note = ("" if proc.returncode == 0
+                else f" (exit {proc.returncode}: {' | '.join(tail)[:100]})")
         if ran:
             times.append(took)
         else:

@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness.splats import parse as splats
+from harness.splats import parse as splats  # noqa: E402 (after the sys.path line)
 
 STAMP = re.compile(r"^\[\s*(\d+\.\d+)\]")
 START = re.compile(r"^\[\s*(\d+\.\d+)\].*thpracer: start")
@@ -76,7 +76,8 @@ def summary(runs: list[dict[str, object]], cap: float) -> dict[str, object]:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="examples/racers-demo.yaml")
     p.add_argument("--arch", action="append", help="default: x86_64 and arm64")
     p.add_argument("--variant", default="patched")
@@ -92,7 +93,8 @@ def main() -> int:
             r = one_run(args.config, arch, args.variant, args.cap, args.test)
             ttd = "not detected" if r["ttd"] is None else f"{r['ttd']:.1f}s"
             print(f"{arch} {args.variant} run {i + 1}: {ttd} {r['title']} "
-                  f"(wall {r['wall']}s, pytest exit {r['pytest_exit']}, {r['workdir']})", flush=True)
+                  f"(wall {r['wall']}s, pytest exit {r['pytest_exit']}, {r['workdir']})",
+                  flush=True)
             runs.append(r)
         s = summary(runs, args.cap)
         print(f"== {arch} {args.variant}: {json.dumps(s)}", flush=True)

@@ -43,7 +43,8 @@ class GuestSettings:
     @property
     def kernel_cmdline(self) -> tuple[str, ...]:
         """The user's command line plus `numa=fake=N` for emulated nodes."""
-        fake = (f"numa=fake={self.numa_nodes}",) if self.numa_nodes and self.numa == "emulated" else ()
+        emulated = self.numa_nodes and self.numa == "emulated"
+        fake = (f"numa=fake={self.numa_nodes}",) if emulated else ()
         return self.cmdline + fake
 
 
@@ -73,6 +74,7 @@ def parse(section: Mapping[str, Any] | None, where: str = "config") -> GuestSett
         raise UserError(f"{where}: guest numa_nodes 1 is not a NUMA guest", "",
                         "use 0 (no NUMA) or 2 and more")
     zram = data.get("zram", "256M")
-    return GuestSettings(mem=str(data.get("mem", "1G")), cpus=_int(data.get("cpus", 2), "cpus", where, 1),
+    return GuestSettings(mem=str(data.get("mem", "1G")),
+                         cpus=_int(data.get("cpus", 2), "cpus", where, 1),
                          zram=None if zram is None else str(zram),
                          cmdline=tuple(str(c) for c in cmdline), numa_nodes=nodes, numa=numa)

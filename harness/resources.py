@@ -2,7 +2,7 @@
 
     kernel/kconfigs/       kconfig fragments (top-level `kconfigs/` in a checkout points here)
     image/recipes/         image recipes and the guest init (top-level `images/`)
-    guest_tests/           the default guest test suite and its C workloads (top-level `guest_tests/`)
+    guest_tests/           the default guest suite and its C workloads (top-level `guest_tests/`)
     report/templates/      jinja2 templates of the HTML reports
 
 The package owns these and the checkout's top-level folders are symlinks into it, so a

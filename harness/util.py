@@ -5,17 +5,20 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import http.client
 import json
 import logging
 import os
 import shlex
 import subprocess
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.errors import InfrastructureError
+from harness.errors import InfrastructureError, UserError
 
 log = logging.getLogger("harness")
 
@@ -132,3 +135,15 @@ class Deadline:
 
     def sub(self, seconds: float) -> Deadline:
         return Deadline(min(seconds, self.remaining()))
+
+
+def open_url(url: str, timeout: float,
+             schemes: tuple[str, ...] = ("http", "https")) -> http.client.HTTPResponse:
+    """urllib's urlopen for the URL schemes the caller allows (never ftp: or a custom
+    handler; file: only where a local path is a feature, e.g. cloud images)."""
+    scheme = urllib.parse.urlsplit(url).scheme
+    if scheme not in schemes:
+        raise UserError(f"cannot fetch {url}", f"scheme {scheme or '(none)'}: is not allowed here",
+                        f"use a {' or '.join(s + ':' for s in schemes)} URL")
+    resp: http.client.HTTPResponse = urllib.request.urlopen(url, timeout=timeout)  # noqa: S310
+    return resp

@@ -46,7 +46,7 @@ if [ "${KHARNESS_PREBUILD:-1}" != 0 ] && [ $# -eq 0 ]; then
 fi
 # lint and types first: a failure here fails the suite (ruff's rules and mypy --strict are
 # configured in pyproject.toml)
-.venv/bin/ruff check harness tests guest_tests bench
+.venv/bin/ruff check harness tests bench     # guest_tests/ is harness/guest_tests/
 .venv/bin/mypy harness
 # slow tests (the real-kernel bisect demonstration): bash scripts/test.sh -m slow
 # racers (guest_tests/test_racers.py): 10 s each in CI (30 s in kharness run, 300 s with -m slow)

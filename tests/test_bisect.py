@@ -111,5 +111,5 @@ def test_fail_fast_follows_the_predicate() -> None:
     assert fail_fast_args(bis.Predicate(kind="rcu", lockup=True), True) == [
         "--kharness-fail-fast", "rcu"]
     assert fail_fast_args(bis.Predicate(title="WARNING in x"), True) == []   # title needs the end
-    assert fail_fast_args(bis.Predicate(lockup=True), True) == []            # outcome must be lockup
+    assert fail_fast_args(bis.Predicate(lockup=True), True) == []   # outcome must be lockup
     assert fail_fast_args(bis.Predicate(kind="rcu"), False) == []            # --no-fail-fast

@@ -118,7 +118,8 @@ def test_boot_artifact_is_vmlinux_only_with_a_direct_boot_option() -> None:
 
 
 def test_a_series_touching_no_kconfig_file_skips_configure(
-        cfg: config.Config, fake_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        cfg: config.Config, fake_repo: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     from harness.kernel import kconfig
     calls: list[Path] = []
     real = kconfig.generate

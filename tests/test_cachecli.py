@@ -51,7 +51,7 @@ def images(isolated_cache: Path) -> Path:
     """x86_64: three initramfs (newest H[2]) with sidecars and one rootfs; arm64: two
     initramfs (newest H[1]); plus files prune must never touch."""
     x86, arm = isolated_cache / "images" / "x86_64", isolated_cache / "images" / "arm64"
-    for h, age in zip(H[:3], (30, 20, 1)):
+    for h, age in zip(H[:3], (30, 20, 1), strict=False):
         put(x86 / f"initramfs-{h}.cpio", 8192, age)
         put(x86 / f"initramfs-{h}.cpio.json", 100, age)
     put(x86 / f"rootfs-{H[0]}.ext4", 8192, 50)
@@ -111,7 +111,8 @@ def test_prune_keeps_newest_per_arch_and_kind(images: Path,
         assert not p.exists(), p
     after = sorted(p for p in images.rglob("*") if p.is_file())
     assert sorted(set(before) - set(after)) == sorted(gone)
-    assert (x86 / f"initramfs-{H[2]}.cpio").exists() and (x86 / f"initramfs-{H[2]}.cpio.json").exists()
+    assert (x86 / f"initramfs-{H[2]}.cpio").exists()
+    assert (x86 / f"initramfs-{H[2]}.cpio.json").exists()
     assert (x86 / f"rootfs-{H[0]}.ext4").exists() and (arm / f"initramfs-{H[1]}.cpio").exists()
     out = capsys.readouterr().out.splitlines()
     assert f"removed {x86 / f'initramfs-{H[0]}.cpio'} (0.0 MB)" in out

@@ -32,7 +32,8 @@ def test_cloud_image_downloads_once_and_verifies(tmp_path: Path, cache: Path) ->
     other = tmp_path / "other.img"
     other.write_bytes(b"not it")
     with pytest.raises(UserError, match="checksum mismatch"):
-        cloud.cloud_image(other.as_uri(), digest.replace(digest[0], "0" if digest[0] != "0" else "1"))
+        wrong = digest.replace(digest[0], "0" if digest[0] != "0" else "1")
+        cloud.cloud_image(other.as_uri(), wrong)
     assert sorted(p.name for p in got.parent.iterdir() if not p.name.startswith(".")) == [got.name]
     with pytest.raises(UserError, match="bad sha256"):
         cloud.cloud_image(src.as_uri(), "abc")
@@ -112,7 +113,8 @@ def test_check_kernel_names_what_systemd_lacks(tmp_path: Path) -> None:
     full = "".join(f"{o}=y\n" for o in cloud.KERNEL_NEEDS)
     (tmp_path / "config").write_text(full)
     cloud.check_kernel(kernel)
-    (tmp_path / "config").write_text(full.replace("CONFIG_CGROUPS=y\n", "# CONFIG_CGROUPS is not set\n"))
+    (tmp_path / "config").write_text(
+        full.replace("CONFIG_CGROUPS=y\n", "# CONFIG_CGROUPS is not set\n"))
     with pytest.raises(UserError, match="CONFIG_CGROUPS not set") as info:
         cloud.check_kernel(kernel)
     assert "disk fragment" in info.value.fix

@@ -44,7 +44,8 @@ def test_bad_values_are_user_errors_naming_the_file(section: dict[str, Any], mat
 
 def test_racers_fragment_brings_numa_emulation_without_acpi() -> None:
     for name in ("x86_64", "arm64"):
-        req = kconfig.merge(kconfig.collect((*config.DEFAULT_FRAGMENTS, "racers"), (), arch.get(name)))
+        frags = (*config.DEFAULT_FRAGMENTS, "racers")
+        req = kconfig.merge(kconfig.collect(frags, (), arch.get(name)))
         on = {n for n, v, _ in req.options if v == "y"}
         assert {"CONFIG_NUMA", "CONFIG_NUMA_EMU", "CONFIG_MIGRATION", "CONFIG_KSM",
                 "CONFIG_USERFAULTFD", "CONFIG_MEMCG", "CONFIG_IDLE_PAGE_TRACKING",
@@ -62,7 +63,8 @@ class RecordingVM:
         pass
 
 
-def test_plugin_boots_with_the_guest_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plugin_boots_with_the_guest_settings(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     cfg_path = tmp_path / "kh.yaml"
     cfg_path.write_text("kernel: {source: {git: /nonexistent, ref: main}}\narchs: [arm64]\n"
                         "variants: [baseline]\nguest: {mem: 2G, numa_nodes: 2}\n")

@@ -83,7 +83,7 @@ def test_store_tables_and_restore_replaces(three: tuple[Path, list[history.Trend
                                            tmp_path: Path) -> None:
     hist, (_, _, third) = three
     db = sqlite3.connect(hist / "history.sqlite")
-    counts = {t: db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+    counts = {t: db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]  # noqa: S608
               for t in ("runs", "cells", "tests", "splats", "counters")}
     assert counts["runs"] == 3 and counts["cells"] == 6 and counts["tests"] == 18
     assert counts["splats"] == 2                  # lockdep in runs 2 and 3

@@ -275,7 +275,8 @@ def test_materialize_replaces_directories_and_files(tmp_path: Path) -> None:
     (root / "var/run").mkdir(parents=True)
     (root / "bin").mkdir()
     (root / "bin/sh").write_text("dash")
-    rootfs._materialize(root, [cpio.symlink("/var/run", "../run"), cpio.symlink("/bin/sh", "busybox"),
+    rootfs._materialize(root, [cpio.symlink("/var/run", "../run"),
+                              cpio.symlink("/bin/sh", "busybox"),
                               cpio.file("/usr/local/bin/w", b"x", 0o755)])
     assert os.readlink(root / "var/run") == "../run" and os.readlink(root / "bin/sh") == "busybox"
     assert stat.S_IMODE((root / "usr/local/bin/w").stat().st_mode) == 0o755

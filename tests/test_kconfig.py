@@ -41,7 +41,8 @@ def test_builtin_fragments_request_what_tests_need() -> None:
         assert needed in names
     # root disks (ext4) and systemd are the disk fragment's: not in every build
     assert not set(cloud.KERNEL_NEEDS) & names
-    disk = kconfig.merge(kconfig.collect((*config.DEFAULT_FRAGMENTS, config.DISK_FRAGMENT), (), X86))
+    frags = (*config.DEFAULT_FRAGMENTS, config.DISK_FRAGMENT)
+    disk = kconfig.merge(kconfig.collect(frags, (), X86))
     assert set(cloud.KERNEL_NEEDS) <= {n for n, v, _ in disk.options if v == "y"}
     # microvm without ACPI/PCI; NUMA guests on q35 get both back from the numa fragment
     assert "CONFIG_ACPI" not in names and "CONFIG_PCI" not in names

@@ -354,7 +354,8 @@ def test_journal_records_counters_per_test(kp: pytest.Pytester) -> None:
     recs = journal(kp.path / "j.jsonl")
     assert len(recs) == 8 and {r["cell"] for r in recs} == {
         "x86_64/baseline", "x86_64/patched", "arm64/baseline", "arm64/patched"}
-    rec = next(r for r in recs if r["nodeid"].startswith("test_journal_records_counters_per_test.py::test_c[x86_64-baseline"))
+    want = "test_journal_records_counters_per_test.py::test_c[x86_64-baseline"
+    rec = next(r for r in recs if r["nodeid"].startswith(want))
     assert rec["knobset"] == "pmd" and rec["outcome"] == "passed"
     assert rec["counters"] == {"64kB": {"collapse_alloc": 3}} and rec["census"] == {"4": 512}
     assert rec["per_scan"][0]["full_scans"] == 1 and rec["duration"] >= 0

@@ -179,7 +179,8 @@ def test_junit_failure_text_has_splats_and_console(run_dir: Path) -> None:
     arm = cases[("arm64/baseline",
                  "guest_tests/test_convergence.py::test_rescan_is_idle[arm64-baseline-pmd-only]")]
     fail = arm.find("failure")
-    assert fail is not None and fail.get("message") == "AssertionError: scan 7 still collapsed 1 range"
+    assert fail is not None
+    assert fail.get("message") == "AssertionError: scan 7 still collapsed 1 range"
     assert float(arm.get("time", 0)) > 0                       # duration from the journal
 
 
@@ -214,7 +215,8 @@ def documented_fields() -> dict[str, tuple[set[str], bool]]:
 
 
 def type_ok(value: Any, types: set[str]) -> bool:
-    checks: dict[str, Callable[[Any], bool]] = {"string": lambda v: isinstance(v, str), "boolean": lambda v: isinstance(v, bool),
+    checks: dict[str, Callable[[Any], bool]] = {
+              "string": lambda v: isinstance(v, str), "boolean": lambda v: isinstance(v, bool),
               "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
               "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
               "object": lambda v: isinstance(v, dict), "array": lambda v: isinstance(v, list),
@@ -361,7 +363,8 @@ def test_svg_escapes_labels_and_counts_bars() -> None:
 def test_report_of_a_real_smoke_journal_without_verdict(tmp_path: Path) -> None:
     out = tmp_path / "run"
     out.mkdir()
-    rec: dict[str, Any] = {"arch": "x86_64", "cell": "x86_64/baseline", "knobset": None, "outcome": "passed",
+    rec: dict[str, Any] = {"arch": "x86_64", "cell": "x86_64/baseline", "knobset": None,
+           "outcome": "passed",
            "nodeid": "guest_tests/test_smoke.py::test_guest_answers[x86_64-baseline]",
            "phases": {"call": "passed"}, "splats": [], "type": "test", "variant": "baseline"}
     (out / "results.jsonl").write_text(json.dumps(rec) + "\n")

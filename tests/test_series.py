@@ -48,7 +48,8 @@ def test_apply_gives_one_commit_per_patch(fake_repo: Path, tmp_path: Path,
     sv = series.load_version("demo", "v1", str(d))
     applied = series.apply(src.repo, src.base, sv)
     assert len(applied.commits) == 2
-    show = lambda c: source.git(src.repo, "show", f"{c}:mm/khugepaged.c")
+    def show(c: str | None) -> str:
+        return source.git(src.repo, "show", f"{c}:mm/khugepaged.c")
     assert show(applied.commit_for(1)) == V1.strip()
     assert show(applied.commit_for(None)) == V2.strip()
     assert applied.commit_for(0) == src.base
@@ -110,7 +111,7 @@ def test_apply_checks_out_only_what_the_series_touches_and_falls_back_to_3way(
     git(fake_repo, "commit", "-qam", "twenty lines")
     git(fake_repo, "checkout", "-q", "-b", "s")
     (fake_repo / "mm" / "khugepaged.c").write_text("".join(
-        ["int line2_patched;\n" if i == 1 else l for i, l in enumerate(lines)]))
+        ["int line2_patched;\n" if i == 1 else ln for i, ln in enumerate(lines)]))
     (fake_repo / "mm" / "added.c").write_text("int added;\n")
     git(fake_repo, "add", "mm/added.c")
     git(fake_repo, "commit", "-qam", "mm: patch line 2")
@@ -118,7 +119,7 @@ def test_apply_checks_out_only_what_the_series_touches_and_falls_back_to_3way(
     git(fake_repo, "checkout", "-q", "main")
     # main moves on inside the patch's context: plain apply fails, `git am -3` merges
     (fake_repo / "mm" / "khugepaged.c").write_text("".join(
-        ["int line5_upstream;\n" if i == 4 else l for i, l in enumerate(lines)]))
+        ["int line5_upstream;\n" if i == 4 else ln for i, ln in enumerate(lines)]))
     git(fake_repo, "commit", "-qam", "upstream line 5")
     src = source.resolve(SourceSpec("git", str(fake_repo), ref="main"))
     applied = series.apply(src.repo, src.base, series.load_version("demo", "v1", str(d)))

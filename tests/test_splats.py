@@ -42,7 +42,7 @@ def test_corpus_matches_expectations(log: Path) -> None:
     got = parse_file(log)
     summary = [(s.line, s.kind, s.title, s.function) for s in got]
     assert len(got) == len(want), f"expected {len(want)} splats, got {summary}"
-    for exp, splat in zip(want, got):
+    for exp, splat in zip(want, got, strict=False):
         for key, value in exp.items():
             actual = getattr(splat, key)
             if isinstance(actual, tuple):
@@ -81,7 +81,7 @@ def test_corpus_has_both_arches_and_clean_boots() -> None:
     names = [p.name for p in CORPUS]
     assert any(n.startswith("arm64-") for n in names)
     assert any(n.startswith("x86-") for n in names)
-    assert any("clean" in n and not expectations(p) for n, p in zip(names, CORPUS))
+    assert any("clean" in n and not expectations(p) for n, p in zip(names, CORPUS, strict=False))
 
 
 def test_every_kind_in_corpus_is_known() -> None:

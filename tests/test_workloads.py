@@ -245,7 +245,8 @@ def test_selftest_sources_from_makefile(tmp_path: Path) -> None:
     mm.mkdir()
     (mm / "Makefile").write_text("$(TEST_GEN_PROGS): vm_util.c thp_settings.c\n")
     (mm / "vm_util.c").write_text("")
-    assert guestbin.selftest_sources(mm) == ["khugepaged.c", "vm_util.c"]   # fallback: files present
+    # fallback: the files present
+    assert guestbin.selftest_sources(mm) == ["khugepaged.c", "vm_util.c"]
     (mm / "Makefile").write_text("$(TEST_GEN_FILES): vm_util.c thp_settings.c\n")
     assert guestbin.selftest_sources(mm) == ["khugepaged.c", "vm_util.c", "thp_settings.c"]
 

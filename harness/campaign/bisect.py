@@ -106,7 +106,8 @@ class Bisector:
         if len(candidates) < 2:
             raise UserError(f"bisect {mode}: need at least two candidates",
                             f"got {len(candidates)}", "give a good and a bad endpoint")
-        self.mode, self.candidates, self.runner, self.journal = mode, list(candidates), runner, journal
+        self.mode, self.candidates = mode, list(candidates)
+        self.runner, self.journal = runner, journal
         self.runs, self.retries, self.reproducer = max(1, runs), retries, reproducer
         self.done = {r["label"]: r for r in journal.records("step")}
         self.steps: list[StepResult] = []

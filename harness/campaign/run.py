@@ -89,7 +89,8 @@ def run(opts: RunOptions) -> dict[str, Any]:
     cells = cells_for(cfg, opts)
     opts.out.mkdir(parents=True, exist_ok=True)
     journal = Journal(opts.out / "results.jsonl")
-    done = {r["cell"] for r in journal.records("cell") if r.get("status") in ("done", "build-failed")}
+    done = {r["cell"] for r in journal.records("cell")
+            if r.get("status") in ("done", "build-failed")}
     if done and not opts.resume:
         raise UserError(f"{opts.out} already holds a run", "refusing to mix two runs",
                         "pass --resume to continue it, or choose another --out")

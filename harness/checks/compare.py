@@ -33,6 +33,6 @@ def split_new(after: list[Diagnostic], before: list[Diagnostic],
         if not paired[i] and lines:
             lines.pop(0)
             paired[i] = True
-    new = [d for d, p in zip(ordered, paired) if not p]
-    old = [d for d, p in zip(ordered, paired) if p]
+    new = [d for d, p in zip(ordered, paired, strict=False) if not p]
+    old = [d for d, p in zip(ordered, paired, strict=False) if p]
     return new, old

@@ -22,7 +22,8 @@ DIAG = re.compile(r"^(?P<file>[^\s:][^:]*):(?P<line>\d+):(?:(?P<col>\d+):)?\s*"
                   r"(?:\s+\[(?P<flag>-W[^\]]+)\])?\s*$")
 # kernel-doc (perl "file:line: warning: msg"; python "Warning: file:line msg")
 KDOC = re.compile(r"^(?:Warning|WARNING|warning): (?P<file>[^\s:]+):(?P<line>\d+):? (?P<msg>.+)$")
-IN_FUNCTION = re.compile(r"^(?P<file>[^\s:][^:]*): In (?:member )?function ['\u2018](?P<fn>[^'\u2019]+)"
+IN_FUNCTION = re.compile(r"^(?P<file>[^\s:][^:]*): In (?:member )?function "
+                         r"['\u2018](?P<fn>[^'\u2019]+)"
                          r"['\u2019]:\s*$")
 # gcc's inlining context: "In function 'f',\n    inlined from 'g' at file:line:" (no file:
 # prefix): the next warning is in f

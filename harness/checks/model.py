@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 # The named checks, in the order they run and are shown.
@@ -13,10 +13,10 @@ DEFAULT_CHECKS = CHECKS
 _NUMBERS = re.compile(r"\b\d+\b")
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """Outcome of one check on one patch; higher priority wins when merged."""
 
-    PASS = "pass"
+    PASS = "pass"  # noqa: S105 (a check status, not a password)
     SKIP = "skip"
     ERROR = "error"     # the rig could not run the check (no tool, make broke): not a finding
     FAIL = "fail"       # the patch made something new: a finding

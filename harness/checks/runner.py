@@ -38,7 +38,7 @@ from harness.checks.model import (
     Status,
 )
 from harness.config import Config, Variant
-from harness.errors import UserError
+from harness.errors import HarnessBug, UserError
 from harness.kernel import build
 from harness.sources import series
 from harness.sources import tree as source
@@ -87,7 +87,8 @@ class VersionChecks:
 
     def __init__(self, cfg: Config, src: source.Source, arch: str, version: str,
                  checks: tuple[str, ...], emit: Emit) -> None:
-        assert cfg.series is not None
+        if not (cfg.series is not None):
+            raise HarnessBug("invariant failed: cfg.series is not None")
         self.cfg, self.src, self.arch, self.checks, self.emit = cfg, src, arch, checks, emit
         self.sv = series.load_version(cfg.series.name, version,
                                       dict(cfg.series.versions)[version])

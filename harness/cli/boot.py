@@ -2,7 +2,7 @@
 
     kharness boot --kernel arch/x86/boot/bzImage --arch x86_64          # wait for Ctrl-C
     kharness boot --kernel Image --arch arm64 -- cat /proc/meminfo     # run, exit with status
-    kharness boot CONFIG.yaml --arch arm64 --variant patched           # built via harness.kernel.build
+    kharness boot CONFIG.yaml --arch arm64 --variant patched           # kernel.build makes it
     kharness boot CONFIG.yaml --arch x86_64 --cloud-image URL --sha256 HEX   # systemd + cloud-init
 
 It prints the ssh command (key in the VM's work directory) and the console log path.

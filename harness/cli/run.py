@@ -46,7 +46,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="run directory (default: runs/<name>-<time>)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR")
     p.add_argument("-k", dest="keyword", help="pytest -k selection")
-    p.add_argument("--tests", action="append", default=[], help="test paths or node ids (default: the shipped guest suite, guest_tests/)")
+    p.add_argument("--tests", action="append", default=[],
+                   help="test paths or node ids (default: the shipped guest suite, guest_tests/)")
     p.add_argument("-j", "--jobs", type=int, default=0, help="cells in parallel")
     p.add_argument("--checks", metavar="LIST",
                    help="build checks before booting: comma list of "

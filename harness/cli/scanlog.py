@@ -6,8 +6,8 @@ invocation (all files, in the order given), each element `Splat.to_json()`: at l
 "locks", "raw". With --vmlinux, frames are symbolised (arch taken from the ELF header).
 Exit status: 0 no splat, 1 at least one splat, 2 usage error (one line on stderr, no traceback).
 
-harness/cli/main.py registers it with `scanlog.add_cli(subparsers)`; `python -m harness.cli.scanlog` works
-standalone.
+harness/cli/main.py registers it with `scanlog.add_cli(subparsers)`;
+`python -m harness.cli.scanlog` works standalone.
 """
 
 from __future__ import annotations

@@ -332,7 +332,7 @@ def _scan_gate(present: Sequence[bool], swap: Sequence[bool], shared: Sequence[b
             nshared += 1
             if nshared > max_shared:
                 return [Attempt(0, pmd_order, "exceed_shared", allocated=False)]
-    referenced = sum(1 for p, s in zip(present, swap) if p and not s)
+    referenced = sum(1 for p, s in zip(present, swap, strict=False) if p and not s)
     if not referenced or (swapped and referenced < len(present) // 2):
         return []                             # SCAN_LACK_REFERENCED_PAGE
     return None
@@ -342,14 +342,14 @@ def _try_range(present: Sequence[bool], swap: Sequence[bool], shared: Sequence[b
                offset: int, order: int, pmd_order: int, limit: int) -> Attempt | None:
     """mthp_collapse() at one (offset, order): None if below the occupancy threshold."""
     rng = slice(offset, offset + (1 << order))
-    occupied = sum(1 for p, s in zip(present[rng], swap[rng]) if p and not s)
+    occupied = sum(1 for p, s in zip(present[rng], swap[rng], strict=False) if p and not s)
     if order == pmd_order:
         occupied += sum(swap)                 # swap ptes count as occupied for the PMD
     if occupied < (1 << order) - limit:
         return None
     if order != pmd_order and any(swap[rng]):
         return Attempt(offset, order, "exceed_swap")
-    if order != pmd_order and any(p and s for p, s in zip(present[rng], shared[rng])):
+    if order != pmd_order and any(p and s for p, s in zip(present[rng], shared[rng], strict=False)):
         return Attempt(offset, order, "exceed_shared")
     return Attempt(offset, order, "collapse")
 
@@ -377,7 +377,7 @@ def mthp_collapse_attempts(present: Sequence[bool], enabled: Collection[int],
     gate = _scan_gate(present, swap, shared, limits, pmd_order)
     if gate is not None:
         return gate
-    if writable is not None and not any(p and w for p, w in zip(present, writable)):
+    if writable is not None and not any(p and w for p, w in zip(present, writable, strict=False)):
         return []                             # SCAN_PAGE_RO (not counted)
     out: list[Attempt] = []
     offset, order = 0, pmd_order
@@ -467,7 +467,7 @@ def expected_orders(plan: Sequence[tuple[int, int]], present: Sequence[bool]) ->
     for offset, order in plan:
         out[order] = out.get(order, 0) + (1 << order)
         covered[offset:offset + (1 << order)] = [True] * (1 << order)
-    rest = sum(1 for p, c in zip(present, covered) if p and not c)
+    rest = sum(1 for p, c in zip(present, covered, strict=False) if p and not c)
     if rest:
         out[0] = rest
     return dict(sorted(out.items()))

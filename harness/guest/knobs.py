@@ -251,7 +251,7 @@ def expand_matrix(spec: Mapping[str, Any], source: str = "<knobs>",
         fixed["other_sizes"] = "never"
     out = []
     for combo in itertools.product(*(vals for _, vals in axes)):
-        chosen = dict(zip((k for k, _ in axes), combo))
+        chosen = dict(zip((k for k, _ in axes), combo, strict=False))
         tokens = [prefix] if prefix else []
         tokens += [_token(k, v) for k, v in chosen.items()]
         out.append(KnobSet(name="-".join(tokens) or "default", **fixed, **chosen))

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
@@ -67,7 +67,7 @@ _QUIET = _QuietWhileConnecting()
 logging.getLogger("paramiko.transport").addFilter(_QUIET)
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     OK = "ok"
     CRASH = "crash"
     LOCKUP = "lockup"
@@ -229,9 +229,11 @@ class Guest:
                 retrying(self._connect_once, deadline)
         except paramiko.AuthenticationException as e:
             raise InfrastructureError("SSH key rejected by the guest", str(e),
-                                      "check the image installs /etc/kharness/authorized_keys") from e
+                                      "check the image installs /etc/kharness/authorized_keys",
+                                      ) from e
         except SSH_ERRORS as e:
-            raise self.sentinel.failure(Outcome.LOCKUP, f"SSH not reachable: {e}", since, None) from e
+            raise self.sentinel.failure(Outcome.LOCKUP, f"SSH not reachable: {e}", since,
+                                        None) from e
 
     def _connect_once(self, deadline: Deadline) -> None:
         client = paramiko.SSHClient()

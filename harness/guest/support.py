@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from harness.errors import HarnessBug
 from harness.guest import counters, knobs, workloads
 from harness.guest import sysfs as thpsysfs
 from harness.guest.counters import CollapseModel, CounterSnapshot
@@ -75,7 +76,8 @@ def knobset(name: str, **kw: Any) -> knobs.KnobSet:
     """A test's own knob set on top of FAST (sizes given as "16K+64K", "PMD", ...)."""
     spec: dict[str, Any] = {**FAST, **kw}
     sets = knobs.expand_matrix(spec, "guest_tests", name)
-    assert len(sets) == 1, f"{name}: use scalars, not axes"
+    if not (len(sets) == 1):
+        raise HarnessBug(f"{name}: use scalars, not axes")
     return sets[0]
 
 
@@ -114,8 +116,10 @@ def region_layout(env: Effective, pmds: int, populate: str, *, swapped: str | No
     none = tuple(tuple(False for _ in row) for row in pop)
     sw = pte_map(swapped, pmds, env) if swapped else none
     sh = pte_map(shared, pmds, env) if shared else none
-    present = tuple(tuple(p and not s for p, s in zip(a, b)) for a, b in zip(pop, sw))
-    shared_rows = tuple(tuple(p and s for p, s in zip(a, b)) for a, b in zip(present, sh))
+    present = tuple(tuple(p and not s for p, s in zip(a, b, strict=True))
+                    for a, b in zip(pop, sw, strict=True))
+    shared_rows = tuple(tuple(p and s for p, s in zip(a, b, strict=True))
+                        for a, b in zip(present, sh, strict=True))
     wr = pte_map(written, pmds, env) if written is not None else present
     return Layout(present, sw, shared_rows, wr)
 
@@ -360,7 +364,7 @@ def stat_mismatches(delta: counters.CounterDelta, env: Effective, want: Expected
 
 def census_message(got: workloads.Census, want: Expected, env: Effective) -> str:
     lines = ["per-PMD folio orders (size:pages), expected vs got:"]
-    for i, (w, g) in enumerate(zip(want.census, census_pmds(got))):
+    for i, (w, g) in enumerate(zip(want.census, census_pmds(got), strict=False)):
         mark = "  " if w == g else "!!"
         lines.append(f"{mark} PMD {i}: {describe_orders(w, env)}  |  {describe_orders(g, env)}")
     return "\n".join(lines)

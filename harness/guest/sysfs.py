@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from harness.errors import InfrastructureError, KernelFailure, UserError
+from harness.errors import HarnessBug, InfrastructureError, KernelFailure, UserError
 from harness.guest.knobs import (
     BRACKET_RE,
     PATHS,
@@ -184,7 +184,8 @@ class ThpKnobs:
     def layout(self) -> ThpLayout:
         if self._layout is None:
             self.current()
-        assert self._layout is not None
+        if not (self._layout is not None):
+            raise HarnessBug("invariant failed: self._layout is not None")
         return self._layout
 
     def sizes(self) -> tuple[str, ...]:

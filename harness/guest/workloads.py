@@ -360,7 +360,8 @@ def parse_ksft_totals(text: str) -> dict[str, int]:
 
 def run_selftest_khugepaged(guest: SelftestGuest, binary: Path, args: Sequence[str] = (),
                             timeout: float = 900.0,
-                            remote: str = "/tmp/khugepaged") -> tuple[int, str, dict[str, int]]:
+                            remote: str = "/tmp/khugepaged",  # noqa: S108 (in the guest)
+                            ) -> tuple[int, str, dict[str, int]]:
     """put() the selftest into the guest and run it: (exit code, output, ksft totals)."""
     guest.put(binary, remote, 0o755)
     res = guest.run([remote, *args], timeout=timeout)

@@ -14,8 +14,8 @@ Not vacuous: each test asserts that pages really migrated (vmstat pgmigrate_succ
 that khugepaged collapsed in the same interval (pages_collapsed grew) and that the racer
 saw its own blocks collapsed (collapsed_seen, from pagemap + kpageflags).
 
-Duration: KHARNESS_RACER_SECONDS (default 30; scripts/test.sh, the CI, sets 10) for the default tests; the
-`slow` ones run KHARNESS_RACER_SLOW_SECONDS (default 300). The seed is
+Duration: KHARNESS_RACER_SECONDS (default 30; scripts/test.sh, the CI, sets 10) for the default
+tests; the `slow` ones run KHARNESS_RACER_SLOW_SECONDS (default 300). The seed is
 KHARNESS_RACER_SEED or fresh per test; it is printed with a reproducer and journalled.
 Guests need two NUMA nodes: kernel fragment `racers` (NUMA + NUMA_EMU) and `guest:
 numa_nodes: 2` in the config (examples/racers-demo.yaml); otherwise the tests skip saying so.

@@ -40,6 +40,7 @@ from harness.util import (
     cache_dir,
     file_lock,
     mark_used,
+    open_url,
     run,
     sha256_bytes,
     sha256_file,
@@ -141,7 +142,7 @@ def _download(url: str, dest: Path, sha256: str) -> None:
     tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
     h = hashlib.sha256()
     try:
-        with urllib.request.urlopen(url, timeout=120) as resp, open(tmp, "wb") as f:
+        with open_url(url, 120, ("http", "https", "file")) as resp, open(tmp, "wb") as f:
             for chunk in iter(lambda: resp.read(1 << 20), b""):
                 h.update(chunk)
                 f.write(chunk)
@@ -251,7 +252,8 @@ def local_image(arch: str = "x86_64", *, refresh: bool = False) -> Path:
     if os.geteuid() != 0 or shutil.which("mmdebstrap") is None:
         raise InfrastructureError("building a local cloud image needs root and mmdebstrap",
                                   "mmdebstrap --mode=root keeps file owners",
-                                  "run as root with mmdebstrap installed (kharness doctor --install)")
+                                  "run as root with mmdebstrap installed "
+                                  "(kharness doctor --install)")
     recipe = load_local_recipe()
     key = stable_hash({"kind": "cloud-local", "arch": profile.name, "recipe": recipe.__dict__,
                        "builder": _BUILDER,

@@ -1,9 +1,9 @@
 """Guest binaries built on the host: static executables for the guest's arch.
 
-The image builders (harness.image.initramfs for the initramfs, harness.image.rootfs for the ext4 disk) put
-every guest_tests/workloads/*.c in the guest as /usr/bin/<stem>, keyed by `workload_inputs`
-(sources, compiler version, the static libc it links, CFLAGS) so a changed workload or
-toolchain rebuilds the image. Tests can build thpwork for the host, and the kernel's own
+The image builders (harness.image.initramfs for the initramfs, harness.image.rootfs for the ext4
+disk) put every guest_tests/workloads/*.c in the guest as /usr/bin/<stem>, keyed by
+`workload_inputs` (sources, compiler version, the static libc it links, CFLAGS) so a changed
+workload or toolchain rebuilds the image. Tests can build thpwork for the host, and the kernel's own
 tools/testing/selftests/mm/khugepaged.c for either arch.
 """
 
@@ -38,7 +38,8 @@ def compiler_id(profile: arch_mod.ArchProfile) -> dict[str, str]:
     version = run([cc, "--version"]).stdout.splitlines()[0]
     libc = Path(run([cc, "-print-file-name=libc.a"]).stdout.strip())
     if not libc.is_absolute():
-        pkg = "libc6-dev" if not arch_mod.cross_prefix(profile) else f"libc6-dev-{profile.debian_arch}-cross"
+        pkg = ("libc6-dev" if not arch_mod.cross_prefix(profile)
+               else f"libc6-dev-{profile.debian_arch}-cross")
         raise InfrastructureError(f"{cc} has no static libc", "libc.a not found",
                                   f"apt-get install {pkg}")
     return {"cc": cc, "version": version, "libc.a": sha256_file(libc)}

@@ -59,7 +59,8 @@ IMAGES = recipe_dir()
 WORKLOADS = workload_dir()
 TRIPLETS = {"amd64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
 ELF_MACHINES = {"x86_64": 62, "arm64": 183}
-BUILDER = sha256_bytes(b"".join(Path(f).read_bytes() for f in (__file__, cpio.__file__, elf.__file__)))
+BUILDER = sha256_bytes(b"".join(Path(f).read_bytes()
+                                for f in (__file__, cpio.__file__, elf.__file__)))
 
 
 # ---------------------------------------------------------------- recipes
@@ -114,7 +115,8 @@ def _mode(recipe: Path, value: Any, default: int) -> int:
     try:
         return default if value is None else int(str(value), 8)
     except ValueError as e:
-        raise UserError(f"bad mode {value!r} in {recipe}", "write modes as quoted octal, '0755'") from e
+        raise UserError(f"bad mode {value!r} in {recipe}",
+                        "write modes as quoted octal, '0755'") from e
 
 
 def _recipe_file(recipe: Path, spec: Any) -> tuple[str, bytes, int]:
@@ -142,7 +144,7 @@ def _index(suite: str, debian_arch: str) -> dict[str, dict[str, str]]:
     for index_arch in (debian_arch, "all"):
         for s in debian.packages_index(suite, index_arch):
             old = best.get(s["Package"])
-            if old is None or debian._version_key(s["Version"]) > debian._version_key(old["Version"]):
+            if old is None or debian.version_key(s["Version"]) > debian.version_key(old["Version"]):
                 best[s["Package"]] = s
     return best
 
@@ -169,7 +171,8 @@ def dependency_names(depends: str, known: dict[str, Any]) -> list[str]:
 def closure(names: Sequence[str], suite: str, debian_arch: str) -> list[debian.Package]:
     """`names` and everything they depend on, breadth first (memoized per archive state)."""
     state = debian.archive_state(suite, debian_arch)
-    memo = cache_dir("images", "resolve") / f"{stable_hash([suite, debian_arch, list(names), state])}.json"
+    key = stable_hash([suite, debian_arch, list(names), state])
+    memo = cache_dir("images", "resolve") / f"{key}.json"
     if memo.exists():
         return [debian.Package(**p) for p in json.loads(memo.read_text())]
     index = _index(suite, debian_arch)
@@ -179,7 +182,8 @@ def closure(names: Sequence[str], suite: str, debian_arch: str) -> list[debian.P
                             "no such binary package", "fix the image recipe")
     order = list(dict.fromkeys(names))
     for name in order:      # grows while iterating: breadth first
-        order += [d for d in dependency_names(_stanza_depends(index[name]), index) if d not in order]
+        deps = dependency_names(_stanza_depends(index[name]), index)
+        order += [d for d in deps if d not in order]
     pkgs = [_package(index[n], suite, debian_arch) for n in order]
     write_json(memo, [asdict(p) for p in pkgs])
     return pkgs
@@ -251,7 +255,8 @@ class Tree:
                 continue
             node = self.nodes.get("/".join(cur + [part]))
             if node is not None and node.kind == "link" and hops < 40:
-                target = node.target if node.target.startswith("/") else "/".join(cur + [node.target])
+                target = (node.target if node.target.startswith("/")
+                          else "/".join([*cur, node.target]))
                 return self.resolve("/".join([target, *parts[i + 1:]]), hops + 1)
             cur.append(part)
         return "/".join(cur)
@@ -299,7 +304,8 @@ class _Collector:
         if info is None:
             return
         if info.machine != ELF_MACHINES[self.profile.name]:
-            raise UserError(f"/{rel} is built for ELF machine {info.machine}, not {self.profile.name}",
+            raise UserError(f"/{rel} is built for ELF machine {info.machine}, "
+                            f"not {self.profile.name}",
                             "wrong architecture in the package tree")
         if info.interp:
             self.copy(self._find([info.interp], f"the dynamic loader {info.interp}"))
@@ -338,7 +344,8 @@ def recipe_entries(recipe: Recipe, workloads: dict[str, bytes], seed: str) -> li
     out += [cpio.file(p, data, m) for p, data, m in recipe.files]
     out += [cpio.symlink(p, t) for p, t in recipe.symlinks]
     if recipe.workloads:
-        out += [cpio.file(f"{recipe.workloads}/{n}", b, 0o755) for n, b in sorted(workloads.items())]
+        out += [cpio.file(f"{recipe.workloads}/{n}", b, 0o755)
+                for n, b in sorted(workloads.items())]
     return out
 
 
@@ -353,7 +360,8 @@ def applet_links(recipe: Recipe, busybox: bytes, exists: Any) -> list[cpio.Entry
 
 
 def _assemble(recipe: Recipe, profile: arch_mod.ArchProfile, pkgs: list[debian.Package],
-              workloads: dict[str, bytes], seed: str) -> tuple[list[cpio.Entry], list[debian.Package]]:
+              workloads: dict[str, bytes],
+              seed: str) -> tuple[list[cpio.Entry], list[debian.Package]]:
     tree = Tree({p.name: p for p in pkgs})
     for name in recipe.packages:
         tree.load(name)
@@ -390,7 +398,8 @@ def build_initramfs(arch: str, recipe_path: Path, workloads_dir: Path, *,
     """initramfs() with an explicit recipe and workload directory (tests, custom images)."""
     profile = arch_mod.get(arch)
     recipe = load_recipe(recipe_path)
-    log.info("image: resolving %s packages for %s (Debian %s)", recipe.path.name, arch, recipe.suite)
+    log.info("image: resolving %s packages for %s (Debian %s)", recipe.path.name, arch,
+             recipe.suite)
     if refresh:
         refresh_archive(recipe.suite)
     pkgs = closure(recipe.packages, recipe.suite, profile.debian_arch) if recipe.packages else []

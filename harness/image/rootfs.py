@@ -52,7 +52,8 @@ def rootfs_disk(arch: str, packages: Sequence[str] = ("python3", "stress-ng"), *
     names = sorted(set(recipe.packages) | set(packages))
     sources = workload_sources(WORKLOADS) if recipe.workloads else []
     inputs = {"kind": "rootfs", "arch": profile.name, "recipe": recipe.sources, "size": size,
-              "packages": names, "builder": _BUILDER, "workloads": workload_inputs(profile, sources),
+              "packages": names, "builder": _BUILDER,
+              "workloads": workload_inputs(profile, sources),
               "archive": debian.archive_state(recipe.suite, profile.debian_arch)}
     key = stable_hash(inputs)
     out = cache_dir("images", profile.name) / f"rootfs-{key[:16]}.ext4"

@@ -26,13 +26,14 @@ from typing import Any
 
 from harness import arch as archmod
 from harness.config import Config, Variant
-from harness.errors import InfrastructureError, KernelFailure, UserError
+from harness.errors import HarnessBug, InfrastructureError, KernelFailure, UserError
 from harness.kernel import kconfig
 from harness.sources import series
 from harness.sources import tree as source
 from harness.util import cache_dir, cmdline, file_lock, mark_used, stable_hash, write_json
 
 log = logging.getLogger("harness")
+GCC_TRIPLET = {"arm64": "aarch64", "x86_64": "x86-64"}   # Debian's cross-gcc package names
 RECIPE_VERSION = 1          # bump when the build recipe changes what lands in artifacts
 ARTIFACTS = ("vmlinux", "System.map", ".config")
 
@@ -87,7 +88,7 @@ def toolchain_version(profile: archmod.ArchProfile) -> str:
     if shutil.which(gcc) is None:
         raise InfrastructureError(f"cross compiler {gcc} not found",
                                   f"needed to build {profile.name} kernels",
-                                  f"apt-get install gcc-{'aarch64' if profile.name == 'arm64' else 'x86-64'}-linux-gnu"
+                                  f"apt-get install gcc-{GCC_TRIPLET[profile.name]}-linux-gnu"
                                   " (or: kharness doctor --install)")
     from harness.util import run
     return run([gcc, "--version"]).stdout.splitlines()[0]
@@ -108,7 +109,8 @@ def request_for(cfg: Config, variant: Variant, arch: str, *, extra_fragments: tu
                             "", "use a sha or ref reachable from the configured source")
         info = [("base", src.base), ("commit", commit)]
     elif not variant.is_baseline:
-        assert cfg.series is not None and variant.version is not None
+        if not (cfg.series is not None and variant.version is not None):
+            raise HarnessBug("a series variant without a series or a version")
         sv = series.load_version(cfg.series.name, variant.version,
                                  dict(cfg.series.versions)[variant.version])
         applied = series.apply(src.repo, src.base, sv)

@@ -131,7 +131,8 @@ def _match(frame: Frame, table: dict[str, tuple[Symbol, ...]]) -> tuple[Symbol, 
 
 def lines(dest: Path, frames: Sequence[Frame], arch: str,
           addr2line: str = "addr2line") -> dict[int, str]:
-    """frame index -> source (as harness.splats.symbolize formats it) for frames in dest's objects."""
+    """frame index -> source (formatted as harness.splats.symbolize does) for frames in dest's
+    objects."""
     from harness.splats.symbolize import _parse_addr2line
     if not dest.is_dir():
         return {}

@@ -78,7 +78,8 @@ def fragment_files(name: str, profile: ArchProfile, search: tuple[Path, ...] = (
 
 def collect(names: tuple[str, ...], options: tuple[str, ...], profile: ArchProfile,
             search: tuple[Path, ...] = ()) -> list[Fragment]:
-    frags = [parse(p.read_text(), str(p)) for n in names for p in fragment_files(n, profile, search)]
+    frags = [parse(p.read_text(), str(p))
+             for n in names for p in fragment_files(n, profile, search)]
     if options:
         frags.append(parse("\n".join(_norm_opt(o) for o in options), "options"))
     return frags

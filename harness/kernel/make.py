@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from harness.errors import HarnessBug
 from harness.util import cmdline
 
 log = logging.getLogger("harness")
@@ -29,7 +30,8 @@ def run_make(argv: list[str], log_path: Path, label: str, count_file: Path) -> i
     with open(log_path, "w") as logf, subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             errors="backslashreplace", env={**os.environ, "LC_ALL": "C"}) as proc:
-        assert proc.stdout is not None
+        if not (proc.stdout is not None):
+            raise HarnessBug("invariant failed: proc.stdout is not None")
         for line in proc.stdout:
             logf.write(line)
             m = STEP_RE.match(line)

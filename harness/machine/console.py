@@ -1,6 +1,7 @@
 """The serial console: telnet framing, a log teed to a file as it arrives, a reader thread.
 
-QEMU's `-chardev socket,...,telnet=on` carries the first serial port (harness.machine.qemu wires it).
+QEMU's `-chardev socket,...,telnet=on` carries the first serial port (harness.machine.qemu
+wires it).
 `ConsoleLog` keeps every line for matching (`wait_for`, `since(mark)`) and flags the first
 line matching an alarm pattern (a panic); `TelnetCodec.BREAK` is the serial BREAK that the
 8250 and PL011 drivers turn into magic sysrq.

@@ -1,10 +1,11 @@
-"""QEMU: argv from a frozen spec, console (harness.machine.console) and QMP (harness.machine.qmp) wiring,
-and reliable reaping.
+"""QEMU: argv from a frozen spec, console (harness.machine.console) and QMP
+(harness.machine.qmp) wiring, and reliable reaping.
 
 Wiring (no files to race on, no socket paths to collide):
 * console: QEMU gets a listening abstract AF_UNIX socket we are already connected to,
-  `-chardev socket,fd=N,server=on,wait=on,telnet=on`, bound to the first serial port. A reader thread tees it to console.log (flushed per
-  chunk, i.e. at least per line); the harness can send a serial BREAK (telnet IAC BRK),
+  `-chardev socket,fd=N,server=on,wait=on,telnet=on`, bound to the first serial port. A
+  reader thread tees it to console.log (flushed per chunk, i.e. at least per line); the
+  harness can send a serial BREAK (telnet IAC BRK),
   which the 8250 and PL011 drivers turn into magic sysrq: the way to get blocked tasks
   and all-CPU backtraces out of a wedged guest on both arches.
 * QMP: a socketpair, `-mon chardev=qmp,mode=control`.
@@ -25,6 +26,7 @@ panic is detected the moment it happens, with the whole panic text on the consol
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import re
@@ -41,7 +43,7 @@ from pathlib import Path
 from types import FrameType
 
 from harness.arch import ArchProfile
-from harness.errors import InfrastructureError
+from harness.errors import HarnessBug, InfrastructureError
 from harness.machine.console import ConsoleLog, ConsoleReader, TelnetCodec
 from harness.machine.qmp import Qmp
 from harness.util import Deadline, cmdline
@@ -241,17 +243,13 @@ def kill_all() -> None:
         _LIVE.clear()
     for proc in procs:
         _killpg(proc.pid, signal.SIGKILL)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 def _killpg(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -336,7 +334,8 @@ class QemuProcess:
 
     @property
     def pid(self) -> int:
-        assert self.proc is not None
+        if not (self.proc is not None):
+            raise HarnessBug("invariant failed: self.proc is not None")
         return self.proc.pid
 
     def start(self, timeout: float = 30.0) -> None:
@@ -367,7 +366,8 @@ class QemuProcess:
 
     def _handshake(self, deadline: Deadline) -> None:
         """QMP greeting + query-status: answered only once QEMU finished initialising."""
-        assert self.qmp is not None
+        if not (self.qmp is not None):
+            raise HarnessBug("invariant failed: self.qmp is not None")
         try:
             self.qmp.handshake(deadline.remaining())
             self.qmp.execute("query-status", timeout=deadline.remaining())

@@ -1,7 +1,8 @@
-"""QMP, QEMU's JSON control protocol, over an already connected socket (see harness.machine.qemu)."""
+"""QMP, QEMU's JSON control protocol, over an already connected socket (harness.machine.qemu)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -92,7 +93,5 @@ class Qmp:
         self.execute("send-key", {"keys": [{"type": "qcode", "data": k} for k in keys]})
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self._sock.close()
-        except OSError:
-            pass

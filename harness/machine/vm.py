@@ -16,6 +16,7 @@ typed result with evidence (see harness.guest.ssh and `_Watch`).
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import re
 import time
@@ -25,7 +26,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from harness import arch as arch_mod
-from harness.errors import InfrastructureError, UserError
+from harness.errors import HarnessBug, InfrastructureError, UserError
 from harness.guest.ssh import FAILURES, Guest, GuestInfraError, Outcome, SplatAbort, SshKey
 from harness.image import cloud as cloud_mod
 from harness.machine import accel as accel_mod
@@ -53,7 +54,8 @@ def tsc_args(profile: arch_mod.ArchProfile, accel: str, numa_nodes: int,
     """`tsc_early_khz=` for x86_64 under TCG on a machine without HPET/PM timer (microvm):
     the host's TSC rate, which the guest's TSC runs at (harness.machine.tsc). Not when the user
     set it, or the host rate is unknown (the guest then calibrates against the PIT)."""
-    if profile.name != "x86_64" or accel != "tcg" or any(a.startswith("tsc_early_khz=") for a in user):
+    user_set = any(a.startswith("tsc_early_khz=") for a in user)
+    if profile.name != "x86_64" or accel != "tcg" or user_set:
         return []
     if numa_nodes > 0 and profile.numa_machine:        # q35: HPET and PM timer are there
         return []
@@ -118,7 +120,8 @@ class VM:
 
     @property
     def qmp(self) -> Qmp:
-        assert self.qemu is not None and self.qemu.qmp is not None
+        if not (self.qemu is not None and self.qemu.qmp is not None):
+            raise HarnessBug("QMP used before the VM started")
         return self.qemu.qmp
 
     @property
@@ -229,7 +232,8 @@ class VM:
         return {"disk": self.rootfs}
 
     def _wait_ready(self, deadline: Deadline) -> None:
-        assert self.qemu is not None and self.qemu.console is not None
+        if not (self.qemu is not None and self.qemu.console is not None):
+            raise HarnessBug("the console read before the VM started")
         watch = _Watch(self)
         self._guest = Guest(self.qemu.spec.ssh_port, self.key, watch, scale=self.scale)
         if self.cloud is not None:          # no kharness init: sshd is up when SSH answers
@@ -263,10 +267,8 @@ class VM:
                     and guest.reboot_nowait():
                 qemu.wait_exit(2.0 * self.scale)
             if qemu is not None and qemu.alive() and qemu.qmp is not None:
-                try:
+                with contextlib.suppress(InfrastructureError):
                     qemu.qmp.quit()
-                except InfrastructureError:
-                    pass
                 qemu.wait_exit(3.0)
         finally:
             if guest is not None:
@@ -300,7 +302,8 @@ class _Watch:
     """Classifies guest trouble from QEMU's state, QMP and the console; gathers evidence."""
 
     def __init__(self, vm: VM) -> None:
-        assert vm.qemu is not None and vm.qemu.console is not None
+        if not (vm.qemu is not None and vm.qemu.console is not None):
+            raise HarnessBug("a watch on a VM that has not started")
         self.vm, self.qemu, self.console = vm, vm.qemu, vm.qemu.console
         self._scanned = 0                  # console lines already looked at for fail-fast
         self.armed = False                 # fail-fast acts on commands, not during boot

@@ -132,7 +132,7 @@ def store(conn: sqlite3.Connection, out: Path, run: dict[str, Any],
     old = conn.execute("SELECT id FROM runs WHERE out = ?", (str(out),)).fetchone()
     if old:
         for table in TABLES:
-            conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (old[0],))
+            conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (old[0],))  # noqa: S608 (TABLES)
         conn.execute("DELETE FROM runs WHERE id = ?", (old[0],))
     series = (run.get("series") or {}).get("versions") or []
     cur = conn.execute(
@@ -272,7 +272,7 @@ def _counter_sums(conn: sqlite3.Connection, run_id: int,
                   names: tuple[str, ...]) -> dict[tuple[str, str, str], int]:
     marks = ",".join("?" * len(names))
     return {(c, s, k): int(v) for c, s, k, v in conn.execute(
-        f"SELECT cell, size, name, SUM(value) FROM counters WHERE run_id = ? "
+        f"SELECT cell, size, name, SUM(value) FROM counters WHERE run_id = ? "  # noqa: S608 (only ?s)
         f"AND name IN ({marks}) GROUP BY cell, size, name", (run_id, *names))}
 
 

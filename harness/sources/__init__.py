@@ -1,1 +1,1 @@
-"""Where kernels come from: Debian's archive (signed indexes), the kernel tree, series and worktrees."""
+"""Where kernels come from: Debian's archive (signed indexes), kernel trees, series, worktrees."""

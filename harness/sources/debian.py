@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import InfrastructureError, UserError
-from harness.util import atomic_write, cache_dir, sha256_bytes, sha256_file, stable_hash
+from harness.util import atomic_write, cache_dir, open_url, sha256_bytes, sha256_file, stable_hash
 
 log = logging.getLogger("harness")
 
@@ -58,7 +58,7 @@ def mirror_for(suite: str) -> str:
 def fetch(url: str, timeout: float = 120) -> bytes:
     log.debug("GET %s", url)
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        with open_url(url, timeout) as resp:
             data: bytes = resp.read()
             return data
     except urllib.error.HTTPError as e:
@@ -193,13 +193,13 @@ def _find_package(name: str, suite: str, arch: str) -> Package:
     if not hits:
         raise UserError(f"package {name} not found in Debian {suite} ({arch})",
                         "no such binary package", f"check the name, e.g. apt-cache policy {name}")
-    best = max(hits, key=lambda s: _version_key(s["Version"]))
+    best = max(hits, key=lambda s: version_key(s["Version"]))
     return Package(name=name, version=best["Version"], arch=best.get("Architecture", arch),
                    filename=best["Filename"], sha256=best["SHA256"], size=int(best["Size"]),
                    depends=best.get("Depends", ""), suite=suite, mirror=mirror_for(suite))
 
 
-def _version_key(version: str) -> tuple[object, ...]:
+def version_key(version: str) -> tuple[object, ...]:
     import re
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", version))
 

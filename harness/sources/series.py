@@ -102,7 +102,7 @@ def split_mbox(data: bytes) -> list[bytes]:
     starts = [m.start() for m in MBOX_FROM.finditer(data)]
     if not starts:
         return [data]
-    return [data[a:b] for a, b in zip(starts, starts[1:] + [len(data)])]
+    return [data[a:b] for a, b in zip(starts, starts[1:] + [len(data)], strict=False)]
 
 
 def _from_lore(series: str, version: str, msgid: str) -> SeriesVersion:
@@ -226,7 +226,7 @@ def describe_am_failure(sv: SeriesVersion, output: str) -> tuple[str, str, str]:
     elif conflict:
         loc = f"{conflict.group(1)} (3-way merge conflict)"
     else:
-        tail = [l for l in output.splitlines() if l.startswith("error:")]
+        tail = [ln for ln in output.splitlines() if ln.startswith("error:")]
         loc = tail[0][7:] if tail else "unknown location"
     what = (f"series {sv.series} {sv.version}: patch {patch.number}/{len(sv.patches)} "
             f"\"{patch.subject}\" does not apply")

@@ -13,14 +13,13 @@ import logging
 import os
 import shutil
 import tempfile
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.config import SourceSpec
-from harness.errors import InfrastructureError, UserError
+from harness.errors import HarnessBug, InfrastructureError, UserError
 from harness.sources import debian
-from harness.util import cache_dir, file_lock, run, sha256_file, stable_hash
+from harness.util import cache_dir, file_lock, open_url, run, sha256_file, stable_hash
 
 log = logging.getLogger("harness")
 
@@ -121,7 +120,8 @@ def _extract_source_tarball(deb: Path, dest_dir: Path) -> Path:
             if name.startswith("usr/src/linux-source-") and ".tar" in name:
                 out = dest_dir / Path(name).name
                 src = tar.extractfile(member)
-                assert src is not None
+                if not (src is not None):
+                    raise HarnessBug("invariant failed: src is not None")
                 with open(out, "wb") as f:
                     shutil.copyfileobj(src, f, 1 << 20)
                 return out
@@ -150,7 +150,8 @@ def _fetch_tarball(spec: SourceSpec, dest_dir: Path) -> Path:
         path = dest_dir / Path(spec.location.split("?")[0]).name
         log.info("downloading %s", spec.location)
         try:
-            urllib.request.urlretrieve(spec.location, path)
+            with open_url(spec.location, 600) as resp, open(path, "wb") as out:
+                shutil.copyfileobj(resp, out)
         except OSError as e:
             raise InfrastructureError(f"download failed: {spec.location}", str(e)) from e
     if spec.sha256 and sha256_file(path) != spec.sha256:

@@ -213,7 +213,8 @@ def build(rep: _Report, file: str, last_no: int) -> Splat | None:
         kind=kind, title=title, function=func, frames=tuple(frames), locks=tuple(locks),
         lines=tuple(ln.raw for ln in rep.lines), line=rep.lines[0].no, file=file,
         header=rep.head.text.strip(), end_line=rep.lines[-1].no, message=message,
-        location=groups.get("loc") or info.loc, truncated=rep.lines[-1].no == last_no and _looks_cut(rep, frames),
+        location=groups.get("loc") or info.loc,
+        truncated=rep.lines[-1].no == last_no and _looks_cut(rep, frames),
         **_who(groups, info))
 
 

@@ -9,6 +9,7 @@ title, function and the first frames.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Mapping
@@ -35,10 +36,8 @@ def console_slice(machine: Any, offset: int, nodeid: str, healthy: bool) -> str:
     path: Path = machine.console_path
     end_marker = f"kharness: test end {nodeid}"
     if healthy:
-        try:
+        with contextlib.suppress(KharnessError):
             machine.guest.mark_test_end(nodeid)
-        except KharnessError:
-            pass
         deadline = time.monotonic() + 5 * machine.scale
         while time.monotonic() < deadline and end_marker not in read_from(path, offset):
             time.sleep(0.1)

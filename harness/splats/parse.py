@@ -63,6 +63,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.errors import HarnessBug
 from harness.splats.describe import build
 from harness.splats.model import KINDS, Comparison, Frame, Splat
 from harness.splats.table import (
@@ -124,7 +125,8 @@ def _clean(no: int, raw: str) -> _Line:
     if glued:
         line = line[glued.end():]
     m = PREFIX.match(line)
-    assert m is not None                         # every group is optional
+    if not (m is not None):                         # every group is optional
+        raise HarnessBug("invariant failed: m is not None")
     text = line[m.end():]
     kernel = m.end() > 0
     if line[:m.end()].endswith(("]", ":")) and text.startswith(" "):
@@ -311,7 +313,8 @@ class _Parser:
         self.open[key] = last
         return True
 
-    def _start_orphan(self, key: str | None, ln: _Line, pat: StartPattern, m: re.Match[str]) -> None:
+    def _start_orphan(self, key: str | None, ln: _Line, pat: StartPattern,
+                      m: re.Match[str]) -> None:
         """An end-of-trace line outside any report: the stack before it lost its header."""
         last = self.last
         taken = last is not None and ln.no - last.lines[-1].no <= 200   # the end of one we took
@@ -374,7 +377,8 @@ def _folds(rep: _Report, pat: StartPattern) -> bool:
     if pat.role == "repeat":
         return pat is rep.pat
     if pat.role == "oops_hdr":
-        return not rep.has_trace and len(rep.lines) < 40 and bool(rep.pat.src) and rep.pat.kind not in (
+        return not rep.has_trace and len(rep.lines) < 40 and bool(rep.pat.src) \
+            and rep.pat.kind not in (
             "hung_task", "rcu_stall", "soft_lockup", "hard_lockup", "warning")
     if pat.kind == "lockdep":
         return rep.state == "open" and rep.pat.kind in (

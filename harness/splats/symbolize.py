@@ -1,4 +1,5 @@
-"""Symbolise splat frames against the build's vmlinux: `func+0x1a/0x40` and raw addresses -> file:line.
+"""Symbolise splat frames against the build's vmlinux: `func+0x1a/0x40`, raw addresses ->
+file:line.
 
 API:
   symbolize(splat, vmlinux, arch) -> Splat
@@ -113,7 +114,8 @@ def _symbols(vmlinux: Path, arch: str) -> dict[str, tuple[tuple[int, int], ...]]
     rows = sorted((int(m[1], 16), m[2]) for m in
                   re.finditer(r"^([0-9a-f]{8,16}) [tTwW] (\S+)$", text, re.MULTILINE))
     table: dict[str, list[tuple[int, int]]] = {}
-    for (addr, name), nxt in zip(rows, [*rows[1:], (rows[-1][0], "")] if rows else []):
+    nexts = [*rows[1:], (rows[-1][0], "")] if rows else []
+    for (addr, name), nxt in zip(rows, nexts, strict=True):
         table.setdefault(name, []).append((addr, nxt[0] - addr))
     return {name: tuple(v) for name, v in table.items()}
 
@@ -181,7 +183,7 @@ def _run_gdb(vmlinux: Path, addrs: list[int]) -> dict[int, str]:
     out = run([*argv, str(vmlinux)], timeout=300, check=False).stdout or ""
     answers = [ln for ln in out.splitlines() if ln.startswith(("Line ", "No line number"))]
     found: dict[int, str] = {}
-    for addr, answer in zip(addrs, answers):           # one answer per -ex, in order
+    for addr, answer in zip(addrs, answers, strict=False):           # one answer per -ex, in order
         m = re.match(r'Line (\d+) of "([^"]+)"', answer)
         found[addr] = f"{_relative(m[2])}:{m[1]}" if m else NO_DEBUG
     return found
@@ -220,7 +222,7 @@ def _sources(frames: Sequence[Frame], vmlinux: Path, arch: str) -> list[str]:
     addrs = [None if f.module else _address(f, symbols) for f in frames]
     lines = symbolize_addresses((a for a in addrs if a is not None), vmlinux, arch)
     out = []
-    for frame, addr in zip(frames, addrs):
+    for frame, addr in zip(frames, addrs, strict=False):
         if frame.module:
             out.append(f"module {frame.module}")
         else:
@@ -277,7 +279,7 @@ def symbolize(splat: Splat, vmlinux: Path, arch: str) -> Splat:
         rip = replace(rip, offset=rip.offset + 1)   # address: cancel the "- 1" of _address
     todo = (*splat.frames, *([rip] if rip is not None and not splat.location else []))
     sources = _sources(todo, vmlinux, arch)
-    frames = tuple(replace(f, source=s) for f, s in zip(splat.frames, sources))
+    frames = tuple(replace(f, source=s) for f, s in zip(splat.frames, sources, strict=False))
     location = splat.location
     if len(todo) > len(splat.frames) and re.match(r"\S+:\d+", sources[-1]):
         location = sources[-1]
@@ -287,7 +289,8 @@ def symbolize(splat: Splat, vmlinux: Path, arch: str) -> Splat:
 def symbolize_frames(frames: Sequence[Frame], vmlinux: Path, arch: str) -> list[str]:
     """Each frame as "func+0x1a/0x40 file:line" (or "... no debug info")."""
     _check(vmlinux, arch)
-    return [str(replace(f, source=s)) for f, s in zip(frames, _sources(frames, vmlinux, arch))]
+    sources = _sources(frames, vmlinux, arch)
+    return [str(replace(f, source=s)) for f, s in zip(frames, sources, strict=False)]
 
 
 def culprit_frame(splat: Mapping[str, Any]) -> str | None:

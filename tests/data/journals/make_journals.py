@@ -28,7 +28,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
-from harness.splats import parse as splats
+from harness.splats import parse as splats  # noqa: E402 (after the sys.path line)
 
 LOGS = HERE.parent / "logs"
 T0 = 1795600000.0
