@@ -12,8 +12,9 @@ from harness.errors import HarnessBug, KharnessError
 
 log = logging.getLogger("harness")
 # Modules that register their own subcommands with add_cli(subparsers).
-PLUGGED = ("harness.cli.scanlog", "harness.cli.boot", "harness.cli.image", "harness.cli.run",
-           "harness.cli.bisect", "harness.cli.cache", "harness.checks.cli", "harness.report.kcidb")
+PLUGGED = ("harness.cli.init", "harness.cli.scanlog", "harness.cli.boot", "harness.cli.image",
+           "harness.cli.run", "harness.cli.bisect", "harness.cli.cache", "harness.checks.cli",
+           "harness.report.kcidb")
 
 
 class _Parser(argparse.ArgumentParser):
