@@ -47,7 +47,7 @@ fi
 # lint and types first: a failure here fails the suite (ruff's rules and mypy --strict are
 # configured in pyproject.toml)
 .venv/bin/ruff check harness tests bench     # guest_tests/ is harness/guest_tests/
-.venv/bin/mypy harness
+.venv/bin/mypy          # --strict over harness/ (incl. the guest suite), tests/, bench/
 # slow tests (the real-kernel bisect demonstration): bash scripts/test.sh -m slow
 # racers (guest_tests/test_racers.py): 10 s each in CI (30 s in kharness run, 300 s with -m slow)
 export KHARNESS_RACER_SECONDS="${KHARNESS_RACER_SECONDS:-10}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,7 +84,7 @@ def test_empty_selection_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_predicate_matching() -> None:
-    tests = [{"nodeid": "t1", "outcome": "failed",
+    tests: list[dict[str, Any]] = [{"nodeid": "t1", "outcome": "failed",
               "splats": [{"kind": "lockdep", "title": "possible deadlock in khugepaged"}]},
              {"nodeid": "t2", "outcome": "lockup", "splats": []}]
     assert bis.Predicate(kind="lockdep").match(tests)[0]

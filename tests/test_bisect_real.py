@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST = "guest_tests/test_swap_bailout.py"
 
 
-def bisect(tmp: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], list[dict]]:
+def bisect(tmp: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
     out = tmp / "bisect"
     proc = subprocess.run([sys.executable, "-m", "harness.cli.main", "bisect",
                            "examples/bisect-demo.yaml", "--arch", "x86_64", "--test", TEST,

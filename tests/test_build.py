@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from harness import config
-from harness.errors import UserError
+from harness import arch, config
+from harness.errors import InfrastructureError, UserError
 from harness.kernel import build
 from harness.sources import series
 from tests.conftest import git, make_series, write_config
@@ -93,9 +95,9 @@ def test_interrupted_build_leaves_no_artifact(cfg: config.Config, isolated_cache
 
 def test_missing_cross_compiler_is_one_clear_error(cfg: config.Config,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(build.shutil, "which", lambda _: None)
-    with pytest.raises(build.InfrastructureError, match="compiler .*gcc not found"):
-        build.toolchain_version(build.archmod.get("arm64"))
+    monkeypatch.setattr(shutil, "which", lambda _: None)
+    with pytest.raises(InfrastructureError, match="compiler .*gcc not found"):
+        build.toolchain_version(arch.get("arm64"))
 
 
 def test_series_patch_failure_through_build(cfg: config.Config, fake_repo: Path) -> None:
@@ -123,8 +125,11 @@ def test_a_series_touching_no_kconfig_file_skips_configure(
     from harness.kernel import kconfig
     calls: list[Path] = []
     real = kconfig.generate
-    monkeypatch.setattr(kconfig, "generate", lambda tree, *a, **k: calls.append(tree) or
-                        real(tree, *a, **k))
+
+    def generate(tree: Path, *a: Any, **k: Any) -> Any:
+        calls.append(tree)
+        return real(tree, *a, **k)
+    monkeypatch.setattr(kconfig, "generate", generate)
     build.build(build.request_for(cfg, cfg.variant("baseline"), "x86_64"))
     build.build(build.request_for(cfg, cfg.variant("patched"), "x86_64"))   # mm/khugepaged.c
     assert len(calls) == 1

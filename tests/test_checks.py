@@ -261,7 +261,7 @@ def test_kcidb_of_a_check_run_validates_with_kcidb_io(tmp_path: Path) -> None:
     """Checks become builds per prefix, tests per check, issues + incidents per new finding."""
     import json
 
-    import kcidb_io  # type: ignore[import-untyped]
+    import kcidb_io
 
     from harness.report import kcidb
     from harness.results.journal import Journal

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import kcidb_io  # type: ignore[import-untyped]
+import kcidb_io
 import pytest
 from junitparser import JUnitXml
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 from harness.cli import doctor
 from harness.cli import main as cli
-from harness.kernel import build
 from tests.conftest import git, make_series, one_line_error, run_cli, write_config
 
 
@@ -61,8 +62,8 @@ def test_dropped_option_exit_2(fake_repo: Path, tmp_path: Path, isolated_cache: 
 def test_missing_cross_compiler_exit_2(fake_repo: Path, tmp_path: Path, isolated_cache: Path,
                                        monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
-    real = build.shutil.which
-    monkeypatch.setattr(build.shutil, "which",
+    real = shutil.which
+    monkeypatch.setattr(shutil, "which",
                         lambda c: None if c.startswith("aarch64") else real(c))
     cfg = write_config(tmp_path / "k.yaml", fake_repo)
     assert cli.main(["-q", "build", str(cfg), "--arch", "arm64"]) == 2
@@ -82,8 +83,8 @@ def test_build_prints_table_and_cache_hit(fake_repo: Path, tmp_path: Path, isola
 
 def test_doctor_reports_missing_and_install_command(monkeypatch: pytest.MonkeyPatch,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(doctor.shutil, "which", lambda c: None if c == "flex" else "/bin/x")
-    monkeypatch.setattr(doctor.os.path, "exists", lambda p: True)
+    monkeypatch.setattr(shutil, "which", lambda c: None if c == "flex" else "/bin/x")
+    monkeypatch.setattr(os.path, "exists", lambda p: True)
     assert doctor.doctor(install=False) == 2
     out = capsys.readouterr().out
     assert "missing: flex" in out and "apt-get install -y --no-install-recommends flex" in out
@@ -91,8 +92,8 @@ def test_doctor_reports_missing_and_install_command(monkeypatch: pytest.MonkeyPa
 
 def test_doctor_all_present(monkeypatch: pytest.MonkeyPatch,
                             capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(doctor.shutil, "which", lambda c: "/bin/x")
-    monkeypatch.setattr(doctor.os.path, "exists", lambda p: True)
+    monkeypatch.setattr(shutil, "which", lambda c: "/bin/x")
+    monkeypatch.setattr(os.path, "exists", lambda p: True)
     assert doctor.doctor(install=False) == 0
 
 

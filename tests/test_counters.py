@@ -8,13 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.errors import InfrastructureError
 from harness.guest import counters
 from harness.guest.counters import CounterSnapshot, ScanTimeout, WorkloadGone, wait_full_scans
-
-try:
-    from tests.test_knobs import FakeGuest, Result, make_tree
-except ImportError:  # pragma: no cover - rootdir-relative import mode
-    from test_knobs import FakeGuest, Result, make_tree  # type: ignore[no-redef]
+from harness.guest.knobs import THP_ROOT
+from tests.test_knobs import FakeGuest, Result, make_tree
 
 DATA = Path(__file__).parent / "data" / "counters"
 
@@ -68,7 +66,7 @@ def test_snapshot_and_diff_from_fake_sysfs(tmp_path: Path) -> None:
     assert before.vmstat == {"thp_fault_alloc": 3, "thp_collapse_alloc": 1, "pswpout": 0,
                              "compact_stall": 0, "nr_anon_transparent_hugepages": 2}
     assert before.stat("64K", "collapse_alloc") == 0 and 8 in before.sizes
-    root = g.host(counters.THP_ROOT)
+    root = g.host(THP_ROOT)
     (root / "hugepages-64kB/stats/collapse_alloc").write_text("7\n")
     (root / "hugepages-64kB/stats/nr_anon").write_text("5\n")
     (root / "khugepaged/full_scans").write_text("3\n")
@@ -110,7 +108,7 @@ def test_wait_full_scans_workload_gone_and_missing_tool(tmp_path: Path) -> None:
     with pytest.raises(WorkloadGone, match="pid 7 exited"):
         wait_full_scans(g, 2, 10, pid=7)
     g = _watch_guest(tmp_path / "b", 127, "")
-    with pytest.raises(counters.InfrastructureError, match="thpwork watch failed"):
+    with pytest.raises(InfrastructureError, match="thpwork watch failed"):
         wait_full_scans(g, 2, 10)
 
 

@@ -312,7 +312,7 @@ def test_real_initramfs_has_ssh_server_and_all_its_libraries(name: str, tmp_path
         assert must in entries, must
     triplet = image.TRIPLETS[arch.get(name).debian_arch]
     libdirs = (f"lib/{triplet}", f"usr/lib/{triplet}", "lib", "usr/lib")
-    todo, seen = ["usr/sbin/dropbear", "usr/lib/sftp-server"], set()
+    todo, seen = ["usr/sbin/dropbear", "usr/lib/sftp-server"], set[str]()
     while todo:
         info = elf.parse_elf(_resolve(entries, todo.pop()).data)
         assert info is not None and info.machine == image.ELF_MACHINES[name]
@@ -324,9 +324,9 @@ def test_real_initramfs_has_ssh_server_and_all_its_libraries(name: str, tmp_path
             assert hits, f"{soname} missing"
             todo.append(hits[0])
     assert {"libc.so.6", "libtomcrypt.so.1", "libz.so.1", "libcrypt.so.1"} <= seen
-    info = image.image_info(path)
-    assert info["sha256"] == util.sha256_bytes(data) and info["arch"] == name
-    pkgs = {p["name"]: p for p in info["packages"]}
+    meta = image.image_info(path)
+    assert meta["sha256"] == util.sha256_bytes(data) and meta["arch"] == name
+    pkgs = {p["name"]: p for p in meta["packages"]}
     assert {"busybox-static", "dropbear-bin", "libc6", "libtomcrypt1", "libgmp10"} <= set(pkgs)
     assert all(len(p["sha256"]) == 64 and p["version"] for p in pkgs.values())
     _run_from_image(name, entries, tmp_path)

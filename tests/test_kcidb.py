@@ -87,7 +87,7 @@ def test_findings_become_issues_and_incidents(tmp_path: Path) -> None:
     issues = {i["report_subject"]: i for i in doc["issues"]}
     lockdep = issues["possible deadlock in khugepaged_scan_mm_slot"]
     assert lockdep["categories"] == ["runtime.lockdep"] and lockdep["culprit"]["code"] is True
-    by_issue = {}
+    by_issue: dict[str, list[Any]] = {}
     for inc in doc["incidents"]:
         by_issue.setdefault(inc["issue_id"], []).append(inc)
     (new,) = by_issue[lockdep["id"]]

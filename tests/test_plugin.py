@@ -144,7 +144,7 @@ def kp(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pyt
     booted: list[str] = []
 
     def fake_vm(self: plugin.KharnessState, target: plugin.Target, fresh: bool = False) -> Any:
-        current = self.vms.get(target)
+        current: Any = self.vms.get(target)
         if current is not None and (fresh or not plugin._healthy(current)):
             current.close()
             current = None

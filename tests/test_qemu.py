@@ -7,6 +7,7 @@ exercised over real sockets with a fake peer.
 from __future__ import annotations
 
 import json
+import platform
 import re
 import shlex
 import socket
@@ -175,7 +176,7 @@ def test_accel_env_override(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_foreign_arch_never_probes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KHARNESS_ACCEL", raising=False)
-    monkeypatch.setattr(accel.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
     monkeypatch.setattr(accel, "kvm_verdict", lambda *a: pytest.fail("probed"))
     assert accel.select(ARM) == "tcg"
 
@@ -282,7 +283,7 @@ def test_kill_all_reaps_registered_process_group() -> None:
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
                             start_new_session=True)
     with qemu._LIVE_LOCK:
-        qemu._LIVE[proc.pid] = proc   # type: ignore[assignment]
+        qemu._LIVE[proc.pid] = proc
     t = time.monotonic()
     qemu.kill_all()
     assert proc.poll() is not None and time.monotonic() - t < 5

@@ -19,8 +19,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def kharness(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness.cli.main", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=3600, check=False, **kw)  # type: ignore[call-overload]
+    r: subprocess.CompletedProcess[str] = subprocess.run(  # type: ignore[call-overload]
+        [sys.executable, "-m", "harness.cli.main", *args], cwd=ROOT, capture_output=True,
+        text=True, timeout=3600, check=False, **kw)
+    return r
 
 
 def test_quickstart_run_gives_verdict_and_files(tmp_path: Path) -> None:

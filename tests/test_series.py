@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def test_missing_series_location(tmp_path: Path) -> None:
 
 
 def test_lore_without_b4_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(series.shutil, "which", lambda _: None)
+    monkeypatch.setattr(shutil, "which", lambda _: None)
     with pytest.raises(UserError, match="needs b4"):
         series.load_version("demo", "v1", "lore:20250428181218.85925-1-npache@redhat.com")
 

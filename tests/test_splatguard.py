@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.splats import guard as splatguard
+from harness.splats.model import Splat
 
 LOGS = Path(__file__).parent / "data" / "logs"
 
 
-def _splats(name: str) -> list:
+def _splats(name: str) -> list[Splat]:
     text = (LOGS / name).read_text()
     return splatguard.test_splats(text, "t::x", kernel=None, arch="arm64")
 

@@ -13,14 +13,11 @@ import pytest
 
 from harness.errors import InfrastructureError, KernelFailure, UserError
 from harness.guest import workloads as wl
+from harness.guest.counters import WorkloadGone
 from harness.guest.pattern import Pattern, parse_bytes, parse_ranges
 from harness.guest.workloads import Census
 from harness.image import guestbin
-
-try:
-    from tests.test_knobs import FakeGuest, Result
-except ImportError:  # pragma: no cover - rootdir-relative import mode
-    from test_knobs import FakeGuest, Result  # type: ignore[no-redef]
+from tests.test_knobs import FakeGuest, Result
 
 DATA = Path(__file__).parent / "data" / "census"
 PM_PRESENT, PM_SWAP, PM_EXCL = 1 << 63, 1 << 62, 1 << 56
@@ -113,7 +110,8 @@ def folio(flags: dict[int, int], head: int, order: int) -> None:
 
 
 def load_census(binary: Path, d: Path, detail: bool = True) -> Census:
-    out = subprocess.run([binary, "census", "--load", str(d)] + (["--detail"] if detail else []),
+    argv = [str(binary), "census", "--load", str(d), *(["--detail"] if detail else [])]
+    out = subprocess.run(argv,
                          capture_output=True, text=True, check=True).stdout
     return Census.from_event(wl.parse_events(out)[0])
 
@@ -171,9 +169,10 @@ def test_census_recorded_on_host(thpwork: Path) -> None:
 def test_exit_codes_map_to_the_taxonomy(tmp_path: Path) -> None:
     g = FakeGuest(tmp_path)
     for code, exc in [(1, KernelFailure), (2, UserError), (3, UserError),
-                      (5, wl.WorkloadGone), (127, InfrastructureError)]:
-        g.commands["thpwork"] = lambda argv, c=code: Result(
-            c, f'{{"event":"error","msg":"boom","code":{c}}}\n')
+                      (5, WorkloadGone), (127, InfrastructureError)]:
+        def fail(argv: Sequence[str], c: int = code) -> Result:
+            return Result(c, f'{{"event":"error","msg":"boom","code":{c}}}\n')
+        g.commands["thpwork"] = fail
         with pytest.raises(exc, match="boom"):
             wl.info(g)
 
@@ -211,7 +210,7 @@ def test_populate_then_census_counts_every_populated_page(tmp_path: Path,
         assert wl.verify(g, w)["bad"] == 0
         moved = wl.shift(g, w, "8K")
         assert moved.region.addr % w.region.pmd_size == 8192
-    with pytest.raises(wl.WorkloadGone):
+    with pytest.raises(WorkloadGone):
         wl.census(g, w)
 
 

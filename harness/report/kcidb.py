@@ -272,8 +272,8 @@ def document(info: RunInfo) -> Obj:
 def validate(doc: Obj) -> str | None:
     """The first KCIDB schema violation; None when valid (or when kcidb-io is not installed)."""
     try:
-        import jsonschema  # type: ignore[import-untyped]
-        import kcidb_io  # type: ignore[import-untyped]
+        import jsonschema
+        import kcidb_io
     except ImportError:
         return None
     try:
