@@ -25,6 +25,7 @@ from harness.config import DISK_FRAGMENT
 from harness.guest.ssh import GuestCrashed, GuestLockup, GuestTimeout, Outcome, SplatAbort
 from harness.machine import qemu
 from harness.machine.vm import VM
+from harness.splats.parse import start_kind
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent
@@ -171,7 +172,8 @@ def test_fail_fast_abandons_the_command_at_a_watched_splat(arch: str, tmp_path: 
     warn = "WARNING: CPU: 1 PID: 77 at mm/khugepaged.c:1 kh_fake+0x0/0x10"
     rcu = "WARNING: suspicious RCU usage"
     with VM(kernel_path(arch), arch, workdir=tmp_path / "vm", name=f"ff-{arch}", mem="512M",
-            initrd=initrd_path(arch), fail_fast=frozenset({"rcu"})) as machine:
+            initrd=initrd_path(arch), fail_fast=frozenset({"rcu"}),
+            detect=start_kind) as machine:
         ok = machine.guest.run(["sh", "-c", f"echo '{warn}' > /dev/kmsg; sleep 2"],
                                timeout=30 * machine.scale)
         assert ok.exit_code == 0

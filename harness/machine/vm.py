@@ -20,7 +20,8 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -63,49 +64,93 @@ def tsc_args(profile: arch_mod.ArchProfile, accel: str, numa_nodes: int,
     return [f"tsc_early_khz={khz}"] if khz else []
 
 
+SplatDetector = Callable[[str], "str | None"]   # a console line -> the splat kind it starts
+
+
+@dataclass(frozen=True)
+class BootSpec:
+    """What to boot and how; frozen, checked by check() when the VM starts."""
+    kernel: Path
+    arch: str
+    workdir: Path
+    name: str
+    mem: str = "1G"
+    cpus: int = 2
+    numa_nodes: int = 0
+    cmdline_extra: tuple[str, ...] = ()
+    zram: str | None = None
+    accel: str | None = None            # None: KVM when it works, else TCG
+    initrd: Path | None = None
+    boot_timeout: float | None = None
+    fail_fast: frozenset[str] | None = None   # splat kinds that abandon a command (empty: any)
+    rootfs: Path | None = None          # a Debian root disk instead of the initramfs
+    cloud: cloud_mod.CloudBoot | None = None   # a cloud image (systemd + cloud-init)
+    detect: SplatDetector | None = None   # the caller's splat detector (fail-fast needs one)
+
+    def check(self, profile: arch_mod.ArchProfile) -> None:
+        if not self.kernel.is_file():
+            raise UserError(f"no kernel image at {self.kernel}", "", "build it or fix the path")
+        if self.rootfs is not None and self.cloud is not None:
+            raise UserError("a VM boots either a root disk or a cloud image, not both", "",
+                            "drop one of them")
+        if self.rootfs is not None:
+            if not self.rootfs.is_file():
+                raise UserError(f"no root disk at {self.rootfs}", "", "build one with "
+                                "harness.image.rootfs.rootfs_disk(arch) or fix the path")
+            cloud_mod.check_kernel(self.kernel, cloud_mod.DISK_NEEDS, "a root disk")
+        if self.cloud is not None:
+            if not Path(self.cloud.image).is_file():
+                raise UserError(f"no cloud image at {self.cloud.image}", "",
+                                "fetch it with harness.image.cloud.cloud_image(url, sha256)")
+            cloud_mod.check_kernel(self.kernel)
+        if self.fail_fast is not None and self.detect is None:
+            raise HarnessBug("fail-fast without a splat detector")
+
+
 class VM:
     def __init__(self, kernel: Path, arch: str, *, workdir: Path, name: str, mem: str = "1G",
                  cpus: int = 2, numa_nodes: int = 0, cmdline_extra: Sequence[str] = (),
                  zram: str | None = None, accel: str | None = None,
                  initrd: Path | None = None, boot_timeout: float | None = None,
                  fail_fast: frozenset[str] | None = None, rootfs: Path | None = None,
-                 cloud: cloud_mod.CloudBoot | None = None) -> None:
-        self.kernel, self.profile = Path(kernel), arch_mod.get(arch)
-        if not self.kernel.is_file():
-            raise UserError(f"no kernel image at {self.kernel}", "", "build it or fix the path")
-        self.workdir, self.name = Path(workdir), name
+                 cloud: cloud_mod.CloudBoot | None = None,
+                 detect: SplatDetector | None = None) -> None:
+        """Only records the boot spec: checking it, probing KVM, making the key and starting
+        QEMU all happen in start()."""
+        self.spec = BootSpec(Path(kernel), arch, Path(workdir), name, mem, cpus, numa_nodes,
+                             tuple(cmdline_extra), zram, accel, initrd, boot_timeout, fail_fast,
+                             None if rootfs is None else Path(rootfs), cloud, detect)
+        self.profile = arch_mod.get(arch)
+        self.kernel, self.workdir, self.name = self.spec.kernel, self.spec.workdir, name
         self.mem, self.cpus, self.numa_nodes = mem, cpus, numa_nodes
-        self._auto_accel = accel is None
-        self.accel = accel or accel_mod.select(self.profile, self.kernel)
-        extra = tsc_args(self.profile, self.accel, numa_nodes, cmdline_extra)
-        extra += list(cmdline_extra) + ([f"kharness.zram={zram}"] if zram else [])
-        self.cmdline = kernel_cmdline(self.profile, extra)
         self.base_initrd, self.boot_timeout = initrd, boot_timeout
-        # rootfs: boot a Debian root disk (rootfs.rootfs_disk) instead of the initramfs
-        self.rootfs = Path(rootfs) if rootfs is not None else None
-        if self.rootfs is not None and not self.rootfs.is_file():
-            raise UserError(f"no root disk at {self.rootfs}", "",
-                            "build one with harness.image.rootfs.rootfs_disk(arch) or fix the path")
-        if self.rootfs is not None:
-            cloud_mod.check_kernel(self.kernel, cloud_mod.DISK_NEEDS, "a root disk")
-        # cloud: boot a cloud image (systemd + cloud-init) with a NoCloud seed for the key
-        self.cloud = cloud
-        if cloud is not None:
-            if self.rootfs is not None:
-                raise UserError("a VM boots either a root disk or a cloud image, not both", "",
-                                "drop one of them")
-            if not Path(cloud.image).is_file():
-                raise UserError(f"no cloud image at {cloud.image}", "",
-                                "fetch it with harness.image.cloud.cloud_image(url, sha256)")
-            cloud_mod.check_kernel(self.kernel)
-        # fail-fast: splat kinds that abandon the running command (empty set: any kind)
-        self.fail_fast = fail_fast
-        self.key = SshKey.generate(f"kharness-{name}")
+        self.rootfs, self.cloud, self.fail_fast = self.spec.rootfs, cloud, fail_fast
+        self.accel = accel or ""            # chosen in start() unless given
+        self.cmdline = ""                   # made in start() (TSC rate for x86_64 TCG)
+        self._key: SshKey | None = None     # a fresh Ed25519 key per boot, made in start()
         self.qemu: QemuProcess | None = None
         self._guest: Guest | None = None
         self.boot_seconds = 0.0
         self.outcome = Outcome.OK
         self._meta: dict[str, Any] = {}
+
+    def _prepare(self) -> None:
+        """Check the spec, choose the accelerator, make the command line and the key."""
+        self.spec.check(self.profile)
+        if not self.accel:
+            self.accel = accel_mod.select(self.profile, self.kernel)
+        s = self.spec
+        extra = tsc_args(self.profile, self.accel, s.numa_nodes, s.cmdline_extra)
+        extra += list(s.cmdline_extra) + ([f"kharness.zram={s.zram}"] if s.zram else [])
+        self.cmdline = kernel_cmdline(self.profile, extra)
+        if self._key is None:
+            self._key = SshKey.generate(f"kharness-{self.name}")
+
+    @property
+    def key(self) -> SshKey:
+        if self._key is None:
+            raise HarnessBug("the VM's SSH key is made in start()")
+        return self._key
 
     # --- public surface
     @property
@@ -162,11 +207,11 @@ class VM:
             self._start()
         except GuestInfraError:
             self.close()
-            if self.accel != "kvm" or not self._auto_accel or \
+            if self.accel != "kvm" or self.spec.accel is not None or \
                     accel_mod.kvm_verdict(self.profile, None).works:
                 raise                       # not a KVM failure (_Watch marks those)
             log.warning("vm %s: KVM failed at boot, retrying under TCG", self.name)
-            self.accel, self.qemu, self._meta = "tcg", None, {}
+            self.accel, self.qemu, self._meta = "tcg", None, {}    # _prepare keeps it
             self.start()
         except BaseException:
             self.close()
@@ -174,6 +219,7 @@ class VM:
 
     def _start(self) -> None:
         t_prep = time.monotonic()
+        self._prepare()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.key.write(self.key_path)
         initrd = self._initrd() if self.rootfs is None and self.cloud is None else None
@@ -329,12 +375,14 @@ class _Watch:
         kinds = self.vm.fail_fast
         if kinds is None or not self.armed:
             return
-        from harness.splats.parse import start_kind
+        detect = self.vm.spec.detect
+        if detect is None:
+            return
         start = max(since, self._scanned)
         new = self.console.lines(start)
         self._scanned = start + len(new)
         for line in new:
-            kind = start_kind(line)
+            kind = detect(line)
             if kind is not None and (not kinds or kind in kinds):
                 raise self._abort(kind, line.strip(), since)
 

@@ -167,13 +167,15 @@ class KharnessState:
             current = None
         if current is None:
             from harness.machine.vm import VM
+            from harness.splats.parse import start_kind
             self.counter += 1
             g = self.guest_settings()
             current = VM(self.kernel(target).image, target.arch,
                          workdir=self.workdir / f"{target.id.replace(':', '_')}-vm{self.counter}",
                          name=f"{target.id}-{self.counter}", mem=g.mem, cpus=g.cpus,
                          numa_nodes=g.machine_numa_nodes, zram=g.zram,
-                         cmdline_extra=g.kernel_cmdline, fail_fast=self.fail_fast)
+                         cmdline_extra=g.kernel_cmdline, fail_fast=self.fail_fast,
+                         detect=start_kind)
             current.start()
             self.vms[target] = current
         return current
