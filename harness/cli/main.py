@@ -42,13 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--install", action="store_true")
     d.set_defaults(func=_cmd_doctor)
     for name in PLUGGED:
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name != name:
-                raise
-            continue
-        mod.add_cli(sub)
+        importlib.import_module(name).add_cli(sub)
     return p
 
 

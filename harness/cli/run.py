@@ -8,7 +8,6 @@ run is stored in DIR/history.sqlite and compared with the previous run of the sa
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import time
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from harness.campaign.run import RunOptions, run
 from harness.checks import cli as checkcli
 from harness.checks import summary as checksummary
 from harness.checks.model import CHECKS
+from harness.report import html as report
 from harness.results import journal as results
 from harness.results import summary, verdict
 
@@ -112,15 +112,9 @@ def finish(out: Path, history: HistoryOptions | None = None) -> int:
         print()
         print(checksummary.verdict_text(checks))
     trend = _record_history(out, records, history) if history is not None else None
-    try:
-        report = importlib.import_module("harness.report.html")
-    except ModuleNotFoundError as e:
-        if e.name != "harness.report.html":
-            raise
-    else:
-        print()
-        for p in report.write_all(out, records, groups, trend=trend):
-            print(f"wrote {p}")
+    print()
+    for p in report.write_all(out, records, groups, trend=trend):
+        print(f"wrote {p}")
     rc = _exit_code(records, groups)
     check_rc = checksummary.exit_code(checks)
     rc = 1 if 1 in (rc, check_rc) else max(rc, check_rc)

@@ -9,7 +9,6 @@ results.json follows docs/results-schema.md (SCHEMA below names its version).
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import json
 import logging
@@ -24,7 +23,7 @@ from harness.campaign import repro
 from harness.checks import junit as checkjunit
 from harness.checks import report as checkreport
 from harness.checks import summary as checksummary
-from harness.report import junit, svg
+from harness.report import junit, kcidb, svg
 from harness.report.view import RunView, slug
 from harness.results import runinfo
 from harness.results.history import REGRESSION_KINDS, Trend
@@ -47,13 +46,7 @@ def write_all(out: Path, records: list[dict[str, Any]], groups: list[GroupVerdic
     paths = [write_html(out / "report.html", view, trend),
              write_junit(out / "junit.xml", view),
              write_results(out / "results.json", view, trend)]
-    try:
-        kcidb = importlib.import_module("harness.report.kcidb")
-    except ModuleNotFoundError as e:
-        if e.name != "harness.report.kcidb":
-            raise
-    else:
-        paths.append(kcidb.write(out / "kcidb.json", run, records))
+    paths.append(kcidb.write(out / "kcidb.json", run, records))
     info = runinfo.RunInfo(out, run, tuple(records))
     paths += [p / "repro.sh" for p in repro.write_all(info, groups)]
     return paths
