@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -283,3 +284,23 @@ def test_ksft_totals() -> None:
     assert wl.parse_ksft_totals(text) == {"pass": 12, "fail": 1, "xfail": 0, "xpass": 0,
                                           "skip": 3, "error": 0}
     assert wl.parse_ksft_totals("nothing") == {}
+
+
+def test_a_folder_is_one_binary_a_lone_c_file_is_another(tmp_path: Path) -> None:
+    (tmp_path / "multi").mkdir()
+    for f in ("multi/main.c", "multi/part.c", "multi/part.h", "single.c"):
+        (tmp_path / f).write_text("")
+    srcs = guestbin.workload_sources(tmp_path)
+    assert guestbin.binaries(srcs, tmp_path) == {
+        "multi": [tmp_path / "multi/main.c", tmp_path / "multi/part.c"],
+        "single": [tmp_path / "single.c"]}
+    assert [s for s, _ in guestbin.workload_inputs_names(srcs, tmp_path)] == [
+        "multi/main.c", "multi/part.c", "multi/part.h", "single.c"]
+
+
+def test_shipped_workloads_are_translation_units() -> None:
+    """thpwork is a folder of .c/.h pairs: every header only declares (no function bodies)."""
+    srcs = guestbin.workload_sources(guestbin.WORKLOAD_DIR)
+    assert len(guestbin.binaries(srcs)["thpwork"]) == 6
+    for h in (guestbin.WORKLOAD_DIR / "thpwork").glob("*.h"):
+        assert not re.search(r"^\{", h.read_text(), re.M), f"{h.name} defines a function"

@@ -1,7 +1,7 @@
 """thpwork's population pattern language, mirrored on the host.
 
 A pattern says which ptes of each PMD-sized block of a region thpwork populates
-(guest_tests/workloads/thpw_util.h): atoms `full|none|half|first:A|last:A|every:K[:OFF]|
+(guest_tests/workloads/thpwork/util.c): atoms `full|none|half|first:A|last:A|every:K[:OFF]|
 ptes:R|chunks:SIZE:R|random:PCT[:SEED]`, joined with `+` (union within a block) and `|`
 (cycle over blocks). Tests compute expectations from it, and YAML is checked before any
 VM boots.
@@ -111,7 +111,7 @@ def _atom(text: str, page: int, ptes: int) -> Atom:
 
 @dataclass(frozen=True)
 class Pattern:
-    """thpwork's population pattern (see thpw_util.h), for one page geometry."""
+    """thpwork's population pattern (see thpwork/util.c), for one page geometry."""
     spec: str
     groups: tuple[tuple[Atom, ...], ...]
 

@@ -1,4 +1,4 @@
-"""Host-side control of the guest workloads (guest_tests/workloads/thpwork.c).
+"""Host-side control of the guest workloads (guest_tests/workloads/thpwork/).
 
     with applied(guest, knobset):
         w = start_populate(guest, "64M", "first:50%")     # held in the guest

@@ -26,10 +26,29 @@ SELFTEST_LIBS = ("-lrt", "-lpthread", "-lm")
 
 
 def workload_sources(directory: Path) -> list[Path]:
-    """Every workload source (*.c) and header, sorted; none if the directory is empty/missing."""
+    """Every workload source (*.c) and header, in the folder and its per-binary folders,
+    sorted; none if the directory is empty/missing."""
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.iterdir() if p.suffix in (".c", ".h") and p.is_file())
+    return sorted(p for p in directory.rglob("*") if p.suffix in (".c", ".h") and p.is_file())
+
+
+def binaries(sources: list[Path], root: Path = WORKLOAD_DIR) -> dict[str, list[Path]]:
+    """{binary: its translation units}: a folder of .c files is one binary named after the
+    folder (thpwork/: main.c, census.c, ...); a .c directly in the workloads folder is one
+    binary of its own."""
+    out: dict[str, list[Path]] = {}
+    units = [s for s in sources if s.suffix == ".c"]
+    for src in units:
+        name = src.stem if src.parent == root else src.parent.name
+        out.setdefault(name, []).append(src)
+    return out
+
+
+def workload_inputs_names(sources: list[Path],
+                          root: Path = WORKLOAD_DIR) -> list[tuple[str, Path]]:
+    """(name relative to the workloads folder, path) of every source."""
+    return [(str(s.relative_to(root)), s) for s in sources]
 
 
 def compiler_id(profile: arch_mod.ArchProfile) -> dict[str, str]:
@@ -45,33 +64,36 @@ def compiler_id(profile: arch_mod.ArchProfile) -> dict[str, str]:
     return {"cc": cc, "version": version, "libc.a": sha256_file(libc)}
 
 
-def compile_workloads(profile: arch_mod.ArchProfile, sources: list[Path],
-                      tmp: Path) -> dict[str, bytes]:
-    """Each *.c compiled static for the guest: {name: executable bytes}."""
+def compile_workloads(profile: arch_mod.ArchProfile, sources: list[Path], tmp: Path,
+                      root: Path = WORKLOAD_DIR) -> dict[str, bytes]:
+    """Each binary (see binaries()) compiled static for the guest: {name: executable bytes}."""
     cc, out = arch_mod.guest_cc(profile), {}
-    for src in (s for s in sources if s.suffix == ".c"):
-        exe = tmp / src.stem
-        proc = run([cc, *CFLAGS, "-I", src.parent, "-o", exe, src], check=False)
+    for name, units in binaries(sources, root).items():
+        exe = tmp / name
+        proc = run([cc, *CFLAGS, "-I", units[0].parent, "-o", exe, *units], check=False)
         if proc.returncode != 0:
             tail = " | ".join(proc.stderr.strip().splitlines()[-4:])
-            raise UserError(f"guest workload {src.name} does not compile for {profile.name}", tail,
-                            f"fix {src}")
-        out[src.stem] = exe.read_bytes()
+            raise UserError(f"guest workload {name} does not compile for {profile.name}", tail,
+                            f"fix {units[0].parent}")
+        out[name] = exe.read_bytes()
     return out
 
 
-def workload_inputs(profile: arch_mod.ArchProfile, sources: list[Path]) -> dict[str, Any]:
+def workload_inputs(profile: arch_mod.ArchProfile, sources: list[Path],
+                    root: Path = WORKLOAD_DIR) -> dict[str, Any]:
     if not sources:
         return {}
     compiler = compiler_id(profile) if any(s.suffix == ".c" for s in sources) else {}
-    return {"sources": [(s.name, sha256_file(s)) for s in sources], "compiler": compiler,
+    return {"sources": [(name, sha256_file(s)) for name, s in workload_inputs_names(sources, root)],
+            "compiler": compiler,
             "cflags": CFLAGS}
 
 
 def build_thpwork(out: Path, cc: str = "gcc") -> Path:
-    """Compile thpwork static (what the image builder does for every workloads/*.c)."""
+    """Compile thpwork static (what the image builder does for every workload binary)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    run([cc, *CFLAGS, WORKLOAD_DIR / "thpwork.c", "-o", out], timeout=300)
+    units = sorted((WORKLOAD_DIR / "thpwork").glob("*.c"))
+    run([cc, *CFLAGS, "-I", WORKLOAD_DIR / "thpwork", "-o", out, *units], timeout=300)
     return out
 
 

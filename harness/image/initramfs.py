@@ -406,7 +406,7 @@ def build_initramfs(arch: str, recipe_path: Path, workloads_dir: Path, *,
     sources = workload_sources(workloads_dir) if recipe.workloads else []
     inputs = {"kind": "initramfs", "arch": profile.name, "recipe": recipe.sources,
               "packages": [(p.name, p.sha256) for p in pkgs], "builder": BUILDER,
-              "workloads": workload_inputs(profile, sources)}
+              "workloads": workload_inputs(profile, sources, workloads_dir)}
     key = stable_hash(inputs)
     out = cache_dir("images", profile.name) / f"initramfs-{key[:16]}.cpio"
     if out.exists() and not refresh:
@@ -416,7 +416,7 @@ def build_initramfs(arch: str, recipe_path: Path, workloads_dir: Path, *,
         if out.exists() and not refresh:
             return out
         try:
-            _build_initramfs(recipe, profile, pkgs, sources, out, key)
+            _build_initramfs(recipe, profile, pkgs, (sources, workloads_dir), out, key)
             return out
         except UserError as e:    # a cached index names .debs the mirror has dropped since
             if refresh or not e.what.startswith("not in the Debian archive"):
@@ -431,12 +431,13 @@ def refresh_archive(suite: str) -> None:
 
 
 def _build_initramfs(recipe: Recipe, profile: arch_mod.ArchProfile, pkgs: list[debian.Package],
-                     sources: list[Path], out: Path, key: str) -> None:
+                     workloads: tuple[list[Path], Path], out: Path, key: str) -> None:
     start = time.monotonic()
+    sources, workloads_dir = workloads
     with tempfile.TemporaryDirectory(prefix="kharness-img-") as tmp:
         if any(s.suffix == ".c" for s in sources):
             log.info("image: compiling guest workloads with %s", arch_mod.guest_cc(profile))
-        binaries = compile_workloads(profile, sources, Path(tmp))
+        binaries = compile_workloads(profile, sources, Path(tmp), workloads_dir)
     log.info("image: assembling initramfs %s for %s", key[:16], profile.name)
     entries, used = _assemble(recipe, profile, pkgs, binaries, key)
     data = cpio.pack(entries)

@@ -1,67 +1,9 @@
-/* SPDX-License-Identifier: GPL-2.0 */
-/*
- * thpw_util.h - shared helpers for thpwork (included by thpwork.c only; the
- * image builder compiles each *.c into one static binary, headers are not
- * compiled on their own).
- *
- * JSON writer, number/size parsing, sysfs access, page/PMD geometry, the
- * population pattern language (mirrored in harness/workloads.py) and a PRNG.
- */
-#ifndef THPW_UTIL_H
-#define THPW_UTIL_H
+// SPDX-License-Identifier: GPL-2.0
+/* thpwork: util.c - definitions of util.h */
+#define _GNU_SOURCE  /* before any system header: mremap, strerrorname_np, ... */
+#include "util.h"
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include <ctype.h>
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <limits.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
-#include <time.h>
-#include <unistd.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-
-/* Exit codes, shared with harness/workloads.py. */
-#define EXIT_OK       0
-#define EXIT_FINDING  1   /* data corruption or another kernel misbehaviour */
-#define EXIT_USAGE    2
-#define EXIT_ENV      3   /* missing kernel feature / permission */
-#define EXIT_TIMEOUT  4
-#define EXIT_GONE     5   /* the watched process exited */
-
-#define THP_ROOT "/sys/kernel/mm/transparent_hugepage"
-
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE 25
-#endif
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT 21
-#endif
-#ifndef MADV_COLD
-#define MADV_COLD 20
-#endif
-
-/* ---------------------------------------------------------------- JSON */
-
-struct jw {
-	FILE *f;
-	int depth;
-	bool comma[16];
-};
-
-static void jw_strlit(FILE *f, const char *s)
+void jw_strlit(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
@@ -77,7 +19,7 @@ static void jw_strlit(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static void jw_key(struct jw *w, const char *k)
+void jw_key(struct jw *w, const char *k)
 {
 	if (w->comma[w->depth])
 		fputc(',', w->f);
@@ -88,7 +30,7 @@ static void jw_key(struct jw *w, const char *k)
 	}
 }
 
-static void jw_open(struct jw *w, const char *k, char c)
+void jw_open(struct jw *w, const char *k, char c)
 {
 	jw_key(w, k);
 	fputc(c, w->f);
@@ -96,14 +38,14 @@ static void jw_open(struct jw *w, const char *k, char c)
 	w->comma[w->depth] = false;
 }
 
-static void jw_close(struct jw *w, char c)
+void jw_close(struct jw *w, char c)
 {
 	fputc(c, w->f);
 	w->depth--;
 }
 
 /* Start a one-line event object: {"event":"<name>", ... */
-static void jw_begin(struct jw *w, FILE *f, const char *event)
+void jw_begin(struct jw *w, FILE *f, const char *event)
 {
 	memset(w, 0, sizeof(*w));
 	w->f = f;
@@ -112,44 +54,44 @@ static void jw_begin(struct jw *w, FILE *f, const char *event)
 	jw_strlit(f, event);
 }
 
-static void jw_end(struct jw *w)
+void jw_end(struct jw *w)
 {
 	fputs("}\n", w->f);
 	fflush(w->f);
 }
 
-static void jw_int(struct jw *w, const char *k, long long v)
+void jw_int(struct jw *w, const char *k, long long v)
 {
 	jw_key(w, k);
 	fprintf(w->f, "%lld", v);
 }
 
-static void jw_u64(struct jw *w, const char *k, uint64_t v)
+void jw_u64(struct jw *w, const char *k, uint64_t v)
 {
 	jw_key(w, k);
 	fprintf(w->f, "%" PRIu64, v);
 }
 
-static void jw_dbl(struct jw *w, const char *k, double v)
+void jw_dbl(struct jw *w, const char *k, double v)
 {
 	jw_key(w, k);
 	fprintf(w->f, "%.6f", v);
 }
 
-static void jw_bool(struct jw *w, const char *k, bool v)
+void jw_bool(struct jw *w, const char *k, bool v)
 {
 	jw_key(w, k);
 	fputs(v ? "true" : "false", w->f);
 }
 
-static void jw_str(struct jw *w, const char *k, const char *v)
+void jw_str(struct jw *w, const char *k, const char *v)
 {
 	jw_key(w, k);
 	jw_strlit(w->f, v);
 }
 
 /* An object {"<index>": count, ...} of the non-zero entries of counts[0..n). */
-static void jw_hist(struct jw *w, const char *k, const uint64_t *counts, int n)
+void jw_hist(struct jw *w, const char *k, const uint64_t *counts, int n)
 {
 	char idx[16];
 
@@ -163,7 +105,7 @@ static void jw_hist(struct jw *w, const char *k, const uint64_t *counts, int n)
 	jw_close(w, '}');
 }
 
-static int emit_error(FILE *out, int code, const char *fmt, ...)
+int emit_error(FILE *out, int code, const char *fmt, ...)
 {
 	char msg[512];
 	struct jw w;
@@ -179,9 +121,7 @@ static int emit_error(FILE *out, int code, const char *fmt, ...)
 	return code;
 }
 
-/* ------------------------------------------------------------ numbers */
-
-static double now_s(void)
+double now_s(void)
 {
 	struct timespec ts;
 
@@ -189,7 +129,7 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static uint64_t splitmix64(uint64_t x)
+uint64_t splitmix64(uint64_t x)
 {
 	x += 0x9e3779b97f4a7c15ULL;
 	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -201,7 +141,7 @@ static uint64_t splitmix64(uint64_t x)
  * Parse "<n>[K|M|G|pmd]" into bytes (K=1024). "pmd" multiplies by pmd_size.
  * Returns false on junk.
  */
-static bool parse_bytes(const char *s, size_t pmd_size, size_t *out)
+bool parse_bytes(const char *s, size_t pmd_size, size_t *out)
 {
 	char *end;
 	unsigned long long v;
@@ -226,7 +166,7 @@ static bool parse_bytes(const char *s, size_t pmd_size, size_t *out)
 	return true;
 }
 
-static bool parse_long(const char *s, long *out)
+bool parse_long(const char *s, long *out)
 {
 	char *end;
 
@@ -235,9 +175,7 @@ static bool parse_long(const char *s, long *out)
 	return !errno && end != s && *end == '\0';
 }
 
-/* -------------------------------------------------------------- sysfs */
-
-static bool read_text(const char *path, char *buf, size_t len)
+bool read_text(const char *path, char *buf, size_t len)
 {
 	int fd = open(path, O_RDONLY);
 	ssize_t n;
@@ -254,7 +192,7 @@ static bool read_text(const char *path, char *buf, size_t len)
 	return true;
 }
 
-static bool read_u64(const char *path, uint64_t *v)
+bool read_u64(const char *path, uint64_t *v)
 {
 	char buf[64];
 
@@ -264,7 +202,7 @@ static bool read_u64(const char *path, uint64_t *v)
 	return true;
 }
 
-static bool write_text(const char *path, const char *text)
+bool write_text(const char *path, const char *text)
 {
 	int fd = open(path, O_WRONLY);
 	ssize_t n;
@@ -276,13 +214,13 @@ static bool write_text(const char *path, const char *text)
 	return n == (ssize_t)strlen(text);
 }
 
-static size_t page_size(void)
+size_t page_size(void)
 {
 	return (size_t)sysconf(_SC_PAGESIZE);
 }
 
 /* PMD size from sysfs; without THP support, derive it (PTRS_PER_PTE = ps/8). */
-static size_t pmd_size(void)
+size_t pmd_size(void)
 {
 	uint64_t v;
 
@@ -291,7 +229,7 @@ static size_t pmd_size(void)
 	return page_size() / 8 * page_size();
 }
 
-static int order_of(size_t pages)
+int order_of(size_t pages)
 {
 	int o = 0;
 
@@ -300,17 +238,8 @@ static int order_of(size_t pages)
 	return o;
 }
 
-/* --------------------------------------------------------- range lists */
-
-#define MAX_RANGES 64
-
-struct ranges {
-	int n;
-	long lo[MAX_RANGES], hi[MAX_RANGES];   /* inclusive */
-};
-
 /* "0-3,7,9-12" */
-static bool parse_ranges(const char *s, struct ranges *r)
+bool parse_ranges(const char *s, struct ranges *r)
 {
 	char buf[512], *save, *tok;
 
@@ -342,7 +271,7 @@ static bool parse_ranges(const char *s, struct ranges *r)
 	return r->n > 0;
 }
 
-static bool in_ranges(const struct ranges *r, long v)
+bool in_ranges(const struct ranges *r, long v)
 {
 	for (int i = 0; i < r->n; i++)
 		if (v >= r->lo[i] && v <= r->hi[i])
@@ -350,41 +279,8 @@ static bool in_ranges(const struct ranges *r, long v)
 	return false;
 }
 
-/* ------------------------------------------------------------ patterns */
-/*
- * Pattern language (per PMD-sized block of the region; pte = page index
- * inside the block, ptes = pages per PMD):
- *   full | none | half
- *   first:A | last:A             A = amount: N pages, N% of a PMD, or N{K,M,G} bytes
- *   every:K[:OFF]                pte >= OFF and (pte - OFF) % K == 0
- *   ptes:RANGES                  e.g. ptes:0-15,32,100-199
- *   chunks:SIZE:RANGES           chunk index (SIZE bytes per chunk) in RANGES
- *   random:PCT[:SEED]            each pte with probability PCT% (splitmix64)
- * Atoms joined with '+' are a union; groups separated by '|' cycle over PMDs
- * (PMD i uses group i % ngroups).
- */
-
-enum pat_kind { P_FULL, P_NONE, P_HALF, P_FIRST, P_LAST, P_EVERY, P_PTES,
-		P_CHUNKS, P_RANDOM };
-
-struct pat_atom {
-	enum pat_kind kind;
-	long a, b;              /* first/last: a; every: a=K b=OFF; chunks: a=pages */
-	uint64_t ppm, seed;     /* random */
-	struct ranges r;
-};
-
-#define MAX_ATOMS 8
-#define MAX_GROUPS 8
-
-struct pattern {
-	int ngroups;
-	int natoms[MAX_GROUPS];
-	struct pat_atom atoms[MAX_GROUPS][MAX_ATOMS];
-};
-
 /* Amount in pages: "N", "N%" (of ptes), "N{K,M,G}" bytes. */
-static bool parse_amount(const char *s, size_t ps, size_t ptes, long *out)
+bool parse_amount(const char *s, size_t ps, size_t ptes, long *out)
 {
 	size_t len = strlen(s), bytes;
 	long v;
@@ -411,7 +307,7 @@ static bool parse_amount(const char *s, size_t ps, size_t ptes, long *out)
 	return true;
 }
 
-static bool parse_ppm(const char *s, uint64_t *ppm)
+bool parse_ppm(const char *s, uint64_t *ppm)
 {
 	char buf[32];
 	size_t len = strlen(s);
@@ -429,7 +325,7 @@ static bool parse_ppm(const char *s, uint64_t *ppm)
 	return true;
 }
 
-static bool parse_atom(char *s, size_t ps, size_t ptes, struct pat_atom *a)
+bool parse_atom(char *s, size_t ps, size_t ptes, struct pat_atom *a)
 {
 	char *arg = strchr(s, ':'), *arg2 = NULL;
 	size_t bytes;
@@ -478,7 +374,7 @@ static bool parse_atom(char *s, size_t ps, size_t ptes, struct pat_atom *a)
 	return false;
 }
 
-static bool parse_pattern(const char *spec, size_t ps, size_t ptes, struct pattern *p)
+bool parse_pattern(const char *spec, size_t ps, size_t ptes, struct pattern *p)
 {
 	char buf[512], *gsave, *asave, *group, *atom;
 
@@ -503,7 +399,7 @@ static bool parse_pattern(const char *spec, size_t ps, size_t ptes, struct patte
 	return p->ngroups > 0;
 }
 
-static bool atom_hit(const struct pat_atom *a, long pmd, long pte, long ptes)
+bool atom_hit(const struct pat_atom *a, long pmd, long pte, long ptes)
 {
 	switch (a->kind) {
 	case P_FULL:   return true;
@@ -521,7 +417,7 @@ static bool atom_hit(const struct pat_atom *a, long pmd, long pte, long ptes)
 	return false;
 }
 
-static bool pattern_hit(const struct pattern *p, long pmd, long pte, long ptes)
+bool pattern_hit(const struct pattern *p, long pmd, long pte, long ptes)
 {
 	int g = (int)(pmd % p->ngroups);
 
@@ -530,5 +426,3 @@ static bool pattern_hit(const struct pattern *p, long pmd, long pte, long ptes)
 			return true;
 	return false;
 }
-
-#endif /* THPW_UTIL_H */

@@ -1,71 +1,21 @@
-/* SPDX-License-Identifier: GPL-2.0 */
-/*
- * thpw_stress.h - threads racing khugepaged on MADV_HUGEPAGE memory, with data
- * verification (included by thpwork.c).
- *
- * The memory is split into slots (PMD-aligned, --slot-size each). A thread picks
- * a random slot, locks it (threads never race each other on one slot; they race
- * khugepaged and each other's mmap_lock use), and runs one random operation:
- *   fault     write tags into a random sub-range
- *   read      read a random sub-range (maps the zero page where empty)
- *   dontneed  MADV_DONTNEED a sub-range
- *   mprotect  mprotect a sub-range read-only and back (VMA split + merge)
- *   munmap    munmap a sub-range and map it again (MAP_FIXED, MADV_HUGEPAGE)
- *   mremap    move the whole slot between its PMD-aligned home and a misaligned
- *             alternate address (folios become misaligned)
- *   advise    MADV_NOHUGEPAGE a sub-range, then MADV_HUGEPAGE again
- *   fork      fork a child that verifies the slot, writes to it (COW) and exits
- *   collapse  MADV_COLLAPSE the slot
- *   pageout   MADV_PAGEOUT a sub-range (swap if configured)
- *   cold      MADV_COLD a sub-range
- *   verify    check every page of the slot against its expected tag
- * Every page's expected content is tracked; a mismatch is a "corruption" event and
- * exit code 1 (EXIT_FINDING).
- */
-#ifndef THPW_STRESS_H
-#define THPW_STRESS_H
-
-#include <pthread.h>
-#include <stdatomic.h>
-#include <sys/wait.h>
-#include "thpw_util.h"
-
-enum { OP_FAULT, OP_READ, OP_DONTNEED, OP_MPROTECT, OP_MUNMAP, OP_MREMAP, OP_ADVISE,
-       OP_FORK, OP_COLLAPSE, OP_PAGEOUT, OP_COLD, OP_VERIFY, NR_OPS };
+// SPDX-License-Identifier: GPL-2.0
+/* thpwork: stress.c - definitions of stress.h */
+#define _GNU_SOURCE  /* before any system header: mremap, strerrorname_np, ... */
+#include "stress.h"
 
 static const char *const op_names[NR_OPS] = {
 	"fault", "read", "dontneed", "mprotect", "munmap", "mremap", "advise",
 	"fork", "collapse", "pageout", "cold", "verify",
 };
 
-struct slot {
-	pthread_mutex_t lock;
-	char *home, *alt, *cur;   /* home: PMD aligned; alt: misaligned */
-	uint32_t *expect;         /* per page; 0 = must read as zero */
-	uint32_t gen;
-	int last_op;
-};
-
-struct stress {
-	double deadline;
-	size_t ps, len, npages;
-	int nslots, nops, ops[NR_OPS];
-	uint64_t seed;
-	struct slot *slots;
-	atomic_ulong count[NR_OPS], fail[NR_OPS];
-	atomic_ulong corruptions, child_failures, children;
-	atomic_flag reported;
-	FILE *out;
-};
-
-static uint32_t stress_tag(struct stress *st, int s, size_t page, uint32_t gen)
+uint32_t stress_tag(struct stress *st, int s, size_t page, uint32_t gen)
 {
 	uint32_t t = (uint32_t)splitmix64(st->seed ^ ((uint64_t)s << 40) ^
 					  ((uint64_t)page << 8) ^ gen);
 	return t ? t : 1;
 }
 
-static void report_corruption(struct stress *st, int s, size_t page, uint32_t want,
+void report_corruption(struct stress *st, int s, size_t page, uint32_t want,
 			      uint32_t got, int last_op)
 {
 	struct jw w;
@@ -88,7 +38,7 @@ static void report_corruption(struct stress *st, int s, size_t page, uint32_t wa
  * zero are only read when `all` (reading maps the zero page, which changes what
  * khugepaged sees), i.e. by the explicit verify op and the final check.
  */
-static size_t verify_slot(struct stress *st, int s, bool all)
+size_t verify_slot(struct stress *st, int s, bool all)
 {
 	struct slot *sl = &st->slots[s];
 	size_t bad = 0;
@@ -110,7 +60,7 @@ static size_t verify_slot(struct stress *st, int s, bool all)
 	return bad;
 }
 
-static void sub_range(struct stress *st, uint64_t *rng, size_t *first, size_t *n)
+void sub_range(struct stress *st, uint64_t *rng, size_t *first, size_t *n)
 {
 	*rng = splitmix64(*rng);
 	*first = (size_t)(*rng % st->npages);
@@ -118,7 +68,7 @@ static void sub_range(struct stress *st, uint64_t *rng, size_t *first, size_t *n
 	*n = 1 + (size_t)(*rng % (st->npages - *first));
 }
 
-static int op_fault(struct stress *st, int s, size_t first, size_t n)
+int op_fault(struct stress *st, int s, size_t first, size_t n)
 {
 	struct slot *sl = &st->slots[s];
 
@@ -133,7 +83,7 @@ static int op_fault(struct stress *st, int s, size_t first, size_t n)
 	return 0;
 }
 
-static int op_zap(struct stress *st, int s, size_t first, size_t n, bool unmap)
+int op_zap(struct stress *st, int s, size_t first, size_t n, bool unmap)
 {
 	struct slot *sl = &st->slots[s];
 	char *a = sl->cur + first * st->ps;
@@ -153,7 +103,7 @@ static int op_zap(struct stress *st, int s, size_t first, size_t n, bool unmap)
 }
 
 /* Move the slot between home and alt, re-reserving the vacated range. */
-static int op_mremap(struct stress *st, int s)
+int op_mremap(struct stress *st, int s)
 {
 	struct slot *sl = &st->slots[s];
 	char *to = sl->cur == sl->home ? sl->alt : sl->home, *from = sl->cur;
@@ -167,7 +117,7 @@ static int op_mremap(struct stress *st, int s)
 	return 0;
 }
 
-static int op_fork(struct stress *st, int s, size_t first, size_t n)
+int op_fork(struct stress *st, int s, size_t first, size_t n)
 {
 	struct slot *sl = &st->slots[s];
 	pid_t pid = fork();
@@ -190,7 +140,7 @@ static int op_fork(struct stress *st, int s, size_t first, size_t n)
 	return 0;
 }
 
-static void reap_children(struct stress *st, int flags)
+void reap_children(struct stress *st, int flags)
 {
 	int status;
 	pid_t pid;
@@ -200,7 +150,7 @@ static void reap_children(struct stress *st, int flags)
 			atomic_fetch_add(&st->child_failures, 1);
 }
 
-static int run_op(struct stress *st, int op, int s, uint64_t *rng)
+int run_op(struct stress *st, int op, int s, uint64_t *rng)
 {
 	struct slot *sl = &st->slots[s];
 	size_t first, n;
@@ -232,7 +182,7 @@ static int run_op(struct stress *st, int op, int s, uint64_t *rng)
 	return 0;
 }
 
-static void *stress_thread(void *arg)
+void *stress_thread(void *arg)
 {
 	struct stress *st = arg;
 	uint64_t rng = splitmix64(st->seed ^ (uint64_t)pthread_self());
@@ -256,7 +206,7 @@ static void *stress_thread(void *arg)
 	return NULL;
 }
 
-static int stress_setup_slot(struct stress *st, struct slot *sl, size_t pmd)
+int stress_setup_slot(struct stress *st, struct slot *sl, size_t pmd)
 {
 	size_t span = 2 * st->len + 3 * pmd;
 	char *base = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
@@ -277,7 +227,7 @@ static int stress_setup_slot(struct stress *st, struct slot *sl, size_t pmd)
 	return sl->expect ? 0 : -1;
 }
 
-static bool stress_parse_ops(struct stress *st, const char *spec)
+bool stress_parse_ops(struct stress *st, const char *spec)
 {
 	char buf[256], *save, *tok;
 
@@ -297,7 +247,7 @@ static bool stress_parse_ops(struct stress *st, const char *spec)
 	return st->nops > 0;
 }
 
-static void stress_emit(struct stress *st, double secs, int threads)
+void stress_emit(struct stress *st, double secs, int threads)
 {
 	struct jw w;
 
@@ -322,10 +272,7 @@ static void stress_emit(struct stress *st, double secs, int threads)
 	jw_end(&w);
 }
 
-#define DEFAULT_STRESS_OPS \
-	"fault,read,dontneed,mprotect,munmap,mremap,advise,fork,collapse,pageout,cold,verify"
-
-static int stress_run(FILE *out, double seconds, int threads, int nslots, size_t slot_len,
+int stress_run(FILE *out, double seconds, int threads, int nslots, size_t slot_len,
 		      const char *ops, uint64_t seed)
 {
 	static struct stress st;
@@ -359,5 +306,3 @@ static int stress_run(FILE *out, double seconds, int threads, int nslots, size_t
 	return atomic_load(&st.corruptions) || atomic_load(&st.child_failures)
 		? EXIT_FINDING : EXIT_OK;
 }
-
-#endif /* THPW_STRESS_H */

@@ -2,8 +2,8 @@
 /*
  * thpwork - THP/mTHP collapse workloads for kharness guests.
  *
- * Build: gcc -static -O2 -Wall -pthread thpwork.c -o thpwork   (headers thpw_*.h
- * sit next to this file). Output: one JSON object per line on stdout, each with an
+ * Build: gcc -static -O2 -Wall -Wextra -pthread -I. *.c -o thpwork (this folder:
+ * main.c and one .c/.h pair per part: util, census, region, stress, watch). Output: one JSON object per line on stdout, each with an
  * "event" key. Exit codes: 0 ok, 1 finding (data corruption), 2 usage, 3 missing
  * kernel feature/permission, 4 timeout, 5 watched process gone.
  *
@@ -47,11 +47,11 @@
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/utsname.h>
-#include "thpw_util.h"
-#include "thpw_census.h"
-#include "thpw_region.h"
-#include "thpw_stress.h"
-#include "thpw_watch.h"
+#include "util.h"
+#include "census.h"
+#include "region.h"
+#include "stress.h"
+#include "watch.h"
 
 struct opts {
 	const char *size, *pattern, *pmds, *touch, *advise, *log, *pages, *child_writes;
@@ -600,7 +600,7 @@ static int usage(void)
 	fputs("usage: thpwork populate|swapout|fork-share|split|collapse [opts]\n"
 	      "       thpwork ctl --pid P COMMAND [opts]\n"
 	      "       thpwork census|watch|stress|info|zram-swap [opts]\n"
-	      "(see the comment at the top of thpwork.c)\n", stderr);
+	      "(see the comment at the top of thpwork/main.c)\n", stderr);
 	return EXIT_USAGE;
 }
 

@@ -1,24 +1,13 @@
-/* SPDX-License-Identifier: GPL-2.0 */
-/*
- * thpw_watch.h - follow khugepaged progress from inside the guest (included by
- * thpwork.c). Polls khugepaged/full_scans every --interval-ms and prints one
- * "scan" event with every THP counter each time it advances, so the host needs a
- * single SSH command per wait instead of one round trip per poll.
- *
- * Counters: khugepaged/{full_scans,pages_collapsed}, /proc/vmstat lines starting
- * with thp_, compact_, pswp and nr_anon_transparent_hugepages, and every file of
- * every hugepages-<size>kB/stats/ directory (keyed by size in kB).
- */
-#ifndef THPW_WATCH_H
-#define THPW_WATCH_H
-
-#include "thpw_util.h"
+// SPDX-License-Identifier: GPL-2.0
+/* thpwork: watch.c - definitions of watch.h */
+#define _GNU_SOURCE  /* before any system header: mremap, strerrorname_np, ... */
+#include "watch.h"
 
 static const char *const vmstat_prefixes[] = {
 	"thp_", "compact_", "pswp", "nr_anon_transparent_hugepages", NULL
 };
 
-static bool vmstat_wanted(const char *name)
+bool vmstat_wanted(const char *name)
 {
 	for (int i = 0; vmstat_prefixes[i]; i++)
 		if (!strncmp(name, vmstat_prefixes[i], strlen(vmstat_prefixes[i])))
@@ -26,7 +15,7 @@ static bool vmstat_wanted(const char *name)
 	return false;
 }
 
-static void dump_vmstat(struct jw *w)
+void dump_vmstat(struct jw *w)
 {
 	char name[128];
 	unsigned long long v;
@@ -41,7 +30,7 @@ static void dump_vmstat(struct jw *w)
 		fclose(f);
 }
 
-static void dump_size_stats(struct jw *w, const char *dirname)
+void dump_size_stats(struct jw *w, const char *dirname)
 {
 	char path[PATH_MAX];
 	struct dirent *de;
@@ -65,7 +54,7 @@ static void dump_size_stats(struct jw *w, const char *dirname)
 }
 
 /* "sizes": {"64kB": {...}, ...}  (key = directory name without "hugepages-") */
-static void dump_sizes(struct jw *w)
+void dump_sizes(struct jw *w)
 {
 	struct dirent *de;
 	DIR *d = opendir(THP_ROOT);
@@ -79,7 +68,7 @@ static void dump_sizes(struct jw *w)
 		closedir(d);
 }
 
-static uint64_t khugepaged_num(const char *name)
+uint64_t khugepaged_num(const char *name)
 {
 	char path[PATH_MAX];
 	uint64_t v = 0;
@@ -89,7 +78,7 @@ static uint64_t khugepaged_num(const char *name)
 	return v;
 }
 
-static void emit_counters(FILE *out, const char *event, long n, double t0)
+void emit_counters(FILE *out, const char *event, long n, double t0)
 {
 	struct jw w;
 
@@ -103,12 +92,12 @@ static void emit_counters(FILE *out, const char *event, long n, double t0)
 	jw_end(&w);
 }
 
-static bool pid_alive(pid_t pid)
+bool pid_alive(pid_t pid)
 {
 	return pid <= 0 || kill(pid, 0) == 0 || errno != ESRCH;
 }
 
-static int watch_run(FILE *out, long scans, double timeout, long interval_ms, pid_t pid)
+int watch_run(FILE *out, long scans, double timeout, long interval_ms, pid_t pid)
 {
 	double t0 = now_s();
 	uint64_t base = khugepaged_num("full_scans"), last = base, cur;
@@ -133,5 +122,3 @@ static int watch_run(FILE *out, long scans, double timeout, long interval_ms, pi
 	}
 	return EXIT_OK;
 }
-
-#endif /* THPW_WATCH_H */

@@ -1,46 +1,14 @@
-/* SPDX-License-Identifier: GPL-2.0 */
-/*
- * thpw_region.h - the workload region and the operations on it (included by
- * thpwork.c). Every operation writes one JSON event to `out` and returns an exit
- * code (EXIT_*).
- *
- * The region is PMD-aligned, its length rounded up to whole PMDs. Page i belongs to
- * block i / ptes (ptes = pages per PMD) at pte index i % ptes; patterns and --pmds
- * selections are relative to the region start (also after `shift`).
- * Written pages carry a tag (u32 at offset 0, its complement in the last u32) so
- * `verify` can check that collapse/swap/migration preserved the data.
- */
-#ifndef THPW_REGION_H
-#define THPW_REGION_H
+// SPDX-License-Identifier: GPL-2.0
+/* thpwork: region.c - definitions of region.h */
+#define _GNU_SOURCE  /* before any system header: mremap, strerrorname_np, ... */
+#include "region.h"
 
-#include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include "thpw_util.h"
-#include "thpw_census.h"
-
-enum { ST_NONE, ST_WRITTEN, ST_READ };
-
-struct region {
-	char *addr;
-	size_t len, ps, pmd, ptes, npages;
-	unsigned char *state;       /* ST_* per page */
-	uint64_t seed;
-	pid_t child;                /* fork-share child, 0 if none */
-};
-
-struct sel {                        /* a page selection: pattern + PMD ranges */
-	struct pattern pat;
-	struct ranges pmds;
-	bool all_pmds;
-};
-
-static uint32_t page_tag(const struct region *r, size_t i)
+uint32_t page_tag(const struct region *r, size_t i)
 {
 	return (uint32_t)splitmix64(r->seed ^ i) | 1;
 }
 
-static bool sel_parse(const struct region *r, const char *pattern, const char *pmds,
+bool sel_parse(const struct region *r, const char *pattern, const char *pmds,
 		      struct sel *s)
 {
 	s->all_pmds = !pmds;
@@ -48,7 +16,7 @@ static bool sel_parse(const struct region *r, const char *pattern, const char *p
 		(!pmds || parse_ranges(pmds, &s->pmds));
 }
 
-static bool sel_hit(const struct region *r, const struct sel *s, size_t i)
+bool sel_hit(const struct region *r, const struct sel *s, size_t i)
 {
 	long pmd = (long)(i / r->ptes);
 
@@ -57,7 +25,7 @@ static bool sel_hit(const struct region *r, const struct sel *s, size_t i)
 	return pattern_hit(&s->pat, pmd, (long)(i % r->ptes), (long)r->ptes);
 }
 
-static int region_map(FILE *out, struct region *r, size_t size, uint64_t seed)
+int region_map(FILE *out, struct region *r, size_t size, uint64_t seed)
 {
 	char *raw;
 
@@ -81,7 +49,7 @@ static int region_map(FILE *out, struct region *r, size_t size, uint64_t seed)
 	return r->state ? EXIT_OK : emit_error(out, EXIT_ENV, "out of memory");
 }
 
-static int region_advise(FILE *out, struct region *r, const char *mode)
+int region_advise(FILE *out, struct region *r, const char *mode)
 {
 	int advice;
 
@@ -97,7 +65,7 @@ static int region_advise(FILE *out, struct region *r, const char *mode)
 }
 
 /* Touch the selected pages (write a tag or read); returns the count or -1. */
-static long region_touch(struct region *r, const struct sel *s, bool write)
+long region_touch(struct region *r, const struct sel *s, bool write)
 {
 	long n = 0;
 
@@ -120,7 +88,7 @@ static long region_touch(struct region *r, const struct sel *s, bool write)
 	return n;
 }
 
-static int cmd_populate(FILE *out, struct region *r, const char *pattern, const char *pmds,
+int cmd_populate(FILE *out, struct region *r, const char *pattern, const char *pmds,
 			const char *touch)
 {
 	struct sel s;
@@ -142,7 +110,7 @@ static int cmd_populate(FILE *out, struct region *r, const char *pattern, const 
 }
 
 /* Apply `advice` to maximal runs of selected pages; returns pages advised. */
-static long advise_runs(struct region *r, const struct sel *s, int advice, int *err)
+long advise_runs(struct region *r, const struct sel *s, int advice, int *err)
 {
 	long n = 0;
 
@@ -164,7 +132,7 @@ static long advise_runs(struct region *r, const struct sel *s, int advice, int *
 	return n;
 }
 
-static long swap_total_kb(void)
+long swap_total_kb(void)
 {
 	char line[256];
 	long kb = -1;
@@ -179,7 +147,7 @@ static long swap_total_kb(void)
 }
 
 /* Count selected pages that pagemap reports swapped out. */
-static long count_swapped(struct region *r, const struct sel *s)
+long count_swapped(struct region *r, const struct sel *s)
 {
 	uint64_t e;
 	long n = 0;
@@ -198,7 +166,7 @@ static long count_swapped(struct region *r, const struct sel *s)
 }
 
 /* MADV_PAGEOUT (swapout) or MADV_DONTNEED the selected pages. */
-static int cmd_zap(FILE *out, struct region *r, const char *pattern, const char *pmds,
+int cmd_zap(FILE *out, struct region *r, const char *pattern, const char *pmds,
 		   bool pageout)
 {
 	struct sel s;
@@ -225,12 +193,12 @@ static int cmd_zap(FILE *out, struct region *r, const char *pattern, const char 
 	return err ? EXIT_ENV : EXIT_OK;
 }
 
-static bool pmd_selected(const struct ranges *pmds, bool all, long b)
+bool pmd_selected(const struct ranges *pmds, bool all, long b)
 {
 	return all || in_ranges(pmds, b);
 }
 
-static int cmd_collapse(FILE *out, struct region *r, const char *pmds)
+int cmd_collapse(FILE *out, struct region *r, const char *pmds)
 {
 	struct ranges rg = { 0 };
 	long tried = 0, ok = 0, nerr[4] = { 0 };
@@ -266,7 +234,7 @@ static int cmd_collapse(FILE *out, struct region *r, const char *pmds)
 }
 
 /* Move [a, a+len) to a fresh place outside the region (it stays mapped there). */
-static int move_out(char *a, size_t len)
+int move_out(char *a, size_t len)
 {
 	char *to = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
@@ -275,7 +243,7 @@ static int move_out(char *a, size_t len)
 	return mremap(a, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to) == MAP_FAILED ? -1 : 0;
 }
 
-static int split_one(struct region *r, const char *how, size_t b, size_t at, size_t len)
+int split_one(struct region *r, const char *how, size_t b, size_t at, size_t len)
 {
 	char *a = r->addr + b * r->pmd + at;
 	size_t first = (b * r->pmd + at) / r->ps;
@@ -295,7 +263,7 @@ static int split_one(struct region *r, const char *how, size_t b, size_t at, siz
 }
 
 /* Split the VMA inside chosen PMDs: how = mprotect | munmap | mremap | madvise. */
-static int cmd_split(FILE *out, struct region *r, const char *how, const char *at_s,
+int cmd_split(FILE *out, struct region *r, const char *how, const char *at_s,
 		     const char *len_s, const char *pmds)
 {
 	struct ranges rg = { 0 };
@@ -330,7 +298,7 @@ static int cmd_split(FILE *out, struct region *r, const char *how, const char *a
 }
 
 /* mremap the whole region to PMD alignment + by (misaligning every folio). */
-static int cmd_shift(FILE *out, struct region *r, const char *by_s)
+int cmd_shift(FILE *out, struct region *r, const char *by_s)
 {
 	size_t by;
 	char *res, *to;
@@ -352,7 +320,7 @@ static int cmd_shift(FILE *out, struct region *r, const char *by_s)
 	return EXIT_OK;
 }
 
-static void child_hold(struct region *r, const struct sel *s, int ready_fd, bool do_write,
+void child_hold(struct region *r, const struct sel *s, int ready_fd, bool do_write,
 		       bool advise)
 {
 	char c = 1;
@@ -378,7 +346,7 @@ static void child_hold(struct region *r, const struct sel *s, int ready_fd, bool
  * advise: the child applies MADV_HUGEPAGE itself once its writes are done (the region
  * was not advised before the fork: see region_setup).
  */
-static int cmd_fork(FILE *out, struct region *r, const char *child_writes, bool advise)
+int cmd_fork(FILE *out, struct region *r, const char *child_writes, bool advise)
 {
 	struct sel s = { 0 };
 	struct jw w;
@@ -407,7 +375,7 @@ static int cmd_fork(FILE *out, struct region *r, const char *child_writes, bool 
 	return EXIT_OK;
 }
 
-static int cmd_unfork(FILE *out, struct region *r)
+int cmd_unfork(FILE *out, struct region *r)
 {
 	struct jw w;
 	pid_t child = r->child;
@@ -423,7 +391,7 @@ static int cmd_unfork(FILE *out, struct region *r)
 	return EXIT_OK;
 }
 
-static bool ensure_debugfs(void)
+bool ensure_debugfs(void)
 {
 	if (!access("/sys/kernel/debug/split_huge_pages", W_OK))
 		return true;
@@ -432,7 +400,7 @@ static bool ensure_debugfs(void)
 }
 
 /* Split the region's large folios to `order` via debugfs split_huge_pages. */
-static int cmd_split_folios(FILE *out, struct region *r, int order)
+int cmd_split_folios(FILE *out, struct region *r, int order)
 {
 	char buf[128];
 	struct jw w;
@@ -454,7 +422,7 @@ static int cmd_split_folios(FILE *out, struct region *r, int order)
 }
 
 /* Check the tags of written pages and that read-touched pages are still zero. */
-static int cmd_verify(FILE *out, struct region *r)
+int cmd_verify(FILE *out, struct region *r)
 {
 	long checked = 0, bad = 0, first_bad = -1;
 	uint32_t want = 0, got = 0;
@@ -485,7 +453,7 @@ static int cmd_verify(FILE *out, struct region *r)
 	return bad ? EXIT_FINDING : EXIT_OK;
 }
 
-static void emit_region(FILE *out, const struct region *r, bool held)
+void emit_region(FILE *out, const struct region *r, bool held)
 {
 	struct jw w;
 	char ctl[64];
@@ -501,5 +469,3 @@ static void emit_region(FILE *out, const struct region *r, bool held)
 	jw_str(&w, "ctl", held ? ctl : "");
 	jw_end(&w);
 }
-
-#endif /* THPW_REGION_H */

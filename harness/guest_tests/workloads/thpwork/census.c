@@ -1,51 +1,9 @@
-/* SPDX-License-Identifier: GPL-2.0 */
-/*
- * thpw_census.h - folio-order census of a virtual range (included by thpwork.c).
- *
- * For every base page of [addr, addr+len) in process PID:
- *   /proc/PID/pagemap  -> present / swapped / none, PFN, exclusively-mapped bit
- *   /proc/kpageflags   -> KPF_COMPOUND_HEAD / KPF_COMPOUND_TAIL / KPF_THP / KPF_ZERO_PAGE
- * A folio's extent is found in PFN space: the head is the nearest KPF_COMPOUND_HEAD
- * at or below the PFN, the folio ends before the first PFN after it that is not a
- * KPF_COMPOUND_TAIL. order = log2(number of pages). Works for PMD-mapped and
- * PTE-mapped folios alike, and for folios mapped misaligned (after mremap).
- * Needs CAP_SYS_ADMIN (PFNs are hidden otherwise).
- *
- * Offline mode (for tests): --save DIR writes pagemap.bin (raw entries of the range),
- * kpageflags.bin (sorted (pfn, flags) u64 pairs of every PFN consulted) and meta.txt;
- * --load DIR recomputes the census from those files.
- */
-#ifndef THPW_CENSUS_H
-#define THPW_CENSUS_H
+// SPDX-License-Identifier: GPL-2.0
+/* thpwork: census.c - definitions of census.h */
+#define _GNU_SOURCE  /* before any system header: mremap, strerrorname_np, ... */
+#include "census.h"
 
-#include "thpw_util.h"
-
-#define PM_PFN_MASK     ((1ULL << 55) - 1)
-#define PM_EXCLUSIVE    (1ULL << 56)
-#define PM_SWAP         (1ULL << 62)
-#define PM_PRESENT      (1ULL << 63)
-
-#define KPF_HEAD        (1ULL << 15)
-#define KPF_TAIL        (1ULL << 16)
-#define KPF_HUGETLB     (1ULL << 17)
-#define KPF_THP_BIT     (1ULL << 22)
-#define KPF_ZERO        (1ULL << 24)
-
-#define NORDERS         32
-#define MAX_FOLIO_PAGES (1UL << 18)
-#define KPF_CHUNK       512
-
-/* -------------------------------------------------- kpageflags source */
-
-struct kpf_src {
-	int fd;                 /* live /proc/kpageflags, or -1 when offline */
-	uint64_t *tab;          /* offline: sorted (pfn, flags) pairs */
-	size_t ntab;
-	uint64_t *rec;          /* live + --save: every (pfn, flags) read */
-	size_t nrec, caprec;
-};
-
-static void kpf_record(struct kpf_src *s, uint64_t pfn, uint64_t flags)
+void kpf_record(struct kpf_src *s, uint64_t pfn, uint64_t flags)
 {
 	if (s->caprec == 0)
 		return;
@@ -58,7 +16,7 @@ static void kpf_record(struct kpf_src *s, uint64_t pfn, uint64_t flags)
 	s->nrec++;
 }
 
-static uint64_t kpf_lookup(const struct kpf_src *s, uint64_t pfn)
+uint64_t kpf_lookup(const struct kpf_src *s, uint64_t pfn)
 {
 	size_t lo = 0, hi = s->ntab;
 
@@ -76,7 +34,7 @@ static uint64_t kpf_lookup(const struct kpf_src *s, uint64_t pfn)
 }
 
 /* Flags of pfn .. pfn+n-1 into out[]; false on I/O error. */
-static bool kpf_get(struct kpf_src *s, uint64_t pfn, size_t n, uint64_t *out)
+bool kpf_get(struct kpf_src *s, uint64_t pfn, size_t n, uint64_t *out)
 {
 	if (s->fd < 0) {
 		for (size_t i = 0; i < n; i++)
@@ -96,7 +54,7 @@ static bool kpf_get(struct kpf_src *s, uint64_t pfn, size_t n, uint64_t *out)
 }
 
 /* Head PFN and size (pages) of the folio containing pfn, whose flags are given. */
-static bool folio_extent(struct kpf_src *s, uint64_t pfn, uint64_t flags,
+bool folio_extent(struct kpf_src *s, uint64_t pfn, uint64_t flags,
 			 uint64_t *head, uint64_t *nr)
 {
 	uint64_t buf[KPF_CHUNK];
@@ -151,30 +109,7 @@ static bool folio_extent(struct kpf_src *s, uint64_t pfn, uint64_t flags,
 	return true;
 }
 
-/* ------------------------------------------------------------ census */
-
-struct census {
-	uint64_t addr, len, ps, pmd;
-	uint64_t pages, present, none, swapped, zero, shared, nopfn, hugetlb, nonthp;
-	uint64_t orders[NORDERS], folios[NORDERS], misaligned[NORDERS], partial[NORDERS];
-	long long anon_huge_kb;
-	size_t nblk;                       /* per-PMD detail (0 = off) */
-	uint64_t (*blk_orders)[NORDERS];
-	uint64_t *blk_none, *blk_swapped, *blk_zero;
-};
-
-/* Folios seen in the range, keyed by head PFN (open addressing). */
-struct folio_ent {
-	uint64_t head, nr, mapped;
-	int order;
-};
-
-struct folio_tab {
-	struct folio_ent *e;
-	size_t cap;
-};
-
-static struct folio_ent *folio_find(struct folio_tab *t, uint64_t head, bool *fresh)
+struct folio_ent *folio_find(struct folio_tab *t, uint64_t head, bool *fresh)
 {
 	size_t i = (size_t)(splitmix64(head) % t->cap);
 
@@ -186,7 +121,7 @@ static struct folio_ent *folio_find(struct folio_tab *t, uint64_t head, bool *fr
 }
 
 /* The folio of the page at (va, pfn), counted when first seen; NULL = zero page. */
-static struct folio_ent *folio_at(struct census *c, struct kpf_src *s, struct folio_tab *t,
+struct folio_ent *folio_at(struct census *c, struct kpf_src *s, struct folio_tab *t,
 				  uint64_t va, uint64_t pfn, size_t blk, int *err)
 {
 	uint64_t flags, head, nr;
@@ -218,7 +153,7 @@ static struct folio_ent *folio_at(struct census *c, struct kpf_src *s, struct fo
 	return f;
 }
 
-static void count_absent(struct census *c, uint64_t e, size_t blk)
+void count_absent(struct census *c, uint64_t e, size_t blk)
 {
 	if (e & PM_PRESENT) {
 		c->nopfn++;
@@ -232,7 +167,7 @@ static void count_absent(struct census *c, uint64_t e, size_t blk)
 		((e & PM_SWAP) ? c->blk_swapped : c->blk_none)[blk]++;
 }
 
-static int census_compute(struct census *c, const uint64_t *pm, struct kpf_src *s)
+int census_compute(struct census *c, const uint64_t *pm, struct kpf_src *s)
 {
 	struct folio_tab t = { .cap = 2 * c->pages + 1 };
 	struct folio_ent *f = NULL;
@@ -273,7 +208,7 @@ static int census_compute(struct census *c, const uint64_t *pm, struct kpf_src *
 }
 
 /* AnonHugePages (kB) summed over the VMAs of pid overlapping the range; -1 if unknown. */
-static long long smaps_anon_huge(pid_t pid, uint64_t addr, uint64_t len)
+long long smaps_anon_huge(pid_t pid, uint64_t addr, uint64_t len)
 {
 	char path[64], line[512];
 	unsigned long long lo, hi, kb;
@@ -295,7 +230,7 @@ static long long smaps_anon_huge(pid_t pid, uint64_t addr, uint64_t len)
 	return total;
 }
 
-static void census_emit(FILE *out, const struct census *c, long pid)
+void census_emit(FILE *out, const struct census *c, long pid)
 {
 	struct jw w;
 
@@ -333,9 +268,7 @@ static void census_emit(FILE *out, const struct census *c, long pid)
 	jw_end(&w);
 }
 
-/* ------------------------------------------------------- save / load */
-
-static bool write_file(const char *dir, const char *name, const void *data, size_t len)
+bool write_file(const char *dir, const char *name, const void *data, size_t len)
 {
 	char path[PATH_MAX];
 	int fd;
@@ -350,14 +283,14 @@ static bool write_file(const char *dir, const char *name, const void *data, size
 	return ok;
 }
 
-static int cmp_pair(const void *a, const void *b)
+int cmp_pair(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
 	return x < y ? -1 : x > y;
 }
 
-static bool census_save(const char *dir, const struct census *c, const uint64_t *pm,
+bool census_save(const char *dir, const struct census *c, const uint64_t *pm,
 			struct kpf_src *s)
 {
 	char meta[256];
@@ -379,7 +312,7 @@ static bool census_save(const char *dir, const struct census *c, const uint64_t 
 		write_file(dir, "meta.txt", meta, strlen(meta));
 }
 
-static void *slurp(const char *dir, const char *name, size_t *len)
+void *slurp(const char *dir, const char *name, size_t *len)
 {
 	char path[PATH_MAX];
 	struct stat st;
@@ -397,7 +330,7 @@ static void *slurp(const char *dir, const char *name, size_t *len)
 	return buf;
 }
 
-static bool meta_get(const char *meta, const char *key, uint64_t *v)
+bool meta_get(const char *meta, const char *key, uint64_t *v)
 {
 	const char *p = strstr(meta, key);
 
@@ -407,9 +340,7 @@ static bool meta_get(const char *meta, const char *key, uint64_t *v)
 	return true;
 }
 
-/* ---------------------------------------------------------- entry point */
-
-static bool census_alloc_detail(struct census *c)
+bool census_alloc_detail(struct census *c)
 {
 	uint64_t base = c->addr - c->addr % c->pmd;
 
@@ -421,7 +352,7 @@ static bool census_alloc_detail(struct census *c)
 	return c->blk_orders && c->blk_none && c->blk_swapped && c->blk_zero;
 }
 
-static uint64_t *read_pagemap(pid_t pid, const struct census *c)
+uint64_t *read_pagemap(pid_t pid, const struct census *c)
 {
 	char path[64];
 	uint64_t *pm = calloc(c->pages ? c->pages : 1, 8);
@@ -441,7 +372,7 @@ static uint64_t *read_pagemap(pid_t pid, const struct census *c)
 	return pm;
 }
 
-static int census_load_src(struct census *c, struct kpf_src *s, uint64_t **pm,
+int census_load_src(struct census *c, struct kpf_src *s, uint64_t **pm,
 			   const char *dir, FILE *out)
 {
 	size_t mlen, plen, klen;
@@ -460,7 +391,7 @@ static int census_load_src(struct census *c, struct kpf_src *s, uint64_t **pm,
 	return EXIT_OK;
 }
 
-static int census_live_src(struct census *c, struct kpf_src *s, uint64_t **pm, pid_t pid,
+int census_live_src(struct census *c, struct kpf_src *s, uint64_t **pm, pid_t pid,
 			   bool save, FILE *out)
 {
 	c->ps = page_size();
@@ -484,7 +415,7 @@ static int census_live_src(struct census *c, struct kpf_src *s, uint64_t **pm, p
 	return EXIT_OK;
 }
 
-static int census_run(FILE *out, pid_t pid, uint64_t addr, uint64_t len, bool detail,
+int census_run(FILE *out, pid_t pid, uint64_t addr, uint64_t len, bool detail,
 		      const char *save_dir, const char *load_dir)
 {
 	struct census c = { .addr = addr, .len = len, .anon_huge_kb = -1 };
@@ -513,5 +444,3 @@ static int census_run(FILE *out, pid_t pid, uint64_t addr, uint64_t len, bool de
 	free(s.rec);
 	return EXIT_OK;
 }
-
-#endif /* THPW_CENSUS_H */
