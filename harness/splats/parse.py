@@ -12,7 +12,8 @@ error" (oops), SLUB's "INFO: Allocated/Freed in" (part of the open report, else 
 corrupted one), lone panics (the cause's kind when it names a known report), bare "BUG:" /
 "WARNING:" ("... corrupted"), cut WARNING headers, and stacks whose header was lost ("corrupted
 report in f", found from an orphan "---[ end trace" line, a reporting frame on a stack, or a
-kernel-mode register dump nobody asked for: not after sysrq / NMI-backtrace lines).
+kernel-mode register dump or a D-state task dump nobody asked for: not in a sysrq /
+NMI-backtrace dump).
 A WARNING/BUG is reclassified by its message or file (RECLASS): refcount_t -> refcount,
 list_add/list_del corruption -> list_corruption, "Voluntary context switch within RCU" -> rcu,
 mm/page_table_check.c -> bad_page, kernel/locking/ -> lockdep.
@@ -74,12 +75,14 @@ from harness.splats.table import (
     CONSEQUENCE,
     CPU_HDR,
     CUT,
+    DUMP,
     END_TRACE,
     FRAME,
     GAP,
     GLUED,
     NOT_START,
     ORPHAN_REGS,
+    ORPHAN_TASK,
     POST_END,
     PRE,
     PREFIX,
@@ -240,9 +243,12 @@ class _Parser:
         self.recent: dict[str | None, deque[_Line]] = defaultdict(lambda: deque(maxlen=48))
         self.reports: list[_Report] = []
         self.last: _Report | None = None
+        self.asked = False                       # inside a dump somebody asked for (ASKED)
 
     def feed(self, ln: _Line) -> None:
         key = (ln.ctx or "-") if self.use_ctx else None   # "-": unprefixed lines (cat, QEMU)
+        if ln.kernel and ln.text.strip():
+            self.asked = bool(ASKED.search(ln.text)) or (self.asked and bool(DUMP.match(ln.text)))
         hit = _match_start(ln.text)
         if hit:
             self._start(key, ln, *hit)
@@ -252,7 +258,8 @@ class _Parser:
             if rep.feed(ln):
                 return
             self._close(key)
-        elif self._to_nmi_report(ln) or self._orphan_stack(key, ln) or self._orphan_regs(key, ln):
+        elif self._to_nmi_report(ln) or self._orphan_stack(key, ln) or self._orphan_regs(key, ln) \
+                or self._orphan_task(key, ln):
             return
         self.recent[key].append(ln)
 
@@ -278,6 +285,15 @@ class _Parser:
                                                  for p in list(self.recent[key])[-40:]):
             return False
         self.open[key] = _Report(ORPHAN_REGS, m, ln, self._stack_before(key))
+        return True
+
+    def _orphan_task(self, key: str | None, ln: _Line) -> bool:
+        """A D-state task dump (ORPHAN_TASK) far from any report and not in an asked-for dump
+        (sysrq w/t): a hung-task report whose header was lost."""
+        m = ORPHAN_TASK.rx.match(ln.text)
+        if m is None or self.asked or not self._far(ln):
+            return False
+        self.open[key] = _Report(ORPHAN_TASK, m, ln, self._stack_before(key))
         return True
 
     def _to_nmi_report(self, ln: _Line) -> bool:
