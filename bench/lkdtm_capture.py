@@ -60,8 +60,8 @@ class Case:
     cap: float = 150.0          # never listen longer than this
 
 
-HUNG = ("hung_task_timeout_secs=10",)
-LOCKUP = ("watchdog_thresh=5", "rcu_cpu_stall_timeout=10")
+HUNG = ("sysctl.kernel.hung_task_timeout_secs=10",)
+LOCKUP = ("watchdog_thresh=5", "rcupdate.rcu_cpu_stall_timeout=10")
 CASES = (
     Case("stack-guard-exhaust", "EXHAUST_STACK"),
     Case("stack-guard-leading", "STACK_GUARD_PAGE_LEADING"),
@@ -156,9 +156,11 @@ def draft(logfile: Path, arch: str, case: Case) -> list[Splat]:
     return found
 
 
-def run(config: str, arch: str, only: Sequence[str], out: Path) -> int:
+def run(config: str, arch: str, only: Sequence[str], out: Path, kernel: Path | None) -> int:
     todo = cases_for(arch, only)
-    kernel = build.build_for_config(config, arch, "baseline", extra_fragments=(FRAGMENT,)).image
+    if kernel is None:
+        kernel = build.build_for_config(config, arch, "baseline",
+                                        extra_fragments=(FRAGMENT,)).image
     out.mkdir(parents=True, exist_ok=True)
     for case in todo:
         t0 = time.monotonic()
@@ -178,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--arch", choices=BOTH, default="x86_64")
     p.add_argument("--only", default="", help="comma-separated case names (default: all)")
     p.add_argument("--out", type=Path, help="output directory (default: in the cache)")
+    p.add_argument("--kernel", type=Path, help="boot this image (built with the lkdtm fragment) "
+                   "instead of building the config's")
     p.add_argument("--list", action="store_true", help="print the cases and exit")
     args = p.parse_args(argv)
     if args.list:
@@ -190,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.out or cache_dir("lkdtm") / f"captures-{time.strftime('%Y%m%d-%H%M%S')}"
     only = [n for n in args.only.split(",") if n]
     try:
-        return run(args.config, args.arch, only, out)
+        return run(args.config, args.arch, only, out, args.kernel)
     except KharnessError as e:
         print(f"lkdtm_capture: {e}", file=sys.stderr)
         return 2
