@@ -56,7 +56,7 @@ class Case:
     cmdline: tuple[str, ...] = ()
     archs: tuple[str, ...] = BOTH
     after: str = ""             # shell run in the guest after the write (same detached shell)
-    quiet: float = 20.0         # console silent this long after the trigger: captured
+    quiet: float = 12.0         # console silent this long after the trigger: captured
     cap: float = 150.0          # never listen longer than this
 
 
