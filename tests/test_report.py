@@ -444,3 +444,7 @@ def test_expected_splat_shown_as_expected_everywhere(tmp_path: Path) -> None:
         guard.findtext("system-out") or "")
     other = cases["g/t.py::test_other[x86_64-patched]"]
     assert other.find("properties") is None and LOCKDEP in (other.findtext("failure") or "")
+    junitparser = pytest.importorskip("junitparser")
+    parsed = [c for s in junitparser.JUnitXml.fromfile(str(out / "junit.xml")) for c in s]
+    guard_case = next(c for c in parsed if c.name == "g/t.py::test_guard[x86_64-patched]")
+    assert guard_case.is_passed and FOLIO in (guard_case.system_out or "")
