@@ -402,3 +402,49 @@ def test_junit_key_matches_pytest() -> None:
     assert junit.junit_key("guest_tests/test_smoke.py::test_a[x86_64-baseline]") == (
         "guest_tests.test_smoke", "test_a[x86_64-baseline]")
     assert junit.junit_key("a/b.py::C::t") == ("a.b.C", "t")
+
+
+# ------------------------------------------- splats a test expected (expect_splat)
+FOLIO = "WARNING in __folio_split"
+
+
+def test_expected_splat_shown_as_expected_everywhere(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    j = results.Journal(out / "results.jsonl")
+    for variant in ("baseline", "patched"):
+        j.append({"type": "test", "cell": f"x86_64/{variant}", "arch": "x86_64",
+                  "variant": variant, "nodeid": f"g/t.py::test_guard[x86_64-{variant}]",
+                  "outcome": "passed", "splats": [{"kind": "warning", "title": FOLIO,
+                                                   "function": "__folio_split"}]})
+    j.append({"type": "test", "cell": "x86_64/patched", "arch": "x86_64", "variant": "patched",
+              "nodeid": "g/t.py::test_other[x86_64-patched]", "outcome": "failed",
+              "splats": [{"kind": "lockdep", "title": LOCKDEP}]})
+    write(out)
+    html = (out / "report.html").read_text()
+    verdicts = html[html.index('id="verdicts"'):html.index('id="splats"')]
+    assert re.search(rf'badge expected">expected</span> {FOLIO} <span class="muted">\(expected '
+                     r'by its test', verdicts)
+    assert "pre-existing" not in verdicts.split("</table>", 1)[1]
+    splats = html[html.index('id="splats"'):html.index('id="tests"')]
+    assert len(re.findall(rf'badge expected">expected</span> \[warning\] {FOLIO}</h3>',
+                          splats)) == 2
+    assert re.search(rf'badge new">new</span> \[lockdep\] {LOCKDEP}</h3>', splats)
+    (g,) = json.loads((out / "results.json").read_text())["groups"]
+    assert g["expected_splats"] == [FOLIO] and g["common_splats"] == []
+    incidents = json.loads((out / "kcidb.json").read_text())["incidents"]
+    assert sorted(i["comment"].split(":")[0] for i in incidents) == [
+        "expected by its test", "expected by its test", "new with the series"]
+    root = ET.parse(out / "junit.xml").getroot()
+    cases = {c.get("name"): c for c in root.iter("testcase")}
+    guard = cases["g/t.py::test_guard[x86_64-patched]"]
+    assert guard.find("failure") is None
+    assert [p.get("value") for p in guard.iter("property")] == [f"[warning] {FOLIO}"]
+    assert f"expected by this test (expect_splat): [warning] {FOLIO}" in (
+        guard.findtext("system-out") or "")
+    other = cases["g/t.py::test_other[x86_64-patched]"]
+    assert other.find("properties") is None and LOCKDEP in (other.findtext("failure") or "")
+    junitparser = pytest.importorskip("junitparser")
+    parsed = [c for s in junitparser.JUnitXml.fromfile(str(out / "junit.xml")) for c in s]
+    guard_case = next(c for c in parsed if c.name == "g/t.py::test_guard[x86_64-patched]")
+    assert guard_case.is_passed and FOLIO in (guard_case.system_out or "")

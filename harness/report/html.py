@@ -126,6 +126,7 @@ def _group_doc(g: GroupVerdict) -> dict[str, Any]:
                             "function": s.get("function"), "test": s.get("test")}
                            for s in g.new_splats],
             "gone_splats": list(g.gone_splats), "common_splats": list(g.common_splats),
+            "expected_splats": list(g.expected_splats),
             "counters": {size: {n: {"base": b, "other": p, "delta": p - b}
                                 for n, (b, p) in stats.items()}
                          for size, stats in g.counters.items()},

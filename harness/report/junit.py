@@ -4,7 +4,9 @@ Every <testsuite> is a cell and every <testcase> has classname = the cell ("x86_
 and name = the pytest nodeid, so CI dashboards group by cell. A cell whose junit.xml is
 missing or unreadable (pytest killed, build failed) gets one synthesised from the journal.
 Failure texts carry the splats (kind, title, function, location, call trace) and a
-console excerpt.
+console excerpt. A test that passed with splats expected them (`expect_splat`; the splat guard
+fails a test on any other): each is a property `kharness.expected_splat` ("[kind] title") and a
+line of system-out saying it was expected by the test, never a failure.
 """
 
 from __future__ import annotations
@@ -69,6 +71,27 @@ def splat_text(splats: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def mark_expected(case: ET.Element, record: dict[str, Any] | None) -> ET.Element:
+    """Expected splats of a passed test as properties and a system-out note (see above)."""
+    splats = (record or {}).get("splats") or []
+    if not splats or (record or {}).get("outcome") != "passed":
+        return case
+    props = case.find("properties")
+    if props is None:
+        props = ET.Element("properties")
+        case.insert(0, props)
+    lines = []
+    for s in splats:
+        label = xml_safe(f"[{s.get('kind')}] {s.get('title')}")
+        ET.SubElement(props, "property", name="kharness.expected_splat", value=label)
+        lines.append(f"kharness: kernel splat expected by this test (expect_splat): {label}")
+    out = case.find("system-out")
+    if out is None:
+        out = ET.SubElement(case, "system-out")
+    out.text = "\n".join([*lines, out.text or ""]).strip() + "\n"
+    return case
+
+
 def failure_text(record: dict[str, Any], excerpt: str) -> str:
     parts = [str(record.get("message") or f"outcome: {record.get('outcome')}")]
     if record.get("splats"):
@@ -91,7 +114,7 @@ def _synth_case(cell: str, record: dict[str, Any], excerpt: Excerpt) -> ET.Eleme
         ET.SubElement(case, "skipped", message=message)
         return case
     else:
-        return case
+        return mark_expected(case, record)
     el = ET.SubElement(case, tag, message=message, type=outcome)
     el.text = failure_text(record, excerpt(record))
     return case
@@ -109,7 +132,7 @@ def _merged_case(cell: str, case: ET.Element, record: dict[str, Any] | None,
     if bad and record is not None:
         extra = failure_text({**record, "message": ""}, excerpt(record)).strip()
         bad[0].text = ((bad[0].text or "") + "\n\n" + extra).strip()
-    return new
+    return mark_expected(new, record)
 
 
 def _cell_meta_case(cell: dict[str, Any]) -> ET.Element | None:

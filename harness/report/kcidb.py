@@ -222,6 +222,8 @@ def _status(groups: list[verdict.GroupVerdict], r: dict[str, Any], title: str) -
             return "pre-existing (also without the series)"
         if r.get("variant") == g.base and title in g.gone_splats:
             return "without the series only"
+        if title in g.expected_splats:
+            return "expected by its test"
     return "not compared"
 
 

@@ -207,8 +207,8 @@ class RunView:
                              "culprit": culprit_frame(s),
                              "frames": [str(f) for f in s.get("frames") or []],
                              "context": self.dirs[cell].splat_context(str(r.get("nodeid")), s)})
-        order = {"new": 0, "pre-existing": 1, "baseline only": 2, "": 3}
-        return sorted(rows, key=lambda x: (order.get(str(x["status"]), 3), str(x["cell"])))
+        order = {"new": 0, "pre-existing": 1, "baseline only": 2, "expected": 3, "": 4}
+        return sorted(rows, key=lambda x: (order.get(str(x["status"]), 4), str(x["cell"])))
 
     def splat_status(self, r: dict[str, Any], title: str) -> str:
         for g in self.groups:
@@ -220,6 +220,8 @@ class RunView:
                 return "pre-existing"
             if r.get("variant") == g.base and title in g.gone_splats:
                 return "baseline only"
+            if title in g.expected_splats:
+                return "expected"
         return ""
 
     # ------------------------------------------------------ tests, durations

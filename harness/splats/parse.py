@@ -11,7 +11,9 @@ or as the message of a CHECK_DATA_CORRUPTION WARNING), arm's "Unhandled fault" /
 error" (oops), SLUB's "INFO: Allocated/Freed in" (part of the open report, else its own
 corrupted one), lone panics (the cause's kind when it names a known report), bare "BUG:" /
 "WARNING:" ("... corrupted"), cut WARNING headers, and stacks whose header was lost ("corrupted
-report in f", found from an orphan "---[ end trace" line).
+report in f", found from an orphan "---[ end trace" line, a reporting frame on a stack, or a
+kernel-mode register dump or a D-state task dump nobody asked for: not in a sysrq /
+NMI-backtrace dump).
 A WARNING/BUG is reclassified by its message or file (RECLASS): refcount_t -> refcount,
 list_add/list_del corruption -> list_corruption, "Voluntary context switch within RCU" -> rcu,
 mm/page_table_check.c -> bad_page, kernel/locking/ -> lockdep.
@@ -68,15 +70,19 @@ from harness.splats.describe import build
 from harness.splats.model import KINDS, Comparison, Frame, Splat
 from harness.splats.table import (
     ANSI,
+    ASKED,
     BODY,
     CONSEQUENCE,
     CPU_HDR,
     CUT,
+    DUMP,
     END_TRACE,
     FRAME,
     GAP,
     GLUED,
     NOT_START,
+    ORPHAN_REGS,
+    ORPHAN_TASK,
     POST_END,
     PRE,
     PREFIX,
@@ -237,9 +243,12 @@ class _Parser:
         self.recent: dict[str | None, deque[_Line]] = defaultdict(lambda: deque(maxlen=48))
         self.reports: list[_Report] = []
         self.last: _Report | None = None
+        self.asked = False                       # inside a dump somebody asked for (ASKED)
 
     def feed(self, ln: _Line) -> None:
         key = (ln.ctx or "-") if self.use_ctx else None   # "-": unprefixed lines (cat, QEMU)
+        if ln.kernel and ln.text.strip():
+            self.asked = bool(ASKED.search(ln.text)) or (self.asked and bool(DUMP.match(ln.text)))
         hit = _match_start(ln.text)
         if hit:
             self._start(key, ln, *hit)
@@ -249,18 +258,42 @@ class _Parser:
             if rep.feed(ln):
                 return
             self._close(key)
-        elif self._to_nmi_report(ln) or self._orphan_stack(key, ln):
+        elif self._to_nmi_report(ln) or self._orphan_stack(key, ln) or self._orphan_regs(key, ln) \
+                or self._orphan_task(key, ln):
             return
         self.recent[key].append(ln)
 
+    def _far(self, ln: _Line) -> bool:
+        """A kernel line more than 200 lines past the last report (not the rest of one we took)."""
+        return ln.kernel and (self.last is None or ln.no - self.last.lines[-1].no > 200)
+
     def _orphan_stack(self, key: str | None, ln: _Line) -> bool:
         """A reporting-machinery frame (SIGNATURES) far from any report: its header was lost."""
-        if not ln.kernel or (self.last is not None and ln.no - self.last.lines[-1].no <= 200):
+        if not self._far(ln):
             return False
         hit = next(((p, m) for p in SIGNATURES if (m := p.rx.match(ln.text))), None)
         if hit is None:
             return False
         self.open[key] = _Report(hit[0], hit[1], ln, self._stack_before(key))
+        return True
+
+    def _orphan_regs(self, key: str | None, ln: _Line) -> bool:
+        """A kernel-mode register dump (ORPHAN_REGS) far from any report and not asked for
+        (sysrq, NMI backtraces: ASKED in the 40 lines before): its header was lost."""
+        m = ORPHAN_REGS.rx.match(ln.text)
+        if m is None or not self._far(ln) or any(ASKED.search(p.text)
+                                                 for p in list(self.recent[key])[-40:]):
+            return False
+        self.open[key] = _Report(ORPHAN_REGS, m, ln, self._stack_before(key))
+        return True
+
+    def _orphan_task(self, key: str | None, ln: _Line) -> bool:
+        """A D-state task dump (ORPHAN_TASK) far from any report and not in an asked-for dump
+        (sysrq w/t): a hung-task report whose header was lost."""
+        m = ORPHAN_TASK.rx.match(ln.text)
+        if m is None or self.asked or not self._far(ln):
+            return False
+        self.open[key] = _Report(ORPHAN_TASK, m, ln, self._stack_before(key))
         return True
 
     def _to_nmi_report(self, ln: _Line) -> bool:

@@ -203,6 +203,19 @@ SIGNATURES = tuple(start_pattern(kind, _SIG + rx + r")(?:\.\w+)*\+0x", _ORPHAN, 
     ("panic", r"panic")))
 """Frames only a bug report's printing puts on a stack: a stack holding one is a report whose
 header was lost (dropped printk messages, a capture that starts late)."""
+ORPHAN_REGS = start_pattern("bug", r"\s*(?:RIP: 0010:|pc : |PC is at )(?:\[<[0-9a-f]+>\]\s*)*"
+                            r"[A-Za-z_.$][\w.$]*\+0x", _ORPHAN, ("rip", "trace"), role="orphan")
+"""A kernel-mode register dump (x86 kernel CS 0010, arm64 `pc :`, arm `PC is at`): show_regs
+prints one only for a report (die, WARN, lockups) or when asked (ASKED); outside both, it is a
+report whose header was lost."""
+ORPHAN_TASK = start_pattern("hung_task", r"task:(?P<comm>.+?)\s+state:D\s", _ORPHAN, ("trace",),
+                            role="orphan")
+"""A task dump in D state (sched_show_task): printed by the hung-task detector, or when asked
+(sysrq w/t: a dump that ASKED starts); outside both, a hung-task report whose header was lost."""
+ASKED = re.compile(r"NMI backtrace|Sending NMI|[Ss]ys[Rr]q|Task dump for CPU|Show Regs")
+"""Register and task dumps somebody asked for (sysrq, NMI backtraces of all CPUs): no report."""
+DUMP = re.compile(r"task:|\s|\d+ locks? held by|Showing (?:all|busy)|=+$|INFO: lockdep")
+"""The lines of an asked-for task dump (task lines, stacks, held locks)."""
 QUICK = re.compile(r"BUG|WARNING|INFO:|Oops|end trace|VFS: |unregister_netdevice|Unhandled fault|Internal error|[Ee]rror|[Uu]nable to handle|Kernel panic|UBSAN|"
                     r"unreferenced object|kmemleak|LOCKUP|stall|PANIC|CFI failure|SError|"
                     r"Insufficient stack|\[#\d+\]")
