@@ -145,8 +145,6 @@ class KharnessState:
             names, kwhere = _opt(pconfig, "knobs")
             knobsets = _knobsets(cfg, names, kwhere)
             fail_fast = _fail_fast(*_opt(pconfig, "fail_fast"))
-            from harness import guestcfg
-            guestcfg.parse(cfg.sections.get("guest"), str(cfg.path))    # bad values: now
         except KharnessError as e:
             raise pytest.UsageError(f"kharness ({where}): {e.one_line()}") from None
         return cls(pconfig, cfg, targets, knobsets, scope or "session",
@@ -169,7 +167,7 @@ class KharnessState:
             from harness.machine.vm import VM
             from harness.splats.parse import start_kind
             self.counter += 1
-            g = self.guest_settings()
+            g = self.cfg.guest
             current = VM(self.kernel(target).image, target.arch,
                          workdir=self.workdir / f"{target.id.replace(':', '_')}-vm{self.counter}",
                          name=f"{target.id}-{self.counter}", mem=g.mem, cpus=g.cpus,
@@ -179,12 +177,6 @@ class KharnessState:
             current.start()
             self.vms[target] = current
         return current
-
-    def guest_settings(self) -> Any:
-        """The config's validated `guest:` section (harness.guestcfg)."""
-        from harness import guestcfg
-        section = self.cfg.sections.get("guest") if self.cfg else None
-        return guestcfg.parse(section, str(self.cfg.path) if self.cfg else "config")
 
     def drop(self, target: Target) -> None:
         vm = self.vms.pop(target, None)
@@ -223,9 +215,7 @@ def _targets(cfg: Any, archs: Any, awhere: str, variants: Any, vwhere: str) -> l
 
 def _knobsets(cfg: Any, names: Any, where: str) -> list[Any]:
     from harness.errors import UserError
-    from harness.guest import knobs
-    spec = cfg.sections.get("knobs")
-    sets = list(knobs.parse_knobsets(spec, str(cfg.path))) if spec else []
+    sets = list(cfg.knobsets)
     if names:
         chosen = [k for k in sets if any(fnmatch.fnmatch(k.name, n) for n in names)]
         if not chosen:
