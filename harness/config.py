@@ -78,7 +78,7 @@ class Config:
     archs: tuple[str, ...]
     variants: tuple[str, ...]
     checks: tuple[str, ...] = ()           # build checks `kharness check` / `run` perform
-    guest: GuestSettings = field(default_factory=GuestSettings)  # the `guest:` section (harness.guestcfg)
+    guest: GuestSettings = field(default_factory=GuestSettings)  # `guest:` (harness.guestcfg)
     knobsets: tuple[KnobSet, ...] = ()      # the `knobs:` section; () when there is none
 
     @property
