@@ -145,7 +145,8 @@ def test_build_failure_is_skipped_once_never_retried(tmp_path: Path) -> None:
 
 
 def test_build_failure_counts_as_bad_when_asked(tmp_path: Path) -> None:
-    run = Unbuildable(first_bad=6, policy="bad")
+    """The same history as above: with --build-fail bad, v3 is the first bad version."""
+    run = Unbuildable(first_bad=4, policy="bad")
     res = bis.Bisector("versions", VERSIONS, run, Journal(tmp_path / "b.jsonl"), retries=2).run()
     assert run.calls.count("v3") == 1 and res.skipped == []
     assert res.first_bad is not None and res.first_bad.label == "v3"
