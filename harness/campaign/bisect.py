@@ -111,6 +111,7 @@ class Bisector:
         self.mode, self.candidates = mode, list(candidates)
         self.runner, self.journal = runner, journal
         self.runs, self.retries, self.reproducer = max(1, runs), retries, reproducer
+        journal.drop_torn_tail()
         self.done = {r["label"]: r for r in journal.records("step")}
         self.steps: list[StepResult] = []
 

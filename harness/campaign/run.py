@@ -89,6 +89,7 @@ def run(opts: RunOptions) -> dict[str, Any]:
     cells = cells_for(cfg, opts)
     opts.out.mkdir(parents=True, exist_ok=True)
     journal = Journal(opts.out / "results.jsonl")
+    journal.drop_torn_tail()              # a resumed run appends after whole lines only
     done = {r["cell"] for r in journal.records("cell")
             if r.get("status") in ("done", "build-failed")}
     if done and not opts.resume:

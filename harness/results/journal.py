@@ -15,10 +15,15 @@ so a run killed with -9 keeps everything already finished. Record types:
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from harness.errors import UserError
+
+log = logging.getLogger("harness")
 
 # Higher wins when several results describe one thing (e.g. K runs of a bisect step).
 PRIORITY = {"crash": 7, "lockup": 6, "timeout": 5, "failed": 4, "error": 3, "infra": 2,
@@ -53,20 +58,47 @@ class Journal:
     def records(self, type_: str | None = None) -> list[dict[str, Any]]:
         return [r for r in read(self.path) if type_ is None or r.get("type") == type_]
 
+    def drop_torn_tail(self) -> None:
+        """Cut a torn last line (a writer killed mid-line) before appending again, so it
+        does not end up in the middle of the file. Only while no one else appends (a run or
+        bisect resuming, before it starts its cells)."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return
+        if data and not data.endswith(b"\n"):
+            keep = data.rfind(b"\n") + 1
+            log.warning("%s: dropping a torn last line (%d bytes)", self.path, len(data) - keep)
+            os.truncate(self.path, keep)
+
 
 def read(path: Path) -> Iterator[dict[str, Any]]:
-    """Records of a journal; a torn last line (killed mid-write) is ignored."""
+    """Records of a journal. Only a torn last line (a writer killed mid-write: no newline
+    at its end) is ignored; any other line that is not a JSON object is an error naming the
+    file and line."""
     if not path.exists():
         return
-    for line in path.read_text(errors="replace").splitlines():
+    text = path.read_text(errors="replace")
+    lines = text.splitlines()
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
+        torn = number == len(lines) and not text.endswith("\n")
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(obj, dict):
-            yield obj
+        except json.JSONDecodeError as e:
+            if torn:
+                continue
+            why = f"not JSON ({e.msg.removesuffix(' at')}, column {e.colno})"
+            raise _bad_line(path, number, why) from None
+        if not isinstance(obj, dict):
+            raise _bad_line(path, number, f"a JSON {type(obj).__name__}, not a record")
+        yield obj
+
+
+def _bad_line(path: Path, number: int, why: str) -> UserError:
+    return UserError(f"{path}:{number}: not a journal record", why,
+                     "restore the file, or delete that line to keep the other records")
 
 
 def latest_tests(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
