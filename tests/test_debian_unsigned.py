@@ -16,7 +16,7 @@ from harness.sources import debian
 @pytest.fixture
 def no_gpgv(monkeypatch: pytest.MonkeyPatch) -> None:
     real = shutil.which
-    monkeypatch.setattr(debian.shutil, "which",
+    monkeypatch.setattr(shutil, "which",
                         lambda name, *a, **k: None if name == "gpgv" else real(name, *a, **k))
     monkeypatch.delenv(debian.ALLOW_UNSIGNED_ENV, raising=False)
 
