@@ -20,6 +20,7 @@ from harness.checks import summary as checksummary
 from harness.checks.model import CHECKS
 from harness.report import html as report
 from harness.results import journal as results
+from harness.results import records as records_
 from harness.results import summary, verdict
 
 if TYPE_CHECKING:
@@ -133,10 +134,9 @@ def _exit_code(records: list[dict[str, Any]], groups: list[verdict.GroupVerdict]
     """1: a finding (a regression, a kernel failure on a non-baseline variant, a series that
     does not build) even if other cells could not run; else 2 when a cell or test ended in
     error/infra (`problems`); else 0."""
-    tests = [r for r in records if r.get("type") == "test"]
-    cells = [r for r in records if r.get("type") == "cell"]
-    findings = any(r.get("outcome") in results.FINDINGS and r.get("variant") != "baseline"
-                   for r in tests) or any(c.get("status") == "build-failed" for c in cells)
+    findings = any(t.outcome.is_finding and t.variant != "baseline"
+                   for t in records_.tests(records)) or any(
+        c.status is records_.CellStatus.BUILD_FAILED for c in records_.cells(records).values())
     if verdict.any_regression(groups) or findings:
         return 1
     return 2 if problems else 0

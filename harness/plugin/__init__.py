@@ -488,22 +488,22 @@ def _journal(item: pytest.Item, record: dict[str, Any]) -> None:
     st = item.config.stash.get(_state_key, None)
     if st is None or st.journal is None:
         return
-    from harness.results.journal import worst
+    from harness.results.records import Outcome, TestRecord, worst
     phases = record.pop("_phases", {})
     cs = getattr(item, "callspec", None)
     target = cs.params.get("kh_target") if cs is not None else None
     knob = cs.params.get("knobset") if cs is not None else None
     if not isinstance(target, Target):
         return
-    outcome = worst(phases.values()) if phases else "error"
+    outcome = worst(phases.values())
     if set(phases.values()) == {"passed"}:
-        outcome = "passed"
+        outcome = Outcome.PASSED
     elif "skipped" in phases.values() and set(phases.values()) <= {"passed", "skipped"}:
-        outcome = "skipped"             # skipped in setup or in the test body
+        outcome = Outcome.SKIPPED       # skipped in setup or in the test body
     excerpt = record.pop("console_excerpt", None)
-    if excerpt and outcome not in ("passed", "skipped"):
+    if excerpt and outcome not in (Outcome.PASSED, Outcome.SKIPPED):
         record["console"] = excerpt[-4000:]
-    st.journal.append({"type": "test", "cell": f"{target.arch}/{target.variant}",
-                       "arch": target.arch, "variant": target.variant, "nodeid": item.nodeid,
-                       "knobset": getattr(knob, "name", None), "outcome": outcome,
-                       "phases": phases, "time": time.time(), "pid": os.getpid(), **record})
+    extra = {"phases": phases, "time": time.time(), "pid": os.getpid(), **record}
+    st.journal.append(TestRecord(f"{target.arch}/{target.variant}", target.arch, target.variant,
+                                 item.nodeid, getattr(knob, "name", None), outcome,
+                                 extra).to_json())

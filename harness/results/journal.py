@@ -22,21 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
+from harness.results.records import Outcome, worst
+
+__all__ = ["FINDINGS", "INFRA", "PRIORITY", "Journal", "Outcome", "latest_tests", "read",
+           "worst"]
 
 log = logging.getLogger("harness")
 
-# Higher wins when several results describe one thing (e.g. K runs of a bisect step).
-PRIORITY = {"crash": 7, "lockup": 6, "timeout": 5, "failed": 4, "error": 3, "infra": 2,
-            "passed": 1, "skipped": 0}
-FINDINGS = {"crash", "lockup", "timeout", "failed"}
-INFRA = {"infra", "error"}
-
-
-def worst(outcomes: Iterable[str]) -> str:
-    items = list(outcomes)
-    if not items:
-        return "error"            # no results is an error, not a pass
-    return max(items, key=lambda o: PRIORITY.get(o, 3))
+# Higher wins when several results describe one thing (harness.results.records.Outcome).
+PRIORITY: dict[str, int] = {o.value: o.priority for o in Outcome}
+FINDINGS = frozenset(o.value for o in Outcome if o.is_finding)
+INFRA = frozenset(o.value for o in Outcome if o.is_problem)
 
 
 class Journal:

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from harness.results.journal import INFRA, latest_tests
+from harness.results import records as rec
 from harness.results.verdict import GroupVerdict
 from harness.splats.symbolize import culprit_frame
 
@@ -21,7 +21,9 @@ def cell_table(records: list[dict[str, Any]]) -> str:
             per.setdefault(str(r["cell"]), Counter())[str(r["outcome"])] += 1
     if not per:
         return "no test results"
-    kinds = ["passed", "failed", "crash", "lockup", "timeout", "error", "infra", "skipped"]
+    kinds = [o.value for o in (rec.Outcome.PASSED, rec.Outcome.FAILED, rec.Outcome.CRASH,
+                               rec.Outcome.LOCKUP, rec.Outcome.TIMEOUT, rec.Outcome.ERROR,
+                               rec.Outcome.INFRA, rec.Outcome.SKIPPED)]
     head = f"{'cell':24s}" + "".join(f"{k:>9s}" for k in kinds)
     rows = [f"{cell:24s}" + "".join(f"{c.get(k, 0):9d}" for k in kinds)
             for cell, c in sorted(per.items())]
@@ -77,27 +79,26 @@ def incomplete(records: Iterable[dict[str, Any]],
     to its end, that gave no test results, or whose tests ended in error/infra (the last
     attempt of each, for a resumed run). `log_reason(cell)` adds the cell log's error."""
     records = list(records)
-    cells = {str(r["cell"]): r for r in records if r.get("type") == "cell"}
-    tests = list(latest_tests(records).values())
-    tested = {str(t.get("cell")) for t in tests}
+    tests = rec.tests(records)
+    tested = {t.cell for t in tests}
     out = []
-    for name, c in sorted(cells.items()):
-        if c.get("status") == "infra":
-            rc = c.get("pytest_exit")
-            why = f"pytest exit {rc} ({PYTEST_EXITS.get(int(rc), 'failed')})" if isinstance(
-                rc, int) else "infrastructure error"
+    for name, c in sorted(rec.cells(records).items()):
+        if c.status is rec.CellStatus.INFRA:
+            rc = c.pytest_exit
+            why = (f"pytest exit {rc} ({PYTEST_EXITS.get(rc, 'failed')})" if rc is not None
+                   else "infrastructure error")
             out.append(": ".join(p for p in (name, why, log_reason(name)) if p))
-        elif c.get("status") == "done" and name not in tested:
+        elif c.status is rec.CellStatus.DONE and name not in tested:
             out.append(": ".join(p for p in (name, "no test results", log_reason(name)) if p))
-    errors: dict[str, list[dict[str, Any]]] = {}
+    errors: dict[str, list[rec.TestRecord]] = {}
     for t in tests:
-        if t.get("outcome") in INFRA:
-            errors.setdefault(str(t.get("cell")), []).append(t)
+        if t.outcome.is_problem:
+            errors.setdefault(t.cell, []).append(t)
     for name, errs in sorted(errors.items()):
         first = errs[0]
-        msg = _first_line(first.get("message"))
-        out.append(f"{name}: {len(errs)} test(s) ended in {first.get('outcome')}, first "
-                   f"{first.get('nodeid')}" + (f": {msg}" if msg else ""))
+        msg = _first_line(first.message)
+        out.append(f"{name}: {len(errs)} test(s) ended in {first.outcome}, first "
+                   f"{first.nodeid}" + (f": {msg}" if msg else ""))
     return out
 
 
