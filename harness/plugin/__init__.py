@@ -36,9 +36,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness.errors import InfrastructureError, KharnessError
+from harness.errors import HarnessBug, InfrastructureError, KharnessError
 
 if TYPE_CHECKING:      # the plugin loads in every pytest run: the heavy modules load lazily
+    from harness.config import Config
+    from harness.guest.knobs import KnobSet
     from harness.guest.ssh import Guest
     from harness.guest.support import Kh
     from harness.guest.sysfs import ThpKnobs
@@ -112,8 +114,8 @@ def pytest_configure(config: pytest.Config) -> None:
 class KharnessState:
     """Per-session state: the loaded config, targets, booted VMs."""
 
-    def __init__(self, pconfig: pytest.Config, cfg: Any, targets: list[Target],
-                 knobsets: list[Any], scope: str, journal: Path | None, workdir: Path,
+    def __init__(self, pconfig: pytest.Config, cfg: Config | None, targets: list[Target],
+                 knobsets: list[KnobSet], scope: str, journal: Path | None, workdir: Path,
                  fail_fast: frozenset[str] | None = None) -> None:
         self.pconfig, self.cfg, self.targets, self.knobsets = pconfig, cfg, targets, knobsets
         self.scope, self.workdir = scope, workdir
@@ -150,11 +152,19 @@ class KharnessState:
         return cls(pconfig, cfg, targets, knobsets, scope or "session",
                    Path(journal) if journal else None, workdir, fail_fast)
 
+    @property
+    def config(self) -> Config:
+        """The loaded config (fixtures that need it skip first when there is none)."""
+        if self.cfg is None:
+            raise HarnessBug("no kharness config loaded", "", "check _state() ran first")
+        return self.cfg
+
     # --- kernels and VMs
     def kernel(self, target: Target) -> BuildResult:
         if target not in self.kernels:
             from harness.kernel import build
-            req = build.request_for(self.cfg, self.cfg.variant(target.variant), target.arch)
+            cfg = self.config
+            req = build.request_for(cfg, cfg.variant(target.variant), target.arch)
             self.kernels[target] = build.build(req)
         return self.kernels[target]
 
@@ -167,7 +177,7 @@ class KharnessState:
             from harness.machine.vm import VM
             from harness.splats.parse import start_kind
             self.counter += 1
-            g = self.cfg.guest
+            g = self.config.guest
             current = VM(self.kernel(target).image, target.arch,
                          workdir=self.workdir / f"{target.id.replace(':', '_')}-vm{self.counter}",
                          name=f"{target.id}-{self.counter}", mem=g.mem, cpus=g.cpus,
@@ -196,7 +206,7 @@ def _rel(pconfig: pytest.Config, path: str) -> str:
     return str(p if p.is_absolute() or p.exists() else Path(pconfig.rootpath) / p)
 
 
-def _targets(cfg: Any, archs: Any, awhere: str, variants: Any, vwhere: str) -> list[Target]:
+def _targets(cfg: Config, archs: Any, awhere: str, variants: Any, vwhere: str) -> list[Target]:
     from harness import arch as archmod
     from harness.errors import UserError
     out = []
@@ -213,7 +223,7 @@ def _targets(cfg: Any, archs: Any, awhere: str, variants: Any, vwhere: str) -> l
     return out
 
 
-def _knobsets(cfg: Any, names: Any, where: str) -> list[Any]:
+def _knobsets(cfg: Config, names: Any, where: str) -> list[KnobSet]:
     from harness.errors import UserError
     sets = list(cfg.knobsets)
     if names:
@@ -264,7 +274,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         targets = st.targets or [Target("none", "none")]
         metafunc.parametrize("kh_target", targets, ids=[t.id for t in targets], scope="session")
     if "knobset" in metafunc.fixturenames:
-        sets = st.knobsets or [None]
+        sets: list[KnobSet | None] = [*st.knobsets] or [None]
         metafunc.parametrize("knobset", sets, ids=[getattr(k, "name", "default") for k in sets])
 
 
