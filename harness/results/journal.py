@@ -7,8 +7,9 @@ so a run killed with -9 keeps everything already finished. Record types:
    "outcome": passed|failed|error|skipped|crash|lockup|timeout|infra, "duration",
    "splats": [{"kind","title","function","line"}], "counters": {order_kB: {stat: delta}},
    "per_scan": [...], "census": {order: pages}, "message", "console"}
-  {"type": "cell", "cell", "arch", "variant", "status": done|failed|infra, "build": {...},
-   "seconds", "reproduce"}
+  {"type": "cell", "cell", "arch", "variant", "status": done|infra|build-failed,
+   "build": {...}, "seconds", "reproduce", "message"}
+Typed views of these: harness.results.records (Outcome, CellRecord, TestRecord).
   {"type": "run", ...metadata}
 """
 
