@@ -190,3 +190,13 @@ def test_build_fail_option_defaults_to_skip() -> None:
     parser = cli.build_parser()
     assert parser.parse_args(["bisect", "c.yaml"]).build_fail == "skip"
     assert parser.parse_args(["bisect", "c.yaml", "--build-fail", "bad"]).build_fail == "bad"
+
+
+def test_an_unbuildable_bad_endpoint_points_at_build_fail(tmp_path: Path) -> None:
+    with pytest.raises(UserError) as e:
+        bis.Bisector("versions", VERSIONS[:3], Unbuildable(first_bad=99, policy="skip"),
+                     Journal(tmp_path / "b.jsonl")).run()
+    assert e.value.one_line() == (
+        "bisect versions: the bad endpoint v3 is skip: v3 does not build: make failed (fix: "
+        "choose another bad endpoint (--build-fail bad counts a version that does not build "
+        "as bad))")

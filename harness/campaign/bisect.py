@@ -169,6 +169,8 @@ class Bisector:
         if bad.verdict != "bad":
             raise UserError(f"bisect {self.mode}: the bad endpoint {bad.label} is {bad.verdict}",
                             _why(bad, f"no run matched in {len(bad.runs)}"),
+                            "choose another bad endpoint (--build-fail bad counts a version "
+                            "that does not build as bad)" if bad.verdict == "skip" else
                             "raise --runs or check the predicate")
         skipped: list[str] = []
         while hi - lo > 1:
