@@ -27,6 +27,15 @@ class ArchProfile:
     direct_boot_option: str = ""
     # machine for NUMA guests when qemu_machine cannot describe NUMA ("" = qemu_machine)
     numa_machine: str = ""
+    # base page sizes the arch's kernels can be built with (bytes)
+    page_sizes: tuple[int, ...] = (4096,)
+
+    @property
+    def max_ptes_limit(self) -> int:
+        """The largest HPAGE_PMD_NR - 1 (KHUGEPAGED_MAX_PTES_LIMIT) any of the arch's page
+        sizes gives: a PTE is 8 bytes, a page table one page (511 at 4K, 2047 at 16K, 8191
+        at 64K). The guest's own limit is known only after boot (harness.guest.sysfs)."""
+        return max(self.page_sizes) // 8 - 1
 
 
 PROFILES: dict[str, ArchProfile] = {
@@ -42,7 +51,7 @@ PROFILES: dict[str, ArchProfile] = {
         kernel_image="arch/arm64/boot/Image", debian_arch="arm64",
         qemu_binary="qemu-system-aarch64", qemu_machine="virt,gic-version=3",
         qemu_cpu_tcg="max,pauth-impdef=on", qemu_cpu_kvm="host", console="ttyAMA0",
-        host_machines=("aarch64", "arm64"),
+        host_machines=("aarch64", "arm64"), page_sizes=(4096, 16384, 65536),
     ),
 }
 

@@ -1,8 +1,10 @@
 """The YAML run description, validated into typed objects before anything runs.
 
 One file describes the kernel (source, series and versions, kconfig fragments), the
-archs and variants, and — in sections owned by later stages — guest, knobs and tests.
-Errors name the file, the key and what is allowed.
+archs and variants, the build checks, the guest machine and the THP knob sets. The whole
+file is validated here, once, into frozen objects (`kharness plan`, `run`, `bisect` and the
+pytest plugin all load it through `load`), so a bad value is one line and exit 2 before
+anything is built or booted. Errors name the file, the key and what is allowed.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from typing import Any
 import yaml
 
 from harness import arch as archmod
+from harness import guestcfg
 from harness.checks.model import CHECKS, DEFAULT_CHECKS
 from harness.errors import UserError
+from harness.guest import knobs as knobsmod
+from harness.guest.knobs import KnobSet
+from harness.guestcfg import GuestSettings
 
-TOP_KEYS = ("name", "kernel", "series", "archs", "variants", "checks", "guest", "knobs",
-            "tests", "run", "bisect", "history")
+TOP_KEYS = ("name", "kernel", "series", "archs", "variants", "checks", "guest", "knobs")
 SOURCE_KINDS = ("debian", "git", "tarball")
 DEFAULT_FRAGMENTS = ("virt", "thp", "swap", "debug-locking")
 # what a guest on a root disk needs (ext4, systemd): added for disk boots (kharness boot --rootfs)
@@ -73,7 +78,8 @@ class Config:
     archs: tuple[str, ...]
     variants: tuple[str, ...]
     checks: tuple[str, ...] = ()           # build checks `kharness check` / `run` perform
-    sections: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    guest: GuestSettings = field(default_factory=GuestSettings)  # `guest:` (harness.guestcfg)
+    knobsets: tuple[KnobSet, ...] = ()      # the `knobs:` section; () when there is none
 
     @property
     def base_dir(self) -> Path:
@@ -109,13 +115,16 @@ def load(path: str | Path) -> Config:
 def from_dict(data: Any, path: Path) -> Config:
     if not isinstance(data, dict):
         raise _err(path, "(top level)", "must be a mapping", "see examples/quickstart.yaml")
-    unknown = sorted(set(data) - set(TOP_KEYS))
+    unknown = sorted(set(map(str, data)) - set(TOP_KEYS))
     if unknown:
-        raise _err(path, unknown[0], "unknown key", f"allowed: {', '.join(TOP_KEYS)}")
+        raise _err(path, unknown[0], "unknown key",
+                   f"remove it; allowed: {', '.join(TOP_KEYS)}")
     kernel = data.get("kernel")
     if not isinstance(kernel, dict):
         raise _err(path, "kernel", "missing or not a mapping", "add kernel: {source: ...}")
     series = _series(data.get("series"), path)
+    archs = tuple(archmod.get(a).name for a in _str_list(data.get("archs", ["x86_64"]), path,
+                                                         "archs"))
     cfg = Config(
         path=path, name=str(data.get("name") or path.stem),
         source=_source(kernel.get("source"), path),
@@ -123,13 +132,12 @@ def from_dict(data: Any, path: Path) -> Config:
                             "kernel.fragments"),
         options=_options(kernel.get("options", []), path, "kernel.options"),
         series=series,
-        archs=tuple(archmod.get(a).name for a in _str_list(
-            data.get("archs", ["x86_64"]), path, "archs")),
+        archs=archs,
         variants=_str_list(data.get("variants", ["baseline", "patched"] if series
                                     else ["baseline"]), path, "variants"),
         checks=_checks(data.get("checks", "default"), path) if series else (),
-        sections={k: data[k] for k in ("guest", "knobs", "tests", "run", "bisect", "history")
-                  if k in data},
+        guest=guestcfg.parse(data.get("guest"), str(path)),
+        knobsets=_knobsets(data.get("knobs"), path, archs),
     )
     extra = sorted(set(kernel) - {"source", "fragments", "options"})
     if extra:
@@ -137,6 +145,15 @@ def from_dict(data: Any, path: Path) -> Config:
     for v in cfg.variants:
         parse_variant(v, cfg)
     return cfg
+
+
+def _knobsets(value: Any, path: Path, archs: tuple[str, ...]) -> tuple[KnobSet, ...]:
+    """The knob sets; max_ptes_* bounded by the largest HPAGE_PMD_NR - 1 of the archs (the
+    guest's own page size, hence its exact limit, is known only after boot)."""
+    if not value:
+        return ()
+    limit = max((archmod.get(a).max_ptes_limit for a in archs), default=None)
+    return tuple(knobsmod.parse_knobsets(value, str(path), limit))
 
 
 def _checks(value: Any, path: Path) -> tuple[str, ...]:

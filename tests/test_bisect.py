@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import itertools
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,9 @@ from typing import Any
 import pytest
 
 from harness.campaign import bisect as bis
+from harness.cli import bisect as bisectcli
 from harness.errors import UserError
+from harness.kernel.build import BuildFailed
 from harness.results.journal import Journal
 
 VERSIONS = [(f"v{i}", f"v{i}") for i in range(1, 9)]
@@ -114,3 +117,86 @@ def test_fail_fast_follows_the_predicate() -> None:
     assert fail_fast_args(bis.Predicate(title="WARNING in x"), True) == []   # title needs the end
     assert fail_fast_args(bis.Predicate(lockup=True), True) == []   # outcome must be lockup
     assert fail_fast_args(bis.Predicate(kind="rcu"), False) == []            # --no-fail-fast
+
+
+# ---------------------------------------------- a version that does not build
+
+class Unbuildable(Scripted):
+    """v3 does not compile: the real step runner's answer under each --build-fail policy."""
+
+    def __init__(self, first_bad: int, policy: str) -> None:
+        super().__init__(first_bad)
+        self.policy = policy
+
+    def __call__(self, variant: str, attempt: int) -> bis.RunOutcome:
+        if variant == "v3":
+            self.calls.append(variant)
+            return bisectcli.build_failed(variant, BuildFailed("make failed", "mm/x.c:1: error"),
+                                          self.policy)
+        return super().__call__(variant, attempt)
+
+
+def test_build_failure_is_skipped_once_never_retried(tmp_path: Path) -> None:
+    """v2 good, v3 untestable, v4 bad: like git bisect, the culprit is v3 or v4."""
+    run = Unbuildable(first_bad=4, policy="skip")
+    res = bis.Bisector("versions", VERSIONS, run, Journal(tmp_path / "b.jsonl"), retries=2).run()
+    assert run.calls.count("v3") == 1 and res.skipped == ["v3"]
+    assert res.first_bad is None and res.last_good is not None and res.last_good.label == "v2"
+
+
+def test_build_failure_counts_as_bad_when_asked(tmp_path: Path) -> None:
+    """The same history as above: with --build-fail bad, v3 is the first bad version."""
+    run = Unbuildable(first_bad=4, policy="bad")
+    res = bis.Bisector("versions", VERSIONS, run, Journal(tmp_path / "b.jsonl"), retries=2).run()
+    assert run.calls.count("v3") == 1 and res.skipped == []
+    assert res.first_bad is not None and res.first_bad.label == "v3"
+    assert res.first_bad.runs[0].evidence == ("v3 does not build: make failed",)
+
+
+def test_an_unbuildable_good_endpoint_says_so(tmp_path: Path) -> None:
+    with pytest.raises(UserError) as e:
+        bis.Bisector("versions", VERSIONS[2:], Unbuildable(first_bad=6, policy="skip"),
+                     Journal(tmp_path / "b.jsonl")).run()
+    assert e.value.one_line() == ("bisect versions: the good endpoint v3 is skip: v3 does not "
+                                  "build: make failed (fix: choose an earlier good endpoint)")
+
+
+@pytest.mark.parametrize("policy", ["skip", "bad"])
+def test_pytest_step_maps_build_failed_to_the_policy(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     policy: str) -> None:
+    """The real step runner: BuildFailed is the user's choice, never "infra"."""
+    from harness import config
+    from harness.kernel import build
+    from harness.sources import tree
+
+    def fail(*a: object, **k: object) -> None:
+        raise BuildFailed("make failed for x86_64 v1", "mm/khugepaged.c:9: error: x")
+    monkeypatch.setattr(tree, "resolve", lambda spec: None)
+    monkeypatch.setattr(build, "request_for", lambda *a, **k: None)
+    monkeypatch.setattr(build, "build", fail)
+    cfg = config.load(Path(__file__).parent.parent / "examples" / "bisect-demo.yaml")
+    args = argparse.Namespace(
+        arch="x86_64", build_fail=policy, keyword=None, knobs=None, test=[], fail_fast=True)
+    step = bisectcli.PytestStep(cfg, args, tmp_path, bis.Predicate())
+    out = step("v1", 0)
+    assert out.verdict == policy and out.evidence == (
+        "v1 does not build: make failed for x86_64 v1",)
+    assert not (tmp_path / "steps").exists()                # no pytest ran
+
+
+def test_build_fail_option_defaults_to_skip() -> None:
+    from harness.cli import main as cli
+    parser = cli.build_parser()
+    assert parser.parse_args(["bisect", "c.yaml"]).build_fail == "skip"
+    assert parser.parse_args(["bisect", "c.yaml", "--build-fail", "bad"]).build_fail == "bad"
+
+
+def test_an_unbuildable_bad_endpoint_points_at_build_fail(tmp_path: Path) -> None:
+    with pytest.raises(UserError) as e:
+        bis.Bisector("versions", VERSIONS[:3], Unbuildable(first_bad=99, policy="skip"),
+                     Journal(tmp_path / "b.jsonl")).run()
+    assert e.value.one_line() == (
+        "bisect versions: the bad endpoint v3 is skip: v3 does not build: make failed (fix: "
+        "choose another bad endpoint (--build-fail bad counts a version that does not build "
+        "as bad))")

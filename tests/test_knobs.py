@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.errors import KernelFailure, UserError
+from harness.errors import InfrastructureError, KernelFailure, UserError
 from harness.guest import knobs
 from harness.guest import sysfs as thpsysfs
 from harness.guest.knobs import KnobSet, boot_cmdline, expand_matrix, parse_knobsets
@@ -277,6 +277,21 @@ def test_kernel_rejection_is_user_error_and_rolls_back(guest: FakeGuest) -> None
         ThpKnobs(guest).apply(ks)
     assert ("khugepaged/max_ptes_none", "0") in guest.writes    # written, then rolled back
     assert guest.tree() == original
+
+
+@pytest.mark.parametrize("error", [InfrastructureError("ssh: connection lost"),
+                                   KernelFailure("guest crashed"), TypeError("a harness bug")])
+def test_only_a_refused_value_becomes_a_user_error(guest: FakeGuest,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  error: Exception) -> None:
+    """The rig breaking, the guest dying or a bug in the harness keeps its own type: none
+    of them is the user's knob value."""
+    def broken(path: str, value: str) -> None:
+        raise error
+    monkeypatch.setattr(guest, "write_sysfs", broken)
+    with pytest.raises(type(error)) as e:
+        ThpKnobs(guest).apply(KnobSet(pages_to_scan=100))
+    assert e.value is error
 
 
 def test_value_that_does_not_stick_is_a_finding(guest: FakeGuest) -> None:

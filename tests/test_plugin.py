@@ -230,6 +230,21 @@ def test_bad_config_file_is_a_usage_error_naming_the_option(kp: pytest.Pytester)
     assert "--kharness-config" in res.stderr.str()
 
 
+@pytest.mark.parametrize("body, needle", [
+    ("knobs: [{sizes: [3K]}]\n", "knobs[0].sizes[0]: THP size '3K' is not a power of two"),
+    ("knobs: {max_ptes_none: [9999]}\n", "max_ptes_none=9999 is above 8191"),
+    ("guest: {mem: lots, cpus: -3}\n", "guest mem 'lots' is not a memory size"),
+    ("tests: [a.py]\n", "tests: unknown key"),
+])
+def test_the_plugin_validates_the_config_as_kharness_does(kp: pytest.Pytester, body: str,
+                                                           needle: str) -> None:
+    """The same one validation as `kharness plan`/`run`: a usage error before collection."""
+    kp.makefile(".yaml", bad=CONFIG + body)
+    res = kp.runpytest("--kharness-config", str(kp.path / "bad.yaml"))
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    assert needle in res.stderr.str(), res.stderr.str()
+
+
 def test_knob_selection_by_glob_and_ids(kp: pytest.Pytester) -> None:
     kp.makepyfile("def test_k(kh_target, knobset):\n    assert knobset.name\n")
     out = kp.runpytest("--collect-only", "-q", "--kharness-arch", "x86_64",

@@ -105,3 +105,21 @@ def test_killed_run_resumes_without_redoing_cells(tmp_path: Path) -> None:
     time.sleep(1)
     ps = subprocess.run(["pgrep", "-f", str(out)], capture_output=True, check=False)
     assert ps.returncode == 1, "a pytest/QEMU from the killed run survived"
+
+
+def test_a_cell_that_errors_exits_2_saying_why(tmp_path: Path) -> None:
+    """A selection whose only test errors in setup (the rig, not the kernel): no verdict can
+    be given, so exit 2 with the cell and pytest's error on the last line (the cached
+    quickstart baseline; no guest boots)."""
+    test = tmp_path / "test_broken.py"
+    test.write_text("import pytest\n\n\n@pytest.fixture\ndef rig() -> None:\n"
+                    "    raise RuntimeError('the rig broke before the test')\n\n\n"
+                    "def test_needs_rig(rig: None) -> None:\n    pass\n")
+    out = tmp_path / "run"
+    proc = kharness("run", "examples/quickstart.yaml", "--arch", "x86_64", "--variant",
+                    "baseline", "--tests", str(test), "--out", str(out))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith("kharness: run incomplete: 1 problem(s): x86_64/baseline: "), last
+    assert "RuntimeError: the rig broke before the test" in last
+    assert str(out / "cells" / "x86_64-baseline" / "pytest.log") in last

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
 
 from harness.splats import guard as splatguard
 from harness.splats.model import Splat
@@ -44,3 +47,16 @@ def test_console_slice_reads_from_the_offset(tmp_path: Path) -> None:
         console_path = log
         scale = 1.0
     assert splatguard.console_slice(Machine(), 7, "t::x", healthy=False) == "\\xffafter\n"
+
+
+def test_a_symbolisation_failure_is_logged_and_the_splats_stand(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A vmlinux that cannot be read (here: missing) costs the file:line, not the splat, and
+    says so in the log."""
+    kernel = SimpleNamespace(vmlinux=tmp_path / "vmlinux")
+    text = (LOGS / "arm64-swapops-bug.log").read_text()
+    found = splatguard.test_splats(text, "t::x", kernel=kernel, arch="arm64")
+    assert [s.title for s in found] == [s.title for s in _splats("arm64-swapops-bug.log")]
+    assert found and all(f.source is None for s in found for f in s.frames)
+    assert f"t::x: {len(found)} splat(s) not symbolised against {tmp_path / 'vmlinux'}" \
+        in caplog.text

@@ -8,7 +8,9 @@ The predicate is a pytest selection from guest_tests under one arch (and knob se
 optionally narrowed by a splat matcher (kind and/or title regex) or "the guest locked up".
 
 Flaky bugs: each step runs K times; a step is bad if any run matches, good only if all K
-pass. Infrastructure trouble is never counted: retried, then the step is "skip". Endpoints
+pass. Infrastructure trouble is never counted: retried, then the step is "skip". A version
+that does not build is a finding about that version, never retried: the runner reports it
+as "skip" (untestable, git bisect's exit 125) or "bad", as the user chose (--build-fail). Endpoints
 are verified before any culprit is named. Every step lands in bisect.jsonl as it finishes,
 so an interrupted bisect resumes where it stopped.
 """
@@ -66,7 +68,7 @@ class Predicate:
 
 @dataclass(frozen=True)
 class RunOutcome:
-    verdict: str                     # bad | good | infra | empty
+    verdict: str                     # bad | good | skip (untestable) | infra | empty
     evidence: tuple[str, ...] = ()
     detail: str = ""                 # console/log path, build info
 
@@ -109,6 +111,7 @@ class Bisector:
         self.mode, self.candidates = mode, list(candidates)
         self.runner, self.journal = runner, journal
         self.runs, self.retries, self.reproducer = max(1, runs), retries, reproducer
+        journal.drop_torn_tail()
         self.done = {r["label"]: r for r in journal.records("step")}
         self.steps: list[StepResult] = []
 
@@ -125,7 +128,7 @@ class Bisector:
         for k in range(runs or self.runs):
             out = self._one_run(variant, k)
             result.runs.append(out)
-            if out.verdict in ("infra", "empty"):
+            if out.verdict in ("infra", "empty", "skip"):
                 result.verdict = "skip"
                 break
             if out.verdict == "bad":
@@ -161,12 +164,14 @@ class Bisector:
         good = self.step(lo, stop_on_bad=True)
         if good.verdict != "good":
             raise UserError(f"bisect {self.mode}: the good endpoint {good.label} is {good.verdict}",
-                            "it must pass all runs", "choose an earlier good endpoint")
+                            _why(good, "it must pass all runs"), "choose an earlier good endpoint")
         bad = self.step(hi, runs=self.runs)
         if bad.verdict != "bad":
             raise UserError(f"bisect {self.mode}: the bad endpoint {bad.label} is {bad.verdict}",
-                            f"no run matched in {len(bad.runs)}", "raise --runs or check the "
-                            "predicate")
+                            _why(bad, f"no run matched in {len(bad.runs)}"),
+                            "choose another bad endpoint (--build-fail bad counts a version "
+                            "that does not build as bad)" if bad.verdict == "skip" else
+                            "raise --runs or check the predicate")
         skipped: list[str] = []
         while hi - lo > 1:
             mid = self._pick(lo, hi, skipped)
@@ -199,6 +204,15 @@ class Bisector:
         return BisectResult(self.mode, first_bad, by_label.get(self.candidates[lo][0]),
                             self.steps, confidence, p_hat, skipped,
                             self.reproducer(self.candidates[hi][1]))
+
+
+def _why(step: StepResult, default: str) -> str:
+    """An endpoint's problem: what a skipped run said (e.g. "v1 does not build: ..")."""
+    if step.verdict == "skip":
+        said = [e for o in step.runs for e in o.evidence] or [o.detail for o in step.runs
+                                                             if o.detail]
+        return said[0] if said else "untestable"
+    return default
 
 
 def candidates_versions(cfg: Any, good: str | None, bad: str | None) -> list[tuple[str, str]]:

@@ -139,16 +139,11 @@ def _series(info: RunInfo, variant: str, dest: Path) -> int | None:
 
 def _knobset(info: RunInfo, f: Finding) -> dict[str, Any] | None:
     """The settings of the record's knob set, from the run's config (`knobs:` section)."""
-    from harness.errors import KharnessError
     from harness.guest import knobs
     cfg, name = info.config(), f.record.get("knobset")
     if cfg is None or not name:
         return None
-    try:
-        sets = knobs.parse_knobsets(cfg.sections.get("knobs"), str(cfg.path))
-    except KharnessError:
-        return None
-    return next((knobs.describe(ks) for ks in sets if ks.name == name), None)
+    return next((knobs.describe(ks) for ks in cfg.knobsets if ks.name == name), None)
 
 
 def _kernel_config(info: RunInfo, cell: str, dest: Path) -> bool:

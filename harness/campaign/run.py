@@ -30,6 +30,7 @@ from harness.checks.runner import CheckOptions, run_checks
 from harness.errors import InfrastructureError, UserError
 from harness.kernel import build
 from harness.results.journal import Journal
+from harness.results.records import BuildInfo, CellRecord, CellStatus
 from harness.sources import tree as source
 from harness.util import cmdline, stable_hash, write_json
 
@@ -89,6 +90,7 @@ def run(opts: RunOptions) -> dict[str, Any]:
     cells = cells_for(cfg, opts)
     opts.out.mkdir(parents=True, exist_ok=True)
     journal = Journal(opts.out / "results.jsonl")
+    journal.drop_torn_tail()              # a resumed run appends after whole lines only
     done = {r["cell"] for r in journal.records("cell")
             if r.get("status") in ("done", "build-failed")}
     if done and not opts.resume:
@@ -170,9 +172,8 @@ def _build_cells(cfg: config.Config, cells: list[Cell],
             out[cell] = build.build(req)
         except build.BuildFailed as e:
             log.error("[%s] %s", cell.name, e.one_line())
-            journal.append({"type": "cell", "cell": cell.name, "arch": cell.arch,
-                            "variant": cell.variant, "status": "build-failed",
-                            "message": e.one_line()})
+            journal.append(CellRecord(cell.name, cell.arch, cell.variant,
+                                      CellStatus.BUILD_FAILED, message=e.one_line()).to_json())
     return out
 
 
@@ -183,13 +184,12 @@ def _test_cells(cfg: config.Config, cells: list[Cell], built: dict[Cell, build.B
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         for cell, rc, secs in pool.map(lambda c: _test_cell(cfg, c, opts), cells):
             b = built[cell]
-            journal.append({"type": "cell", "cell": cell.name, "arch": cell.arch,
-                            "variant": cell.variant, "status": "done" if rc in (0, 1) else "infra",
-                            "pytest_exit": rc, "seconds": secs,
-                            "build": {"dir": str(b.dir), "cached": b.cached,
-                                      "seconds": b.seconds},
-                            "reproduce": pytestcmd.reproduce(pytest_call(
-                                cfg, cell, opts, opts.out / "cells" / cell.slug))})
+            journal.append(CellRecord(
+                cell.name, cell.arch, cell.variant,
+                CellStatus.DONE if rc in (0, 1) else CellStatus.INFRA, pytest_exit=rc,
+                seconds=secs, build=BuildInfo(str(b.dir), b.cached, b.seconds),
+                reproduce=pytestcmd.reproduce(pytest_call(
+                    cfg, cell, opts, opts.out / "cells" / cell.slug))).to_json())
 
 
 def _test_cell(cfg: config.Config, cell: Cell, opts: RunOptions) -> tuple[Cell, int, float]:

@@ -49,6 +49,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     opts = CheckOptions(checks=checks, versions=tuple(args.version), archs=tuple(args.arch))
     out = Path(args.out or f"runs/{cfg.name}-check-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
     journal = Journal(out / "results.jsonl")
+    journal.drop_torn_tail()
     write_json(out / "run.json", {"type": "check", "name": cfg.name, "config": str(cfg.path),
                                   "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                   "source": {"kind": cfg.source.kind,

@@ -42,6 +42,9 @@ def add_cli(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    "(gcc, clang, sparse, kernel-doc, bisectability) finds something the good "
                    "endpoint does not have (no boot)")
     b.add_argument("--runs", type=int, default=1, help="runs per step (flaky bugs)")
+    b.add_argument("--build-fail", choices=("skip", "bad"), default="skip",
+                   help="a version that does not build: skip it (untestable, like git "
+                   "bisect's exit 125; default) or count it as bad; never retried")
     b.add_argument("--no-fail-fast", dest="fail_fast", action="store_false",
                    help="let a test run to its end after a matching splat (default: stop the "
                    "guest at the first splat the predicate matches)")
@@ -78,7 +81,7 @@ class PytestStep:
             b = build.build(build.request_for(self.cfg, self.cfg.variant(variant), self.args.arch,
                                               src=self.src))
         except build.BuildFailed as e:
-            return bis.RunOutcome("infra", (), f"build failed: {e.what}")
+            return build_failed(variant, e, getattr(self.args, "build_fail", "skip"))
         log.info("  %s: kernel %s (%s)", variant, "cached" if b.cached else "built",
                  f"{b.seconds:.0f}s")
         stepdir.mkdir(parents=True, exist_ok=True)
@@ -112,6 +115,14 @@ class CheckStep:
     def reproducer(self, variant: str) -> str:
         return cmdline(["kharness", "check", str(self.cfg.path), "--arch", self.arch,
                         "--check", self.check])
+
+
+def build_failed(variant: str, e: build.BuildFailed, policy: str) -> bis.RunOutcome:
+    """A version that does not build is a finding about it: "skip" or "bad" (--build-fail),
+    never "infra" (the bisector would retry it, and a rebuild fails the same way)."""
+    log.warning("  %s does not build: %s", variant, e.one_line())
+    return bis.RunOutcome("bad" if policy == "bad" else "skip",
+                          (f"{variant} does not build: {e.what}",), e.one_line())
 
 
 def fail_fast_args(predicate: bis.Predicate, enabled: bool) -> list[str]:

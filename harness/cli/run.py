@@ -20,6 +20,7 @@ from harness.checks import summary as checksummary
 from harness.checks.model import CHECKS
 from harness.report import html as report
 from harness.results import journal as results
+from harness.results import records as records_
 from harness.results import summary, verdict
 
 if TYPE_CHECKING:
@@ -115,22 +116,41 @@ def finish(out: Path, history: HistoryOptions | None = None) -> int:
     print()
     for p in report.write_all(out, records, groups, trend=trend):
         print(f"wrote {p}")
-    rc = _exit_code(records, groups)
+    problems = summary.incomplete(records, lambda cell: _log_reason(out, cell))
+    rc = _exit_code(records, groups, problems)
     check_rc = checksummary.exit_code(checks)
     rc = 1 if 1 in (rc, check_rc) else max(rc, check_rc)
-    if trend is not None and rc == 0 and any(f.kind in _regression_kinds() for f in trend.flags):
+    if trend is not None and rc != 1 and any(f.kind in _regression_kinds() for f in trend.flags):
         rc = 1
+    if problems:            # the last line says why the run is incomplete (exit 2 alone)
+        print(summary.incomplete_line(problems))
+    elif rc == 2:
+        print("kharness: run incomplete: a build check could not run (see the checks above)")
     return rc
 
 
-def _exit_code(records: list[dict[str, Any]], groups: list[verdict.GroupVerdict]) -> int:
-    tests = [r for r in records if r.get("type") == "test"]
-    cells = [r for r in records if r.get("type") == "cell"]
-    if any(c.get("status") == "infra" for c in cells) and not tests:
-        return 2
-    findings = any(r.get("outcome") in results.FINDINGS and r.get("variant") != "baseline"
-                   for r in tests) or any(c.get("status") == "build-failed" for c in cells)
-    return 1 if verdict.any_regression(groups) or findings else 0
+def _exit_code(records: list[dict[str, Any]], groups: list[verdict.GroupVerdict],
+               problems: list[str]) -> int:
+    """1: a finding (a regression, a kernel failure on a non-baseline variant, a series that
+    does not build) even if other cells could not run; else 2 when a cell or test ended in
+    error/infra (`problems`); else 0."""
+    findings = any(t.outcome.is_finding and t.variant != "baseline"
+                   for t in records_.tests(records)) or any(
+        c.status is records_.CellStatus.BUILD_FAILED for c in records_.cells(records).values())
+    if verdict.any_regression(groups) or findings:
+        return 1
+    return 2 if problems else 0
+
+
+def _log_reason(out: Path, cell: str) -> str:
+    """The error pytest printed for a cell (its pytest.log's last ERROR line), and where."""
+    log = out / "cells" / cell.replace("/", "-").replace(":", "_") / "pytest.log"
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    errors = [ln.strip() for ln in lines if ln.startswith(("ERROR", "E "))]
+    return (f"{errors[-1][:200]} " if errors else "") + f"(see {log})"
 
 
 def _variants(records: list[dict[str, object]]) -> list[str]:

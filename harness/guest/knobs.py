@@ -66,6 +66,7 @@ PATHS = {"use_zero_page": "use_zero_page", "shrink_underused": "shrink_underused
 SIZE_RE = re.compile(r"^(\d+)\s*([KMG])(?:i?B)?$", re.IGNORECASE)
 BRACKET_RE = re.compile(r"\[([^\]]+)\]")
 SizeSpec = tuple[tuple[str, str], ...]          # ((label, policy), ...)
+SIZE_FIX = "write a power of two from 8K up to the PMD size (16K, 64K, 2M) or PMD"
 
 
 class CommandResultLike(Protocol):
@@ -138,10 +139,12 @@ def parse_size_kb(text: str, where: str) -> int | None:
         return None
     m = SIZE_RE.match(text.strip())
     if not m:
-        raise UserError(f"{where}: bad THP size {text!r}", "expected e.g. 64K, 2M or PMD")
+        raise UserError(f"{where}: bad THP size {text!r}", "expected e.g. 64K, 2M or PMD",
+                        SIZE_FIX)
     kb = int(m.group(1)) << {"K": 0, "M": 10, "G": 20}[m.group(2).upper()]
     if kb < 8 or kb & (kb - 1):
-        raise UserError(f"{where}: THP size {text!r} is not a power of two >= 8K")
+        raise UserError(f"{where}: THP size {text!r} is not a power of two >= 8K", "",
+                        SIZE_FIX)
     return kb
 
 
@@ -185,7 +188,7 @@ def _check_choice(key: str, value: Any, choices: Sequence[str], where: str) -> s
     return value
 
 
-def _check_int(key: str, value: Any, where: str) -> int | str:
+def _check_int(key: str, value: Any, where: str, ptes_limit: int | None) -> int | str:
     if key in FLAGS:
         if isinstance(value, bool):
             return int(value)
@@ -199,10 +202,14 @@ def _check_int(key: str, value: Any, where: str) -> int | str:
                         "max_ptes_* also accept 'max'" if key in PTES else "")
     if key == "pages_to_scan" and value == 0:
         raise UserError(f"{where}: pages_to_scan must be >= 1")
+    if key in PTES and ptes_limit is not None and value > ptes_limit:
+        raise UserError(f"{where}: {key}={value} is above {ptes_limit}",
+                        "the largest HPAGE_PMD_NR - 1 the config's archs allow",
+                        "use a value up to it, or 'max' for HPAGE_PMD_NR - 1 of the guest")
     return value
 
 
-def _check_value(key: str, value: Any, where: str) -> Any:
+def _check_value(key: str, value: Any, where: str, ptes_limit: int | None = None) -> Any:
     if key in ("sizes", "shmem_sizes"):
         items = _size_items(value, where)
         kind = "size" if key == "sizes" else "shmem_size"
@@ -213,7 +220,7 @@ def _check_value(key: str, value: Any, where: str) -> Any:
         return _check_choice(key, value, CHOICES["size"], where)
     if key in CHOICES:
         return _check_choice(key, value, CHOICES[key], where)
-    return _check_int(key, value, where)
+    return _check_int(key, value, where, ptes_limit)
 
 
 def _token(key: str, value: Any) -> str:
@@ -227,8 +234,10 @@ def _token(key: str, value: Any) -> str:
 # ---------------------------------------------------------------- YAML
 
 def expand_matrix(spec: Mapping[str, Any], source: str = "<knobs>",
-                  where: str = "knobs") -> list[KnobSet]:
-    """Expand one mapping into knob sets (lists are axes, scalars fixed)."""
+                  where: str = "knobs", ptes_limit: int | None = None) -> list[KnobSet]:
+    """Expand one mapping into knob sets (lists are axes, scalars fixed).
+
+    ptes_limit: the largest max_ptes_* accepted (None: checked in the guest only)."""
     if not isinstance(spec, Mapping):
         raise UserError(f"{source}: {where} must be a mapping of knob: value(s)")
     unknown = sorted(set(spec) - set(AXES) - {"name"})
@@ -243,10 +252,10 @@ def expand_matrix(spec: Mapping[str, Any], source: str = "<knobs>",
         if isinstance(raw, list):
             if not raw:
                 raise UserError(f"{source}: {where}.{key} is an empty list")
-            axes.append((key, [_check_value(key, v, f"{source}: {where}.{key}[{i}]")
+            axes.append((key, [_check_value(key, v, f"{source}: {where}.{key}[{i}]", ptes_limit)
                                for i, v in enumerate(raw)]))
         else:
-            fixed[key] = _check_value(key, raw, f"{source}: {where}.{key}")
+            fixed[key] = _check_value(key, raw, f"{source}: {where}.{key}", ptes_limit)
     if ("sizes" in fixed or any(k == "sizes" for k, _ in axes)) and "other_sizes" not in spec:
         fixed["other_sizes"] = "never"
     out = []
@@ -258,7 +267,7 @@ def expand_matrix(spec: Mapping[str, Any], source: str = "<knobs>",
     return out
 
 
-def parse_knobsets(yaml_obj: Any, source: str) -> list[KnobSet]:
+def parse_knobsets(yaml_obj: Any, source: str, ptes_limit: int | None = None) -> list[KnobSet]:
     """The ``knobs`` section: a mapping or a list of mappings -> uniquely named sets."""
     if yaml_obj is None:
         return [KnobSet()]
@@ -266,7 +275,7 @@ def parse_knobsets(yaml_obj: Any, source: str) -> list[KnobSet]:
     sets: list[KnobSet] = []
     for i, spec in enumerate(specs):
         where = f"knobs[{i}]" if isinstance(yaml_obj, list) else "knobs"
-        sets += expand_matrix(spec, source, where)
+        sets += expand_matrix(spec, source, where, ptes_limit)
     seen: set[str] = set()
     for ks in sets:
         if ks.name in seen:

@@ -204,8 +204,11 @@ class ThpKnobs:
             self._write_all(write_plan(before, wanted), ks.name)
             self._verify(wanted, ks.name)
         except BaseException:
-            with contextlib.suppress(Exception):
+            try:
                 self.restore(snap)      # undo a half-applied set; report the first error
+            except Exception as e:  # noqa: BLE001 - the first error is the one to report
+                log.warning("knobs: undoing %r after a failed apply also failed: %s",
+                            ks.name, e)
             raise
         return snap
 
@@ -222,11 +225,10 @@ class ThpKnobs:
             log.debug("knobs[%s]: %s/%s <- %s", label, THP_ROOT, path, value)
             try:
                 self.guest.write_sysfs(f"{THP_ROOT}/{path}", value)
-            except (InfrastructureError, KernelFailure):
-                raise                   # the rig broke, or the guest crashed: not our call
-            except Exception as e:      # the guest refused the value (EINVAL, EBUSY ...)
-                raise UserError(f"knobs {label!r}: writing {value!r} to {THP_ROOT}/{path} "
-                                "failed", str(e)) from e
+            except (UserError, OSError) as e:   # the guest refused it (EINVAL, EBUSY ...);
+                raise UserError(                # the rig or the kernel failing is not ours
+                    f"knobs {label!r}: writing {value!r} to {THP_ROOT}/{path} failed",
+                    str(e)) from e
 
     def _write_batch(self, plan: Sequence[tuple[str, str]], label: str) -> None:
         if not plan:

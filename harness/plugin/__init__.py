@@ -36,9 +36,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness.errors import InfrastructureError, KharnessError
+from harness.errors import HarnessBug, InfrastructureError, KharnessError
 
 if TYPE_CHECKING:      # the plugin loads in every pytest run: the heavy modules load lazily
+    from harness.config import Config
+    from harness.guest.knobs import KnobSet
     from harness.guest.ssh import Guest
     from harness.guest.support import Kh
     from harness.guest.sysfs import ThpKnobs
@@ -112,8 +114,8 @@ def pytest_configure(config: pytest.Config) -> None:
 class KharnessState:
     """Per-session state: the loaded config, targets, booted VMs."""
 
-    def __init__(self, pconfig: pytest.Config, cfg: Any, targets: list[Target],
-                 knobsets: list[Any], scope: str, journal: Path | None, workdir: Path,
+    def __init__(self, pconfig: pytest.Config, cfg: Config | None, targets: list[Target],
+                 knobsets: list[KnobSet], scope: str, journal: Path | None, workdir: Path,
                  fail_fast: frozenset[str] | None = None) -> None:
         self.pconfig, self.cfg, self.targets, self.knobsets = pconfig, cfg, targets, knobsets
         self.scope, self.workdir = scope, workdir
@@ -145,18 +147,24 @@ class KharnessState:
             names, kwhere = _opt(pconfig, "knobs")
             knobsets = _knobsets(cfg, names, kwhere)
             fail_fast = _fail_fast(*_opt(pconfig, "fail_fast"))
-            from harness import guestcfg
-            guestcfg.parse(cfg.sections.get("guest"), str(cfg.path))    # bad values: now
         except KharnessError as e:
             raise pytest.UsageError(f"kharness ({where}): {e.one_line()}") from None
         return cls(pconfig, cfg, targets, knobsets, scope or "session",
                    Path(journal) if journal else None, workdir, fail_fast)
 
+    @property
+    def config(self) -> Config:
+        """The loaded config (fixtures that need it skip first when there is none)."""
+        if self.cfg is None:
+            raise HarnessBug("no kharness config loaded", "", "check _state() ran first")
+        return self.cfg
+
     # --- kernels and VMs
     def kernel(self, target: Target) -> BuildResult:
         if target not in self.kernels:
             from harness.kernel import build
-            req = build.request_for(self.cfg, self.cfg.variant(target.variant), target.arch)
+            cfg = self.config
+            req = build.request_for(cfg, cfg.variant(target.variant), target.arch)
             self.kernels[target] = build.build(req)
         return self.kernels[target]
 
@@ -169,7 +177,7 @@ class KharnessState:
             from harness.machine.vm import VM
             from harness.splats.parse import start_kind
             self.counter += 1
-            g = self.guest_settings()
+            g = self.config.guest
             current = VM(self.kernel(target).image, target.arch,
                          workdir=self.workdir / f"{target.id.replace(':', '_')}-vm{self.counter}",
                          name=f"{target.id}-{self.counter}", mem=g.mem, cpus=g.cpus,
@@ -179,12 +187,6 @@ class KharnessState:
             current.start()
             self.vms[target] = current
         return current
-
-    def guest_settings(self) -> Any:
-        """The config's validated `guest:` section (harness.guestcfg)."""
-        from harness import guestcfg
-        section = self.cfg.sections.get("guest") if self.cfg else None
-        return guestcfg.parse(section, str(self.cfg.path) if self.cfg else "config")
 
     def drop(self, target: Target) -> None:
         vm = self.vms.pop(target, None)
@@ -204,7 +206,7 @@ def _rel(pconfig: pytest.Config, path: str) -> str:
     return str(p if p.is_absolute() or p.exists() else Path(pconfig.rootpath) / p)
 
 
-def _targets(cfg: Any, archs: Any, awhere: str, variants: Any, vwhere: str) -> list[Target]:
+def _targets(cfg: Config, archs: Any, awhere: str, variants: Any, vwhere: str) -> list[Target]:
     from harness import arch as archmod
     from harness.errors import UserError
     out = []
@@ -221,11 +223,9 @@ def _targets(cfg: Any, archs: Any, awhere: str, variants: Any, vwhere: str) -> l
     return out
 
 
-def _knobsets(cfg: Any, names: Any, where: str) -> list[Any]:
+def _knobsets(cfg: Config, names: Any, where: str) -> list[KnobSet]:
     from harness.errors import UserError
-    from harness.guest import knobs
-    spec = cfg.sections.get("knobs")
-    sets = list(knobs.parse_knobsets(spec, str(cfg.path))) if spec else []
+    sets = list(cfg.knobsets)
     if names:
         chosen = [k for k in sets if any(fnmatch.fnmatch(k.name, n) for n in names)]
         if not chosen:
@@ -274,7 +274,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         targets = st.targets or [Target("none", "none")]
         metafunc.parametrize("kh_target", targets, ids=[t.id for t in targets], scope="session")
     if "knobset" in metafunc.fixturenames:
-        sets = st.knobsets or [None]
+        sets: list[KnobSet | None] = [*st.knobsets] or [None]
         metafunc.parametrize("knobset", sets, ids=[getattr(k, "name", "default") for k in sets])
 
 
@@ -498,22 +498,22 @@ def _journal(item: pytest.Item, record: dict[str, Any]) -> None:
     st = item.config.stash.get(_state_key, None)
     if st is None or st.journal is None:
         return
-    from harness.results.journal import worst
+    from harness.results.records import Outcome, TestRecord, worst
     phases = record.pop("_phases", {})
     cs = getattr(item, "callspec", None)
     target = cs.params.get("kh_target") if cs is not None else None
     knob = cs.params.get("knobset") if cs is not None else None
     if not isinstance(target, Target):
         return
-    outcome = worst(phases.values()) if phases else "error"
+    outcome = worst(phases.values())
     if set(phases.values()) == {"passed"}:
-        outcome = "passed"
+        outcome = Outcome.PASSED
     elif "skipped" in phases.values() and set(phases.values()) <= {"passed", "skipped"}:
-        outcome = "skipped"             # skipped in setup or in the test body
+        outcome = Outcome.SKIPPED       # skipped in setup or in the test body
     excerpt = record.pop("console_excerpt", None)
-    if excerpt and outcome not in ("passed", "skipped"):
+    if excerpt and outcome not in (Outcome.PASSED, Outcome.SKIPPED):
         record["console"] = excerpt[-4000:]
-    st.journal.append({"type": "test", "cell": f"{target.arch}/{target.variant}",
-                       "arch": target.arch, "variant": target.variant, "nodeid": item.nodeid,
-                       "knobset": getattr(knob, "name", None), "outcome": outcome,
-                       "phases": phases, "time": time.time(), "pid": os.getpid(), **record})
+    extra = {"phases": phases, "time": time.time(), "pid": os.getpid(), **record}
+    st.journal.append(TestRecord(f"{target.arch}/{target.variant}", target.arch, target.variant,
+                                 item.nodeid, getattr(knob, "name", None), outcome,
+                                 extra).to_json())

@@ -7,31 +7,33 @@ so a run killed with -9 keeps everything already finished. Record types:
    "outcome": passed|failed|error|skipped|crash|lockup|timeout|infra, "duration",
    "splats": [{"kind","title","function","line"}], "counters": {order_kB: {stat: delta}},
    "per_scan": [...], "census": {order: pages}, "message", "console"}
-  {"type": "cell", "cell", "arch", "variant", "status": done|failed|infra, "build": {...},
-   "seconds", "reproduce"}
+  {"type": "cell", "cell", "arch", "variant", "status": done|infra|build-failed,
+   "build": {...}, "seconds", "reproduce", "message"}
+Typed views of these: harness.results.records (Outcome, CellRecord, TestRecord).
   {"type": "run", ...metadata}
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-# Higher wins when several results describe one thing (e.g. K runs of a bisect step).
-PRIORITY = {"crash": 7, "lockup": 6, "timeout": 5, "failed": 4, "error": 3, "infra": 2,
-            "passed": 1, "skipped": 0}
-FINDINGS = {"crash", "lockup", "timeout", "failed"}
-INFRA = {"infra", "error"}
+from harness.errors import UserError
+from harness.results.records import Outcome, worst
 
+__all__ = ["FINDINGS", "INFRA", "PRIORITY", "Journal", "Outcome", "latest_tests", "read",
+           "worst"]
 
-def worst(outcomes: Iterable[str]) -> str:
-    items = list(outcomes)
-    if not items:
-        return "error"            # no results is an error, not a pass
-    return max(items, key=lambda o: PRIORITY.get(o, 3))
+log = logging.getLogger("harness")
+
+# Higher wins when several results describe one thing (harness.results.records.Outcome).
+PRIORITY: dict[str, int] = {o.value: o.priority for o in Outcome}
+FINDINGS = frozenset(o.value for o in Outcome if o.is_finding)
+INFRA = frozenset(o.value for o in Outcome if o.is_problem)
 
 
 class Journal:
@@ -53,20 +55,47 @@ class Journal:
     def records(self, type_: str | None = None) -> list[dict[str, Any]]:
         return [r for r in read(self.path) if type_ is None or r.get("type") == type_]
 
+    def drop_torn_tail(self) -> None:
+        """Cut a torn last line (a writer killed mid-line) before appending again, so it
+        does not end up in the middle of the file. Only while no one else appends (a run or
+        bisect resuming, before it starts its cells)."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return
+        if data and not data.endswith(b"\n"):
+            keep = data.rfind(b"\n") + 1
+            log.warning("%s: dropping a torn last line (%d bytes)", self.path, len(data) - keep)
+            os.truncate(self.path, keep)
+
 
 def read(path: Path) -> Iterator[dict[str, Any]]:
-    """Records of a journal; a torn last line (killed mid-write) is ignored."""
+    """Records of a journal. Only a torn last line (a writer killed mid-write: no newline
+    at its end) is ignored; any other line that is not a JSON object is an error naming the
+    file and line."""
     if not path.exists():
         return
-    for line in path.read_text(errors="replace").splitlines():
+    text = path.read_text(errors="replace")
+    lines = text.splitlines()
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
+        torn = number == len(lines) and not text.endswith("\n")
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(obj, dict):
-            yield obj
+        except json.JSONDecodeError as e:
+            if torn:
+                continue
+            why = f"not JSON ({e.msg.removesuffix(' at')}, column {e.colno})"
+            raise _bad_line(path, number, why) from None
+        if not isinstance(obj, dict):
+            raise _bad_line(path, number, f"a JSON {type(obj).__name__}, not a record")
+        yield obj
+
+
+def _bad_line(path: Path, number: int, why: str) -> UserError:
+    return UserError(f"{path}:{number}: not a journal record", why,
+                     "restore the file, or delete that line to keep the other records")
 
 
 def latest_tests(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from harness.results import records as rec
 from harness.results.verdict import GroupVerdict
 from harness.splats.symbolize import culprit_frame
 
@@ -19,7 +21,9 @@ def cell_table(records: list[dict[str, Any]]) -> str:
             per.setdefault(str(r["cell"]), Counter())[str(r["outcome"])] += 1
     if not per:
         return "no test results"
-    kinds = ["passed", "failed", "crash", "lockup", "timeout", "error", "infra", "skipped"]
+    kinds = [o.value for o in (rec.Outcome.PASSED, rec.Outcome.FAILED, rec.Outcome.CRASH,
+                               rec.Outcome.LOCKUP, rec.Outcome.TIMEOUT, rec.Outcome.ERROR,
+                               rec.Outcome.INFRA, rec.Outcome.SKIPPED)]
     head = f"{'cell':24s}" + "".join(f"{k:>9s}" for k in kinds)
     rows = [f"{cell:24s}" + "".join(f"{c.get(k, 0):9d}" for k in kinds)
             for cell, c in sorted(per.items())]
@@ -57,3 +61,49 @@ def _counter_lines(g: GroupVerdict) -> list[str]:
         if cells:
             lines.append(f"   {size:>9s}: " + "  ".join(cells))
     return lines
+
+
+PYTEST_EXITS = {2: "interrupted", 3: "internal error", 4: "usage error",
+                5: "no tests collected"}
+
+
+def _first_line(text: Any, width: int = 160) -> str:
+    lines = [ln.strip() for ln in str(text or "").splitlines() if ln.strip()]
+    line = next((ln for ln in lines if ln.startswith("E ")), lines[-1] if lines else "")
+    return line[:width]
+
+
+def incomplete(records: Iterable[dict[str, Any]],
+               log_reason: Callable[[str], str] = lambda cell: "") -> list[str]:
+    """Why the run could not judge everything: one entry per cell whose pytest did not run
+    to its end, that gave no test results, or whose tests ended in error/infra (the last
+    attempt of each, for a resumed run). `log_reason(cell)` adds the cell log's error."""
+    records = list(records)
+    tests = rec.tests(records)
+    tested = {t.cell for t in tests}
+    out = []
+    for name, c in sorted(rec.cells(records).items()):
+        if c.status is rec.CellStatus.INFRA:
+            rc = c.pytest_exit
+            why = (f"pytest exit {rc} ({PYTEST_EXITS.get(rc, 'failed')})" if rc is not None
+                   else "infrastructure error")
+            out.append(": ".join(p for p in (name, why, log_reason(name)) if p))
+        elif c.status is rec.CellStatus.DONE and name not in tested:
+            out.append(": ".join(p for p in (name, "no test results", log_reason(name)) if p))
+    errors: dict[str, list[rec.TestRecord]] = {}
+    for t in tests:
+        if t.outcome.is_problem:
+            errors.setdefault(t.cell, []).append(t)
+    for name, errs in sorted(errors.items()):
+        first = errs[0]
+        msg = _first_line(first.message)
+        out.append(f"{name}: {len(errs)} test(s) ended in {first.outcome}, first "
+                   f"{first.nodeid}" + (f": {msg}" if msg else ""))
+    return out
+
+
+def incomplete_line(problems: list[str], shown: int = 3) -> str:
+    """The run's last line when it could not judge everything (exit 2)."""
+    more = f" (+{len(problems) - shown} more)" if len(problems) > shown else ""
+    return (f"kharness: run incomplete: {len(problems)} problem(s): "
+            + "; ".join(problems[:shown]) + more)

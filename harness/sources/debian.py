@@ -1,7 +1,10 @@
 """Debian archive access over plain HTTP: InRelease (gpgv when available) -> Packages -> .deb.
 
-Works on hosts without apt: only Python, plus gpgv/keyring when present for signatures.
-Every download is checksum-verified against the archive's signed index chain.
+Works on hosts without apt: only Python, plus gpgv and debian-archive-keyring for the
+signature. Every download is checksum-verified against the archive's signed index chain;
+an index whose signature cannot be checked (no gpgv or no keyring: everything came over
+plain HTTP) is refused unless the user passed --allow-unsigned (KHARNESS_ALLOW_UNSIGNED=1,
+which the CLI sets so that the pytest runs it starts inherit the choice).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 SUITES = ("sid", "unstable", "experimental", "forky", "trixie", "trixie-security",
           "bookworm", "bookworm-security", "bookworm-updates", "testing", "stable")
 INDEX_TTL = 24 * 3600          # re-read the archive's InRelease at most daily
+ALLOW_UNSIGNED_ENV = "KHARNESS_ALLOW_UNSIGNED"
 _warned_unsigned = False
 
 
@@ -71,13 +75,25 @@ def fetch(url: str, timeout: float = 120) -> bytes:
                                   "check network access to deb.debian.org") from e
 
 
+def allow_unsigned() -> bool:
+    """The user accepted indexes whose signature cannot be checked (--allow-unsigned)."""
+    return os.environ.get(ALLOW_UNSIGNED_ENV, "") not in ("", "0")
+
+
 def _verify_inrelease(path: Path) -> None:
     global _warned_unsigned
     gpgv = shutil.which("gpgv")
     if gpgv is None or not KEYRING.exists():
+        missing = "gpgv" if gpgv is None else str(KEYRING)
+        if not allow_unsigned():
+            raise InfrastructureError(
+                f"cannot check the signature of {path}",
+                f"{missing} is missing and the index came over plain HTTP",
+                "install gpgv debian-archive-keyring (kharness doctor --install), or pass "
+                "--allow-unsigned to use it unchecked")
         if not _warned_unsigned:
-            log.warning("gpgv or %s missing: InRelease signature not checked "
-                        "(install gpgv debian-archive-keyring)", KEYRING)
+            log.warning("%s missing: InRelease signature not checked (--allow-unsigned)",
+                        missing)
             _warned_unsigned = True
         return
     proc = subprocess.run([gpgv, "--keyring", str(KEYRING), str(path)],

@@ -180,7 +180,10 @@ def _run_gdb(vmlinux: Path, addrs: list[int]) -> dict[int, str]:
     argv = ["gdb-multiarch", "-batch", "-nx"]
     for a in addrs:
         argv += ["-ex", f"info line *{a:#x}"]
-    out = run([*argv, str(vmlinux)], timeout=300, check=False).stdout or ""
+    proc = run([*argv, str(vmlinux)], timeout=300, check=False)
+    if proc.returncode != 0:
+        _warn_once(f"gdb-multiarch failed: {(proc.stderr or '').strip()[:200]}")
+    out = proc.stdout or ""
     answers = [ln for ln in out.splitlines() if ln.startswith(("Line ", "No line number"))]
     found: dict[int, str] = {}
     for addr, answer in zip(addrs, answers, strict=False):           # one answer per -ex, in order

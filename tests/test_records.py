@@ -1,0 +1,70 @@
+"""Typed journal records: outcomes with an explicit priority; cell and test records whose
+JSON is exactly what the journal held (old runs keep reading)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.errors import HarnessBug
+from harness.results import journal, records
+from harness.results.records import BuildInfo, CellRecord, CellStatus, Outcome, TestRecord
+
+DATA = Path(__file__).parent / "data" / "journals"
+
+
+def test_priority_is_explicit_and_total() -> None:
+    order = sorted(Outcome, key=lambda o: o.priority, reverse=True)
+    assert [o.value for o in order] == ["crash", "lockup", "timeout", "failed", "error",
+                                        "infra", "passed", "skipped"]
+    assert records.worst(["passed", "failed", "skipped"]) is Outcome.FAILED
+    assert records.worst([]) is Outcome.ERROR                 # no results is not a pass
+    assert sorted(journal.FINDINGS) == ["crash", "failed", "lockup", "timeout"]
+    assert sorted(journal.INFRA) == ["error", "infra"]
+
+
+def test_an_unknown_outcome_is_a_harness_bug() -> None:
+    with pytest.raises(HarnessBug, match="unknown test outcome 'meh'"):
+        records.worst(["passed", "meh"])
+
+
+@pytest.mark.parametrize("path", sorted(DATA.glob("*.jsonl")), ids=lambda p: p.name)
+def test_every_recorded_journal_round_trips_exactly(path: Path) -> None:
+    for r in journal.read(path):
+        if r.get("type") == "cell":
+            back = CellRecord.from_json(r).to_json()
+        elif r.get("type") == "test":
+            back = TestRecord.from_json(r).to_json()
+        else:
+            continue
+        assert json.dumps(back, sort_keys=True) == json.dumps(r, sort_keys=True)
+
+
+def test_the_cell_record_a_real_run_wrote() -> None:
+    """From `kharness run` (cached quickstart baseline, tests/test_run_real.py)."""
+    slot = "/root/.cache/kharness/builds/b5e94c50f45226bb1117"
+    line: dict[str, Any] = {
+            "arch": "x86_64", "build": {"cached": True, "dir": slot, "seconds": 0.016},
+            "cell": "x86_64/baseline",
+            "pytest_exit": 1, "reproduce": "cd /work && python3 -m pytest ...",
+            "seconds": 2.79, "status": "done", "type": "cell", "variant": "baseline"}
+    cell = CellRecord.from_json(line)
+    assert cell == CellRecord("x86_64/baseline", "x86_64", "baseline", CellStatus.DONE,
+                              pytest_exit=1, seconds=2.79, reproduce=line["reproduce"],
+                              build=BuildInfo(slot, True, 0.016))
+    assert cell.to_json() == line
+    failed = CellRecord("arm64/v2", "arm64", "v2", CellStatus.BUILD_FAILED, message="make: x")
+    assert failed.to_json() == {"type": "cell", "cell": "arm64/v2", "arch": "arm64",
+                                "variant": "v2", "status": "build-failed", "message": "make: x"}
+
+
+def test_latest_records_win() -> None:
+    rows = [{"type": "test", "cell": "c", "nodeid": "t", "outcome": "error"},
+            {"type": "cell", "cell": "c", "status": "infra"},
+            {"type": "test", "cell": "c", "nodeid": "t", "outcome": "passed"},
+            {"type": "cell", "cell": "c", "status": "done"}]
+    assert [t.outcome for t in records.tests(rows)] == [Outcome.PASSED]
+    assert records.cells(rows)["c"].status is CellStatus.DONE
