@@ -45,9 +45,21 @@ KNOBSETS = {
     "16K+64K+PMD-none511": knobset("racers-none511", sizes="16K+64K+PMD", max_ptes_none=511,
                                    **RACER_FAST),
 }
+# File/shmem collapse (PMD only in 7.2) of a shmem file under the per-size shmem knobs:
+# faults take small folios (PMD only) or 64K ones too, khugepaged collapses with holes
+# (none511) or only full ranges (none0).
+SHMEM_KNOBSETS = {
+    "shmem-PMD-none511": knobset("shmem-none511", sizes="PMD", shmem_enabled="advise",
+                                 shmem_sizes="PMD:inherit", max_ptes_none=511, **RACER_FAST),
+    "shmem-64K+PMD-none0": knobset("shmem-none0", sizes="PMD", shmem_enabled="advise",
+                                   shmem_sizes="64K:advise+PMD:inherit", max_ptes_none=0,
+                                   **RACER_FAST),
+}
+FILE_PMDS = 8
 VMSTAT_KEYS = ("pgmigrate_success", "pgmigrate_fail", "compact_migrate_scanned",
                "numa_pages_migrated", "numa_hint_faults", "thp_migration_success",
-               "thp_split_page", "pswpout", "pswpin")
+               "thp_split_page", "pswpout", "pswpin", "thp_file_alloc", "thp_file_mapped",
+               "thp_collapse_alloc", "thp_collapse_alloc_failed")
 
 
 def seed() -> int:
@@ -69,9 +81,9 @@ def numa_balancing(guest: Any, value: str) -> str | None:
     return res.stdout.strip() if res.exit_code == 0 else None
 
 
-def racer_report(stdout: str) -> dict[str, Any]:
+def racer_report(stdout: str, event: str = "racer") -> dict[str, Any]:
     for line in reversed(stdout.splitlines()):
-        if line.startswith("{") and '"event":"racer"' in line:
+        if line.startswith("{") and f'"event":"{event}"' in line:
             return dict(json.loads(line))
     return {}
 
@@ -90,9 +102,15 @@ def reproducer(request: pytest.FixtureRequest, kh: Kh, ks: knobs.KnobSet, argv: 
 def run_racer(kh: Kh, request: pytest.FixtureRequest, ks: knobs.KnobSet, seconds: float,
               extra: tuple[str, ...] = ()) -> dict[str, Any]:
     """Apply the knobs, run thpracer, return its report + the vmstat / THP deltas."""
-    kh.apply(ks)
     argv = ["thpracer", "--seconds", f"{seconds:g}", "--pmds", str(PMDS),
             "--seed", str(seed()), *extra]
+    return run_workload(kh, request, ks, argv, "racer", seconds)
+
+
+def run_workload(kh: Kh, request: pytest.FixtureRequest, ks: knobs.KnobSet, argv: list[str],
+                 event: str, seconds: float) -> dict[str, Any]:
+    """Apply the knobs, run a racer workload (argv), return its report + the deltas."""
+    kh.apply(ks)
     kh.record["racer_argv"] = argv
     print(f"reproduce: {reproducer(request, kh, ks, argv)}")
     balancing = numa_balancing(kh.guest, "1")
@@ -108,16 +126,17 @@ def run_racer(kh: Kh, request: pytest.FixtureRequest, ks: knobs.KnobSet, seconds
         if balancing is not None and kh.vm.outcome.value == "ok":
             numa_balancing(kh.guest, balancing)
     delta, after = meter.finish(), vmstat(kh.guest)
-    report = racer_report(res.stdout)
+    report = racer_report(res.stdout, event)
     moved = {k: after.get(k, 0) - before.get(k, 0) for k in VMSTAT_KEYS}
     kh.record["racer"] = report | {"vmstat": moved}
-    print(f"racer: {report}\nvmstat delta: {moved}\n{res.stderr[-1500:]}")
+    print(f"{event}: {report}\nvmstat delta: {moved}\n{res.stderr[-1500:]}")
     if res.exit_code == 3:
         pytest.skip(res.stderr.strip().splitlines()[-1])
-    assert res.exit_code != 1, f"thpracer found changed pages:\n{res.stderr[-3000:]}"
-    assert res.exit_code == 0 and report, f"thpracer failed ({res.exit_code}): {res.stderr[-2000:]}"
+    assert res.exit_code != 1, f"{argv[0]} found changed pages:\n{res.stderr[-3000:]}"
+    assert res.exit_code == 0 and report, f"{argv[0]} failed ({res.exit_code}): {res.stderr[-2000:]}"
     return {"report": report, "vmstat": moved, "pages_collapsed": delta.pages_collapsed,
-            "collapse_alloc": delta.by_size("collapse_alloc")}
+            "collapse_alloc": delta.by_size("collapse_alloc"),
+            "shmem_alloc": delta.by_size("shmem_alloc")}
 
 
 def assert_raced(r: dict[str, Any]) -> None:
@@ -181,3 +200,39 @@ def test_ksm_racer(kh: Kh, request: pytest.FixtureRequest) -> None:
     r = run_racer(kh, request, KNOBSETS["16K+64K+PMD-none0"], SECONDS, ("--ksm",))
     assert_raced(r)
     assert r["report"]["ksm_pages_shared"] > 0, f"KSM merged nothing: {r['report']}"
+
+
+def run_thpfile(kh: Kh, request: pytest.FixtureRequest, ks: knobs.KnobSet, seconds: float,
+                extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    argv = ["thpfile", "--seconds", f"{seconds:g}", "--pmds", str(FILE_PMDS),
+            "--seed", str(seed()), *extra]
+    return run_workload(kh, request, ks, argv, "thpfile", seconds)
+
+
+def assert_file_raced(r: dict[str, Any]) -> None:
+    """Collapses of the file's PMDs (khugepaged and MADV_COLLAPSE) while holes were
+    punched and the file truncated, every page verified."""
+    rep = r["report"]
+    assert r["pages_collapsed"] > 0, f"khugepaged collapsed nothing while the racer ran: {r}"
+    assert rep["collapse_ok"] > 0, f"no MADV_COLLAPSE of the file succeeded: {rep}"
+    assert rep["collapsed_seen"] > 0, f"no PMD of the file was seen collapsed: {rep}"
+    assert rep["punches"] > 0 and rep["truncations"] > 0, f"no punch / truncation: {rep}"
+    assert rep["verified"] > 0 and rep["corrupt"] == 0
+
+
+@pytest.mark.needs("thp", "shmem_thp")
+@pytest.mark.parametrize("ks", SHMEM_KNOBSETS.values(), ids=SHMEM_KNOBSETS)
+def test_shmem_collapse_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest) -> None:
+    """memfd (the internal shmem mount, per-size shmem knobs): khugepaged and MADV_COLLAPSE
+    collapse its PMDs while holes are punched, the file truncated and its pages migrated."""
+    r = run_thpfile(kh, request, ks, SECONDS)
+    assert_file_raced(r)
+    if "64K" in ks.name or any(lbl == "64K" for lbl, _ in ks.shmem_sizes):
+        assert r["shmem_alloc"].get(64, 0) > 0, f"no 64K shmem folio allocated: {r}"
+
+
+@pytest.mark.needs("thp", "shmem_thp")
+def test_tmpfs_collapse_racer(kh: Kh, request: pytest.FixtureRequest) -> None:
+    """The same on a tmpfs mounted huge=within_size (its own huge policy, every size)."""
+    assert_file_raced(run_thpfile(kh, request, SHMEM_KNOBSETS["shmem-PMD-none511"], SECONDS,
+                                  ("--tmpfs",)))
