@@ -202,6 +202,47 @@ def test_ksm_racer(kh: Kh, request: pytest.FixtureRequest) -> None:
     assert r["report"]["ksm_pages_shared"] > 0, f"KSM merged nothing: {r['report']}"
 
 
+@pytest.mark.needs("thp", "numa", "compaction")
+@pytest.mark.parametrize("ks", KNOBSETS.values(), ids=KNOBSETS)
+def test_fork_cow_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest) -> None:
+    """The migration racer plus a child forked every 10 ms (copy_page_range under the
+    collapse) that verifies a PMD, COW-writes its neighbours, MADV_PAGEOUTs its copies
+    (reclaim from a forked sharer) and verifies them after swap-in; the parent COWs the
+    collapse ranges while the child shares them."""
+    r = run_racer(kh, request, ks, SECONDS, ("--fork",))
+    assert_raced(r)
+    rep = r["report"]
+    assert rep["forks"] > 0 and rep["cow_writes"] > 0, f"no fork / COW: {rep}"
+    assert rep["child_verified"] > 0 and rep["child_corrupt"] == 0, f"children: {rep}"
+    assert rep["child_paged_out"] > 0, f"no MADV_PAGEOUT from a child: {rep}"
+
+
+@pytest.mark.needs("thp", "numa", "compaction")
+@pytest.mark.parametrize("ks", KNOBSETS.values(), ids=KNOBSETS)
+def test_mremap_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest) -> None:
+    """The migration racer plus PMDs of their own moved whole by mremap() every 2 ms
+    (move_page_tables: the page table or the huge PMD moves) while khugepaged collapses
+    them; verified before every move."""
+    r = run_racer(kh, request, ks, SECONDS, ("--mremap",))
+    assert_raced(r)
+    rep = r["report"]
+    assert rep["mremaps"] > 0, f"no mremap: {rep}"
+    assert rep["mremap_collapsed_seen"] > 0, f"no moved PMD was collapsed: {rep}"
+
+
+@pytest.mark.needs("thp", "numa", "compaction", "swap")
+@pytest.mark.parametrize("ks", KNOBSETS.values(), ids=KNOBSETS)
+def test_memcg_reclaim_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest) -> None:
+    """The migration racer in a memory cgroup of its own: memory.max just above the
+    populated size (a max_ptes_none 511 collapse fills holes: limit reclaim) and
+    memory.reclaim every 50 ms pushing the region to swap while khugepaged collapses."""
+    r = run_racer(kh, request, ks, SECONDS, ("--memcg",))
+    assert_raced(r)
+    rep = r["report"]
+    assert rep["memcg_reclaim_ok"] > 0 and rep["memcg_pgsteal"] > 0, f"no memcg reclaim: {rep}"
+    assert r["vmstat"]["pswpout"] > 0, f"nothing swapped out: {r['vmstat']}"
+
+
 def run_thpfile(kh: Kh, request: pytest.FixtureRequest, ks: knobs.KnobSet, seconds: float,
                 extra: tuple[str, ...] = ()) -> dict[str, Any]:
     argv = ["thpfile", "--seconds", f"{seconds:g}", "--pmds", str(FILE_PMDS),
