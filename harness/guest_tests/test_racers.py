@@ -62,6 +62,23 @@ VMSTAT_KEYS = ("pgmigrate_success", "pgmigrate_fail", "compact_migrate_scanned",
                "thp_collapse_alloc", "thp_collapse_alloc_failed")
 
 
+def nightly(sets: dict[str, knobs.KnobSet], default: str) -> list[Any]:
+    """Parameters over knob sets: `default` in the default suite, the others `slow`."""
+    return [pytest.param(ks, id=name, marks=() if name == default else pytest.mark.slow)
+            for name, ks in sets.items()]
+
+
+@pytest.fixture(autouse=True)
+def _slow_only_when_selected(request: pytest.FixtureRequest) -> None:
+    """A `slow` racer runs only when `-m slow` asks for it: `kharness run` passes no -m,
+    so its default suite stays short (CI deselects them with -m "not slow")."""
+    if request.node.get_closest_marker("slow") is None:
+        return
+    expr = str(request.config.getoption("markexpr") or "")
+    if "slow" not in expr or "not slow" in expr:
+        pytest.skip("nightly length or knob set: select with -m slow")
+
+
 def seed() -> int:
     env = os.environ.get("KHARNESS_RACER_SEED")
     return int(env) if env else random.SystemRandom().randrange(1, 1 << 31)
@@ -174,11 +191,7 @@ def test_reclaim_and_walkers_racer(kh: Kh, request: pytest.FixtureRequest) -> No
 @pytest.mark.needs("thp", "numa", "compaction")
 @pytest.mark.parametrize("ks", KNOBSETS.values(), ids=KNOBSETS)
 def test_migration_racer_long(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest) -> None:
-    """The nightly length of test_migration_racer: only when `-m slow` asks for it
-    (`kharness run` passes no -m, so its default suite stays short)."""
-    expr = str(request.config.getoption("markexpr") or "")
-    if "slow" not in expr or "not slow" in expr:
-        pytest.skip("nightly length: select with -m slow")
+    """The nightly length of test_migration_racer."""
     assert_raced(run_racer(kh, request, ks, SLOW_SECONDS))
 
 
@@ -203,7 +216,7 @@ def test_ksm_racer(kh: Kh, request: pytest.FixtureRequest) -> None:
 
 
 @pytest.mark.needs("thp", "numa", "compaction")
-@pytest.mark.parametrize("ks", KNOBSETS.values(), ids=KNOBSETS)
+@pytest.mark.parametrize("ks", nightly(KNOBSETS, "16K+64K+PMD-none0"))
 def test_fork_cow_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest) -> None:
     """The migration racer plus a child forked every 10 ms (copy_page_range under the
     collapse) that verifies a PMD, COW-writes its neighbours, MADV_PAGEOUTs its copies
@@ -218,7 +231,7 @@ def test_fork_cow_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureReques
 
 
 @pytest.mark.needs("thp", "numa", "compaction")
-@pytest.mark.parametrize("ks", KNOBSETS.values(), ids=KNOBSETS)
+@pytest.mark.parametrize("ks", nightly(KNOBSETS, "16K+64K+PMD-none0"))
 def test_mremap_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest) -> None:
     """The migration racer plus PMDs of their own moved whole by mremap() every 2 ms
     (move_page_tables: the page table or the huge PMD moves) while khugepaged collapses
@@ -231,7 +244,7 @@ def test_mremap_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest)
 
 
 @pytest.mark.needs("thp", "numa", "compaction", "swap")
-@pytest.mark.parametrize("ks", KNOBSETS.values(), ids=KNOBSETS)
+@pytest.mark.parametrize("ks", nightly(KNOBSETS, "16K+64K+PMD-none511"))
 def test_memcg_reclaim_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest) -> None:
     """The migration racer in a memory cgroup of its own: memory.max just above the
     populated size (a max_ptes_none 511 collapse fills holes: limit reclaim) and
@@ -262,7 +275,7 @@ def assert_file_raced(r: dict[str, Any]) -> None:
 
 
 @pytest.mark.needs("thp", "shmem_thp")
-@pytest.mark.parametrize("ks", SHMEM_KNOBSETS.values(), ids=SHMEM_KNOBSETS)
+@pytest.mark.parametrize("ks", nightly(SHMEM_KNOBSETS, "shmem-PMD-none511"))
 def test_shmem_collapse_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest) -> None:
     """memfd (the internal shmem mount, per-size shmem knobs): khugepaged and MADV_COLLAPSE
     collapse its PMDs while holes are punched, the file truncated and its pages migrated."""
@@ -272,6 +285,7 @@ def test_shmem_collapse_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.Fixture
         assert r["shmem_alloc"].get(64, 0) > 0, f"no 64K shmem folio allocated: {r}"
 
 
+@pytest.mark.slow
 @pytest.mark.needs("thp", "shmem_thp")
 def test_tmpfs_collapse_racer(kh: Kh, request: pytest.FixtureRequest) -> None:
     """The same on a tmpfs mounted huge=within_size (its own huge policy, every size)."""

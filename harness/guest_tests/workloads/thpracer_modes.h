@@ -14,10 +14,11 @@
  *           table, or the huge PMD) every 2 ms; before each move the mover verifies the
  *           PMD, counts its blocks found collapsed (mremap_collapsed_seen), re-splits them.
  *   memcg   the process runs in its own memory cgroup (cgroup2 mounted on /sys/fs/cgroup
- *           if it is not): memory.max = the populated size + 16 MB (a max_ptes_none 511
- *           collapse fills holes: limit reclaim) and memory.reclaim of 1M every 50 ms
- *           (proactive reclaim to swap) while khugepaged collapses; memory.stat pgsteal /
- *           pgscan and memory.events max are reported.
+ *           if it is not): memory.high = the populated size + 4 MB (a max_ptes_none 511
+ *           collapse fills holes: reclaim over the high limit, throttled, no OOM kill),
+ *           memory.max 32 MB above, and memory.reclaim of 1M every 50 ms (proactive
+ *           reclaim to swap) while khugepaged collapses; memory.stat pgsteal / pgscan and
+ *           memory.events high / max are reported.
  */
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -32,7 +33,7 @@ static unsigned long mover_slot[MOVERS];
 static atomic_ulong mremaps, mremap_failed, mremap_collapsed_seen;
 static char memcg_dir[64];
 static atomic_ulong memcg_reclaims, memcg_reclaim_ok;
-static long memcg_pgsteal = -1, memcg_pgscan = -1, memcg_max_events = -1;
+static long memcg_pgsteal = -1, memcg_pgscan = -1, memcg_high_events = -1, memcg_max_events = -1;
 
 /* ---------------------------------------------------------------- fork / COW */
 
@@ -220,7 +221,9 @@ static bool memcg_start(void)
 			strerror(errno));
 		return false;
 	}
-	snprintf(value, sizeof(value), "%lu", populated_pages * PAGE + (16UL << 20));
+	snprintf(value, sizeof(value), "%lu", populated_pages * PAGE + (4UL << 20));
+	write_str(memcg_dir, "memory.high", value);
+	snprintf(value, sizeof(value), "%lu", populated_pages * PAGE + (36UL << 20));
 	write_str(memcg_dir, "memory.max", value);
 	snprintf(value, sizeof(value), "%d", (int)getpid());
 	if (!write_str(memcg_dir, "cgroup.procs", value)) {
@@ -248,6 +251,7 @@ static void memcg_stop(void)
 
 	memcg_pgsteal = read_key("memory.stat", "pgsteal");
 	memcg_pgscan = read_key("memory.stat", "pgscan");
+	memcg_high_events = read_key("memory.events", "high");
 	memcg_max_events = read_key("memory.events", "max");
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	write_str("/sys/fs/cgroup", "cgroup.procs", pid);
@@ -261,11 +265,12 @@ static void modes_json(void)
 	printf("\"forks\":%lu,\"child_verified\":%lu,\"child_corrupt\":%lu,\"cow_writes\":%lu,"
 	       "\"child_paged_out\":%lu,\"mremaps\":%lu,\"mremap_failed\":%lu,"
 	       "\"mremap_collapsed_seen\":%lu,\"memcg_reclaims\":%lu,\"memcg_reclaim_ok\":%lu,"
-	       "\"memcg_pgsteal\":%ld,\"memcg_pgscan\":%ld,\"memcg_max_events\":%ld",
+	       "\"memcg_pgsteal\":%ld,\"memcg_pgscan\":%ld,\"memcg_high_events\":%ld,"
+	       "\"memcg_max_events\":%ld",
 	       cs ? atomic_load(&cs->forks) : 0, cs ? atomic_load(&cs->verified) : 0,
 	       cs ? atomic_load(&cs->corrupt) : 0, cs ? atomic_load(&cs->cow_writes) : 0,
 	       cs ? atomic_load(&cs->paged_out) : 0, atomic_load(&mremaps),
 	       atomic_load(&mremap_failed), atomic_load(&mremap_collapsed_seen),
 	       atomic_load(&memcg_reclaims), atomic_load(&memcg_reclaim_ok), memcg_pgsteal,
-	       memcg_pgscan, memcg_max_events);
+	       memcg_pgscan, memcg_high_events, memcg_max_events);
 }
