@@ -150,7 +150,8 @@ def run_workload(kh: Kh, request: pytest.FixtureRequest, ks: knobs.KnobSet, argv
     if res.exit_code == 3:
         pytest.skip(res.stderr.strip().splitlines()[-1])
     assert res.exit_code != 1, f"{argv[0]} found changed pages:\n{res.stderr[-3000:]}"
-    assert res.exit_code == 0 and report, f"{argv[0]} failed ({res.exit_code}): {res.stderr[-2000:]}"
+    assert res.exit_code == 0 and report, \
+        f"{argv[0]} failed ({res.exit_code}): {res.stderr[-2000:]}"
     return {"report": report, "vmstat": moved, "pages_collapsed": delta.pages_collapsed,
             "collapse_alloc": delta.by_size("collapse_alloc"),
             "shmem_alloc": delta.by_size("shmem_alloc")}
