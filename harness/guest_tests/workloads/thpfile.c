@@ -27,8 +27,11 @@
  *             node (rmap walks over both VMAs), when the guest has two nodes.
  *
  * User threads never touch a PMD another thread is changing (a mutex per PMD); the races
- * are with khugepaged, MADV_COLLAPSE and the kernel's own walkers. Findings are printed
- * on stderr and written to /dev/kmsg ("thpfile: FINDING"). Output: one JSON line
+ * are with khugepaged, MADV_COLLAPSE and the kernel's own walkers. --inject-corruption
+ * changes one word of the file behind the checker's back after a second (pwrite: the
+ * checker must report it, exit 1; the host test proves the checker with it). Findings
+ * are printed on stderr and written to /dev/kmsg ("thpfile: FINDING"; not with
+ * --no-kmsg, for runs on a host). Output: one JSON line
  * ("event":"thpfile") at the end. Exit: 0 ok, 1 finding, 2 usage, 3 missing feature.
  */
 #define _GNU_SOURCE
@@ -67,7 +70,7 @@ struct opts {
 	double seconds;
 	unsigned long pmds;
 	uint64_t seed;
-	bool tmpfs, no_collapse, no_punch, no_truncate, no_migrate;
+	bool tmpfs, no_collapse, no_punch, no_truncate, no_migrate, inject, no_kmsg;
 };
 
 static struct opts o = { .seconds = 10, .pmds = 8, .seed = 1 };
@@ -101,7 +104,7 @@ static uint64_t rnd(uint64_t *s)
 
 static void kmsg(const char *msg)
 {
-	int k = open("/dev/kmsg", O_WRONLY);
+	int k = o.no_kmsg ? -1 : open("/dev/kmsg", O_WRONLY);
 
 	if (k >= 0) {
 		if (write(k, msg, strlen(msg)) < 0)
@@ -362,7 +365,8 @@ static void *migrator(void *arg)
 static void usage(void)
 {
 	fprintf(stderr, "usage: thpfile [--seconds S] [--pmds N] [--seed N] [--tmpfs] [--no-collapse]\n"
-		"               [--no-punch] [--no-truncate] [--no-migrate]\n");
+		"               [--no-punch] [--no-truncate] [--no-migrate] [--inject-corruption]\n"
+		"               [--no-kmsg]\n");
 	exit(2);
 }
 
@@ -371,7 +375,8 @@ static void parse(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "seconds", 1, 0, 's' }, { "pmds", 1, 0, 'p' }, { "seed", 1, 0, 'S' },
 		{ "tmpfs", 0, 0, 't' }, { "no-collapse", 0, 0, 'c' }, { "no-punch", 0, 0, 'h' },
-		{ "no-truncate", 0, 0, 'T' }, { "no-migrate", 0, 0, 'm' }, { 0, 0, 0, 0 }
+		{ "no-truncate", 0, 0, 'T' }, { "no-migrate", 0, 0, 'm' },
+		{ "inject-corruption", 0, 0, 'I' }, { "no-kmsg", 0, 0, 'K' }, { 0, 0, 0, 0 }
 	};
 	int c;
 
@@ -385,6 +390,8 @@ static void parse(int argc, char **argv)
 		case 'h': o.no_punch = true; break;
 		case 'T': o.no_truncate = true; break;
 		case 'm': o.no_migrate = true; break;
+		case 'I': o.inject = true; break;
+		case 'K': o.no_kmsg = true; break;
 		default: usage();
 		}
 	}
@@ -507,6 +514,15 @@ int main(int argc, char **argv)
 		pthread_create(&th[nth++], NULL, migrator, NULL);
 	while (now() - t0 < o.seconds) {
 		sleep(1);
+		if (o.inject) {                     /* the checker's own proof: one word changed */
+			uint64_t bad = 0xbadc0ffee;
+
+			pthread_mutex_lock(&lock[0]);
+			if (pwrite(fd, &bad, 8, 8 * 8) != 8)
+				perror("thpfile: inject");
+			pthread_mutex_unlock(&lock[0]);
+			o.inject = false;
+		}
 		fprintf(stderr, "thpfile: t=%.0fs verified=%lu corrupt=%lu collapsed_seen=%lu "
 			"collapse_ok=%lu punches=%lu truncations=%lu moved=%lu\n", now() - t0,
 			atomic_load(&verified), atomic_load(&corrupt), atomic_load(&collapsed_seen),
