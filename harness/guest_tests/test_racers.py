@@ -216,46 +216,71 @@ def test_ksm_racer(kh: Kh, request: pytest.FixtureRequest) -> None:
     assert r["report"]["ksm_pages_shared"] > 0, f"KSM merged nothing: {r['report']}"
 
 
-@pytest.mark.needs("thp", "numa", "compaction")
-@pytest.mark.parametrize("ks", nightly(KNOBSETS, "16K+64K+PMD-none0"))
-def test_fork_cow_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest) -> None:
-    """The migration racer plus a child forked every 10 ms (copy_page_range under the
-    collapse) that verifies a PMD, COW-writes its neighbours, MADV_PAGEOUTs its copies
-    (reclaim from a forked sharer) and verifies them after swap-in; the parent COWs the
-    collapse ranges while the child shares them."""
-    r = run_racer(kh, request, ks, SECONDS, ("--fork",))
-    assert_raced(r)
-    rep = r["report"]
+def assert_forked(rep: dict[str, Any]) -> None:
     assert rep["forks"] > 0 and rep["cow_writes"] > 0, f"no fork / COW: {rep}"
     assert rep["child_verified"] > 0 and rep["child_corrupt"] == 0, f"children: {rep}"
     assert rep["child_paged_out"] > 0, f"no MADV_PAGEOUT from a child: {rep}"
 
 
-@pytest.mark.needs("thp", "numa", "compaction")
-@pytest.mark.parametrize("ks", nightly(KNOBSETS, "16K+64K+PMD-none0"))
-def test_mremap_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest) -> None:
-    """The migration racer plus PMDs of their own moved whole by mremap() every 2 ms
-    (move_page_tables: the page table or the huge PMD moves) while khugepaged collapses
-    them; verified before every move."""
-    r = run_racer(kh, request, ks, SECONDS, ("--mremap",))
-    assert_raced(r)
-    rep = r["report"]
+def assert_moved(rep: dict[str, Any]) -> None:
     assert rep["mremaps"] > 0, f"no mremap: {rep}"
     assert rep["mremap_collapsed_seen"] > 0, f"no moved PMD was collapsed: {rep}"
 
 
-@pytest.mark.needs("thp", "numa", "compaction", "swap")
-@pytest.mark.parametrize("ks", nightly(KNOBSETS, "16K+64K+PMD-none511"))
-def test_memcg_reclaim_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest) -> None:
-    """The migration racer in a memory cgroup of its own: memory.max just above the
-    populated size (a max_ptes_none 511 collapse fills holes: limit reclaim) and
-    memory.reclaim every 50 ms pushing the region to swap while khugepaged collapses."""
-    r = run_racer(kh, request, ks, SECONDS, ("--memcg",))
-    assert_raced(r)
+def assert_memcg_reclaimed(r: dict[str, Any]) -> None:
     rep = r["report"]
     assert rep["memcg_reclaim_ok"] > 0 and rep["memcg_pgsteal"] > 0, f"no memcg reclaim: {rep}"
     assert r["vmstat"]["pswpout"] > 0, f"nothing swapped out: {r['vmstat']}"
 
+
+@pytest.mark.needs("thp", "numa", "compaction", "swap")
+def test_fork_mremap_memcg_racer(kh: Kh, request: pytest.FixtureRequest) -> None:
+    """The migration racer plus --fork, --mremap and --memcg at once (one guest run in the
+    default suite; each alone, under both knob sets, in the slow tests below): forked
+    children COW and page out a PMD's neighbours, PMDs of their own move by mremap(), the
+    whole process reclaims in its own memory cgroup; each must show it ran."""
+    r = run_racer(kh, request, KNOBSETS["16K+64K+PMD-none511"], SECONDS,
+                  ("--fork", "--mremap", "--memcg"))
+    assert_raced(r)
+    assert_forked(r["report"])
+    assert_moved(r["report"])
+    assert_memcg_reclaimed(r)
+
+
+@pytest.mark.slow
+@pytest.mark.needs("thp", "numa", "compaction")
+@pytest.mark.parametrize("ks", KNOBSETS.values(), ids=KNOBSETS)
+def test_fork_cow_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest) -> None:
+    """A child forked every 10 ms (copy_page_range under the collapse) verifies a PMD,
+    COW-writes its neighbours, MADV_PAGEOUTs its copies (reclaim from a forked sharer)
+    and verifies them after swap-in; the parent COWs the collapse ranges meanwhile."""
+    r = run_racer(kh, request, ks, SECONDS, ("--fork",))
+    assert_raced(r)
+    assert_forked(r["report"])
+
+
+@pytest.mark.slow
+@pytest.mark.needs("thp", "numa", "compaction")
+@pytest.mark.parametrize("ks", KNOBSETS.values(), ids=KNOBSETS)
+def test_mremap_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest) -> None:
+    """PMDs of their own moved whole by mremap() every 2 ms (move_page_tables: the page
+    table or the huge PMD moves) while khugepaged collapses them; verified before every
+    move."""
+    r = run_racer(kh, request, ks, SECONDS, ("--mremap",))
+    assert_raced(r)
+    assert_moved(r["report"])
+
+
+@pytest.mark.slow
+@pytest.mark.needs("thp", "numa", "compaction", "swap")
+@pytest.mark.parametrize("ks", KNOBSETS.values(), ids=KNOBSETS)
+def test_memcg_reclaim_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest) -> None:
+    """The racer in a memory cgroup of its own: memory.high just above the populated size
+    (a max_ptes_none 511 collapse fills holes) and memory.reclaim every 50 ms pushing the
+    region to swap while khugepaged collapses."""
+    r = run_racer(kh, request, ks, SECONDS, ("--memcg",))
+    assert_raced(r)
+    assert_memcg_reclaimed(r)
 
 def run_thpfile(kh: Kh, request: pytest.FixtureRequest, ks: knobs.KnobSet, seconds: float,
                 extra: tuple[str, ...] = ()) -> dict[str, Any]:
