@@ -14,8 +14,15 @@ Not vacuous: each test asserts that pages really migrated (vmstat pgmigrate_succ
 that khugepaged collapsed in the same interval (pages_collapsed grew) and that the racer
 saw its own blocks collapsed (collapsed_seen, from pagemap + kpageflags).
 
-Duration: KHARNESS_RACER_SECONDS (default 30; scripts/test.sh, the CI, sets 10) for the default
-tests; the `slow` ones run KHARNESS_RACER_SLOW_SECONDS (default 300). The seed is
+thpracer --fork / --mremap / --memcg add COW children, PMDs moved by mremap() and reclaim
+in a memory cgroup of its own (guest_tests/workloads/thpracer_modes.h). `thpfile`
+(guest_tests/workloads/thpfile.c) races file/shmem collapse (khugepaged and MADV_COLLAPSE
+on a memfd or a tmpfs) with hole punching, truncation and migration, and checks that a
+punched page reads zero through every mapping (a pte hidden from the punch would not).
+
+Duration: KHARNESS_RACER_SECONDS (default 30; scripts/test.sh, the CI, sets 10), also for
+the other knob sets marked `slow`; test_migration_racer_long runs
+KHARNESS_RACER_SLOW_SECONDS (default 300). `slow` tests run only under `-m slow`. The seed is
 KHARNESS_RACER_SEED or fresh per test; it is printed with a reproducer and journalled.
 Guests need two NUMA nodes: kernel fragment `racers` (NUMA + NUMA_EMU) and `guest:
 numa_nodes: 2` in the config (examples/racers-demo.yaml); otherwise the tests skip saying so.
