@@ -14,9 +14,9 @@
  *           table, or the huge PMD) every 2 ms; before each move the mover verifies the
  *           PMD, counts its blocks found collapsed (mremap_collapsed_seen), re-splits them.
  *   memcg   the process runs in its own memory cgroup (cgroup2 mounted on /sys/fs/cgroup
- *           if it is not): memory.high = the populated size + 4 MB (a max_ptes_none 511
- *           collapse fills holes: reclaim over the high limit, throttled, no OOM kill),
- *           memory.max 32 MB above, and memory.reclaim of 1M every 50 ms (proactive
+ *           if it is not): memory.high = the populated size (region and movers) + 8 MB
+ *           (a max_ptes_none 511 collapse fills holes: reclaim over the high limit,
+ *           throttled, no OOM kill), memory.max 32 MB above, and memory.reclaim of 1M every 50 ms (proactive
  *           reclaim to swap) while khugepaged collapses; memory.stat pgsteal / pgscan and
  *           memory.events high / max are reported.
  */
@@ -206,7 +206,8 @@ static bool memcg_start(void)
 {
 	const char *root = "/sys/fs/cgroup";
 	char value[32];
-	unsigned long populated_pages = o.pmds * (PMD_PAGES / 2 + BLOCKS / 2 * SPARSE);
+	unsigned long pmds = o.pmds + (o.mremap ? MOVERS : 0);
+	unsigned long populated_pages = pmds * (PMD_PAGES / 2 + BLOCKS / 2 * SPARSE);
 
 	if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) &&
 	    mount("none", root, "cgroup2", 0, NULL)) {
@@ -221,9 +222,9 @@ static bool memcg_start(void)
 			strerror(errno));
 		return false;
 	}
-	snprintf(value, sizeof(value), "%lu", populated_pages * PAGE + (4UL << 20));
+	snprintf(value, sizeof(value), "%lu", populated_pages * PAGE + (8UL << 20));
 	write_str(memcg_dir, "memory.high", value);
-	snprintf(value, sizeof(value), "%lu", populated_pages * PAGE + (36UL << 20));
+	snprintf(value, sizeof(value), "%lu", populated_pages * PAGE + (40UL << 20));
 	write_str(memcg_dir, "memory.max", value);
 	snprintf(value, sizeof(value), "%d", (int)getpid());
 	if (!write_str(memcg_dir, "cgroup.procs", value)) {
