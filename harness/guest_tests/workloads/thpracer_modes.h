@@ -14,9 +14,10 @@
  *           table, or the huge PMD) every 2 ms; before each move the mover verifies the
  *           PMD, counts its blocks found collapsed (mremap_collapsed_seen), re-splits them.
  *   memcg   the process runs in its own memory cgroup (cgroup2 mounted on /sys/fs/cgroup
- *           if it is not): memory.high = the populated size (region and movers) + 8 MB
- *           (a max_ptes_none 511 collapse fills holes: reclaim over the high limit,
- *           throttled, no OOM kill), memory.max 32 MB above, and memory.reclaim of 1M every 50 ms (proactive
+ *           if it is not): memory.max = the populated size (region and movers) + 12 MB
+ *           (a max_ptes_none 511 collapse fills holes: limit reclaim in the charging
+ *           context, khugepaged's included; no memory.high, whose throttling sleeps
+ *           stalled every thread), and memory.reclaim of 1M every 50 ms (proactive
  *           reclaim to swap) while khugepaged collapses; memory.stat pgsteal / pgscan and
  *           memory.events high / max are reported.
  */
@@ -222,9 +223,7 @@ static bool memcg_start(void)
 			strerror(errno));
 		return false;
 	}
-	snprintf(value, sizeof(value), "%lu", populated_pages * PAGE + (8UL << 20));
-	write_str(memcg_dir, "memory.high", value);
-	snprintf(value, sizeof(value), "%lu", populated_pages * PAGE + (40UL << 20));
+	snprintf(value, sizeof(value), "%lu", populated_pages * PAGE + (12UL << 20));
 	write_str(memcg_dir, "memory.max", value);
 	snprintf(value, sizeof(value), "%d", (int)getpid());
 	if (!write_str(memcg_dir, "cgroup.procs", value)) {
