@@ -236,7 +236,9 @@ def assert_moved(rep: dict[str, Any]) -> None:
 
 def assert_memcg_reclaimed(r: dict[str, Any]) -> None:
     rep = r["report"]
-    assert rep["memcg_reclaim_ok"] > 0 and rep["memcg_pgsteal"] > 0, f"no memcg reclaim: {rep}"
+    # pages reclaimed in the racer's memcg (memory.reclaim or the memory.max limit): a
+    # memory.reclaim write that fell short of 1M still reclaimed (EAGAIN), so not required
+    assert rep["memcg_reclaims"] > 0 and rep["memcg_pgsteal"] > 0, f"no memcg reclaim: {rep}"
     assert r["vmstat"]["pswpout"] > 0, f"nothing swapped out: {r['vmstat']}"
 
 
