@@ -3,13 +3,16 @@
     python bench/racers.py                                  # 5 runs, both archs, racers-demo
     python bench/racers.py --config examples/racers-demo2.yaml --arch arm64 --runs 7
     python bench/racers.py --variant baseline --cap 120     # how clean is the baseline
+    python bench/racers.py --config examples/racers-demo3.yaml \
+        --test "shmem_collapse_racer and none511"           # thpfile (file/shmem collapse)
 
 Each run is a fresh guest: `pytest guest_tests/test_racers.py -k "migration_racer and
 none0"` on the variant (patched by default) with --kharness-fail-fast any, the racer given
 --cap seconds (KHARNESS_RACER_SECONDS). Time to detection = guest printk time of the first
-splat minus that of the racer's "thpracer: start" line (both on the console); a run without
-a splat counts as not detected within the cap. Prints one line per run, then the median,
-min/max and the detection count per arch, and writes them as JSON with --json.
+splat minus that of the racer's "thpracer: start" / "thpfile: start" line (both on the
+console); a run without a splat counts as not detected within the cap. Prints one line per
+run, then the median, min/max and the detection count per arch, and writes them as JSON
+with --json.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from harness.splats import parse as splats  # noqa: E402 (after the sys.path line)
 
 STAMP = re.compile(r"^\[\s*(\d+\.\d+)\]")
-START = re.compile(r"^\[\s*(\d+\.\d+)\].*thpracer: start")
+START = re.compile(r"^\[\s*(\d+\.\d+)\].*(?:thpracer|thpfile): start")
 
 
 def detection(console: str) -> tuple[float | None, str]:

@@ -31,6 +31,13 @@ def test_detection_is_first_splat_after_the_racer_start() -> None:
     assert abs(ttd - 12.5) < 1e-6 and "softleaf_entry_wait_on_locked" in title
 
 
+def test_thpfile_start_counts_too() -> None:
+    console = CONSOLE.replace("thpracer: start seed=77 pmds=16 seconds=300 nodes=2",
+                              "thpfile: start seed=77 pmds=8 seconds=30 backing=memfd nodes=2")
+    ttd, _ = bench.detection(console)
+    assert abs(ttd - 12.5) < 1e-6
+
+
 def test_no_splat_or_no_racer() -> None:
     head = "\n".join(CONSOLE.splitlines()[:2])
     assert bench.detection(head) == (None, "")

@@ -14,8 +14,15 @@ Not vacuous: each test asserts that pages really migrated (vmstat pgmigrate_succ
 that khugepaged collapsed in the same interval (pages_collapsed grew) and that the racer
 saw its own blocks collapsed (collapsed_seen, from pagemap + kpageflags).
 
-Duration: KHARNESS_RACER_SECONDS (default 30; scripts/test.sh, the CI, sets 10) for the default
-tests; the `slow` ones run KHARNESS_RACER_SLOW_SECONDS (default 300). The seed is
+thpracer --fork / --mremap / --memcg add COW children, PMDs moved by mremap() and reclaim
+in a memory cgroup of its own (guest_tests/workloads/thpracer_modes.h). `thpfile`
+(guest_tests/workloads/thpfile.c) races file/shmem collapse (khugepaged and MADV_COLLAPSE
+on a memfd or a tmpfs) with hole punching, truncation and migration, and checks that a
+punched page reads zero through every mapping (a pte hidden from the punch would not).
+
+Duration: KHARNESS_RACER_SECONDS (default 30; scripts/test.sh, the CI, sets 10), also for
+the other knob sets marked `slow`; test_migration_racer_long runs
+KHARNESS_RACER_SLOW_SECONDS (default 300). `slow` tests run only under `-m slow`. The seed is
 KHARNESS_RACER_SEED or fresh per test; it is printed with a reproducer and journalled.
 Guests need two NUMA nodes: kernel fragment `racers` (NUMA + NUMA_EMU) and `guest:
 numa_nodes: 2` in the config (examples/racers-demo.yaml); otherwise the tests skip saying so.
@@ -45,9 +52,38 @@ KNOBSETS = {
     "16K+64K+PMD-none511": knobset("racers-none511", sizes="16K+64K+PMD", max_ptes_none=511,
                                    **RACER_FAST),
 }
+# File/shmem collapse (PMD only in 7.2) of a shmem file under the per-size shmem knobs:
+# faults take small folios (PMD only) or 64K ones too, khugepaged collapses with holes
+# (none511) or only full ranges (none0).
+SHMEM_KNOBSETS = {
+    "shmem-PMD-none511": knobset("shmem-none511", sizes="PMD", shmem_enabled="advise",
+                                 shmem_sizes="PMD:inherit", max_ptes_none=511, **RACER_FAST),
+    "shmem-64K+PMD-none0": knobset("shmem-none0", sizes="PMD", shmem_enabled="advise",
+                                   shmem_sizes="64K:advise+PMD:inherit", max_ptes_none=0,
+                                   **RACER_FAST),
+}
+FILE_PMDS = 8
 VMSTAT_KEYS = ("pgmigrate_success", "pgmigrate_fail", "compact_migrate_scanned",
                "numa_pages_migrated", "numa_hint_faults", "thp_migration_success",
-               "thp_split_page", "pswpout", "pswpin")
+               "thp_split_page", "pswpout", "pswpin", "thp_file_alloc", "thp_file_mapped",
+               "thp_collapse_alloc", "thp_collapse_alloc_failed")
+
+
+def nightly(sets: dict[str, knobs.KnobSet], default: str) -> list[Any]:
+    """Parameters over knob sets: `default` in the default suite, the others `slow`."""
+    return [pytest.param(ks, id=name, marks=() if name == default else pytest.mark.slow)
+            for name, ks in sets.items()]
+
+
+@pytest.fixture(autouse=True)
+def _slow_only_when_selected(request: pytest.FixtureRequest) -> None:
+    """A `slow` racer runs only when `-m slow` asks for it: `kharness run` passes no -m,
+    so its default suite stays short (CI deselects them with -m "not slow")."""
+    if request.node.get_closest_marker("slow") is None:
+        return
+    expr = str(request.config.getoption("markexpr") or "")
+    if "slow" not in expr or "not slow" in expr:
+        pytest.skip("nightly length or knob set: select with -m slow")
 
 
 def seed() -> int:
@@ -69,9 +105,9 @@ def numa_balancing(guest: Any, value: str) -> str | None:
     return res.stdout.strip() if res.exit_code == 0 else None
 
 
-def racer_report(stdout: str) -> dict[str, Any]:
+def racer_report(stdout: str, event: str = "racer") -> dict[str, Any]:
     for line in reversed(stdout.splitlines()):
-        if line.startswith("{") and '"event":"racer"' in line:
+        if line.startswith("{") and f'"event":"{event}"' in line:
             return dict(json.loads(line))
     return {}
 
@@ -90,9 +126,15 @@ def reproducer(request: pytest.FixtureRequest, kh: Kh, ks: knobs.KnobSet, argv: 
 def run_racer(kh: Kh, request: pytest.FixtureRequest, ks: knobs.KnobSet, seconds: float,
               extra: tuple[str, ...] = ()) -> dict[str, Any]:
     """Apply the knobs, run thpracer, return its report + the vmstat / THP deltas."""
-    kh.apply(ks)
     argv = ["thpracer", "--seconds", f"{seconds:g}", "--pmds", str(PMDS),
             "--seed", str(seed()), *extra]
+    return run_workload(kh, request, ks, argv, "racer", seconds)
+
+
+def run_workload(kh: Kh, request: pytest.FixtureRequest, ks: knobs.KnobSet, argv: list[str],
+                 event: str, seconds: float) -> dict[str, Any]:
+    """Apply the knobs, run a racer workload (argv), return its report + the deltas."""
+    kh.apply(ks)
     kh.record["racer_argv"] = argv
     print(f"reproduce: {reproducer(request, kh, ks, argv)}")
     balancing = numa_balancing(kh.guest, "1")
@@ -108,16 +150,18 @@ def run_racer(kh: Kh, request: pytest.FixtureRequest, ks: knobs.KnobSet, seconds
         if balancing is not None and kh.vm.outcome.value == "ok":
             numa_balancing(kh.guest, balancing)
     delta, after = meter.finish(), vmstat(kh.guest)
-    report = racer_report(res.stdout)
+    report = racer_report(res.stdout, event)
     moved = {k: after.get(k, 0) - before.get(k, 0) for k in VMSTAT_KEYS}
     kh.record["racer"] = report | {"vmstat": moved}
-    print(f"racer: {report}\nvmstat delta: {moved}\n{res.stderr[-1500:]}")
+    print(f"{event}: {report}\nvmstat delta: {moved}\n{res.stderr[-1500:]}")
     if res.exit_code == 3:
         pytest.skip(res.stderr.strip().splitlines()[-1])
-    assert res.exit_code != 1, f"thpracer found changed pages:\n{res.stderr[-3000:]}"
-    assert res.exit_code == 0 and report, f"thpracer failed ({res.exit_code}): {res.stderr[-2000:]}"
+    assert res.exit_code != 1, f"{argv[0]} found changed pages:\n{res.stderr[-3000:]}"
+    assert res.exit_code == 0 and report, \
+        f"{argv[0]} failed ({res.exit_code}): {res.stderr[-2000:]}"
     return {"report": report, "vmstat": moved, "pages_collapsed": delta.pages_collapsed,
-            "collapse_alloc": delta.by_size("collapse_alloc")}
+            "collapse_alloc": delta.by_size("collapse_alloc"),
+            "shmem_alloc": delta.by_size("shmem_alloc")}
 
 
 def assert_raced(r: dict[str, Any]) -> None:
@@ -155,11 +199,7 @@ def test_reclaim_and_walkers_racer(kh: Kh, request: pytest.FixtureRequest) -> No
 @pytest.mark.needs("thp", "numa", "compaction")
 @pytest.mark.parametrize("ks", KNOBSETS.values(), ids=KNOBSETS)
 def test_migration_racer_long(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest) -> None:
-    """The nightly length of test_migration_racer: only when `-m slow` asks for it
-    (`kharness run` passes no -m, so its default suite stays short)."""
-    expr = str(request.config.getoption("markexpr") or "")
-    if "slow" not in expr or "not slow" in expr:
-        pytest.skip("nightly length: select with -m slow")
+    """The nightly length of test_migration_racer."""
     assert_raced(run_racer(kh, request, ks, SLOW_SECONDS))
 
 
@@ -181,3 +221,108 @@ def test_ksm_racer(kh: Kh, request: pytest.FixtureRequest) -> None:
     r = run_racer(kh, request, KNOBSETS["16K+64K+PMD-none0"], SECONDS, ("--ksm",))
     assert_raced(r)
     assert r["report"]["ksm_pages_shared"] > 0, f"KSM merged nothing: {r['report']}"
+
+
+def assert_forked(rep: dict[str, Any]) -> None:
+    assert rep["forks"] > 0 and rep["cow_writes"] > 0, f"no fork / COW: {rep}"
+    assert rep["child_verified"] > 0 and rep["child_corrupt"] == 0, f"children: {rep}"
+    assert rep["child_paged_out"] > 0, f"no MADV_PAGEOUT from a child: {rep}"
+
+
+def assert_moved(rep: dict[str, Any]) -> None:
+    assert rep["mremaps"] > 0, f"no mremap: {rep}"
+    assert rep["mremap_collapsed_seen"] > 0, f"no moved PMD was collapsed: {rep}"
+
+
+def assert_memcg_reclaimed(r: dict[str, Any]) -> None:
+    rep = r["report"]
+    # pages reclaimed in the racer's memcg (memory.reclaim or the memory.max limit): a
+    # memory.reclaim write that fell short of 1M still reclaimed (EAGAIN), so not required
+    assert rep["memcg_reclaims"] > 0 and rep["memcg_pgsteal"] > 0, f"no memcg reclaim: {rep}"
+    assert r["vmstat"]["pswpout"] > 0, f"nothing swapped out: {r['vmstat']}"
+
+
+@pytest.mark.needs("thp", "numa", "compaction", "swap")
+def test_fork_mremap_memcg_racer(kh: Kh, request: pytest.FixtureRequest) -> None:
+    """The migration racer plus --fork, --mremap and --memcg at once (one guest run in the
+    default suite; each alone, under both knob sets, in the slow tests below): forked
+    children COW and page out a PMD's neighbours, PMDs of their own move by mremap(), the
+    whole process reclaims in its own memory cgroup; each must show it ran."""
+    r = run_racer(kh, request, KNOBSETS["16K+64K+PMD-none511"], SECONDS,
+                  ("--fork", "--mremap", "--memcg"))
+    assert_raced(r)
+    assert_forked(r["report"])
+    assert_moved(r["report"])
+    assert_memcg_reclaimed(r)
+
+
+@pytest.mark.slow
+@pytest.mark.needs("thp", "numa", "compaction")
+@pytest.mark.parametrize("ks", KNOBSETS.values(), ids=KNOBSETS)
+def test_fork_cow_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest) -> None:
+    """A child forked every 10 ms (copy_page_range under the collapse) verifies a PMD,
+    COW-writes its neighbours, MADV_PAGEOUTs its copies (reclaim from a forked sharer)
+    and verifies them after swap-in; the parent COWs the collapse ranges meanwhile."""
+    r = run_racer(kh, request, ks, SECONDS, ("--fork",))
+    assert_raced(r)
+    assert_forked(r["report"])
+
+
+@pytest.mark.slow
+@pytest.mark.needs("thp", "numa", "compaction")
+@pytest.mark.parametrize("ks", KNOBSETS.values(), ids=KNOBSETS)
+def test_mremap_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest) -> None:
+    """PMDs of their own moved whole by mremap() every 2 ms (move_page_tables: the page
+    table or the huge PMD moves) while khugepaged collapses them; verified before every
+    move."""
+    r = run_racer(kh, request, ks, SECONDS, ("--mremap",))
+    assert_raced(r)
+    assert_moved(r["report"])
+
+
+@pytest.mark.slow
+@pytest.mark.needs("thp", "numa", "compaction", "swap")
+@pytest.mark.parametrize("ks", KNOBSETS.values(), ids=KNOBSETS)
+def test_memcg_reclaim_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest) -> None:
+    """The racer in a memory cgroup of its own: memory.high just above the populated size
+    (a max_ptes_none 511 collapse fills holes) and memory.reclaim every 50 ms pushing the
+    region to swap while khugepaged collapses."""
+    r = run_racer(kh, request, ks, SECONDS, ("--memcg",))
+    assert_raced(r)
+    assert_memcg_reclaimed(r)
+
+def run_thpfile(kh: Kh, request: pytest.FixtureRequest, ks: knobs.KnobSet, seconds: float,
+                extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    argv = ["thpfile", "--seconds", f"{seconds:g}", "--pmds", str(FILE_PMDS),
+            "--seed", str(seed()), *extra]
+    return run_workload(kh, request, ks, argv, "thpfile", seconds)
+
+
+def assert_file_raced(r: dict[str, Any]) -> None:
+    """Collapses of the file's PMDs (khugepaged and MADV_COLLAPSE) while holes were
+    punched and the file truncated, every page verified."""
+    rep = r["report"]
+    assert r["pages_collapsed"] > 0, f"khugepaged collapsed nothing while the racer ran: {r}"
+    assert rep["collapse_ok"] > 0, f"no MADV_COLLAPSE of the file succeeded: {rep}"
+    assert rep["collapsed_seen"] > 0, f"no PMD of the file was seen collapsed: {rep}"
+    assert rep["punches"] > 0 and rep["truncations"] > 0, f"no punch / truncation: {rep}"
+    assert rep["verified"] > 0 and rep["corrupt"] == 0
+
+
+@pytest.mark.needs("thp", "shmem_thp")
+@pytest.mark.parametrize("ks", nightly(SHMEM_KNOBSETS, "shmem-PMD-none511"))
+def test_shmem_collapse_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest) -> None:
+    """memfd (the internal shmem mount, per-size shmem knobs): khugepaged and MADV_COLLAPSE
+    collapse its PMDs while holes are punched, the file truncated and its pages migrated."""
+    r = run_thpfile(kh, request, ks, SECONDS)
+    assert_file_raced(r)
+    if "64K" in ks.name or any(lbl == "64K" for lbl, _ in ks.shmem_sizes):
+        assert r["shmem_alloc"].get(64, 0) > 0, f"no 64K shmem folio allocated: {r}"
+
+
+@pytest.mark.slow
+@pytest.mark.needs("thp", "shmem_thp")
+def test_tmpfs_collapse_racer(kh: Kh, request: pytest.FixtureRequest) -> None:
+    """The same on a tmpfs mounted huge=within_size (its own huge policy, every size)."""
+    assert_file_raced(run_thpfile(kh, request, SHMEM_KNOBSETS["shmem-PMD-none511"], SECONDS,
+                                  ("--tmpfs",)))

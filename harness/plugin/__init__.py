@@ -385,11 +385,13 @@ RACER_PATHS = {"numa": "/sys/devices/system/node/node1", "ksm": "/sys/kernel/mm/
                "page_idle": "/sys/kernel/mm/page_idle/bitmap",
                "numa_balancing": "/proc/sys/kernel/numa_balancing",
                "userfaultfd": "/proc/sys/vm/unprivileged_userfaultfd",
-               "compaction": "/proc/sys/vm/compact_memory"}
+               "compaction": "/proc/sys/vm/compact_memory",
+               "shmem_thp": "/sys/kernel/mm/transparent_hugepage/shmem_enabled"}
 FEATURE_NEEDS = {"numa": "CONFIG_NUMA + CONFIG_NUMA_EMU and guest numa_nodes: 2 (racers fragment)",
                  "ksm": "CONFIG_KSM", "page_idle": "CONFIG_IDLE_PAGE_TRACKING",
                  "numa_balancing": "CONFIG_NUMA_BALANCING", "userfaultfd": "CONFIG_USERFAULTFD",
-                 "compaction": "CONFIG_COMPACTION"}
+                 "compaction": "CONFIG_COMPACTION",
+                 "shmem_thp": "CONFIG_SHMEM + CONFIG_TRANSPARENT_HUGEPAGE"}
 
 
 @pytest.fixture

@@ -75,7 +75,7 @@ struct opts {
 	double seconds;
 	unsigned long pmds, compact_ms;
 	uint64_t seed;
-	bool pageout, idle, no_migrate, uffd, ksm, walkers;
+	bool pageout, idle, no_migrate, uffd, ksm, walkers, fork, mremap, memcg;
 };
 
 static struct opts o = { .seconds = 10, .pmds = 16, .compact_ms = 1000, .seed = 1 };
@@ -92,6 +92,19 @@ static atomic_ulong walks, gup_bytes;
 static long ksm_shared = -1, ksm_sharing = -1;
 static int kpf_fd = -1, pagemap_fd = -1;
 static bool split_debugfs;
+
+#define MOVERS 4                            /* --mremap: PMDs of their own, moved around */
+static char *mover_at[MOVERS];              /* where mover PMD i is mapped now */
+
+/* A page of the region, or (index >= pmds * PMD_PAGES) of a --mremap mover PMD. */
+static char *page_addr(unsigned long page)
+{
+	unsigned long pmd = page / PMD_PAGES;
+
+	if (pmd < o.pmds)
+		return region + page * PAGE;
+	return mover_at[pmd - o.pmds] + (page % PMD_PAGES) * PAGE;
+}
 
 static double now(void)
 {
@@ -126,23 +139,30 @@ static uint64_t stamp(unsigned long page, unsigned int g, unsigned long word)
 
 static void fill(unsigned long page)
 {
-	uint64_t *w = (uint64_t *)(region + page * PAGE);
+	uint64_t *w = (uint64_t *)page_addr(page);
 
 	gen[page]++;
 	for (unsigned long i = 0; i < PAGE / 8; i += 8)
 		w[i] = stamp(page, gen[page], i);
 }
 
+/* The page holds its stamp; a finding is reported with write(2) (no stdio lock: the
+ * --fork children check pages too). */
 static bool check(unsigned long page)
 {
-	volatile uint64_t *w = (volatile uint64_t *)(region + page * PAGE);
+	volatile uint64_t *w = (volatile uint64_t *)page_addr(page);
 
 	for (unsigned long i = 0; i < PAGE / 8; i += 8) {
-		uint64_t want = stamp(page, gen[page], i);
+		uint64_t want = stamp(page, gen[page], i), got = w[i];
 
-		if (w[i] != want) {
-			fprintf(stderr, "thpracer: FINDING page %lu (%p) word %lu: %#llx, want %#llx\n",
-				page, (void *)w, i, (unsigned long long)w[i], (unsigned long long)want);
+		if (got != want) {
+			char msg[160];
+			int n = snprintf(msg, sizeof(msg), "thpracer: FINDING page %lu (%p) pid %d word %lu: "
+					 "%#llx, want %#llx\n", page, (void *)w, (int)getpid(), i,
+					 (unsigned long long)got, (unsigned long long)want);
+
+			if (write(2, msg, n) < 0)
+				n = 0;
 			atomic_fetch_add(&corrupt, 1);
 			return false;
 		}
@@ -169,7 +189,7 @@ static int read_nodes(void)
 static bool large(unsigned long page)
 {
 	uint64_t pm, flags;
-	uintptr_t va = (uintptr_t)(region + page * PAGE);
+	uintptr_t va = (uintptr_t)page_addr(page);
 
 	if (pagemap_fd < 0 || kpf_fd < 0)
 		return false;
@@ -190,8 +210,8 @@ static void split_range(unsigned long first, unsigned long pages)
 		fd = open(SPLIT_FILE, O_WRONLY);
 		if (fd >= 0) {
 			n = snprintf(buf, sizeof(buf), "%d,%#lx,%#lx", (int)getpid(),
-				     (unsigned long)(region + first * PAGE),
-				     (unsigned long)(region + (first + pages) * PAGE));
+				     (unsigned long)page_addr(first),
+				     (unsigned long)page_addr(first + pages - 1) + PAGE);
 			if (write(fd, buf, n) == n) {
 				close(fd);
 				return;
@@ -200,14 +220,16 @@ static void split_range(unsigned long first, unsigned long pages)
 		}
 	}
 	/* fallback: drop one page of the folio and write it again (a new small page) */
-	madvise(region + (first + pages - 1) * PAGE, PAGE, MADV_DONTNEED);
+	madvise(page_addr(first + pages - 1), PAGE, MADV_DONTNEED);
 	gen[first + pages - 1] = 0;
 	fill(first + pages - 1);
 }
 
-static void sweep_block(unsigned long first)
+/* Verify a block, count and re-split it when collapsed; true: newly seen collapsed. */
+static bool sweep_block(unsigned long first)
 {
 	unsigned long n = 0;
+	bool seen;
 
 	for (unsigned long p = first; p < first + BLOCK_PAGES; p++)
 		if (populated(p)) {
@@ -216,10 +238,11 @@ static void sweep_block(unsigned long first)
 		}
 	atomic_fetch_add(&touched, n);
 	if (!populated(first + BLOCK_PAGES - 1))
-		return;                     /* a neighbour block: never collapsed to mTHP */
+		return false;               /* a neighbour block: never collapsed to mTHP */
 	bool now_large = large(first), *was = &blk_large[first / BLOCK_PAGES];
 
-	if (now_large && !*was)             /* small -> large: khugepaged collapsed it */
+	seen = now_large && !*was;          /* small -> large: khugepaged collapsed it */
+	if (seen)
 		atomic_fetch_add(&collapsed_seen, 1);
 	if (now_large && (split_debugfs || !*was)) {
 		split_range(first, BLOCK_PAGES);
@@ -227,6 +250,7 @@ static void sweep_block(unsigned long first)
 	}
 	/* a debugfs split leaves small pages; MADV_DONTNEED leaves the folio partly mapped */
 	*was = now_large && !split_debugfs;
+	return seen;
 }
 
 static void *mutator(void *arg)
@@ -561,7 +585,8 @@ static void *walker(void *arg)
 static void usage(void)
 {
 	fprintf(stderr, "usage: thpracer [--seconds S] [--pmds N] [--seed N] [--compact-ms MS]\n"
-		"                [--pageout] [--idle] [--uffd] [--ksm] [--walkers] [--no-migrate]\n");
+		"                [--pageout] [--idle] [--uffd] [--ksm] [--walkers] [--no-migrate]\n"
+		"                [--fork] [--mremap] [--memcg]\n");
 	exit(2);
 }
 
@@ -571,7 +596,8 @@ static void parse(int argc, char **argv)
 		{ "seconds", 1, 0, 's' }, { "pmds", 1, 0, 'p' }, { "seed", 1, 0, 'S' },
 		{ "compact-ms", 1, 0, 'c' }, { "pageout", 0, 0, 'o' }, { "idle", 0, 0, 'i' },
 		{ "no-migrate", 0, 0, 'n' }, { "uffd", 0, 0, 'u' },
-		{ "ksm", 0, 0, 'k' }, { "walkers", 0, 0, 'w' }, { 0, 0, 0, 0 }
+		{ "ksm", 0, 0, 'k' }, { "walkers", 0, 0, 'w' }, { "fork", 0, 0, 'f' },
+		{ "mremap", 0, 0, 'm' }, { "memcg", 0, 0, 'g' }, { 0, 0, 0, 0 }
 	};
 	int c;
 
@@ -587,6 +613,9 @@ static void parse(int argc, char **argv)
 		case 'u': o.uffd = true; break;
 		case 'k': o.ksm = true; break;
 		case 'w': o.walkers = true; break;
+		case 'f': o.fork = true; break;
+		case 'm': o.mremap = true; break;
+		case 'g': o.memcg = true; break;
 		default: usage();
 		}
 	}
@@ -605,6 +634,8 @@ static void kmsg(const char *msg)
 	}
 }
 
+#include "thpracer_modes.h"
+
 static void setup(void)
 {
 	size_t len = o.pmds * PMD_SIZE;
@@ -616,8 +647,8 @@ static void setup(void)
 		exit(1);
 	}
 	region = (char *)(((uintptr_t)raw + PMD_SIZE - 1) & ~(PMD_SIZE - 1));
-	gen = calloc(o.pmds * PMD_PAGES, 1);
-	blk_large = calloc(o.pmds * BLOCKS, sizeof(bool));
+	gen = calloc((o.pmds + MOVERS) * PMD_PAGES, 1);
+	blk_large = calloc((o.pmds + MOVERS) * BLOCKS, sizeof(bool));
 	madvise(region, len, MADV_NOHUGEPAGE);          /* small pages while populating */
 	for (unsigned long p = 0; p < o.pmds * PMD_PAGES; p++)
 		if (populated(p))
@@ -626,6 +657,8 @@ static void setup(void)
 	pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
 	kpf_fd = open("/proc/kpageflags", O_RDONLY);
 	split_debugfs = access(SPLIT_FILE, W_OK) == 0;
+	if (o.mremap)
+		movers_setup();
 }
 
 static void progress(double t0)
@@ -646,7 +679,7 @@ static void report(double secs)
 	       "\"touched\":%lu,\"corrupt\":%lu,\"paged_out\":%lu,\"idle_rounds\":%lu,"
 	       "\"wp_protected\":%lu,\"wp_served\":%lu,\"wp_missed\":%lu,"
 	       "\"ksm_pages_shared\":%ld,\"ksm_pages_sharing\":%ld,\"walks\":%lu,"
-	       "\"gup_bytes\":%lu}\n",
+	       "\"gup_bytes\":%lu,",
 	       (unsigned long long)o.seed, secs, o.pmds, nnodes,
 	       split_debugfs ? "debugfs" : "dontneed", atomic_load(&moved),
 	       atomic_load(&move_calls), atomic_load(&move_failed), atomic_load(&mbind_calls),
@@ -656,6 +689,8 @@ static void report(double secs)
 	       atomic_load(&paged_out), atomic_load(&idle_rounds), atomic_load(&wp_protected),
 	       atomic_load(&wp_served), atomic_load(&wp_missed), ksm_shared, ksm_sharing,
 	       atomic_load(&walks), atomic_load(&gup_bytes));
+	modes_json();
+	printf("}\n");
 	fflush(stdout);
 }
 
@@ -668,7 +703,7 @@ static void final_check(void)
 
 int main(int argc, char **argv)
 {
-	pthread_t th[8], handler;
+	pthread_t th[12], handler;
 	int nth = 0;
 	char msg[160];
 	double t0;
@@ -679,6 +714,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "thpracer: needs 2 NUMA nodes (CONFIG_NUMA, numa=fake=2 or a NUMA "
 			"machine); /sys/devices/system/node/online has one\n");
 		return 3;
+	}
+	if (o.memcg && !memcg_start())
+		return 3;
+	if (o.fork) {
+		cs = mmap(NULL, sizeof(*cs), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (cs == MAP_FAILED)
+			return 2;
 	}
 	setup();
 	snprintf(msg, sizeof(msg), "thpracer: start seed=%llu pmds=%lu seconds=%.0f nodes=%d\n",
@@ -696,6 +738,12 @@ int main(int argc, char **argv)
 		pthread_create(&th[nth++], NULL, pager, NULL);
 	if (o.walkers)
 		pthread_create(&th[nth++], NULL, walker, NULL);
+	if (o.fork)
+		pthread_create(&th[nth++], NULL, forker, NULL);
+	if (o.mremap)
+		pthread_create(&th[nth++], NULL, mover, NULL);
+	if (o.memcg)
+		pthread_create(&th[nth++], NULL, reclaimer, NULL);
 	if (o.ksm && !ksm_start())
 		return 3;
 	if (o.uffd) {
@@ -720,7 +768,11 @@ int main(int argc, char **argv)
 		ksm_stop();
 	}
 	final_check();
+	if (o.mremap)
+		movers_final_check();
+	if (o.memcg)
+		memcg_stop();
 	report(now() - t0);
 	kmsg("thpracer: done\n");
-	return atomic_load(&corrupt) ? 1 : 0;
+	return atomic_load(&corrupt) || (cs && atomic_load(&cs->corrupt)) ? 1 : 0;
 }
