@@ -17,6 +17,7 @@ mm frames (`collapse_*`, `khugepaged`, `hpage_*`, `do_swap_page`, ...) are in no
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 
@@ -25,7 +26,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"do_error_trap|do_trap\w*|do_invalid_op|invalid_op|_*die\w*|oops_\w+|(?:v|nmi_|__)?panic\w*|"
      r"check_panic_on_warn|_*bug_handler|\w*brk_handler|call_break_hook|early_brk64|"
      r"do_debug_exception|el1_dbg|el1_brk64|do_el1_undef|el1_undef|do_undefinstr|"
-     r"arm64?_notify_die|do_kernel_trap|program_check_exception")),
+     r"arm64?_notify_die|do_kernel_trap|program_check_exception|_*fortify_(?:report|panic)\w*")),
     ("sanitizer", (r"__sanitizer_\w+|__asan_\w+|_*kasan\w*|__msan_\w+|_*kmsan\w*|__tsan_\w+|"
      r"_*kcsan\w*|_*ubsan\w*|__kcov\w*|write_comp_data|check_memory_region\w*|check_region_inline|"
      r"memory_is_poisoned\w*|read_word_at_a_time|print_address_description\w*|print_report|"
@@ -35,7 +36,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"(?:_*create_object|_*kmemleak\w*|slab_(?:pre|post)_alloc_hook|_*slab_alloc\w*|"
      r"___slab_alloc|alloc_debug_processing|_*kmem_cache_alloc\w*|_*kmalloc\w*|__do_kmalloc\w*|"
      r"_*kzalloc\w*|kcalloc\w*|_*kv[mz]alloc\w*|_*vz?malloc\w*|_*krealloc\w*|new_slab|"
-     r"allocate_slab|alloc_slab_page|_*kmem_cache_free\w*|_*kv?free\w*|_*slab_free\w*|"
+     r"allocate_slab|alloc_slab_page|_*kmem_cache_free\w*|kmem_cache_debug\w*|virt_to_cache|cache_from_obj|_*kv?free\w*|_*slab_free\w*|"
      r"do_slab_free|_*cache_free|free_debug_processing|slab_free_\w*hook|_*vfree\w*|vunmap)")),
     ("debugobjects", (r"debug_print_object|_*debug_check_no_obj_freed|_*debug_object\w*|"
      r"\w+_is_static_object|lookup_object\w*")),
@@ -66,7 +67,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"copyout|__arch_clear_user|"
      r"_*(?:get|put)_user(?:_nocheck)?(?:_\d+|_asm\w*)?|_*clear_user\w*|_*might_\w+|"
      r"_*check_object_size|"
-     r"check_(?:heap|stack)_object|usercopy_\w+|_*x86_indirect_\w+|__x86_return_thunk|"
+     r"_*check_(?:heap|stack)_object\w*|usercopy_\w+|_*x86_indirect_\w+|__x86_return_thunk|"
      r"(?:raw_|arch_)?atomic(?:64|_long)?_(?:read|set|add|sub|inc|dec|and|or|xor|andnot|fetch|xchg|"
      r"cmpxchg|try_cmpxchg)\w*|_*(?:test_and_)?(?:set|clear|change)_bit(?:_lock|_unlock)?|"
      r"_*test_bit(?:_acquire)?")),
@@ -119,6 +120,9 @@ KIND_SKIP = {
     "odebug": r"debug_\w+|\w*rcu\w*|_*hrtimer_\w+|_*timer_\w+|\w*work_\w+|percpu_\w+|kmem_\w+|"
               r"slab_\w+|__free_\w+|kobject_\w+",
 }
+KIND_STOP = {"slab": re.compile(r"validate_slab\w*|validate_store")}
+"""Frames from which on a stack only says who asked for the check (SLUB's sysfs `validate`
+found the corruption): no suspect there, the title names the cache instead."""
 HUNG_ANCHORS = ((re.compile(r"rtnl_lock"), "rtnl_lock"),
                 (re.compile(r"synchronize_(?:rcu|srcu|net|sched)\w*"), "synchronize_rcu"))
 _COMMON = "|".join(rx for _name, rx in LAYERS)
@@ -150,6 +154,9 @@ def pick(cands: Sequence[str], named: Sequence[str], kind: str,
     acquisition `site` (the ", at:" function) wins unless it is a lock primitive or lockdep
     itself: a page fault taking mmap_lock is the acquirer, not its entry path."""
     skip = _SKIP.get(kind, _SKIP[""])
+    stop = KIND_STOP.get(kind)
+    if stop is not None:
+        cands = list(itertools.takewhile(lambda c: not stop.fullmatch(c), cands))
     headers = [header] if isinstance(header, str) else list(header or ())
     good = next((h for h in headers if not skip.fullmatch(h)), None)
     if good:                                     # (symbolized reports repeat the header line

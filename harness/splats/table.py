@@ -298,7 +298,7 @@ STRONG = re.compile(r"\s*(?:\?\s+)?[\w.$]+\+0x|\s*\[<|\s*</?(?:TASK|IRQ|NMI)>|Ca
                      r"(?:RIP|RSP|RAX|R\d\d|pc|lr|sp|x\d+)\s*:")
 PRE = re.compile(r"(?:page|head|flags|raw|memcg|mapping|aops|anon flags|page dumped because|"
                   r"page_type|page_owner|vma|mm|list_(?:add|del)|DEBUG_\w+|slab \S+ start|"
-                  r"sysrq: Trigger a crash)[: ]|\s+\S")
+                  r"sysrq: Trigger a crash)[: ]|\s+\S|\[[A-Z][\w ]+\] 0x[0-9a-f]+-0x")
 BODY = alt(
     r"\s", r"[=-]{3,}", r">?[0-9a-f]{8,16}[: ]", r"\[[0-9a-f]{16}\] ", r"rcu: ", r"CPU: \d+ ",
     r"(?:Call [Tt]race|stack backtrace|backtrace|Code|Modules linked in|Hardware name|Workqueue|"
