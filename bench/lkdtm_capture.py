@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -136,6 +137,7 @@ def capture(kernel: Path, arch: str, case: Case, out: Path) -> Path:
         why = listen(vm, case)
         size = vm.console_path.stat().st_size
         dest.write_bytes(vm.console_path.read_bytes()[:size])
+    shutil.rmtree(workdir, ignore_errors=True)   # the guest's initrd copy and key: ~8 MB a case
     log.info("%s %s: %s; %s (%d bytes)", arch, case.name, why, dest, size)
     return dest
 
