@@ -105,7 +105,7 @@ def test_culprit_frame_in_terminal_junit_and_report() -> None:
              "function": "collapse_single_pmd", "test": "t.py::test_x",
              "frames": ["? __pfx_x+0x0/0x10", want, "khugepaged+0x1/0x2 no debug info"]}
     assert symbolize.culprit_frame(splat) == want
-    g = GroupVerdict("x86_64", "-", "baseline", "patched", new_splats=[splat])
+    g = GroupVerdict("x86_64", "-", "baseline", "patched", new_splats=(splat,))
     assert f"     at {want}" in summary.verdict_text([g])
     assert f"culprit: {want}" in junit.splat_text([splat])
     assert symbolize.culprit_frame({"frames": []}) is None

@@ -21,8 +21,8 @@ def test_expected_splat_is_not_pre_existing_nor_new() -> None:
                rec("patched", "t.py::test_guard", "passed", FOLIO),
                rec("patched", "t.py::test_other", "failed", LEAK)]
     (g,) = verdict.compare(records)
-    assert g.expected_splats == [FOLIO]
-    assert g.common_splats == [] and [s["title"] for s in g.new_splats] == [LEAK]
+    assert g.expected_splats == (FOLIO,)
+    assert g.common_splats == () and [s["title"] for s in g.new_splats] == [LEAK]
     text = summary.verdict_text([g])
     assert f"expected {FOLIO} (expected by its test)" in text and "pre-existing" not in text
 
@@ -32,11 +32,11 @@ def test_expected_title_also_failing_another_test_stays_a_finding() -> None:
                rec("patched", "t.py::test_guard", "passed", FOLIO),
                rec("patched", "t.py::test_other", "failed", FOLIO)]
     (g,) = verdict.compare(records)
-    assert g.expected_splats == [] and g.common_splats == [FOLIO]
+    assert g.expected_splats == () and g.common_splats == (FOLIO,)
 
 
 def test_expected_only_on_patched_is_no_regression() -> None:
     records = [rec("baseline", "t.py::test_guard", "failed"),
                rec("patched", "t.py::test_guard", "passed", FOLIO)]
     (g,) = verdict.compare(records)
-    assert not g.regression and g.expected_splats == [FOLIO]
+    assert not g.regression and g.expected_splats == (FOLIO,)

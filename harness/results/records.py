@@ -136,6 +136,11 @@ class TestRecord:
     def splats(self) -> tuple[Mapping[str, Any], ...]:
         return tuple(self.extra.get("splats") or ())
 
+    @property
+    def counters(self) -> Mapping[str, Mapping[str, Any]]:
+        """{"64kB": {"collapse_alloc": 3, ...}, ...}: the test's counter deltas per size."""
+        return self.extra.get("counters") or {}
+
     def to_json(self) -> dict[str, Any]:
         return {"type": "test", "cell": self.cell, "arch": self.arch, "variant": self.variant,
                 "nodeid": self.nodeid, "knobset": self.knobset,
@@ -144,8 +149,9 @@ class TestRecord:
     @classmethod
     def from_json(cls, r: Mapping[str, Any]) -> TestRecord:
         known = {"type", "cell", "arch", "variant", "nodeid", "knobset", "outcome"}
-        return cls(cell=str(r["cell"]), arch=str(r.get("arch", "")),
-                   variant=str(r.get("variant", "")), nodeid=str(r.get("nodeid", "")),
+        arch, variant = str(r.get("arch", "")), str(r.get("variant", ""))
+        return cls(cell=str(r.get("cell") or f"{arch}/{variant}"), arch=arch,
+                   variant=variant, nodeid=str(r.get("nodeid", "")),
                    knobset=r.get("knobset"), outcome=Outcome.parse(r.get("outcome")),
                    extra={k: v for k, v in r.items() if k not in known})
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.results.journal import FINDINGS, INFRA
+from harness.results.records import Outcome, TestRecord
 
 VARIANT_PARAM = re.compile(r"(?<=[\[-])(?:x86_64|arm64)-[^\]-]+(?:-|(?=\]))")
 
@@ -27,19 +29,19 @@ class Change:
     after: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class GroupVerdict:
     arch: str
     knobset: str
     base: str
     other: str
-    changed: list[Change] = field(default_factory=list)
-    new_splats: list[dict[str, Any]] = field(default_factory=list)
-    gone_splats: list[str] = field(default_factory=list)
-    common_splats: list[str] = field(default_factory=list)
-    expected_splats: list[str] = field(default_factory=list)
-    counters: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
-    infra: list[str] = field(default_factory=list)
+    changed: tuple[Change, ...] = ()
+    new_splats: tuple[dict[str, Any], ...] = ()       # journal splats + "test" (nodeid)
+    gone_splats: tuple[str, ...] = ()
+    common_splats: tuple[str, ...] = ()
+    expected_splats: tuple[str, ...] = ()
+    counters: Mapping[str, Mapping[str, tuple[int, int]]] = field(default_factory=dict)
+    infra: tuple[str, ...] = ()
 
     @property
     def regression(self) -> bool:
@@ -47,19 +49,25 @@ class GroupVerdict:
         return worse or bool(self.new_splats)
 
 
-def test_key(record: dict[str, Any]) -> str:
-    """nodeid without the arch-variant parameter."""
-    nodeid = str(record.get("nodeid", ""))
-    tag = f"{record.get('arch')}-{record.get('variant')}"
+def _strip_variant(nodeid: str, arch: str, variant: str) -> str:
+    tag = f"{arch}-{variant}"
     return nodeid.replace(f"[{tag}]", "").replace(f"{tag}-", "").replace(f"-{tag}", "")
 
 
-def compare(records: list[dict[str, Any]], base: str = "baseline",
+def test_key(record: Mapping[str, Any]) -> str:
+    """nodeid without the arch-variant parameter."""
+    return _strip_variant(str(record.get("nodeid", "")), str(record.get("arch")),
+                          str(record.get("variant")))
+
+
+def compare(records: Iterable[Mapping[str, Any]], base: str = "baseline",
             other: str = "patched") -> list[GroupVerdict]:
-    by: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+    by: dict[tuple[str, str, str], dict[str, TestRecord]] = defaultdict(dict)
     for r in records:
         if r.get("type") == "test" and r.get("variant") in (base, other):
-            by[(str(r["arch"]), str(r.get("knobset") or "-"), str(r["variant"]))][test_key(r)] = r
+            t = TestRecord.from_json(r)
+            key = _strip_variant(t.nodeid, t.arch, t.variant)
+            by[(t.arch, str(t.knobset or "-"), t.variant)][key] = t
     out = []
     for arch, knobset in sorted({(a, k) for a, k, _ in by}):
         out.append(_group(arch, knobset, by[(arch, knobset, base)], by[(arch, knobset, other)],
@@ -67,49 +75,48 @@ def compare(records: list[dict[str, Any]], base: str = "baseline",
     return out
 
 
-def _group(arch: str, knobset: str, b: dict[str, dict[str, Any]], p: dict[str, dict[str, Any]],
+def _group(arch: str, knobset: str, b: dict[str, TestRecord], p: dict[str, TestRecord],
            base: str, other: str) -> GroupVerdict:
-    g = GroupVerdict(arch, knobset, base, other)
+    changed, infra = [], []
     for test in sorted(set(b) | set(p)):
-        before = b.get(test, {}).get("outcome", "missing")
-        after = p.get(test, {}).get("outcome", "missing")
+        before = b[test].outcome.value if test in b else "missing"
+        after = p[test].outcome.value if test in p else "missing"
         if before != after:
-            g.changed.append(Change(test, before, after))
+            changed.append(Change(test, before, after))
         if after in INFRA or before in INFRA:
-            g.infra.append(test)
-    bt = {s["title"]: s for r in b.values() for s in r.get("splats", [])}
-    pt = {s["title"]: (s, r) for r in p.values() for s in r.get("splats", [])}
+            infra.append(test)
+    bt = {s["title"]: s for r in b.values() for s in r.splats}
+    pt = {s["title"]: (s, r) for r in p.values() for s in r.splats}
     expected = _expected_titles([*b.values(), *p.values()])
-    g.new_splats = [{**s, "test": r.get("nodeid")} for t, (s, r) in sorted(pt.items())
-                    if t not in bt and t not in expected]
-    g.gone_splats = sorted(set(bt) - set(pt) - expected)
-    g.common_splats = sorted((set(bt) & set(pt)) - expected)
-    g.expected_splats = sorted((set(bt) | set(pt)) & expected)
-    g.counters = _counter_deltas(b, p)
-    return g
+    return GroupVerdict(
+        arch, knobset, base, other, changed=tuple(changed), infra=tuple(infra),
+        new_splats=tuple({**s, "test": r.nodeid} for t, (s, r) in sorted(pt.items())
+                         if t not in bt and t not in expected),
+        gone_splats=tuple(sorted(set(bt) - set(pt) - expected)),
+        common_splats=tuple(sorted((set(bt) & set(pt)) - expected)),
+        expected_splats=tuple(sorted((set(bt) | set(pt)) & expected)),
+        counters=_counter_deltas(b, p))
 
 
-def _expected_titles(records: list[dict[str, Any]]) -> set[str]:
+def _expected_titles(records: list[TestRecord]) -> set[str]:
     """Titles of splats only ever seen in tests that passed: expected by their test."""
-    passed = {s["title"] for r in records if r.get("outcome") == "passed"
-              for s in r.get("splats", [])}
-    other = {s["title"] for r in records if r.get("outcome") != "passed"
-             for s in r.get("splats", [])}
+    passed = {s["title"] for r in records if r.outcome is Outcome.PASSED for s in r.splats}
+    other = {s["title"] for r in records if r.outcome is not Outcome.PASSED for s in r.splats}
     return passed - other
 
 
-def _sum_counters(records: dict[str, dict[str, Any]]) -> dict[str, dict[str, int]]:
+def _sum_counters(records: dict[str, TestRecord]) -> dict[str, dict[str, int]]:
     total: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for r in records.values():
-        for size, stats in (r.get("counters") or {}).items():
+        for size, stats in r.counters.items():
             for name, value in stats.items():
                 if isinstance(value, (int, float)):
                     total[size][name] += int(value)
     return total
 
 
-def _counter_deltas(b: dict[str, dict[str, Any]],
-                    p: dict[str, dict[str, Any]]) -> dict[str, dict[str, tuple[int, int]]]:
+def _counter_deltas(b: dict[str, TestRecord],
+                    p: dict[str, TestRecord]) -> dict[str, dict[str, tuple[int, int]]]:
     tb, tp = _sum_counters(b), _sum_counters(p)
     out: dict[str, dict[str, tuple[int, int]]] = {}
     for size in sorted(set(tb) | set(tp), key=_size_order):
