@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import itertools
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -14,6 +13,7 @@ from harness.cli import bisect as bisectcli
 from harness.errors import UserError
 from harness.kernel.build import BuildFailed
 from harness.results.journal import Journal
+from harness.results.records import TestRecord
 
 VERSIONS = [(f"v{i}", f"v{i}") for i in range(1, 9)]
 
@@ -87,14 +87,16 @@ def test_empty_selection_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_predicate_matching() -> None:
-    tests: list[dict[str, Any]] = [{"nodeid": "t1", "outcome": "failed",
-              "splats": [{"kind": "lockdep", "title": "possible deadlock in khugepaged"}]},
-             {"nodeid": "t2", "outcome": "lockup", "splats": []}]
+    tests = [TestRecord.from_json(r) for r in (
+        {"nodeid": "t1", "outcome": "failed",
+         "splats": [{"kind": "lockdep", "title": "possible deadlock in khugepaged"}]},
+        {"nodeid": "t2", "outcome": "lockup", "splats": []})]
     assert bis.Predicate(kind="lockdep").match(tests)[0]
     assert not bis.Predicate(kind="rcu").match(tests)[0]
     assert bis.Predicate(title="deadlock in khug").match(tests)[0]
     assert bis.Predicate(lockup=True).match(tests)[1] == ["lockup in t2"]
-    assert bis.Predicate().match([{"nodeid": "t", "outcome": "passed"}]) == (False, [])
+    passed = TestRecord.from_json({"nodeid": "t", "outcome": "passed"})
+    assert bis.Predicate().match([passed]) == (False, [])
 
 
 def test_patch_candidates_start_at_base() -> None:

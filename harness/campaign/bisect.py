@@ -20,13 +20,14 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from harness.errors import UserError
 from harness.results.journal import Journal
+from harness.results.records import Outcome, TestRecord
 
 log = logging.getLogger("harness")
 
@@ -43,23 +44,23 @@ class Predicate:
                  else "", "lockup" if self.lockup else ""]
         return " ".join(p for p in parts if p) or "any test failure"
 
-    def match(self, tests: list[dict[str, Any]]) -> tuple[bool, list[str]]:
+    def match(self, tests: Sequence[TestRecord]) -> tuple[bool, list[str]]:
         """(bad?, evidence lines) for the test records of one run."""
         evidence = []
+        lockups = (Outcome.CRASH, Outcome.LOCKUP, Outcome.TIMEOUT)
         for t in tests:
-            for s in t.get("splats", []):
+            for s in t.splats:
                 if self._splat_ok(s):
-                    evidence.append(f"[{s.get('kind')}] {s.get('title')} in {t.get('nodeid')}")
-            if t.get("outcome") in ("crash", "lockup", "timeout") and (
-                    self.lockup or not (self.kind or self.title)):
-                evidence.append(f"{t.get('outcome')} in {t.get('nodeid')}")
-            if not (self.kind or self.title or self.lockup) and t.get("outcome") == "failed":
-                splats = [f"[{s.get('kind')}] {s.get('title')}" for s in t.get("splats", [])]
-                evidence += [f"{x} in {t.get('nodeid')}" for x in dict.fromkeys(splats)] or [
-                    f"failed: {t.get('nodeid')}"]
+                    evidence.append(f"[{s.get('kind')}] {s.get('title')} in {t.nodeid}")
+            if t.outcome in lockups and (self.lockup or not (self.kind or self.title)):
+                evidence.append(f"{t.outcome} in {t.nodeid}")
+            if not (self.kind or self.title or self.lockup) and t.outcome is Outcome.FAILED:
+                splats = [f"[{s.get('kind')}] {s.get('title')}" for s in t.splats]
+                evidence += [f"{x} in {t.nodeid}" for x in dict.fromkeys(splats)] or [
+                    f"failed: {t.nodeid}"]
         return bool(evidence), evidence
 
-    def _splat_ok(self, s: dict[str, Any]) -> bool:
+    def _splat_ok(self, s: Mapping[str, Any]) -> bool:
         if not (self.kind or self.title):
             return False
         return (self.kind is None or s.get("kind") == self.kind) and (

@@ -15,6 +15,7 @@ from harness.checks import step as checkstep
 from harness.errors import UserError
 from harness.kernel import build
 from harness.results import journal as results
+from harness.results import records
 from harness.results.journal import Journal
 from harness.sources import series
 from harness.sources import tree as source
@@ -87,14 +88,14 @@ class PytestStep:
         stepdir.mkdir(parents=True, exist_ok=True)
         argv = self.argv(variant, stepdir)
         rc = pytestcmd.run(self.call(variant, stepdir), stepdir / "pytest.log")
-        tests = [r for r in results.read(stepdir / "results.jsonl") if r.get("type") == "test"]
+        tests = records.tests(results.read(stepdir / "results.jsonl"))
         detail = f"{stepdir} ({time.monotonic() - t0:.0f}s, pytest exit {rc})"
         if rc == 5:
             return bis.RunOutcome("empty", (), cmdline(argv))
         bad, evidence = self.predicate.match(tests)
         if bad:
             return bis.RunOutcome("bad", tuple(evidence), detail)
-        if not tests or rc not in (0, 1) or any(t["outcome"] in ("infra", "error") for t in tests):
+        if not tests or rc not in (0, 1) or any(t.outcome.is_problem for t in tests):
             return bis.RunOutcome("infra", (), detail)
         return bis.RunOutcome("good", (), detail)
 
