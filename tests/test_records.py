@@ -4,6 +4,7 @@ JSON is exactly what the journal held (old runs keep reading)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,14 @@ import pytest
 
 from harness.errors import HarnessBug
 from harness.results import journal, records
-from harness.results.records import BuildInfo, CellRecord, CellStatus, Outcome, TestRecord
+from harness.results.records import (
+    BuildInfo,
+    CellRecord,
+    CellStatus,
+    Outcome,
+    RunRecord,
+    TestRecord,
+)
 
 DATA = Path(__file__).parent / "data" / "journals"
 
@@ -68,3 +76,21 @@ def test_latest_records_win() -> None:
             {"type": "cell", "cell": "c", "status": "done"}]
     assert [t.outcome for t in records.tests(rows)] == [Outcome.PASSED]
     assert records.cells(rows)["c"].status is CellStatus.DONE
+
+
+@pytest.mark.parametrize("path", sorted(DATA.glob("*.run.json")), ids=lambda p: p.name)
+def test_run_json_round_trips_exactly(path: Path) -> None:
+    doc = json.loads(path.read_text())
+    run = RunRecord(**{k: v for k, v in doc.items() if k != "type"})
+    assert json.dumps(run.to_json(), sort_keys=True) == json.dumps(doc, sort_keys=True)
+
+
+def test_the_run_record_before_and_after() -> None:
+    """run.json is written before the long phases (no durations/finished) and at the end."""
+    run = RunRecord(config="/c.yaml", name="c", config_sha256="ab", cells=("x86_64/baseline",),
+                    source={"kind": "debian"}, series=None, qemu={}, host="h", cpus=2,
+                    started="2026-12-07T05:00:00Z", command="kharness run /c.yaml")
+    assert "durations" not in run.to_json() and "finished" not in run.to_json()
+    done = replace(run, durations={"total": 1.5}, finished="2026-12-07T05:01:00Z")
+    assert done.to_json()["durations"] == {"total": 1.5} and done.to_json()["cells"] == [
+        "x86_64/baseline"]

@@ -16,9 +16,8 @@ import shutil
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from harness import arch as archmod
 from harness import config
@@ -30,7 +29,7 @@ from harness.checks.runner import CheckOptions, run_checks
 from harness.errors import InfrastructureError, UserError
 from harness.kernel import build
 from harness.results.journal import Journal
-from harness.results.records import BuildInfo, CellRecord, CellStatus
+from harness.results.records import BuildInfo, CellRecord, CellStatus, RunRecord
 from harness.sources import tree as source
 from harness.util import cmdline, stable_hash, write_json
 
@@ -85,7 +84,7 @@ def pytest_call(cfg: config.Config, cell: Cell, opts: RunOptions, celldir: Path)
                       junit=celldir / "junit.xml", extra=("-q", "-rA", *opts.pytest_args))
 
 
-def run(opts: RunOptions) -> dict[str, Any]:
+def run(opts: RunOptions) -> RunRecord:
     cfg = config.load(opts.config)
     cells = cells_for(cfg, opts)
     opts.out.mkdir(parents=True, exist_ok=True)
@@ -96,9 +95,9 @@ def run(opts: RunOptions) -> dict[str, Any]:
     if done and not opts.resume:
         raise UserError(f"{opts.out} already holds a run", "refusing to mix two runs",
                         "pass --resume to continue it, or choose another --out")
-    meta = _metadata(cfg, cells, opts)
-    meta["source_identity"] = source.resolve(cfg.source).identity
-    write_json(opts.out / "run.json", meta)
+    meta = replace(_metadata(cfg, cells, opts),
+                   source_identity=source.resolve(cfg.source).identity)
+    write_json(opts.out / "run.json", meta.to_json())
     t0 = time.monotonic()
     _run_checks(cfg, cells, opts, journal)
     todo = [c for c in cells if c.name not in done]
@@ -107,9 +106,9 @@ def run(opts: RunOptions) -> dict[str, Any]:
             log.info("[%s] finished in an earlier attempt, skipped", c.name)
     built = _build_cells(cfg, todo, journal)
     _test_cells(cfg, [c for c in todo if c in built], built, opts, journal)
-    meta["durations"] = {"total": time.monotonic() - t0}
-    meta["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    write_json(opts.out / "run.json", meta)
+    meta = replace(meta, durations={"total": time.monotonic() - t0},
+                   finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    write_json(opts.out / "run.json", meta.to_json())
     return meta
 
 
@@ -143,17 +142,18 @@ def _land_check(journal: Journal, r: CheckResult) -> None:
     log.info("%s", checksummary.progress_line(r))
 
 
-def _metadata(cfg: config.Config, cells: list[Cell], opts: RunOptions) -> dict[str, Any]:
+def _metadata(cfg: config.Config, cells: list[Cell], opts: RunOptions) -> RunRecord:
     qemu = {a: _version([archmod.get(a).qemu_binary, "--version"]) for a in {c.arch for c in cells}}
-    return {"type": "run", "config": str(cfg.path), "name": cfg.name,
-            "config_sha256": stable_hash(cfg.path.read_text()), "cells": [c.name for c in cells],
-            "source": {"kind": cfg.source.kind, "location": cfg.source.location,
-                       "suite": cfg.source.suite, "ref": cfg.source.ref},
-            "series": None if cfg.series is None else {
-                "name": cfg.series.name, "versions": [v for v, _ in cfg.series.versions]},
-            "qemu": qemu, "host": platform.node(), "cpus": os.cpu_count(),
-            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "command": cmdline(["kharness", "run", str(cfg.path), "--out", str(opts.out)])}
+    return RunRecord(
+        config=str(cfg.path), name=cfg.name, config_sha256=stable_hash(cfg.path.read_text()),
+        cells=tuple(c.name for c in cells),
+        source={"kind": cfg.source.kind, "location": cfg.source.location,
+                "suite": cfg.source.suite, "ref": cfg.source.ref},
+        series=None if cfg.series is None else {
+            "name": cfg.series.name, "versions": [v for v, _ in cfg.series.versions]},
+        qemu=qemu, host=platform.node(), cpus=os.cpu_count(),
+        started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        command=cmdline(["kharness", "run", str(cfg.path), "--out", str(opts.out)]))
 
 
 def _version(argv: list[str]) -> str:

@@ -1,4 +1,5 @@
-"""Typed journal records: outcomes with their priority, the cell record, the test record.
+"""Typed run records: outcomes with their priority, the cell and test records of the journal,
+the run record (run.json).
 
 The journal (results.jsonl) stays the JSON of docs/results-schema.md: `to_json()` gives back
 exactly the object `from_json()` read (unknown keys ride along in `extra`), so runs written
@@ -169,3 +170,36 @@ def tests(records: Iterable[Mapping[str, Any]]) -> list[TestRecord]:
             t = TestRecord.from_json(r)
             last[(t.cell, t.nodeid)] = t
     return list(last.values())
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """run.json: what ran, where, from which sources (written before the long phases and
+    again at the end, with `durations` and `finished`)."""
+    config: str
+    name: str
+    config_sha256: str
+    cells: tuple[str, ...]
+    source: Mapping[str, Any]                 # kind, location, suite, ref
+    series: Mapping[str, Any] | None          # name, versions; None without a series
+    qemu: Mapping[str, str]                   # arch -> first line of --version
+    host: str
+    cpus: int | None
+    started: str
+    command: str
+    source_identity: Any = None
+    durations: Mapping[str, float] | None = None
+    finished: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": "run", "config": self.config, "name": self.name,
+            "config_sha256": self.config_sha256, "cells": list(self.cells),
+            "source": dict(self.source),
+            "series": None if self.series is None else dict(self.series),
+            "qemu": dict(self.qemu), "host": self.host, "cpus": self.cpus,
+            "started": self.started, "command": self.command}
+        later = {"source_identity": self.source_identity, "durations": self.durations,
+                 "finished": self.finished}
+        out.update({k: v for k, v in later.items() if v is not None})
+        return out
