@@ -120,6 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ[debian.ALLOW_UNSIGNED_ENV] = "1"
     try:
         return guarded(args.func, args)
+    except BrokenPipeError:          # `kharness plan ... | head`: the reader left, not a bug
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as e:
         if args.verbose:
             raise
