@@ -77,7 +77,7 @@ class BuildInfo:
 
 @dataclass(frozen=True)
 class CellRecord:
-    """{"type": "cell"}: how one (arch, variant) cell ended."""
+    """{"type": "cell"}: how one (arch, config, variant) cell ended."""
     cell: str
     arch: str
     variant: str
@@ -88,9 +88,11 @@ class CellRecord:
     build: BuildInfo | None = None
     reproduce: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    config: str = ""                        # kernel config (`configs:`); "" = no config axis
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "cell", "cell": self.cell, "arch": self.arch,
+                               **({"config": self.config} if self.config else {}),
                                "variant": self.variant, "status": self.status.value}
         optional = {"message": self.message, "pytest_exit": self.pytest_exit,
                     "seconds": self.seconds, "reproduce": self.reproduce,
@@ -104,14 +106,15 @@ class CellRecord:
     def from_json(cls, r: Mapping[str, Any]) -> CellRecord:
         build = r.get("build")
         known = {"type", "cell", "arch", "variant", "status", "message", "pytest_exit",
-                 "seconds", "build", "reproduce"}
+                 "seconds", "build", "reproduce"} | ({"config"} if r.get("config") else set())
         return cls(cell=str(r["cell"]), arch=str(r.get("arch", "")),
                    variant=str(r.get("variant", "")), status=CellStatus(str(r["status"])),
                    message=r.get("message"), pytest_exit=r.get("pytest_exit"),
                    seconds=r.get("seconds"), reproduce=r.get("reproduce"),
                    build=None if not isinstance(build, Mapping) else BuildInfo(
                        build.get("dir"), build.get("cached"), build.get("seconds")),
-                   extra={k: v for k, v in r.items() if k not in known})
+                   extra={k: v for k, v in r.items() if k not in known},
+                   config=str(r.get("config") or ""))
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,7 @@ class TestRecord:
     knobset: str | None
     outcome: Outcome
     extra: Mapping[str, Any] = field(default_factory=dict)
+    config: str = ""                         # kernel config (`configs:`); "" = no config axis
 
     @property
     def message(self) -> str:
@@ -137,17 +141,20 @@ class TestRecord:
         return tuple(self.extra.get("splats") or ())
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": "test", "cell": self.cell, "arch": self.arch, "variant": self.variant,
+        return {"type": "test", "cell": self.cell, "arch": self.arch,
+                **({"config": self.config} if self.config else {}), "variant": self.variant,
                 "nodeid": self.nodeid, "knobset": self.knobset,
                 "outcome": self.outcome.value, **self.extra}
 
     @classmethod
     def from_json(cls, r: Mapping[str, Any]) -> TestRecord:
-        known = {"type", "cell", "arch", "variant", "nodeid", "knobset", "outcome"}
+        known = {"type", "cell", "arch", "variant", "nodeid", "knobset", "outcome"} | (
+            {"config"} if r.get("config") else set())
         return cls(cell=str(r["cell"]), arch=str(r.get("arch", "")),
                    variant=str(r.get("variant", "")), nodeid=str(r.get("nodeid", "")),
                    knobset=r.get("knobset"), outcome=Outcome.parse(r.get("outcome")),
-                   extra={k: v for k, v in r.items() if k not in known})
+                   extra={k: v for k, v in r.items() if k not in known},
+                   config=str(r.get("config") or ""))
 
 
 def cells(records: Iterable[Mapping[str, Any]]) -> dict[str, CellRecord]:

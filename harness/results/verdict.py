@@ -1,6 +1,8 @@
 """With-vs-without verdicts from journal records: outcomes, new splats, counter deltas.
 
-Grouping key is (arch, knobset); the test identity inside a group is the nodeid with its
+Grouping key is (arch, kernel config, knobset): variants are compared within one (arch,
+config), never across configs (a journal without "config" has the one config ""). The test
+identity inside a group is the nodeid with its
 variant parameter removed, so the same test on baseline and patched lines up.
 
 A splat in the record of a test that passed was expected by that test (`expect_splat`): the
@@ -40,11 +42,26 @@ class GroupVerdict:
     expected_splats: list[str] = field(default_factory=list)
     counters: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     infra: list[str] = field(default_factory=list)
+    config: str = ""              # the kernel config ("" = the run has no config axis)
+
+    @property
+    def where(self) -> str:
+        """"x86_64" or "x86_64 config=ptc": the (arch, config) the group compares within."""
+        return f"{self.arch} config={self.config}" if self.config else self.arch
+
+    def holds(self, record: dict[str, Any]) -> bool:
+        """Whether a test record belongs to this group (any of its variants)."""
+        return (record.get("arch") == self.arch and config_of(record) == self.config
+                and str(record.get("knobset") or "-") == self.knobset)
 
     @property
     def regression(self) -> bool:
         worse = any(c.after in FINDINGS and c.before not in FINDINGS for c in self.changed)
         return worse or bool(self.new_splats)
+
+
+def config_of(record: dict[str, Any]) -> str:
+    return str(record.get("config") or "")
 
 
 def test_key(record: dict[str, Any]) -> str:
@@ -56,20 +73,20 @@ def test_key(record: dict[str, Any]) -> str:
 
 def compare(records: list[dict[str, Any]], base: str = "baseline",
             other: str = "patched") -> list[GroupVerdict]:
-    by: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+    by: dict[tuple[str, str, str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
     for r in records:
         if r.get("type") == "test" and r.get("variant") in (base, other):
-            by[(str(r["arch"]), str(r.get("knobset") or "-"), str(r["variant"]))][test_key(r)] = r
+            key = (str(r["arch"]), config_of(r), str(r.get("knobset") or "-"), str(r["variant"]))
+            by[key][test_key(r)] = r
     out = []
-    for arch, knobset in sorted({(a, k) for a, k, _ in by}):
-        out.append(_group(arch, knobset, by[(arch, knobset, base)], by[(arch, knobset, other)],
-                          base, other))
+    for arch, conf, knobset in sorted({k[:3] for k in by}):
+        g = GroupVerdict(arch, knobset, base, other, config=conf)
+        out.append(_group(g, by[(arch, conf, knobset, base)], by[(arch, conf, knobset, other)]))
     return out
 
 
-def _group(arch: str, knobset: str, b: dict[str, dict[str, Any]], p: dict[str, dict[str, Any]],
-           base: str, other: str) -> GroupVerdict:
-    g = GroupVerdict(arch, knobset, base, other)
+def _group(g: GroupVerdict, b: dict[str, dict[str, Any]],
+           p: dict[str, dict[str, Any]]) -> GroupVerdict:
     for test in sorted(set(b) | set(p)):
         before = b.get(test, {}).get("outcome", "missing")
         after = p.get(test, {}).get("outcome", "missing")
