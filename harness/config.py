@@ -10,7 +10,7 @@ anything is built or booted. Errors name the file, the key and what is allowed.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +24,17 @@ from harness.guest import knobs as knobsmod
 from harness.guest.knobs import KnobSet
 from harness.guestcfg import GuestSettings
 
-TOP_KEYS = ("name", "kernel", "series", "archs", "variants", "checks", "guest", "knobs")
+TOP_KEYS = ("name", "kernel", "series", "archs", "variants", "configs", "checks", "guest",
+            "knobs")
 SOURCE_KINDS = ("debian", "git", "tarball")
 DEFAULT_FRAGMENTS = ("virt", "thp", "swap", "debug-locking")
 # what a guest on a root disk needs (ext4, systemd): added for disk boots (kharness boot --rootfs)
 DISK_FRAGMENT = "disk"
 VARIANT_RE = re.compile(r"^(baseline|patched|[A-Za-z0-9._-]+?)(?::(\d+))?$")
 OPTION_RE = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
+KCONFIG_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+KCONFIG_KEYS = ("archs", "fragments", "options", "guest", "knobs")
+INHERIT = "..."            # in a config's fragment list: the kernel's fragments, here
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,17 @@ class Variant:
 
 
 @dataclass(frozen=True)
+class KernelConfig:
+    """One entry of `configs:`: a kernel configuration the matrix is crossed with."""
+    name: str
+    fragments: tuple[str, ...]              # replaces kernel.fragments ("..." inherits them)
+    options: tuple[str, ...] = ()           # added after kernel.options
+    archs: tuple[str, ...] = ()             # () = the top-level archs
+    guest: GuestSettings | None = None      # None = the top-level guest (else merged over it)
+    knobsets: tuple[KnobSet, ...] | None = None   # None = the top-level knob sets
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     name: str
@@ -80,6 +95,36 @@ class Config:
     checks: tuple[str, ...] = ()           # build checks `kharness check` / `run` perform
     guest: GuestSettings = field(default_factory=GuestSettings)  # `guest:` (harness.guestcfg)
     knobsets: tuple[KnobSet, ...] = ()      # the `knobs:` section; () when there is none
+    kconfigs: tuple[KernelConfig, ...] = ()   # the `configs:` axis; () = none declared
+    kconfig: str = ""                         # the one this Config is narrowed to ("" = none)
+
+    def kconfig_names(self) -> tuple[str, ...]:
+        """The config axis: the names under `configs:`, or ("",) without that section."""
+        return tuple(k.name for k in self.kconfigs) or ("",)
+
+    def archs_for(self, name: str, chosen: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """The archs a kernel config runs on: `chosen` (--arch, canonical names) replaces the
+        top-level archs, as without configs; a config's own `archs:` are only narrowed by it."""
+        own = next((k.archs for k in self.kconfigs if k.name == name and k.archs), ())
+        if own:
+            return tuple(a for a in own if not chosen or a in chosen)
+        return chosen or self.archs
+
+    def for_kconfig(self, name: str) -> Config:
+        """This config narrowed to one entry of `configs:`: its fragments, options, archs,
+        guest and knobs in place of the top-level ones. "" is the `kernel:` section itself."""
+        if not name:
+            return self
+        kc = next((k for k in self.kconfigs if k.name == name), None)
+        if kc is None:
+            raise UserError(f"unknown kernel config {name!r}",
+                            f"{self.path} declares {', '.join(self.kconfig_names()) or 'none'}"
+                            if self.kconfigs else f"{self.path} has no configs: section",
+                            "use one of those names, or add it under configs:")
+        return replace(self, fragments=kc.fragments, options=self.options + kc.options,
+                       archs=kc.archs or self.archs, guest=kc.guest or self.guest,
+                       knobsets=self.knobsets if kc.knobsets is None else kc.knobsets,
+                       kconfig=name)
 
     @property
     def base_dir(self) -> Path:
@@ -139,6 +184,7 @@ def from_dict(data: Any, path: Path) -> Config:
         guest=guestcfg.parse(data.get("guest"), str(path)),
         knobsets=_knobsets(data.get("knobs"), path, archs),
     )
+    cfg = replace(cfg, kconfigs=_kconfigs(data.get("configs"), cfg, data.get("guest")))
     extra = sorted(set(kernel) - {"source", "fragments", "options"})
     if extra:
         raise _err(path, f"kernel.{extra[0]}", "unknown key", "allowed: source, fragments, options")
@@ -154,6 +200,52 @@ def _knobsets(value: Any, path: Path, archs: tuple[str, ...]) -> tuple[KnobSet, 
         return ()
     limit = max((archmod.get(a).max_ptes_limit for a in archs), default=None)
     return tuple(knobsmod.parse_knobsets(value, str(path), limit))
+
+
+def _kconfigs(value: Any, cfg: Config, guest: Any) -> tuple[KernelConfig, ...]:
+    """configs: {name: [fragments] | {archs, fragments, options, guest, knobs}}."""
+    if value is None:
+        return ()
+    if not isinstance(value, dict) or not value:
+        raise _err(cfg.path, "configs", "must map config names to fragment lists or mappings",
+                   "e.g. configs: {debug: [virt, thp, swap, debug-locking], "
+                   "ptc: {fragments: [..., page-table-check]}}")
+    return tuple(_kconfig(str(name), spec, cfg, guest) for name, spec in value.items())
+
+
+def _kconfig(name: str, spec: Any, cfg: Config, top_guest: Any) -> KernelConfig:
+    """One entry, its guest (merged over the top-level `guest:` mapping) and knob sets
+    parsed now, with the entry's archs bounding max_ptes_*."""
+    key = f"configs.{name}"
+    if not KCONFIG_NAME_RE.match(name):
+        raise _err(cfg.path, key, "bad config name", "letters, digits, '.', '_', '+', '-'")
+    if not isinstance(spec, dict):
+        spec = {"fragments": spec}
+    extra = sorted(set(spec) - set(KCONFIG_KEYS))
+    if extra:
+        raise _err(cfg.path, f"{key}.{extra[0]}", "unknown key",
+                   f"allowed: {', '.join(KCONFIG_KEYS)}")
+    frags = _str_list(spec.get("fragments", [INHERIT]), cfg.path, f"{key}.fragments")
+    guest = spec.get("guest") or {}
+    if not isinstance(guest, dict):
+        raise _err(cfg.path, f"{key}.guest", "must be a mapping", "e.g. guest: {mem: 4G}")
+    merged = {**(top_guest if isinstance(top_guest, dict) else {}), **guest}
+    settings = guestcfg.parse(merged, f"{cfg.path}: {key}") if guest else None
+    archs = tuple(archmod.get(a).name for a in _str_list(spec.get("archs", []), cfg.path,
+                                                         f"{key}.archs"))
+    knobsets = None if spec.get("knobs") is None else _knobsets(
+        spec["knobs"], cfg.path, archs or cfg.archs)
+    return KernelConfig(name=name, fragments=_inherit(frags, cfg.fragments),
+                        options=_options(spec.get("options", []), cfg.path, f"{key}.options"),
+                        archs=archs, guest=settings, knobsets=knobsets)
+
+
+def _inherit(frags: tuple[str, ...], kernel: tuple[str, ...]) -> tuple[str, ...]:
+    """"..." in a config's fragment list stands for the kernel's fragments."""
+    out: list[str] = []
+    for f in frags:
+        out += list(kernel) if f == INHERIT else [f]
+    return tuple(dict.fromkeys(out))
 
 
 def _checks(value: Any, path: Path) -> tuple[str, ...]:

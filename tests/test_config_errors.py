@@ -16,7 +16,7 @@ from tests.conftest import one_line_error, run_cli
 
 BASE = "kernel:\n  source: {debian: linux-source-7.2}\n"
 FIX_MAX = "(fix: use a value up to it, or 'max' for HPAGE_PMD_NR - 1 of the guest)"
-ALLOWED = "allowed: name, kernel, series, archs, variants, checks, guest, knobs"
+ALLOWED = "allowed: name, kernel, series, archs, variants, configs, checks, guest, knobs"
 
 # (YAML after BASE, the error line after "<path>: ")
 BAD = [

@@ -223,6 +223,36 @@ def test_bad_values_name_where_they_came_from(kp: pytest.Pytester, args: list[st
     assert all(n in err for n in needles), err
 
 
+KCONFIGS = """\
+configs:
+  ptc: [page-table-check]
+  small:
+    archs: [arm64]
+    guest: {mem: 3G}
+    knobs: [{name: tiny, sizes: [16K]}]
+"""
+
+
+def test_kconfig_narrows_archs_knobs_guest_and_lands_in_the_journal(kp: pytest.Pytester) -> None:
+    kp.makefile(".yaml", kh=CONFIG + KCONFIGS)
+    kp.makepyfile("def test_k(kharness, kh_target, knobset):\n"
+                  "    assert kharness.cfg.guest.mem == '3G'\n"
+                  "    assert kharness.cfg.fragments == ('page-table-check',) or "
+                  "kharness.cfg.kconfig == 'small'\n")
+    res = kp.runpytest("--kharness-kconfig", "small", "--kharness-journal",
+                       str(kp.path / "j.jsonl"), "-q")
+    res.assert_outcomes(passed=2)          # arm64 only, knob set "tiny" only
+    recs = journal(kp.path / "j.jsonl")
+    assert {(r["cell"], r["config"], r["knobset"]) for r in recs} == {
+        ("arm64/small/baseline", "small", "tiny-16K"), ("arm64/small/patched", "small", "tiny-16K")}
+    res = kp.runpytest("--collect-only", "-q", "--kharness-kconfig", "ptc")
+    assert res.stdout.str().count("test_k[") == 12         # both archs, the 3 top-level knob sets
+    ini(kp, "kharness_kconfig = nosuch\n")
+    res = kp.runpytest()
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    assert "ini kharness_kconfig" in res.stderr.str() and "ptc, small" in res.stderr.str()
+
+
 def test_bad_config_file_is_a_usage_error_naming_the_option(kp: pytest.Pytester) -> None:
     kp.makefile(".yaml", bad="kernel: [\n")
     res = kp.runpytest("--kharness-config", str(kp.path / "bad.yaml"))

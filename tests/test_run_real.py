@@ -123,3 +123,32 @@ def test_a_cell_that_errors_exits_2_saying_why(tmp_path: Path) -> None:
     assert last.startswith("kharness: run incomplete: 1 problem(s): x86_64/baseline: "), last
     assert "RuntimeError: the rig broke before the test" in last
     assert str(out / "cells" / "x86_64-baseline" / "pytest.log") in last
+
+
+def test_config_axis_runs_each_config_on_its_own_kernel(tmp_path: Path) -> None:
+    """examples/nightly.yaml, two of its kernel configs on x86_64, smoke tests: four cells
+    named arch/config/variant, each booted on its config's kernel (racers has CONFIG_NUMA
+    and boots two emulated nodes; debug has neither), one verdict per (arch, config).
+    debug's baseline is warn-demo's kernel, racers' are the quickstart's: cached in CI; the
+    debug+demo-series kernel is an incremental build in the debug slot."""
+    out = tmp_path / "run"
+    proc = kharness("run", "examples/nightly.yaml", "--arch", "x86_64", "--kconfig", "debug",
+                    "--kconfig", "racers", "-k", "smoke", "--out", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for conf in ("debug", "racers"):
+        assert f"== x86_64 config={conf} knobs=-: patched vs baseline: no regression" in \
+            proc.stdout, proc.stdout
+    recs = list(results.read(out / "results.jsonl"))
+    cells = {r["cell"]: r for r in recs if r["type"] == "cell"}
+    assert set(cells) == {f"x86_64/{k}/{v}" for k in ("debug", "racers")
+                          for v in ("baseline", "patched")}
+    tests = [r for r in recs if r["type"] == "test"]
+    assert {r["cell"] for r in tests} == set(cells) and all(
+        r["outcome"] == "passed" and r["config"] == r["cell"].split("/")[1] for r in tests)
+    for name, rec in cells.items():
+        kconf = (Path(rec["build"]["dir"]) / "config").read_text()
+        assert ("CONFIG_NUMA=y" in kconf) == ("/racers/" in name), name
+        consoles = "".join(p.read_text(errors="replace") for p in
+                           (out / "cells" / name.replace("/", "-")).glob("*/console.log"))
+        assert ("numa=fake=2" in consoles) == ("/racers/" in name), name
+    assert len({r["build"]["dir"] for r in cells.values()}) == 4

@@ -31,6 +31,7 @@ class PytestCall:
     junit: Path | None = None
     extra: tuple[str, ...] = ()      # -k, --kharness-knobs, user pytest args, ...
     cwd: Path | None = None          # where user-named tests are relative to (default: here)
+    kconfig: str = ""                # the `configs:` entry ("" = the kernel section)
 
 
 def shipped(test: str, cwd: Path) -> str | None:
@@ -61,6 +62,8 @@ def argv(call: PytestCall) -> list[str]:
            "--kharness-config", str(call.config.resolve()), "--kharness-arch", call.arch,
            "--kharness-variant", call.variant, "--kharness-journal", str(call.journal),
            "--kharness-workdir", str(call.workdir)]
+    if call.kconfig:
+        out += ["--kharness-kconfig", call.kconfig]
     if call.junit is not None:
         out += ["--junitxml", str(call.junit), "-o", "junit_family=xunit2"]
     return out + list(call.extra)

@@ -61,17 +61,18 @@ class Finding:
 
 def findings(info: RunInfo, groups: list[verdict.GroupVerdict]) -> list[Finding]:
     """New splats and tests changed for the worse, one Finding per (cell, test)."""
-    by_key = {(str(r.get("arch")), str(r.get("variant")), str(r.get("knobset") or "-"),
-               verdict.test_key(r)): r for r in info.tests}
+    by_key = {(str(r.get("arch")), verdict.config_of(r), str(r.get("variant")),
+               str(r.get("knobset") or "-"), verdict.test_key(r)): r for r in info.tests}
     found: dict[tuple[str, str], Finding] = {}
     for g in groups:
         for s in g.new_splats:
-            r = next((t for t in info.tests if t.get("nodeid") == s.get("test")), None)
+            r = next((t for t in info.tests if t.get("nodeid") == s.get("test")
+                      and t.get("variant") == g.other and g.holds(t)), None)
             if r is not None:
                 found.setdefault((str(r["cell"]), str(r["nodeid"])), Finding(
                     r, f"new splat [{s.get('kind')}] {s.get('title')}", s))
         for c in g.changed:
-            r = by_key.get((g.arch, g.other, g.knobset, c.test))
+            r = by_key.get((g.arch, g.config, g.other, g.knobset, c.test))
             if r is not None and c.after in FINDINGS and c.before not in FINDINGS:
                 found.setdefault((str(r["cell"]), str(r["nodeid"])), Finding(
                     r, f"{c.before} on {g.base} -> {c.after} on {g.other}",
@@ -101,7 +102,7 @@ def write_one(info: RunInfo, f: Finding, dest: Path) -> None:
     arch, variant = str(f.record.get("arch")), str(f.record.get("variant"))
     patches = _series(info, variant, dest / "series")
     config_ok = _kernel_config(info, f.cell, dest / "kernel.config")
-    cfg_ok = _config_yaml(info, arch, variant, dest)
+    cfg_ok = _config_yaml(info, arch, variant, dest, verdict.config_of(f.record))
     _text(dest / "cmdline.txt", _kernel_cmdline(info, f) or "(not recorded: no vm.json)")
     _json(dest / "knobs.json", {"knobset": f.record.get("knobset"),
                                 "settings": f.record.get("knobs") or _knobset(info, f),
@@ -138,10 +139,16 @@ def _series(info: RunInfo, variant: str, dest: Path) -> int | None:
 
 
 def _knobset(info: RunInfo, f: Finding) -> dict[str, Any] | None:
-    """The settings of the record's knob set, from the run's config (`knobs:` section)."""
+    """The settings of the record's knob set, from the run's config (`knobs:` section, or
+    the record's kernel config's own)."""
+    from harness.errors import KharnessError
     from harness.guest import knobs
     cfg, name = info.config(), f.record.get("knobset")
     if cfg is None or not name:
+        return None
+    try:
+        cfg = cfg.for_kconfig(verdict.config_of(f.record))
+    except KharnessError:
         return None
     return next((knobs.describe(ks) for ks in cfg.knobsets if ks.name == name), None)
 
@@ -155,8 +162,9 @@ def _kernel_config(info: RunInfo, cell: str, dest: Path) -> bool:
     return True
 
 
-def _config_yaml(info: RunInfo, arch: str, variant: str, dest: Path) -> bool:
-    """kharness.yaml: the run's config for just (arch, baseline + variant), series local."""
+def _config_yaml(info: RunInfo, arch: str, variant: str, dest: Path, kconfig: str = "") -> bool:
+    """kharness.yaml: the run's config for just (arch, baseline + variant) and the cell's
+    kernel config (the one entry left under `configs:`), series local."""
     path = Path(str(info.run.get("config") or ""))
     try:
         data = yaml.safe_load(path.read_text())
@@ -166,13 +174,21 @@ def _config_yaml(info: RunInfo, arch: str, variant: str, dest: Path) -> bool:
         return False
     data["name"] = f"repro-{data.get('name', 'run')}"
     data["archs"], data["variants"] = [arch], ["baseline", variant]
+    if kconfig and isinstance(data.get("configs"), dict) and kconfig in data["configs"]:
+        entry = data["configs"][kconfig]
+        if isinstance(entry, dict) and "archs" in entry:
+            entry = {**entry, "archs": [arch]}
+        data["configs"] = {kconfig: entry}
     cfg = info.config()
     series = data.get("series")
     if isinstance(series, dict) and cfg is not None and cfg.series is not None:
         v = cfg.variant(variant)
         if v.version is not None:
             series["versions"] = {v.version: "series"}
-    for name in (data.get("kernel") or {}).get("fragments") or []:
+    narrowed = cfg.for_kconfig(kconfig) if cfg is not None and kconfig else cfg
+    names = narrowed.fragments if narrowed is not None else \
+        (data.get("kernel") or {}).get("fragments") or []
+    for name in names:
         for cand in (path.parent / name, path.parent / f"{name}.config"):
             if cand.is_file():                       # a fragment of the user's, not shipped
                 shutil.copyfile(cand, dest / cand.name)
@@ -183,7 +199,7 @@ def _config_yaml(info: RunInfo, arch: str, variant: str, dest: Path) -> bool:
 
 def _kernel_cmdline(info: RunInfo, f: Finding) -> str:
     """The -append of the VM whose console holds the test's start marker."""
-    celldir = info.out / "cells" / f.cell.replace("/", "-", 1).replace(":", "_")
+    celldir = info.out / "cells" / f.cell.replace("/", "-").replace(":", "_")
     marker = f"kharness: test start {f.nodeid}"
     for console in sorted(celldir.glob("*/console.log")):
         if marker not in console.read_text(errors="replace"):

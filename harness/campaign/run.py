@@ -1,6 +1,10 @@
-"""`kharness run`: build every variant x arch, run guest_tests per cell, journal, verdict.
+"""`kharness run`: build every variant x arch x kernel config, run guest_tests per cell,
+journal, verdict.
 
-A cell is (arch, variant). Builds run one at a time (each already uses every core). Test
+A cell is (arch, config, variant), named "arch/config/variant"; a YAML without `configs:`
+has one anonymous config and its cells keep the name "arch/variant" (so earlier runs,
+their history and --resume read the same). Verdicts compare variants within one
+(arch, config). Builds run one at a time (each already uses every core). Test
 cells run as separate pytest processes, `jobs` at a time: by default one per host core,
 capped so the guests' memory fits in 70% of host RAM (TCG guests are mostly idle between
 workload bursts, so one VM per core keeps both cores busy without thrashing).
@@ -9,6 +13,7 @@ Everything lands in the run directory as it happens; `--resume` skips finished c
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import platform
@@ -21,7 +26,8 @@ from pathlib import Path
 
 from harness import arch as archmod
 from harness import config
-from harness.campaign import pytestcmd
+from harness.campaign import matrix, pytestcmd
+from harness.campaign.matrix import Cell
 from harness.campaign.pytestcmd import PytestCall
 from harness.checks import summary as checksummary
 from harness.checks.model import CheckResult, rig_error
@@ -34,20 +40,7 @@ from harness.sources import tree as source
 from harness.util import cmdline, stable_hash, write_json
 
 log = logging.getLogger("harness")
-
-
-@dataclass(frozen=True)
-class Cell:
-    arch: str
-    variant: str
-
-    @property
-    def name(self) -> str:
-        return f"{self.arch}/{self.variant}"
-
-    @property
-    def slug(self) -> str:
-        return f"{self.arch}-{self.variant.replace(':', '_')}"
+__all__ = ["Cell", "RunOptions", "cells_for", "default_jobs", "run"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +49,7 @@ class RunOptions:
     out: Path
     archs: tuple[str, ...] = ()
     variants: tuple[str, ...] = ()
+    kconfigs: tuple[str, ...] = ()       # names under `configs:`; () = all of them
     tests: tuple[str, ...] = ()          # () = the shipped guest suite
     pytest_args: tuple[str, ...] = ()
     jobs: int = 0
@@ -64,9 +58,8 @@ class RunOptions:
 
 
 def cells_for(cfg: config.Config, opts: RunOptions) -> list[Cell]:
-    archs = [archmod.get(a).name for a in (opts.archs or cfg.archs)]
-    variants = [cfg.variant(v).label for v in (opts.variants or cfg.variants)]
-    return [Cell(a, v) for a in archs for v in variants]
+    """The matrix: kernel configs x archs x variants (harness.campaign.matrix)."""
+    return matrix.cells(cfg, opts.archs, opts.variants, opts.kconfigs)
 
 
 def default_jobs(guest_mem_mib: int = 1024) -> int:
@@ -79,7 +72,7 @@ def default_jobs(guest_mem_mib: int = 1024) -> int:
 
 
 def pytest_call(cfg: config.Config, cell: Cell, opts: RunOptions, celldir: Path) -> PytestCall:
-    return PytestCall(config=cfg.path, arch=cell.arch, variant=cell.variant,
+    return PytestCall(config=cfg.path, arch=cell.arch, variant=cell.variant, kconfig=cell.config,
                       journal=opts.out / "results.jsonl", workdir=celldir, tests=opts.tests,
                       junit=celldir / "junit.xml", extra=("-q", "-rA", *opts.pytest_args))
 
@@ -87,6 +80,7 @@ def pytest_call(cfg: config.Config, cell: Cell, opts: RunOptions, celldir: Path)
 def run(opts: RunOptions) -> RunRecord:
     cfg = config.load(opts.config)
     cells = cells_for(cfg, opts)
+    _check_kconfigs(cfg, cells)
     opts.out.mkdir(parents=True, exist_ok=True)
     journal = Journal(opts.out / "results.jsonl")
     journal.drop_torn_tail()              # a resumed run appends after whole lines only
@@ -97,6 +91,8 @@ def run(opts: RunOptions) -> RunRecord:
                         "pass --resume to continue it, or choose another --out")
     meta = replace(_metadata(cfg, cells, opts),
                    source_identity=source.resolve(cfg.source).identity)
+    if opts.resume:
+        meta = _resumed(opts.out, meta)
     write_json(opts.out / "run.json", meta.to_json())
     t0 = time.monotonic()
     _run_checks(cfg, cells, opts, journal)
@@ -110,6 +106,19 @@ def run(opts: RunOptions) -> RunRecord:
                    finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     write_json(opts.out / "run.json", meta.to_json())
     return meta
+
+
+def _check_kconfigs(cfg: config.Config, cells: list[Cell]) -> None:
+    """Every (config, arch)'s fragments exist and agree, before the first build starts."""
+    from harness.kernel import kconfig
+    for k, a in dict.fromkeys((c.config, c.arch) for c in cells):
+        narrowed = cfg.for_kconfig(k)
+        try:
+            kconfig.merge(kconfig.collect(narrowed.fragments, narrowed.options,
+                                          archmod.get(a), (cfg.base_dir,)))
+        except UserError as e:
+            where = f"config {k} ({a})" if k else a
+            raise UserError(f"{where}: {e.what}", e.why, e.fix) from None
 
 
 def _run_checks(cfg: config.Config, cells: list[Cell], opts: RunOptions,
@@ -144,9 +153,12 @@ def _land_check(journal: Journal, r: CheckResult) -> None:
 
 def _metadata(cfg: config.Config, cells: list[Cell], opts: RunOptions) -> RunRecord:
     qemu = {a: _version([archmod.get(a).qemu_binary, "--version"]) for a in {c.arch for c in cells}}
+    kconfigs = {k: {"fragments": list(cfg.for_kconfig(k).fragments),
+                    "options": list(cfg.for_kconfig(k).options)}
+                for k in dict.fromkeys(c.config for c in cells) if k}
     return RunRecord(
         config=str(cfg.path), name=cfg.name, config_sha256=stable_hash(cfg.path.read_text()),
-        cells=tuple(c.name for c in cells),
+        cells=tuple(c.name for c in cells), kconfigs=kconfigs or None,
         source={"kind": cfg.source.kind, "location": cfg.source.location,
                 "suite": cfg.source.suite, "ref": cfg.source.ref},
         series=None if cfg.series is None else {
@@ -154,6 +166,18 @@ def _metadata(cfg: config.Config, cells: list[Cell], opts: RunOptions) -> RunRec
         qemu=qemu, host=platform.node(), cpus=os.cpu_count(),
         started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         command=cmdline(["kharness", "run", str(cfg.path), "--out", str(opts.out)]))
+
+
+def _resumed(out: Path, meta: RunRecord) -> RunRecord:
+    """A resumed run keeps the cells (and kernel configs) of its earlier attempts beside the
+    ones this attempt selects (`--resume DIR --kconfig ptc` adds ptc's cells)."""
+    try:
+        old = json.loads((out / "run.json").read_text())
+    except (OSError, ValueError):
+        return meta
+    cells = tuple(dict.fromkeys([*(old.get("cells") or []), *meta.cells]))
+    kconfigs = {**(old.get("kconfigs") or {}), **(meta.kconfigs or {})}
+    return replace(meta, cells=cells, kconfigs=kconfigs or None)
 
 
 def _version(argv: list[str]) -> str:
@@ -166,14 +190,18 @@ def _build_cells(cfg: config.Config, cells: list[Cell],
                  journal: Journal) -> dict[Cell, build.BuildResult]:
     src = source.resolve(cfg.source) if cells else None
     out: dict[Cell, build.BuildResult] = {}
-    for cell in sorted(cells, key=lambda c: (c.arch, c.variant != "baseline")):
+    for cell in sorted(cells, key=lambda c: (c.arch, c.config, c.variant != "baseline")):
         try:
-            req = build.request_for(cfg, cfg.variant(cell.variant), cell.arch, src=src)
-            out[cell] = build.build(req)
+            req = build.request_for(cfg.for_kconfig(cell.config), cfg.variant(cell.variant),
+                                    cell.arch, src=src)
+            out[cell] = b = build.build(req)
+            log.info("[%s] kernel %s (%s)", cell.name, b.dir,
+                     "cached" if b.cached else f"built in {b.seconds:.0f}s")
         except build.BuildFailed as e:
             log.error("[%s] %s", cell.name, e.one_line())
             journal.append(CellRecord(cell.name, cell.arch, cell.variant,
-                                      CellStatus.BUILD_FAILED, message=e.one_line()).to_json())
+                                      CellStatus.BUILD_FAILED, message=e.one_line(),
+                                      config=cell.config).to_json())
     return out
 
 
@@ -189,7 +217,8 @@ def _test_cells(cfg: config.Config, cells: list[Cell], built: dict[Cell, build.B
                 CellStatus.DONE if rc in (0, 1) else CellStatus.INFRA, pytest_exit=rc,
                 seconds=secs, build=BuildInfo(str(b.dir), b.cached, b.seconds),
                 reproduce=pytestcmd.reproduce(pytest_call(
-                    cfg, cell, opts, opts.out / "cells" / cell.slug))).to_json())
+                    cfg, cell, opts, opts.out / "cells" / cell.slug)),
+                config=cell.config).to_json())
 
 
 def _test_cell(cfg: config.Config, cell: Cell, opts: RunOptions) -> tuple[Cell, int, float]:

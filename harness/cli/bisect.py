@@ -32,6 +32,8 @@ def add_cli(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     b.add_argument("--bad", help="bad endpoint")
     b.add_argument("--version", help="series version whose patches to bisect (--mode patches)")
     b.add_argument("--arch", default="x86_64")
+    b.add_argument("--kconfig", metavar="NAME", default="",
+                   help="kernel config from the YAML's configs: (default: the kernel: section)")
     b.add_argument("--test", action="append", default=[], help="pytest node id (repeatable)")
     b.add_argument("-k", dest="keyword", help="pytest -k expression")
     b.add_argument("--knobs", help="knob set name")
@@ -68,7 +70,8 @@ class PytestStep:
             ["--kharness-knobs", a.knobs] if a.knobs else []) + fail_fast_args(
             self.predicate, getattr(a, "fail_fast", True))
         return PytestCall(config=self.cfg.path, arch=a.arch, variant=variant,
-                          journal=stepdir / "results.jsonl", workdir=stepdir,
+                          kconfig=self.cfg.kconfig, journal=stepdir / "results.jsonl",
+                          workdir=stepdir,
                           tests=tuple(a.test), extra=("-q", "--kharness-guest-scope", "test",
                                                       *extra))
 
@@ -150,7 +153,7 @@ def _candidates(cfg: config.Config, args: argparse.Namespace) -> list[tuple[str,
 
 
 def _cmd_bisect(args: argparse.Namespace) -> int:
-    cfg = config.load(args.config)
+    cfg = config.load(args.config).for_kconfig(args.kconfig)
     out = Path(args.resume or args.out or f"runs/bisect-{time.strftime('%Y%m%d-%H%M%S')}")
     out = out.resolve()
     predicate = bis.Predicate(kind=args.kind, title=args.title, lockup=args.lockup)

@@ -41,6 +41,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kernel", type=Path, help="boot this image directly (bzImage / Image)")
     p.add_argument("--arch", help="x86_64 | arm64 (default: guessed from --kernel)")
     p.add_argument("--variant", default="baseline", help="variant to build (with CONFIG)")
+    p.add_argument("--kconfig", metavar="NAME", default="",
+                   help="kernel config from CONFIG's configs: (default: its kernel: section)")
     p.add_argument("--mem", default="1G")
     p.add_argument("--cpus", type=int, default=2)
     p.add_argument("--numa", type=int, default=0,
@@ -118,6 +120,7 @@ def resolve_kernel(args: argparse.Namespace) -> tuple[Path, str]:
     on_disk = bool(getattr(args, "rootfs", False) or getattr(args, "disk", None)
                    or getattr(args, "cloud_image", None))
     result = build.build_for_config(args.config, args.arch, args.variant,
+                                    kconfig=getattr(args, "kconfig", ""),
                                     extra_fragments=(DISK_FRAGMENT,) if on_disk else ())
     return result.image, result.arch
 

@@ -61,6 +61,8 @@ def add_kernel_args(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--arch", action="append", help="arch (repeatable; default: config's archs)")
     sp.add_argument("--variant", action="append",
                     help="baseline | patched | <version> | <version>:<k> (repeatable)")
+    sp.add_argument("--kconfig", action="append", default=[], metavar="NAME",
+                    help="kernel config from the YAML's configs: (repeatable; default: all)")
     sp.add_argument("--fragment", action="append", default=[], help="extra kconfig fragment")
     sp.add_argument("--option", action="append", default=[], help="extra CONFIG_X=y")
     sp.add_argument("-j", "--jobs", type=int, default=0, help="make -j (default: all cores)")
@@ -74,8 +76,12 @@ def _add_build(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def _add_plan(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    b = sub.add_parser("plan", help="print what would be built and the exact commands")
+    b = sub.add_parser("plan", help="print the matrix with its estimated cost, what would be "
+                       "built and the exact commands")
     add_kernel_args(b)
+    b.add_argument("--history", metavar="DIR", default="runs/history",
+                   help="estimate from the runs stored in DIR/history.sqlite "
+                   "(kharness nightly's store; default: runs/history)")
     b.set_defaults(func=_cmd_plan)
 
 
@@ -90,6 +96,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     from harness.kernel import plan
+    print(plan.matrix_text(args))
+    print()
     print(plan.describe(args))
     return 0
 

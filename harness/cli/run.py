@@ -30,7 +30,8 @@ DEFAULT_HISTORY = "runs/history"
 
 
 def add_cli(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    r = sub.add_parser("run", help="build variants x archs, run guest_tests, give a verdict")
+    r = sub.add_parser("run", help="build kernel configs x variants x archs, run guest_tests, "
+                       "give a verdict")
     _common(r)
     _history_args(r, None)
     r.set_defaults(func=_cmd_run)
@@ -44,6 +45,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("config")
     p.add_argument("--arch", action="append", default=[])
     p.add_argument("--variant", action="append", default=[])
+    p.add_argument("--kconfig", action="append", default=[], metavar="NAME",
+                   help="kernel config from the YAML's configs: (repeatable; default: all)")
     p.add_argument("--out", help="run directory (default: runs/<name>-<time>)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR")
     p.add_argument("-k", dest="keyword", help="pytest -k selection")
@@ -75,7 +78,8 @@ def options(args: argparse.Namespace) -> RunOptions:
     extra = ("-k", args.keyword) if args.keyword else ()
     checks = None if args.checks is None else checkcli.selected_checks(cfg, [args.checks])
     return RunOptions(config=cfg.path, out=out.resolve(), archs=tuple(args.arch),
-                      variants=tuple(args.variant), tests=tuple(args.tests),
+                      variants=tuple(args.variant), kconfigs=tuple(args.kconfig),
+                      tests=tuple(args.tests),
                       pytest_args=extra, jobs=args.jobs, resume=bool(args.resume),
                       checks=checks)
 

@@ -344,10 +344,12 @@ def _result(out: Path, req: BuildRequest, *, cached: bool, seconds: float) -> Bu
                        config=out / "config", cached=cached, seconds=seconds)
 
 
-def build_for_config(config_path: str | Path, arch: str, variant: str, **kw: Any) -> BuildResult:
-    """Convenience for other modules (boot, pytest fixtures): load, request, build."""
+def build_for_config(config_path: str | Path, arch: str, variant: str, kconfig: str = "",
+                     **kw: Any) -> BuildResult:
+    """Convenience for other modules (boot, pytest fixtures): load, request, build; `kconfig`
+    names an entry of the YAML's `configs:` ("" = the kernel section)."""
     from harness import config as configmod
-    cfg = configmod.load(config_path)
+    cfg = configmod.load(config_path).for_kconfig(kconfig)
     if archmod.get(arch).name not in cfg.archs:
         raise UserError(f"arch {arch} is not in {cfg.path}", f"archs: {', '.join(cfg.archs)}")
     return build(request_for(cfg, cfg.variant(variant), arch, **kw))

@@ -19,14 +19,26 @@ def selection(args: argparse.Namespace) -> tuple[config.Config, list[str], list[
     return cfg, archs, variants
 
 
+def kernels(args: argparse.Namespace) -> list[tuple[config.Config, str]]:
+    """(config narrowed to one kernel config, arch) for every kernel config x arch selected
+    (`--kconfig`, default all of `configs:`; archs as Config.archs_for)."""
+    cfg = config.load(args.config)
+    names = tuple(getattr(args, "kconfig", None) or ())
+    chosen = tuple(dict.fromkeys(archmod.get(a).name for a in (args.arch or ())))
+    from harness.campaign import matrix
+    return [(cfg.for_kconfig(k), a) for k in matrix.kconfigs(cfg, names)
+            for a in cfg.archs_for(k, chosen)]
+
+
 def requests(args: argparse.Namespace) -> list[BuildRequest]:
-    cfg, archs, variants = selection(args)
-    for a in archs:                       # fail early on a missing cross compiler
+    cfg, _, variants = selection(args)
+    pairs = kernels(args)
+    for a in dict.fromkeys(a for _, a in pairs):     # fail early on a missing cross compiler
         build.toolchain_version(archmod.get(a))
     src = source.resolve(cfg.source)
-    return [build.request_for(cfg, v, a, extra_fragments=tuple(args.fragment),
+    return [build.request_for(k, v, a, extra_fragments=tuple(args.fragment),
                               extra_options=tuple(args.option), jobs=args.jobs, src=src)
-            for a in archs for v in variants]
+            for k, a in pairs for v in variants]
 
 
 def build_all(args: argparse.Namespace) -> list[BuildResult]:
@@ -42,14 +54,15 @@ def describe(args: argparse.Namespace) -> str:
              f"fragments: {', '.join(cfg.fragments + tuple(args.fragment))}",
              f"archs: {', '.join(archs)}", f"variants: {', '.join(v.label for v in variants)}",
              *_checks_lines(cfg), ""]
-    for a in archs:
+    for k, a in kernels(args):
         profile = archmod.get(a)
-        frags = kconfig.collect(cfg.fragments + tuple(args.fragment),
-                                cfg.options + tuple(args.option), profile, (cfg.base_dir,))
+        frags = kconfig.collect(k.fragments + tuple(args.fragment),
+                                k.options + tuple(args.option), profile, (k.base_dir,))
         slot = cache_dir("work") / "<source>" / f"{a}-<config hash>"
         make = ["make", "-C", f"{slot}/src", f"O={slot}/obj", *build.make_vars(profile)]
+        where = f"{a} {k.kconfig}" if k.kconfig else a
         for v in variants:
-            lines.append(f"[{a} {v.label}]")
+            lines.append(f"[{where} {v.label}]")
             if not v.is_baseline:
                 lines.append(f"  git am -3 <series {v.version}"
                              f"{'' if v.prefix is None else f' first {v.prefix} patches'}>")
@@ -73,3 +86,22 @@ def _checks_lines(cfg: config.Config) -> list[str]:
             f"  gcc: {gcc}; sparse: the same + C=2; clang: LLVM=-<N> W=1 in <slot>/obj-clang-<N>",
             ("  checkpatch: scripts/checkpatch.pl --strict --show-types <patch>; kernel-doc: "
             "scripts/kernel-doc -none -Wall <touched files>; bisectability: build every prefix")]
+
+
+def matrix_text(args: argparse.Namespace) -> str:
+    """`kharness plan`'s matrix: every cell with its estimated cost (history or defaults)."""
+    from pathlib import Path
+
+    from harness.campaign import matrix
+    from harness.campaign.run import default_jobs
+    from harness.results import history
+    cfg = config.load(args.config)
+    cells = matrix.cells(cfg, tuple(args.arch or ()), tuple(args.variant or ()),
+                         tuple(getattr(args, "kconfig", None) or ()))
+    directory = Path(getattr(args, "history", None) or "runs/history").resolve()
+    costs = history.costs_from(directory, cfg.name)
+    runs = max((c.runs for c in costs.values()), default=0)
+    where = (f"{directory / 'history.sqlite'} (up to {runs} earlier runs of {cfg.name!r}), "
+             "stated defaults elsewhere" if costs else
+             f"stated defaults (no history of {cfg.name!r} in {directory})")
+    return matrix.table(cfg, cells, costs, default_jobs(), where)

@@ -4,6 +4,9 @@ Options (command line wins over ini, ini over the config file's defaults):
   --kharness-config PATH    ini: kharness_config     the kharness YAML (kernel, series, knobs)
   --kharness-arch A         ini: kharness_archs      repeatable; default: the config's archs
   --kharness-variant V      ini: kharness_variants   repeatable; default: the config's variants
+  --kharness-kconfig NAME   ini: kharness_kconfig    one entry of the YAML's `configs:` (its
+                            fragments, options, archs, guest and knobs); default: the
+                            `kernel:` section itself
   --kharness-knobs NAME     ini: kharness_knobs      only these knob sets (names or globs)
   --kharness-guest-scope S  ini: kharness_guest_scope  "session" (one guest per arch x variant,
                             replaced after a crash) or "test" (a fresh guest per test)
@@ -47,7 +50,7 @@ if TYPE_CHECKING:      # the plugin loads in every pytest run: the heavy modules
     from harness.kernel.build import BuildResult
     from harness.machine.vm import VM
 
-OPTIONS = ("config", "arch", "variant", "knobs", "guest_scope", "journal", "workdir",
+OPTIONS = ("config", "arch", "variant", "kconfig", "knobs", "guest_scope", "journal", "workdir",
            "fail_fast")
 _record_key = pytest.StashKey[dict[str, Any]]()
 _offset_key = pytest.StashKey[tuple[Any, int]]()
@@ -69,6 +72,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--kharness-arch", action="append", help="arch to test (repeatable)")
     g.addoption("--kharness-variant", action="append",
                 help="baseline | patched | <version> | <version>:<k> (repeatable)")
+    g.addoption("--kharness-kconfig", help="kernel config: a name under the YAML's configs:")
     g.addoption("--kharness-knobs", action="append", help="knob set names/globs (repeatable)")
     g.addoption("--kharness-guest-scope", choices=("session", "test"), help="guest lifetime")
     g.addoption("--kharness-journal", help="results.jsonl to append to")
@@ -76,6 +80,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("kharness_config", "kharness YAML config")
     parser.addini("kharness_archs", "archs to test", type="args")
     parser.addini("kharness_variants", "variants to test", type="args")
+    parser.addini("kharness_kconfig", "kernel config: a name under the YAML's configs:")
     parser.addini("kharness_knobs", "knob set names/globs", type="args")
     parser.addini("kharness_guest_scope", "session or test", default="session")
     g.addoption("--kharness-fail-fast", help='"any" or comma-separated splat kinds that '
@@ -141,6 +146,8 @@ class KharnessState:
         from harness import config as configmod
         try:
             cfg = configmod.load(_rel(pconfig, str(path)))
+            kconfig, kcwhere = _opt(pconfig, "kconfig")
+            cfg = _narrow(cfg, kconfig, kcwhere)
             archs, awhere = _opt(pconfig, "arch")
             variants, vwhere = _opt(pconfig, "variant")
             targets = _targets(cfg, archs, awhere, variants, vwhere)
@@ -204,6 +211,15 @@ _state_key = pytest.StashKey[KharnessState]()
 def _rel(pconfig: pytest.Config, path: str) -> str:
     p = Path(path)
     return str(p if p.is_absolute() or p.exists() else Path(pconfig.rootpath) / p)
+
+
+def _narrow(cfg: Config, kconfig: Any, where: str) -> Config:
+    """The config narrowed to one `configs:` entry (harness.config.Config.for_kconfig)."""
+    from harness.errors import UserError
+    try:
+        return cfg.for_kconfig(str(kconfig or ""))
+    except UserError as e:
+        raise UserError(f"{where}: {e.what}", e.why, e.fix) from None
 
 
 def _targets(cfg: Config, archs: Any, awhere: str, variants: Any, vwhere: str) -> list[Target]:
@@ -516,6 +532,8 @@ def _journal(item: pytest.Item, record: dict[str, Any]) -> None:
     if excerpt and outcome not in (Outcome.PASSED, Outcome.SKIPPED):
         record["console"] = excerpt[-4000:]
     extra = {"phases": phases, "time": time.time(), "pid": os.getpid(), **record}
-    st.journal.append(TestRecord(f"{target.arch}/{target.variant}", target.arch, target.variant,
-                                 item.nodeid, getattr(knob, "name", None), outcome,
-                                 extra).to_json())
+    kconfig = st.cfg.kconfig if st.cfg is not None else ""
+    cell = "/".join(p for p in (target.arch, kconfig, target.variant) if p)
+    st.journal.append(TestRecord(cell, target.arch, target.variant, item.nodeid,
+                                 getattr(knob, "name", None), outcome, extra,
+                                 config=kconfig).to_json())

@@ -89,8 +89,10 @@ def _cell_doc(view: RunView, cell: str) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for r in view.tests_of(cell):
         counts[str(r.get("outcome"))] = counts.get(str(r.get("outcome")), 0) + 1
-    arch, _, variant = cell.partition("/")
-    return {"cell": cell, "arch": rec.get("arch", arch), "variant": rec.get("variant", variant),
+    parts = cell.split("/")
+    return {"cell": cell, "arch": rec.get("arch", parts[0]),
+            "variant": rec.get("variant", parts[-1]),
+            "config": rec.get("config") or (parts[1] if len(parts) == 3 else ""),
             "status": rec.get("status", "not finished"), "pytest_exit": rec.get("pytest_exit"),
             "seconds": rec.get("seconds"),
             "build": {"dir": build.get("dir"), "cached": build.get("cached"),
@@ -101,8 +103,9 @@ def _cell_doc(view: RunView, cell: str) -> dict[str, Any]:
 
 
 def _test_doc(view: RunView, r: dict[str, Any]) -> dict[str, Any]:
-    return {"cell": r.get("cell"), "arch": r.get("arch"), "variant": r.get("variant"),
-            "nodeid": r.get("nodeid"), "test": test_key(r), "knobset": r.get("knobset"),
+    return {"cell": r.get("cell"), "arch": r.get("arch"), "config": r.get("config") or "",
+            "variant": r.get("variant"), "nodeid": r.get("nodeid"), "test": test_key(r),
+            "knobset": r.get("knobset"),
             "outcome": r.get("outcome"), "duration": view.duration(r),
             "phases": r.get("phases") or {}, "message": r.get("message"),
             "splats": [_splat_doc(s) for s in r.get("splats") or []],
@@ -119,7 +122,8 @@ def _splat_doc(s: dict[str, Any]) -> dict[str, Any]:
 
 
 def _group_doc(g: GroupVerdict) -> dict[str, Any]:
-    return {"arch": g.arch, "knobset": g.knobset, "base": g.base, "other": g.other,
+    return {"arch": g.arch, "config": g.config, "knobset": g.knobset, "base": g.base,
+            "other": g.other,
             "regression": g.regression,
             "changed": [{"test": c.test, "before": c.before, "after": c.after} for c in g.changed],
             "new_splats": [{"kind": s.get("kind"), "title": s.get("title"),

@@ -158,8 +158,8 @@ def build(info: RunInfo, cell: str) -> Obj:
             "log_excerpt": str(rec.get("message"))[-EXCERPT_MAX:] if failed else None,
             "input_files": [{"name": "config", "url": u}] if (u := _file_url(config)) else None,
             "config_url": _file_url(config),
-            "misc": {"cell": cell, "dir": b.get("dir"), "cached": b.get("cached"),
-                     "config_sha256": meta.get("config_sha256")}}
+            "misc": {"cell": cell, "kconfig": rec.get("config") or None, "dir": b.get("dir"),
+                     "cached": b.get("cached"), "config_sha256": meta.get("config_sha256")}}
 
 
 # ----------------------------------------------------------------------- tests
@@ -214,7 +214,7 @@ def issue(kind: str, title: str, detail: dict[str, Any]) -> Obj:
 
 def _status(groups: list[verdict.GroupVerdict], r: dict[str, Any], title: str) -> str:
     for g in groups:
-        if g.arch != r.get("arch") or g.knobset != str(r.get("knobset") or "-"):
+        if not g.holds(r):
             continue
         if r.get("variant") == g.other and title in {s.get("title") for s in g.new_splats}:
             return "new with the series"

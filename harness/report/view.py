@@ -32,7 +32,7 @@ CONTEXT_BEFORE, CONTEXT_AFTER, CONTEXT_MAX = 4, 4, 140
 
 def slug(cell: str) -> str:
     """RUN/cells/<slug> of a cell name, as harness.campaign.run.Cell.slug makes it."""
-    return cell.replace("/", "-", 1).replace(":", "_")
+    return cell.replace("/", "-").replace(":", "_")
 
 
 def size_kb(label: str) -> int | None:
@@ -158,7 +158,7 @@ class RunView:
                  "pct": None if not b else 100.0 * (p - b) / b}
                 for size, stats in g.counters.items() for name, (b, p) in stats.items()
                 if b or p]
-        return {"g": g, "id": f"g-{g.arch}-{g.knobset}", "counters": rows,
+        return {"g": g, "id": f"g-{g.where.replace(' config=', '-')}-{g.knobset}", "counters": rows,
                 "chart": self.collapse_chart(g), "scan_charts": self.scan_charts(g),
                 "census_charts": self.census_charts(g)}
 
@@ -176,8 +176,7 @@ class RunView:
         """test key -> {variant: record} for the group's tests that recorded `field`."""
         by: dict[str, dict[str, dict[str, Any]]] = {}
         for r in self.tests:
-            if r.get("arch") == g.arch and str(r.get("knobset") or "-") == g.knobset \
-                    and r.get("variant") in (g.base, g.other) and r.get(field):
+            if g.holds(r) and r.get("variant") in (g.base, g.other) and r.get(field):
                 by.setdefault(test_key(r), {})[str(r["variant"])] = r
         return {t: dict(sorted(recs.items(), key=lambda kv: kv[0] != g.base))
                 for t, recs in sorted(by.items())}
@@ -212,7 +211,7 @@ class RunView:
 
     def splat_status(self, r: dict[str, Any], title: str) -> str:
         for g in self.groups:
-            if g.arch != r.get("arch") or g.knobset != str(r.get("knobset") or "-"):
+            if not g.holds(r):
                 continue
             if r.get("variant") == g.other and title in {s.get("title") for s in g.new_splats}:
                 return "new"

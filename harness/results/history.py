@@ -14,12 +14,15 @@ previous run of the same config name and reports:
                       /*fallback* up; counters of unknown direction are not judged).
 
 `trend()` gives the last N runs per test (outcome strip) and per-size counter totals.
+`cell_costs()` gives per-cell durations of earlier runs of a config (median cold build,
+median test time): what `kharness plan` estimates a matrix with.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import statistics
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -37,7 +40,7 @@ CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY AUTOINCREMENT, out TEXT 
   config_name TEXT, config_sha256 TEXT, source_identity TEXT, source TEXT,
   series_versions TEXT, started TEXT, finished TEXT, durations TEXT, stored TEXT);
 CREATE TABLE IF NOT EXISTS cells (run_id INTEGER, cell TEXT, status TEXT, build_dir TEXT,
-  build_seconds REAL, seconds REAL);
+  build_seconds REAL, seconds REAL, build_cached INTEGER);
 CREATE TABLE IF NOT EXISTS tests (run_id INTEGER, cell TEXT, nodeid TEXT, knobset TEXT,
   outcome TEXT, duration REAL);
 CREATE TABLE IF NOT EXISTS splats (run_id INTEGER, cell TEXT, nodeid TEXT, kind TEXT,
@@ -80,6 +83,14 @@ class RunInfo:
     started: str
 
 
+@dataclass(frozen=True)
+class CellCost:
+    """What one cell cost in earlier runs (medians; None: never seen)."""
+    build: float | None         # a build that was not a cache hit, seconds
+    tests: float | None         # the cell's tests, boots included, wall seconds
+    runs: int                   # earlier runs the figures come from
+
+
 @dataclass
 class Trend:
     """The last runs of one config: what the HTML report's trend section shows."""
@@ -115,8 +126,16 @@ def open_store(directory: Path) -> Iterator[sqlite3.Connection]:
                         "pass --history a writable directory") from e
     with closing(conn):
         conn.executescript(SCHEMA)
+        _migrate(conn)
         with conn:
             yield conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Columns added since a store was created (old stores keep their rows)."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(cells)")}
+    if "build_cached" not in have:
+        conn.execute("ALTER TABLE cells ADD COLUMN build_cached INTEGER")
 
 
 # ------------------------------------------------------------------- storing
@@ -154,9 +173,11 @@ def _store_cells(conn: sqlite3.Connection, run_id: int, records: list[dict[str, 
     for r in records:
         if r.get("type") == "cell":
             b = r.get("build") or {}
+            cached = b.get("cached")
             rows.append((run_id, r.get("cell"), r.get("status"), b.get("dir"), b.get("seconds"),
-                         r.get("seconds")))
-    conn.executemany("INSERT INTO cells VALUES (?,?,?,?,?,?)", rows)
+                         r.get("seconds"), None if cached is None else int(bool(cached))))
+    conn.executemany("INSERT INTO cells (run_id, cell, status, build_dir, build_seconds, seconds, "
+                     "build_cached) VALUES (?,?,?,?,?,?,?)", rows)
 
 
 def _store_tests(conn: sqlite3.Connection, run_id: int, tests: list[dict[str, Any]]) -> None:
@@ -274,6 +295,36 @@ def _counter_sums(conn: sqlite3.Connection, run_id: int,
     return {(c, s, k): int(v) for c, s, k, v in conn.execute(
         f"SELECT cell, size, name, SUM(value) FROM counters WHERE run_id = ? "  # noqa: S608 (only ?s)
         f"AND name IN ({marks}) GROUP BY cell, size, name", (run_id, *names))}
+
+
+# --------------------------------------------------------------------- costs
+def cell_costs(conn: sqlite3.Connection, config_name: str, last: int = 10) -> dict[str, CellCost]:
+    """cell -> its median costs over the last `last` stored runs of `config_name`."""
+    builds: dict[str, list[float]] = defaultdict(list)
+    tests: dict[str, list[float]] = defaultdict(list)
+    seen: dict[str, set[int]] = defaultdict(set)
+    for run_id, cell, status, bsecs, cached, secs in conn.execute(
+            "SELECT run_id, cell, status, build_seconds, build_cached, seconds FROM cells "
+            "WHERE run_id IN (SELECT id FROM runs WHERE config_name = ? ORDER BY id DESC "
+            "LIMIT ?)", (config_name, last)):
+        seen[cell].add(run_id)
+        if isinstance(bsecs, (int, float)) and cached == 0:
+            builds[cell].append(float(bsecs))
+        if status == "done" and isinstance(secs, (int, float)):
+            tests[cell].append(float(secs))
+    return {c: CellCost(_median(builds[c]), _median(tests[c]), len(seen[c])) for c in seen}
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def costs_from(directory: Path, config_name: str, last: int = 10) -> dict[str, CellCost]:
+    """cell_costs from DIR/history.sqlite; {} when there is no store (nothing is created)."""
+    if not (directory / "history.sqlite").is_file():
+        return {}
+    with open_store(directory) as conn:
+        return cell_costs(conn, config_name, last)
 
 
 def flags_text(found: list[Flag], prev: RunInfo | None) -> str:

@@ -3,14 +3,17 @@
 results.jsonl holds one JSON object per line, written and fsync'ed as each test finishes,
 so a run killed with -9 keeps everything already finished. Record types:
 
-  {"type": "test", "cell": "x86_64/patched", "arch", "variant", "nodeid", "knobset",
+  {"type": "test", "cell": "x86_64/patched", "arch", "config", "variant", "nodeid", "knobset",
    "outcome": passed|failed|error|skipped|crash|lockup|timeout|infra, "duration",
    "splats": [{"kind","title","function","line"}], "counters": {order_kB: {stat: delta}},
    "per_scan": [...], "census": {order: pages}, "message", "console"}
-  {"type": "cell", "cell", "arch", "variant", "status": done|infra|build-failed,
+  {"type": "cell", "cell", "arch", "config", "variant", "status": done|infra|build-failed,
    "build": {...}, "seconds", "reproduce", "message"}
 Typed views of these: harness.results.records (Outcome, CellRecord, TestRecord).
   {"type": "run", ...metadata}
+
+"cell" is "arch/config/variant" ("x86_64/ptc/patched") when the YAML has `configs:`, else
+"arch/variant"; "config" is "" (or absent, in journals from before the config axis) then.
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ class BuildInfo:
 
 @dataclass(frozen=True)
 class CellRecord:
-    """{"type": "cell"}: how one (arch, variant) cell ended."""
+    """{"type": "cell"}: how one (arch, config, variant) cell ended."""
     cell: str
     arch: str
     variant: str
@@ -89,9 +89,11 @@ class CellRecord:
     build: BuildInfo | None = None
     reproduce: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    config: str = ""                        # kernel config (`configs:`); "" = no config axis
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "cell", "cell": self.cell, "arch": self.arch,
+                               **({"config": self.config} if self.config else {}),
                                "variant": self.variant, "status": self.status.value}
         optional = {"message": self.message, "pytest_exit": self.pytest_exit,
                     "seconds": self.seconds, "reproduce": self.reproduce,
@@ -105,14 +107,15 @@ class CellRecord:
     def from_json(cls, r: Mapping[str, Any]) -> CellRecord:
         build = r.get("build")
         known = {"type", "cell", "arch", "variant", "status", "message", "pytest_exit",
-                 "seconds", "build", "reproduce"}
+                 "seconds", "build", "reproduce"} | ({"config"} if r.get("config") else set())
         return cls(cell=str(r["cell"]), arch=str(r.get("arch", "")),
                    variant=str(r.get("variant", "")), status=CellStatus(str(r["status"])),
                    message=r.get("message"), pytest_exit=r.get("pytest_exit"),
                    seconds=r.get("seconds"), reproduce=r.get("reproduce"),
                    build=None if not isinstance(build, Mapping) else BuildInfo(
                        build.get("dir"), build.get("cached"), build.get("seconds")),
-                   extra={k: v for k, v in r.items() if k not in known})
+                   extra={k: v for k, v in r.items() if k not in known},
+                   config=str(r.get("config") or ""))
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,7 @@ class TestRecord:
     knobset: str | None
     outcome: Outcome
     extra: Mapping[str, Any] = field(default_factory=dict)
+    config: str = ""                         # kernel config (`configs:`); "" = no config axis
 
     @property
     def message(self) -> str:
@@ -143,18 +147,21 @@ class TestRecord:
         return self.extra.get("counters") or {}
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": "test", "cell": self.cell, "arch": self.arch, "variant": self.variant,
+        return {"type": "test", "cell": self.cell, "arch": self.arch,
+                **({"config": self.config} if self.config else {}), "variant": self.variant,
                 "nodeid": self.nodeid, "knobset": self.knobset,
                 "outcome": self.outcome.value, **self.extra}
 
     @classmethod
     def from_json(cls, r: Mapping[str, Any]) -> TestRecord:
-        known = {"type", "cell", "arch", "variant", "nodeid", "knobset", "outcome"}
+        known = {"type", "cell", "arch", "variant", "nodeid", "knobset", "outcome"} | (
+            {"config"} if r.get("config") else set())
         arch, variant = str(r.get("arch", "")), str(r.get("variant", ""))
         return cls(cell=str(r.get("cell") or f"{arch}/{variant}"), arch=arch,
                    variant=variant, nodeid=str(r.get("nodeid", "")),
                    knobset=r.get("knobset"), outcome=Outcome.parse(r.get("outcome")),
-                   extra={k: v for k, v in r.items() if k not in known})
+                   extra={k: v for k, v in r.items() if k not in known},
+                   config=str(r.get("config") or ""))
 
 
 def cells(records: Iterable[Mapping[str, Any]]) -> dict[str, CellRecord]:
@@ -188,6 +195,7 @@ class RunRecord:
     started: str
     command: str
     source_identity: Any = None
+    kconfigs: Mapping[str, Any] | None = None   # config axis: name -> fragments, options
     durations: Mapping[str, float] | None = None
     finished: str | None = None
 
@@ -195,6 +203,7 @@ class RunRecord:
         out: dict[str, Any] = {
             "type": "run", "config": self.config, "name": self.name,
             "config_sha256": self.config_sha256, "cells": list(self.cells),
+            **({"kconfigs": dict(self.kconfigs)} if self.kconfigs else {}),
             "source": dict(self.source),
             "series": None if self.series is None else dict(self.series),
             "qemu": dict(self.qemu), "host": self.host, "cpus": self.cpus,

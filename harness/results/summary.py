@@ -1,4 +1,5 @@
-"""Terminal summary of a run: per-cell outcome counts and the baseline-vs-patched verdict."""
+"""Terminal summary of a run: per-cell outcome counts and the baseline-vs-patched verdict
+(one per arch, kernel config and knob set)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ def cell_table(records: list[dict[str, Any]]) -> str:
     kinds = [o.value for o in (rec.Outcome.PASSED, rec.Outcome.FAILED, rec.Outcome.CRASH,
                                rec.Outcome.LOCKUP, rec.Outcome.TIMEOUT, rec.Outcome.ERROR,
                                rec.Outcome.INFRA, rec.Outcome.SKIPPED)]
-    head = f"{'cell':24s}" + "".join(f"{k:>9s}" for k in kinds)
-    rows = [f"{cell:24s}" + "".join(f"{c.get(k, 0):9d}" for k in kinds)
+    w = max(24, *(len(c) + 2 for c in per))
+    head = f"{'cell':{w}s}" + "".join(f"{k:>9s}" for k in kinds)
+    rows = [f"{cell:{w}s}" + "".join(f"{c.get(k, 0):9d}" for k in kinds)
             for cell, c in sorted(per.items())]
     return "\n".join([head, "-" * len(head), *rows])
 
@@ -36,7 +38,7 @@ def verdict_text(groups: list[GroupVerdict]) -> str:
     out = []
     for g in groups:
         state = "REGRESSION" if g.regression else "no regression"
-        out.append(f"== {g.arch} knobs={g.knobset}: {g.other} vs {g.base}: {state}")
+        out.append(f"== {g.where} knobs={g.knobset}: {g.other} vs {g.base}: {state}")
         for c in g.changed:
             out.append(f"   changed  {c.test}: {c.before} -> {c.after}")
         for s in g.new_splats:

@@ -1,7 +1,9 @@
 """With-vs-without verdicts from journal records: outcomes, new splats, counter deltas.
 
-Grouping key is (arch, knobset); the test identity inside a group is the nodeid with its
-variant parameter removed, so the same test on baseline and patched lines up.
+Grouping key is (arch, kernel config, knobset): variants are compared within one (arch,
+config), never across configs (a journal without "config" has the one config ""). The test
+identity inside a group is the nodeid with its variant parameter removed, so the same test
+on baseline and patched lines up.
 
 A splat in the record of a test that passed was expected by that test (`expect_splat`): the
 splat guard fails a test on any other splat. Such splats are listed apart (`expected_splats`),
@@ -13,7 +15,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.results.journal import FINDINGS, INFRA
@@ -42,11 +44,26 @@ class GroupVerdict:
     expected_splats: tuple[str, ...] = ()
     counters: Mapping[str, Mapping[str, tuple[int, int]]] = field(default_factory=dict)
     infra: tuple[str, ...] = ()
+    config: str = ""              # the kernel config ("" = the run has no config axis)
+
+    @property
+    def where(self) -> str:
+        """"x86_64" or "x86_64 config=ptc": the (arch, config) the group compares within."""
+        return f"{self.arch} config={self.config}" if self.config else self.arch
+
+    def holds(self, record: Mapping[str, Any]) -> bool:
+        """Whether a test record belongs to this group (any of its variants)."""
+        return (record.get("arch") == self.arch and config_of(record) == self.config
+                and str(record.get("knobset") or "-") == self.knobset)
 
     @property
     def regression(self) -> bool:
         worse = any(c.after in FINDINGS and c.before not in FINDINGS for c in self.changed)
         return worse or bool(self.new_splats)
+
+
+def config_of(record: Mapping[str, Any]) -> str:
+    return str(record.get("config") or "")
 
 
 def _strip_variant(nodeid: str, arch: str, variant: str) -> str:
@@ -62,21 +79,20 @@ def test_key(record: Mapping[str, Any]) -> str:
 
 def compare(records: Iterable[Mapping[str, Any]], base: str = "baseline",
             other: str = "patched") -> list[GroupVerdict]:
-    by: dict[tuple[str, str, str], dict[str, TestRecord]] = defaultdict(dict)
+    by: dict[tuple[str, str, str, str], dict[str, TestRecord]] = defaultdict(dict)
     for r in records:
         if r.get("type") == "test" and r.get("variant") in (base, other):
             t = TestRecord.from_json(r)
             key = _strip_variant(t.nodeid, t.arch, t.variant)
-            by[(t.arch, str(t.knobset or "-"), t.variant)][key] = t
+            by[(t.arch, t.config, str(t.knobset or "-"), t.variant)][key] = t
     out = []
-    for arch, knobset in sorted({(a, k) for a, k, _ in by}):
-        out.append(_group(arch, knobset, by[(arch, knobset, base)], by[(arch, knobset, other)],
-                          base, other))
+    for arch, conf, knobset in sorted({k[:3] for k in by}):
+        out.append(_group(GroupVerdict(arch, knobset, base, other, config=conf),
+                          by[(arch, conf, knobset, base)], by[(arch, conf, knobset, other)]))
     return out
 
 
-def _group(arch: str, knobset: str, b: dict[str, TestRecord], p: dict[str, TestRecord],
-           base: str, other: str) -> GroupVerdict:
+def _group(g: GroupVerdict, b: dict[str, TestRecord], p: dict[str, TestRecord]) -> GroupVerdict:
     changed, infra = [], []
     for test in sorted(set(b) | set(p)):
         before = b[test].outcome.value if test in b else "missing"
@@ -88,8 +104,8 @@ def _group(arch: str, knobset: str, b: dict[str, TestRecord], p: dict[str, TestR
     bt = {s["title"]: s for r in b.values() for s in r.splats}
     pt = {s["title"]: (s, r) for r in p.values() for s in r.splats}
     expected = _expected_titles([*b.values(), *p.values()])
-    return GroupVerdict(
-        arch, knobset, base, other, changed=tuple(changed), infra=tuple(infra),
+    return replace(
+        g, changed=tuple(changed), infra=tuple(infra),
         new_splats=tuple({**s, "test": r.nodeid} for t, (s, r) in sorted(pt.items())
                          if t not in bt and t not in expected),
         gone_splats=tuple(sorted(set(bt) - set(pt) - expected)),
