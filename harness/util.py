@@ -91,6 +91,22 @@ def file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+_PDEATHSIG_PY = ("import ctypes, os, sys; ctypes.CDLL(None).prctl(1, 9); "   # PR_SET_PDEATHSIG
+                 "os.execvp(sys.argv[1], sys.argv[1:])")
+
+
+def pdeathsig_prefix() -> list[str]:
+    """argv prefix that execs a command with PR_SET_PDEATHSIG=SIGKILL: it dies with the thread
+    that started it, even when that process is killed with -9 and runs no cleanup.
+    setpriv (util-linux), else a Python shim."""
+    import shutil
+    import sys
+    setpriv = shutil.which("setpriv")
+    if setpriv:
+        return [setpriv, "--pdeathsig", "KILL", "--"]
+    return [sys.executable, "-c", _PDEATHSIG_PY]
+
+
 def cmdline(argv: Sequence[str | os.PathLike[str]]) -> str:
     """Copy-paste form of an argv."""
     return shlex.join(str(a) for a in argv)

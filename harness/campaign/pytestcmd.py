@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.resources import data_path, suite_dir
-from harness.util import cmdline
+from harness.util import cmdline, pdeathsig_prefix
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,9 @@ def reproduce(call: PytestCall) -> str:
 
 
 def run(call: PytestCall, log: Path) -> int:
-    """Run it, output to `log`; pytest's exit code (0 pass, 1 failures, 2-4 errors, 5 empty)."""
+    """Run it, output to `log`; pytest's exit code (0 pass, 1 failures, 2-4 errors, 5 empty).
+    It dies with the calling thread (PR_SET_PDEATHSIG), and its QEMUs with it: a runner or
+    cluster worker killed with -9 leaves no guest behind."""
     with open(log, "w") as f:
-        return subprocess.run(argv(call), stdout=f, stderr=subprocess.STDOUT,
+        return subprocess.run(pdeathsig_prefix() + argv(call), stdout=f, stderr=subprocess.STDOUT,
                               cwd=workdir_of(call), check=False).returncode

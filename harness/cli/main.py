@@ -15,7 +15,7 @@ log = logging.getLogger("harness")
 # Modules that register their own subcommands with add_cli(subparsers).
 PLUGGED = ("harness.cli.init", "harness.cli.scanlog", "harness.cli.boot", "harness.cli.image",
            "harness.cli.run", "harness.cli.bisect", "harness.cli.cache", "harness.checks.cli",
-           "harness.report.kcidb")
+           "harness.report.kcidb", "harness.cli.worker")
 
 
 # Commands that may download Debian packages (kernel source, guest images).

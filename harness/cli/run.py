@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.campaign import shard
+from harness.campaign.cluster import ClusterOptions
 from harness.campaign.run import RunOptions, run
 from harness.checks import cli as checkcli
 from harness.checks import summary as checksummary
@@ -39,6 +41,11 @@ def add_cli(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     _common(n)
     _history_args(n, DEFAULT_HISTORY)
     n.set_defaults(func=_cmd_run)
+    m = sub.add_parser("merge", help="merge run directories (shards, --cell runs) into one run")
+    m.add_argument("dirs", nargs="+", metavar="DIR")
+    m.add_argument("--out", required=True, help="the merged run directory (new)")
+    _history_args(m, None)
+    m.set_defaults(func=_cmd_merge)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -56,6 +63,17 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checks", metavar="LIST",
                    help="build checks before booting: comma list of "
                    f"{', '.join(CHECKS)}, or none (default: the config's checks:)")
+    s = p.add_argument_group("slices and clusters (docs/scaling.md)")
+    s.add_argument("--shard", metavar="I/N", help="run slice I of N of the matrix (CI jobs)")
+    s.add_argument("--cell", action="append", default=[], metavar="NAME",
+                   help="run this cell only, as kharness plan names it (repeatable)")
+    s.add_argument("--cluster", metavar="ADDRESS",
+                   help="run cells on a Dask scheduler, e.g. tcp://127.0.0.1:8786")
+    s.add_argument("--tls-ca", help="CA (PEM) for a tls:// scheduler")
+    s.add_argument("--tls-cert", help="client certificate (PEM) for a tls:// scheduler")
+    s.add_argument("--tls-key", help="client key (PEM) for a tls:// scheduler")
+    s.add_argument("--insecure-cluster", action="store_true",
+                   help="allow plain tcp:// to a non-loopback scheduler")
 
 
 def _history_args(p: argparse.ArgumentParser, default: str | None) -> None:
@@ -81,7 +99,17 @@ def options(args: argparse.Namespace) -> RunOptions:
                       variants=tuple(args.variant), kconfigs=tuple(args.kconfig),
                       tests=tuple(args.tests),
                       pytest_args=extra, jobs=args.jobs, resume=bool(args.resume),
-                      checks=checks)
+                      checks=checks, shard=shard.parse(args.shard) if args.shard else None,
+                      cells=tuple(args.cell), cluster=_cluster(args))
+
+
+def _cluster(args: argparse.Namespace) -> ClusterOptions | None:
+    if not args.cluster:
+        return None
+    c = ClusterOptions(args.cluster, args.tls_ca, args.tls_cert, args.tls_key,
+                       insecure=args.insecure_cluster)
+    c.security()          # refuse a bad combination before anything runs
+    return c
 
 
 @dataclass(frozen=True)
@@ -186,3 +214,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"run directory: {opts.out}")
     run(opts)
     return finish(opts.out, hist)
+
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from harness.campaign import merge
+    out = merge.merge([Path(d) for d in args.dirs], Path(args.out))
+    print(f"merged {len(args.dirs)} run directories into {out}")
+    return finish(out, HistoryOptions.from_args(args))

@@ -30,11 +30,9 @@ import contextlib
 import logging
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -46,7 +44,7 @@ from harness.arch import ArchProfile
 from harness.errors import HarnessBug, InfrastructureError
 from harness.machine.console import ConsoleLog, ConsoleReader, TelnetCodec
 from harness.machine.qmp import Qmp
-from harness.util import Deadline, cmdline
+from harness.util import Deadline, cmdline, pdeathsig_prefix
 
 log = logging.getLogger("harness")
 
@@ -297,18 +295,6 @@ def _console_sockets() -> tuple[socket.socket, socket.socket]:
     return listener, ours
 
 
-_PDEATHSIG_PY = ("import ctypes, os, sys; ctypes.CDLL(None).prctl(1, 9); "   # PR_SET_PDEATHSIG
-                 "os.execvp(sys.argv[1], sys.argv[1:])")
-
-
-def _pdeathsig_prefix() -> list[str]:
-    """Exec QEMU with PR_SET_PDEATHSIG=SIGKILL: setpriv (util-linux), else a Python shim."""
-    setpriv = shutil.which("setpriv")
-    if setpriv:
-        return [setpriv, "--pdeathsig", "KILL", "--"]
-    return [sys.executable, "-c", _PDEATHSIG_PY]
-
-
 # ---------------------------------------------------------------------------- process
 
 @dataclass
@@ -360,7 +346,7 @@ class QemuProcess:
         _install_cleanup()
         with open(self.stderr_path, "wb") as err, _LIVE_LOCK:
             self.proc = subprocess.Popen(
-                _pdeathsig_prefix() + self.argv, stdin=subprocess.DEVNULL, stdout=err,
+                pdeathsig_prefix() + self.argv, stdin=subprocess.DEVNULL, stdout=err,
                 stderr=err, pass_fds=fds, start_new_session=True)
             _LIVE[self.proc.pid] = self.proc
 

@@ -8,7 +8,10 @@ so a run killed with -9 keeps everything already finished. Record types:
    "splats": [{"kind","title","function","line"}], "counters": {order_kB: {stat: delta}},
    "per_scan": [...], "census": {order: pages}, "message", "console"}
   {"type": "cell", "cell", "arch", "config", "variant", "status": done|infra|build-failed,
-   "build": {...}, "seconds", "reproduce", "message"}
+   "build": {...}, "seconds", "reproduce", "message"}; a cell run on a cluster also has
+   "worker", "infra_retries", "cluster": {"queued", "task", "overhead"} (seconds)
+  {"type": "retry", "cell", "arch", "config", "variant", "attempt", "worker", "reason"}: a
+   cluster worker lost mid-cell; the cell ran again elsewhere (infrastructure, never a finding)
 Typed views of these: harness.results.records (Outcome, CellRecord, TestRecord).
   {"type": "run", ...metadata}
 

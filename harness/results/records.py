@@ -198,6 +198,7 @@ class RunRecord:
     kconfigs: Mapping[str, Any] | None = None   # config axis: name -> fragments, options
     durations: Mapping[str, float] | None = None
     finished: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)   # out, shard, cluster (slices)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -211,4 +212,11 @@ class RunRecord:
         later = {"source_identity": self.source_identity, "durations": self.durations,
                  "finished": self.finished}
         out.update({k: v for k, v in later.items() if v is not None})
-        return out
+        return {**out, **self.extra}
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> RunRecord:
+        """Inverse of to_json: keys it does not know ride along in `extra`."""
+        known = {f for f in cls.__dataclass_fields__ if f != "extra"}
+        return cls(**{k: v for k, v in doc.items() if k in known},
+                   extra={k: v for k, v in doc.items() if k not in known and k != "type"})

@@ -12,6 +12,10 @@ nightly-{1,2,3}.*  three nightly runs of one config: run 2 changes the patched b
                 (series v1 -> v2) and brings a new failure, a new splat and a collapse
                 counter regression; a baseline test flips with identical inputs (flaky);
                 run 3 repeats run 2 exactly.
+cluster-retry.* recorded, not generated: the journal of tests/test_cluster_real.py's
+                run with a worker killed -9 mid-cell (quickstart smoke, x86_64 on a local
+                Dask cluster): a retry record and cluster cell records (worker,
+                infra_retries, cluster timing).
 Splat records are what harness.splats.parse.parse_log makes of the console slices.
 """
 
