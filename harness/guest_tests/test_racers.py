@@ -3,11 +3,11 @@
 An mTHP collapse unhooks the whole page table (pmdp_collapse_flush) while only some of its
 ptes are collapsed; the anon_vma lock keeps rmap walkers of the neighbouring folios out
 until the table is back. `thpracer` (guest_tests/workloads/thpracer.c) keeps khugepaged
-collapsing 64K blocks of a region (re-splitting what it collapsed) while it migrates the
-neighbours of those blocks, in the same PMDs, between the guest's two NUMA nodes
-(move_pages, mbind MPOL_MF_MOVE, migrate_pages) and compacts memory; it verifies the
-contents of every populated page throughout. A kernel that lets a walker meet the unhooked
-table leaves migration entries behind: the splat guard fails the test with the WARNING /
+collapsing order-4 blocks (64K with 4K pages) of a region (re-splitting what it
+collapsed) while it migrates the neighbours of those blocks, in the same PMDs, between
+the guest's two NUMA nodes (move_pages, mbind MPOL_MF_MOVE, migrate_pages) and compacts
+memory; it verifies the contents of every populated page throughout. A kernel that lets
+a walker meet the unhooked table leaves migration entries behind: the splat guard fails the test with the WARNING /
 BUG; a changed page fails it as a finding.
 
 Not vacuous: each test asserts that pages really migrated (vmstat pgmigrate_success grew),
@@ -43,21 +43,26 @@ from harness.guest.support import Kh, knobset
 
 SECONDS = float(os.environ.get("KHARNESS_RACER_SECONDS", "30"))
 SLOW_SECONDS = float(os.environ.get("KHARNESS_RACER_SLOW_SECONDS", "300"))
-PMDS = 16
+# 16 PMDs with 4K pages (32M); with bigger pages the same 32M, at least one PMD (16K: one
+# 32M PMD; 64K: one 512M PMD; see run_racer).
+REGION_BYTES = 32 << 20
 # khugepaged at its fastest that TCG allows: a pass over the region every ~10 ms of sleep.
 RACER_FAST = {"scan_sleep_millisecs": 10, "alloc_sleep_millisecs": 100, "pages_to_scan": 4096}
+# ids keep their 4K spelling (journal history); sizes follow the page size: orders 2 and 4
+# (thpracer's blocks are 16 pages), none511 is HPAGE_PMD_NR - 1.
 KNOBSETS = {
-    "16K+64K+PMD-none0": knobset("racers-none0", sizes="16K+64K+PMD", max_ptes_none=0,
+    "16K+64K+PMD-none0": knobset("racers-none0", sizes="order2+order4+PMD", max_ptes_none=0,
                                  **RACER_FAST),
-    "16K+64K+PMD-none511": knobset("racers-none511", sizes="16K+64K+PMD", max_ptes_none=511,
-                                   **RACER_FAST),
+    "16K+64K+PMD-none511": knobset("racers-none511", sizes="order2+order4+PMD",
+                                   max_ptes_none="max", **RACER_FAST),
 }
 # File/shmem collapse (PMD only in 7.2) of a shmem file under the per-size shmem knobs:
 # faults take small folios (PMD only) or 64K ones too, khugepaged collapses with holes
 # (none511) or only full ranges (none0).
 SHMEM_KNOBSETS = {
     "shmem-PMD-none511": knobset("shmem-none511", sizes="PMD", shmem_enabled="advise",
-                                 shmem_sizes="PMD:inherit", max_ptes_none=511, **RACER_FAST),
+                                 shmem_sizes="PMD:inherit", max_ptes_none="max",
+                                 **RACER_FAST),
     "shmem-64K+PMD-none0": knobset("shmem-none0", sizes="PMD", shmem_enabled="advise",
                                    shmem_sizes="64K:advise+PMD:inherit", max_ptes_none=0,
                                    **RACER_FAST),
@@ -126,7 +131,9 @@ def reproducer(request: pytest.FixtureRequest, kh: Kh, ks: knobs.KnobSet, argv: 
 def run_racer(kh: Kh, request: pytest.FixtureRequest, ks: knobs.KnobSet, seconds: float,
               extra: tuple[str, ...] = ()) -> dict[str, Any]:
     """Apply the knobs, run thpracer, return its report + the vmstat / THP deltas."""
-    argv = ["thpracer", "--seconds", f"{seconds:g}", "--pmds", str(PMDS),
+    layout = kh.thp.layout()
+    pmds = max(1, REGION_BYTES // layout.pmd_size)
+    argv = ["thpracer", "--seconds", f"{seconds:g}", "--pmds", str(pmds),
             "--seed", str(seed()), *extra]
     return run_workload(kh, request, ks, argv, "racer", seconds)
 

@@ -26,7 +26,7 @@ SECONDS = 15
                          reason="7.2.13: do_swap_page batched a non-swap pte (mm/internal.h:456) "
                                 "racing mTHP collapse; seen once on arm64, 2026-12-06")
 def test_stress_races_khugepaged(kh: Kh) -> None:
-    kh.apply(knobset("stress", sizes="16K+64K+PMD", max_ptes_none=511,
+    kh.apply(knobset("stress", sizes="order2+order4+PMD", max_ptes_none="max",
                            scan_sleep_millisecs=10, alloc_sleep_millisecs=100))
     meter = kh.start_meter()
     res = workloads.run_stress(kh.guest, SECONDS, threads=4, seed=7, scale=kh.vm.scale)
