@@ -7,8 +7,8 @@ collapsing order-4 blocks (64K with 4K pages) of a region (re-splitting what it
 collapsed) while it migrates the neighbours of those blocks, in the same PMDs, between
 the guest's two NUMA nodes (move_pages, mbind MPOL_MF_MOVE, migrate_pages) and compacts
 memory; it verifies the contents of every populated page throughout. A kernel that lets
-a walker meet the unhooked table leaves migration entries behind: the splat guard fails the test with the WARNING /
-BUG; a changed page fails it as a finding.
+a walker meet the unhooked table leaves migration entries behind: the splat guard fails
+the test with the WARNING / BUG; a changed page fails it as a finding.
 
 Not vacuous: each test asserts that pages really migrated (vmstat pgmigrate_success grew),
 that khugepaged collapsed in the same interval (pages_collapsed grew) and that the racer
