@@ -43,9 +43,13 @@ from harness.guest.support import Kh, knobset
 
 SECONDS = float(os.environ.get("KHARNESS_RACER_SECONDS", "30"))
 SLOW_SECONDS = float(os.environ.get("KHARNESS_RACER_SLOW_SECONDS", "300"))
-# 16 PMDs with 4K pages (32M); with bigger pages the same 32M, at least one PMD (16K: one
-# 32M PMD; 64K: one 512M PMD; see run_racer).
-REGION_BYTES = 32 << 20
+# Regions are given in PMDs of 4K pages (2M): thpracer 16, thpfile FILE_PMDS. With bigger
+# pages the same bytes, at least MIN_PMDS: the uffd racer's write-protected block keeps its
+# whole PMD from collapsing (SCAN_PTE_UFFD_WP) and KSM merges neighbours of different PMDs,
+# so one PMD (16K pages: 32M) proved nothing (seen: collapsed_seen 0, ksm_pages_shared 0).
+# 16K: 4 PMDs = 128M; 64K: 4 x 512M, over a quarter of a 4G guest: skipped (region_pmds).
+RACER_PMDS = 16
+MIN_PMDS = 4
 # khugepaged at its fastest that TCG allows: a pass over the region every ~10 ms of sleep.
 RACER_FAST = {"scan_sleep_millisecs": 10, "alloc_sleep_millisecs": 100, "pages_to_scan": 4096}
 # ids keep their 4K spelling (journal history); sizes follow the page size: orders 2 and 4
@@ -102,6 +106,24 @@ def vmstat(guest: Any) -> dict[str, int]:
     return {p[0]: int(p[1]) for p in pairs if len(p) == 2 and p[1].isdigit()}
 
 
+def region_pmds(kh: Kh, pmds_4k: int) -> int:
+    """PMDs for a region of pmds_4k 2M PMDs at this page size (see RACER_PMDS)."""
+    layout = kh.thp.layout()
+    pmds = max(MIN_PMDS, pmds_4k * (2 << 20) // layout.pmd_size)
+    need, total = pmds * layout.pmd_size, guest_mem(kh.guest)
+    if need > total // 4:
+        pytest.skip(f"racers map {pmds} PMDs = {need >> 20}M with {layout.page_size >> 10}K"
+                    f" pages: more than a quarter of the guest's {total >> 20}M")
+    return pmds
+
+
+def guest_mem(guest: Any) -> int:
+    """MemTotal in bytes."""
+    line = next(x for x in guest.read_file("/proc/meminfo").splitlines()
+                if x.startswith("MemTotal:"))
+    return int(line.split()[1]) << 10
+
+
 def numa_balancing(guest: Any, value: str) -> str | None:
     """Set kernel.numa_balancing (hinting faults migrate too); the old value, or None
     when the kernel has no NUMA balancing."""
@@ -131,8 +153,7 @@ def reproducer(request: pytest.FixtureRequest, kh: Kh, ks: knobs.KnobSet, argv: 
 def run_racer(kh: Kh, request: pytest.FixtureRequest, ks: knobs.KnobSet, seconds: float,
               extra: tuple[str, ...] = ()) -> dict[str, Any]:
     """Apply the knobs, run thpracer, return its report + the vmstat / THP deltas."""
-    layout = kh.thp.layout()
-    pmds = max(1, REGION_BYTES // layout.pmd_size)
+    pmds = region_pmds(kh, RACER_PMDS)
     argv = ["thpracer", "--seconds", f"{seconds:g}", "--pmds", str(pmds),
             "--seed", str(seed()), *extra]
     return run_workload(kh, request, ks, argv, "racer", seconds)
@@ -300,7 +321,7 @@ def test_memcg_reclaim_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureR
 
 def run_thpfile(kh: Kh, request: pytest.FixtureRequest, ks: knobs.KnobSet, seconds: float,
                 extra: tuple[str, ...] = ()) -> dict[str, Any]:
-    argv = ["thpfile", "--seconds", f"{seconds:g}", "--pmds", str(FILE_PMDS),
+    argv = ["thpfile", "--seconds", f"{seconds:g}", "--pmds", str(region_pmds(kh, FILE_PMDS)),
             "--seed", str(seed()), *extra]
     return run_workload(kh, request, ks, argv, "thpfile", seconds)
 
