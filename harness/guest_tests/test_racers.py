@@ -47,7 +47,7 @@ SLOW_SECONDS = float(os.environ.get("KHARNESS_RACER_SLOW_SECONDS", "300"))
 # pages the same bytes, at least MIN_PMDS: the uffd racer's write-protected block keeps its
 # whole PMD from collapsing (SCAN_PTE_UFFD_WP) and KSM merges neighbours of different PMDs,
 # so one PMD (16K pages: 32M) proved nothing (seen: collapsed_seen 0, ksm_pages_shared 0).
-# 16K: 4 PMDs = 128M; 64K: 4 x 512M, over a quarter of a 4G guest: skipped (region_pmds).
+# 16K: 4 PMDs = 128M; 64K: 4 x 512M, over a quarter of an 8G guest: skipped (region_pmds).
 RACER_PMDS = 16
 MIN_PMDS = 4
 # khugepaged at its fastest that TCG allows: a pass over the region every ~10 ms of sleep.
