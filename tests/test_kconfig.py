@@ -63,6 +63,34 @@ def test_conflicting_fragments_are_reported() -> None:
         kconfig.merge([a, b])
 
 
+def test_declared_override_changes_an_earlier_choice() -> None:
+    a = kconfig.parse("CONFIG_X=y\nCONFIG_Y=y\n", "a.config")
+    b = kconfig.parse("# kharness-overrides: CONFIG_X\n# CONFIG_X is not set\nCONFIG_Z=y\n",
+                      "b.config")
+    assert b.overrides == frozenset({"CONFIG_X"})
+    req = kconfig.merge([a, b])
+    assert req.options == (("CONFIG_X", "n", "b.config"), ("CONFIG_Y", "y", "a.config"),
+                           ("CONFIG_Z", "y", "b.config"))
+    c = kconfig.parse("# CONFIG_Y is not set\n", "c.config")      # not declared: conflict
+    with pytest.raises(UserError, match="CONFIG_Y=y in a.config but CONFIG_Y=n in c.config"):
+        kconfig.merge([a, b, c])
+    with pytest.raises(UserError, match="CONFIG_X=n in b.config but CONFIG_X=y in a.config"):
+        kconfig.merge([b, a])                 # an override only wins when listed after
+    with pytest.raises(UserError, match="names CONFIG_Q, which it does not set"):
+        kconfig.parse("# kharness-overrides: CONFIG_Q\nCONFIG_X=y\n", "d.config")
+
+
+@pytest.mark.parametrize("frag,page", [("pages-16k", "CONFIG_ARM64_16K_PAGES"),
+                                       ("pages-64k", "CONFIG_ARM64_64K_PAGES")])
+def test_arm64_page_size_fragments_replace_virts_4k(frag: str, page: str) -> None:
+    arm = arch.get("arm64")
+    req = {n: v for n, v, _ in kconfig.merge(kconfig.collect(
+        (*config.DEFAULT_FRAGMENTS, "racers", frag), (), arm)).options}
+    assert req[page] == "y" and req["CONFIG_ARM64_4K_PAGES"] == "n"
+    with pytest.raises(UserError, match="unknown kconfig fragment"):
+        kconfig.fragment_files(frag, X86)                   # arm64 only
+
+
 def test_user_options_override() -> None:
     a = kconfig.parse("CONFIG_X=y\n", "a.config")
     req = kconfig.merge([a, kconfig.parse("# CONFIG_X is not set\n", "options")])

@@ -335,3 +335,52 @@ def test_boot_cmdline_layout_dependent_parts(guest: FakeGuest) -> None:
     assert boot_cmdline(KnobSet(sizes=(), other_sizes="never"), lay) == ("thp_anon=2M:never",)
     assert boot_cmdline(KnobSet(shmem_sizes=(("64K", "always"),), shmem_enabled="advise")) == (
         "transparent_hugepage_shmem=advise", "thp_shmem=64K:always")
+
+
+# -------------------------------------------------- other base page sizes
+
+@pytest.mark.parametrize("page_kb,pmd_order,want", [
+    (4, 9, {"hugepages-16kB/enabled": "madvise", "hugepages-64kB/enabled": "madvise",
+            "hugepages-2048kB/enabled": "madvise"}),
+    (16, 11, {"hugepages-64kB/enabled": "madvise", "hugepages-256kB/enabled": "madvise",
+              "hugepages-32768kB/enabled": "madvise"}),
+    (64, 13, {"hugepages-256kB/enabled": "madvise", "hugepages-1024kB/enabled": "madvise",
+              "hugepages-524288kB/enabled": "madvise"})])
+def test_order_sizes_follow_the_page_size(tmp_path: Path, page_kb: int, pmd_order: int,
+                                          want: dict[str, str]) -> None:
+    ks = expand_matrix({"name": "o", "sizes": "order2+order4+PMD", "max_ptes_none": "max"})[0]
+    assert ks.sizes == (("order2", "madvise"), ("order4", "madvise"), ("PMD", "madvise"))
+    lay = ThpKnobs(make_tree(tmp_path, page_kb=page_kb, pmd_order=pmd_order)).layout()
+    got = thpsysfs.targets(ks, lay)
+    assert {k: v for k, v in got.items() if v == "madvise"} == want
+    assert got["khugepaged/max_ptes_none"] == str((1 << pmd_order) - 1)
+    first, second, pmd = (page_kb << o for o in (2, 4, pmd_order))
+    label = knobs.size_label
+    assert boot_cmdline(ks, lay) == (
+        f"thp_anon={label(first)},{label(second)},{label(pmd)}:madvise",)
+    assert thpsysfs.unavailable(ks, lay) is None
+
+
+def test_order_below_two_is_rejected() -> None:
+    with pytest.raises(UserError, match="order 'order1' out of range"):
+        expand_matrix({"sizes": "order1"})
+
+
+def test_sizes_of_other_page_sizes_skip_with_a_reason(tmp_path: Path, guest: FakeGuest) -> None:
+    g64 = ThpKnobs(make_tree(tmp_path / "a64", page_kb=64, pmd_order=13)).layout()
+    g16 = ThpKnobs(make_tree(tmp_path / "a16", page_kb=16, pmd_order=11)).layout()
+    mthp64 = parse_knobsets({"name": "mthp", "sizes": ["64K"], "max_ptes_none": [0, 511]},
+                            "q.yaml")
+    why = thpsysfs.unavailable(mthp64[0], g64)
+    assert why and "64K is not a THP size with 64K pages" in why and "256K" in why
+    assert thpsysfs.unavailable(mthp64[1], g16) is None      # 511: an intermediate value
+    assert thpsysfs.unavailable(mthp64[1], ThpKnobs(guest).layout()) is None
+    big = KnobSet(name="big", sizes=(("32M", "madvise"),))   # the PMD of 16K pages
+    assert "32M is not a THP size with 4K pages" in str(
+        thpsysfs.unavailable(big, ThpKnobs(guest).layout()))
+    assert thpsysfs.unavailable(big, g16) is None
+    over = thpsysfs.unavailable(KnobSet(name="n", max_ptes_none=2047), ThpKnobs(guest).layout())
+    assert over and "above HPAGE_PMD_NR - 1 = 511 with 4K pages" in over
+    # not a size of any base page (order 1 at 4K): an error, not a skip
+    assert thpsysfs.unavailable(KnobSet(sizes=(("8K", "madvise"),)), ThpKnobs(guest).layout()) \
+        is None

@@ -80,7 +80,8 @@ def test_sizes_and_ranges() -> None:
 
 def test_c_and_python_patterns_agree(tmp_path: Path, thpwork: Path) -> None:
     for spec, pmds in [("random:37%:9|every:3:1", None), ("chunks:16K:1,5-9+last:7", "1-2"),
-                       ("random:50%", "0,3"), ("first:12.5%|half", None)]:
+                       ("random:50%", "0,3"), ("first:12.5%|half", None),
+                       ("chunks:16:0-3,8+ptes:300-301", None)]:   # SIZE in pages
         argv = ["--size", "4pmd", "--pattern", spec, "--advise", "none"]
         argv += ["--pmds", pmds] if pmds else []
         out = subprocess.run([thpwork, "populate", *argv], capture_output=True, text=True,

@@ -10,10 +10,17 @@ a hugepages-* directory with an ``enabled`` file (orders 2..PMD); directories wi
 ``shmem_enabled`` (e.g. 8kB, order 1) are file/shmem-only.
 
 YAML: a mapping (or a list of mappings) of knob keys. A key given as a *list* is a
-matrix axis; a scalar is fixed for every set. Sizes: "64K", "2M", "PMD", with an
+matrix axis; a scalar is fixed for every set. Sizes: "64K", "2M", "PMD", or an order
+"order4" (16 base pages: 64K with 4K pages, 256K with 16K, 1M with 64K), with an
 optional policy "64K:always" (default madvise); "64K+2M" or a list/mapping enables
 several at once. When ``sizes`` is given, unlisted anon sizes are set to
 ``other_sizes`` (default never). ``max_ptes_*`` accept ``max`` (HPAGE_PMD_NR - 1).
+
+Other base page sizes (arm64 16K/64K): "PMD", "orderN" and ``max`` follow the guest;
+byte sizes and numbers are literal. A set naming a size the guest does not have (64K
+with 64K pages: order 0) is skipped by the tests, saying so (thpsysfs.unavailable); a
+number such as max_ptes_none 511 stays 511 (with 16K pages an intermediate value, which
+mTHP collapse treats as 0): write ``max`` for "HPAGE_PMD_NR - 1 at any page size".
 
 Naming (stable, documented): ``[name-]`` + one token per axis, in the fixed order of
 AXES below, joined by "-". Tokens: sizes "64K" / "64K+2M" / "64K.always" (policy
@@ -64,6 +71,7 @@ PATHS = {"use_zero_page": "use_zero_page", "shrink_underused": "shrink_underused
          "defrag": "defrag", "shmem_enabled": "shmem_enabled",
          **{k: f"khugepaged/{k}" for k in KHUGEPAGED_INTS}}
 SIZE_RE = re.compile(r"^(\d+)\s*([KMG])(?:i?B)?$", re.IGNORECASE)
+ORDER_RE = re.compile(r"^order(\d+)$", re.IGNORECASE)
 BRACKET_RE = re.compile(r"\[([^\]]+)\]")
 SizeSpec = tuple[tuple[str, str], ...]          # ((label, policy), ...)
 SIZE_FIX = "write a power of two from 8K up to the PMD size (16K, 64K, 2M) or PMD"
@@ -124,6 +132,9 @@ class ThpLayout:
         return self.pmd_size // self.page_size - 1
 
     def resolve_kb(self, label: str) -> int:
+        """ "64K" -> 64, "PMD" -> the PMD size, "order4" -> 16 pages (in kB)."""
+        if m := ORDER_RE.match(label.strip()):
+            return (self.page_size << int(m.group(1))) // 1024
         kb = parse_size_kb(label, "size")
         return self.pmd_size // 1024 if kb is None else kb
 
@@ -134,8 +145,13 @@ class ThpLayout:
 # ---------------------------------------------------------------- sizes
 
 def parse_size_kb(text: str, where: str) -> int | None:
-    """ "64K" -> 64, "2M" -> 2048, "PMD" -> None (resolved per guest)."""
+    """ "64K" -> 64, "2M" -> 2048, "PMD" and "order4" -> None (resolved per guest)."""
     if text.strip().upper() == "PMD":
+        return None
+    if m := ORDER_RE.match(text.strip()):
+        if not 2 <= int(m.group(1)) <= 20:
+            raise UserError(f"{where}: THP order {text!r} out of range",
+                            "anonymous mTHP orders start at 2")
         return None
     m = SIZE_RE.match(text.strip())
     if not m:
@@ -157,7 +173,9 @@ def size_label(kb: int) -> str:
 
 def _norm_label(text: str, where: str) -> str:
     kb = parse_size_kb(text, where)
-    return "PMD" if kb is None else size_label(kb)
+    if kb is not None:
+        return size_label(kb)
+    return "PMD" if text.strip().upper() == "PMD" else text.strip().lower()
 
 
 def _size_items(value: Any, where: str) -> SizeSpec:
@@ -317,8 +335,8 @@ def _boot_sizes(ks: KnobSet, key: str, layout: ThpLayout | None) -> list[tuple[i
         kb = parse_size_kb(label, ks.name)
         if kb is None:
             if layout is None:
-                raise UserError(f"knob set {ks.name!r}: PMD needs the guest's layout")
-            kb = layout.pmd_size // 1024
+                raise UserError(f"knob set {ks.name!r}: {label} needs the guest's layout")
+            kb = layout.resolve_kb(label)
         items[kb] = policy
     if not items and key == "sizes" and ks.other_sizes == "never" and layout is not None:
         items[layout.pmd_size // 1024] = "never"

@@ -413,6 +413,9 @@ class Kh:
         khugepaged=True: the test needs khugepaged to collapse under this set; skip when
         this kernel's khugepaged collapses none of the enabled sizes (e.g. 6.12 with
         only mTHP sizes: khugepaged only runs while PMD THP is enabled)."""
+        reason = thpsysfs.unavailable(ks, self.thp.layout())
+        if reason:                                # e.g. 64K with 64K base pages
+            pytest.skip(reason)
         before = self.thp.apply(ks)               # written and read back (verified)
         self.snapshots.append(before)
         self.record.setdefault("knobs", knobs.describe(ks))

@@ -104,6 +104,32 @@ def _missing(what: str, ks: KnobSet, have: Sequence[int], layout: ThpLayout) -> 
                      "pick sizes the guest's arch/page size offers (or PMD)")
 
 
+# anon mTHP sizes of some supported base page size: 16K (order 2 of 4K) .. 512M (the PMD
+# of 64K pages). A set naming one of them that this guest lacks is not meaningful here.
+PORTABLE_KB = (16, 512 << 10)
+
+
+def unavailable(ks: KnobSet, layout: ThpLayout) -> str | None:
+    """Why `ks` cannot run on this guest's page size (None: it can): a size that exists
+    only with other base pages (64K with 64K pages is order 0), or a max_ptes_* value
+    above this guest's HPAGE_PMD_NR - 1. Anything else wrong stays an error (targets)."""
+    page = f"{layout.page_size // 1024}K pages"
+    for key, have in (("sizes", layout.anon_kb), ("shmem_sizes", layout.shmem_kb)):
+        for label, _ in getattr(ks, key):
+            kb = layout.resolve_kb(label)
+            if kb not in have and PORTABLE_KB[0] <= kb <= PORTABLE_KB[1]:
+                sizes = ", ".join(size_label(k) for k in have) or "none"
+                return (f"knob set {ks.name!r}: {size_label(kb)} is not a THP size with "
+                        f"{page} (this guest's: {sizes}; write orderN or PMD to follow "
+                        "the page size)")
+    for key in PTES:
+        value = getattr(ks, key)
+        if value not in (None, "max") and int(value) > layout.max_ptes_limit:
+            return (f"knob set {ks.name!r}: {key}={value} is above HPAGE_PMD_NR - 1 = "
+                    f"{layout.max_ptes_limit} with {page} (write max to follow the page size)")
+    return None
+
+
 def targets(ks: KnobSet, layout: ThpLayout) -> dict[str, str]:
     """Knob paths -> values to write (validated against the guest's layout)."""
     out: dict[str, str] = {}

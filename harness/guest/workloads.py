@@ -181,7 +181,7 @@ def start(guest: GuestLike, sub: str, options: Sequence[str] = (), *,
     return RunningWorkload(region, argv, tuple(events), binary)
 
 
-def region_options(size: str | int = "16M", pattern: str = "full", *, pmds: str | None = None,
+def region_options(size: str | int = "8pmd", pattern: str = "full", *, pmds: str | None = None,
                    touch: str = "write", advise: str = "after", seed: int = 1,
                    split_to: int | None = None) -> list[str]:
     opts = ["--size", str(size), "--pattern", pattern, "--touch", touch, "--advise", advise,
@@ -190,7 +190,7 @@ def region_options(size: str | int = "16M", pattern: str = "full", *, pmds: str 
     return opts + (["--split-to", str(split_to)] if split_to is not None else [])
 
 
-def start_populate(guest: GuestLike, size: str | int = "16M", pattern: str = "full",
+def start_populate(guest: GuestLike, size: str | int = "8pmd", pattern: str = "full",
                    **kw: Any) -> RunningWorkload:
     """Map size (whole PMDs), populate per pattern, MADV_HUGEPAGE (advise=after), hold."""
     timeout = kw.pop("timeout", 120.0)

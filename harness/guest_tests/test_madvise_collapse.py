@@ -1,8 +1,8 @@
 """MADV_COLLAPSE stays PMD-only (transhuge.rst: "madvise_collapse only supports
 collapsing to PMD-sized THPs and does not attempt mTHP collapses"; it ignores the sysfs
-policies and max_ptes_*). With only 64K enabled and a region that is not even
-MADV_HUGEPAGE'd (so khugepaged leaves it alone), every PMD becomes one PMD folio and no
-64K folio is allocated.
+policies and max_ptes_*). With only order 4 enabled (64K with 4K pages) and a region that
+is not even MADV_HUGEPAGE'd (so khugepaged leaves it alone), every PMD becomes one PMD
+folio and no mTHP folio is allocated.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ PATTERN = "first:64|full"
 
 
 def test_madv_collapse_is_pmd_only(kh: Kh) -> None:
-    env = kh.apply(knobset("madv-64K", sizes="64K", max_ptes_none=0), khugepaged=False)
+    env = kh.apply(knobset("madv-64K", sizes="order4", max_ptes_none=0), khugepaged=False)
     meter = kh.start_meter()
     w = kh.start("collapse", workloads.region_options("2pmd", PATTERN, advise="none"))
     ev = w.event("collapse") or {}

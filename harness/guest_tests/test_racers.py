@@ -3,12 +3,12 @@
 An mTHP collapse unhooks the whole page table (pmdp_collapse_flush) while only some of its
 ptes are collapsed; the anon_vma lock keeps rmap walkers of the neighbouring folios out
 until the table is back. `thpracer` (guest_tests/workloads/thpracer.c) keeps khugepaged
-collapsing 64K blocks of a region (re-splitting what it collapsed) while it migrates the
-neighbours of those blocks, in the same PMDs, between the guest's two NUMA nodes
-(move_pages, mbind MPOL_MF_MOVE, migrate_pages) and compacts memory; it verifies the
-contents of every populated page throughout. A kernel that lets a walker meet the unhooked
-table leaves migration entries behind: the splat guard fails the test with the WARNING /
-BUG; a changed page fails it as a finding.
+collapsing order-4 blocks (64K with 4K pages) of a region (re-splitting what it
+collapsed) while it migrates the neighbours of those blocks, in the same PMDs, between
+the guest's two NUMA nodes (move_pages, mbind MPOL_MF_MOVE, migrate_pages) and compacts
+memory; it verifies the contents of every populated page throughout. A kernel that lets
+a walker meet the unhooked table leaves migration entries behind: the splat guard fails
+the test with the WARNING / BUG; a changed page fails it as a finding.
 
 Not vacuous: each test asserts that pages really migrated (vmstat pgmigrate_success grew),
 that khugepaged collapsed in the same interval (pages_collapsed grew) and that the racer
@@ -43,21 +43,30 @@ from harness.guest.support import Kh, knobset
 
 SECONDS = float(os.environ.get("KHARNESS_RACER_SECONDS", "30"))
 SLOW_SECONDS = float(os.environ.get("KHARNESS_RACER_SLOW_SECONDS", "300"))
-PMDS = 16
+# Regions are given in PMDs of 4K pages (2M): thpracer 16, thpfile FILE_PMDS. With bigger
+# pages the same bytes, at least MIN_PMDS: the uffd racer's write-protected block keeps its
+# whole PMD from collapsing (SCAN_PTE_UFFD_WP) and KSM merges neighbours of different PMDs,
+# so one PMD (16K pages: 32M) proved nothing (seen: collapsed_seen 0, ksm_pages_shared 0).
+# 16K: 4 PMDs = 128M; 64K: 4 x 512M, over a quarter of an 8G guest: skipped (region_pmds).
+RACER_PMDS = 16
+MIN_PMDS = 4
 # khugepaged at its fastest that TCG allows: a pass over the region every ~10 ms of sleep.
 RACER_FAST = {"scan_sleep_millisecs": 10, "alloc_sleep_millisecs": 100, "pages_to_scan": 4096}
+# ids keep their 4K spelling (journal history); sizes follow the page size: orders 2 and 4
+# (thpracer's blocks are 16 pages), none511 is HPAGE_PMD_NR - 1.
 KNOBSETS = {
-    "16K+64K+PMD-none0": knobset("racers-none0", sizes="16K+64K+PMD", max_ptes_none=0,
+    "16K+64K+PMD-none0": knobset("racers-none0", sizes="order2+order4+PMD", max_ptes_none=0,
                                  **RACER_FAST),
-    "16K+64K+PMD-none511": knobset("racers-none511", sizes="16K+64K+PMD", max_ptes_none=511,
-                                   **RACER_FAST),
+    "16K+64K+PMD-none511": knobset("racers-none511", sizes="order2+order4+PMD",
+                                   max_ptes_none="max", **RACER_FAST),
 }
 # File/shmem collapse (PMD only in 7.2) of a shmem file under the per-size shmem knobs:
 # faults take small folios (PMD only) or 64K ones too, khugepaged collapses with holes
 # (none511) or only full ranges (none0).
 SHMEM_KNOBSETS = {
     "shmem-PMD-none511": knobset("shmem-none511", sizes="PMD", shmem_enabled="advise",
-                                 shmem_sizes="PMD:inherit", max_ptes_none=511, **RACER_FAST),
+                                 shmem_sizes="PMD:inherit", max_ptes_none="max",
+                                 **RACER_FAST),
     "shmem-64K+PMD-none0": knobset("shmem-none0", sizes="PMD", shmem_enabled="advise",
                                    shmem_sizes="64K:advise+PMD:inherit", max_ptes_none=0,
                                    **RACER_FAST),
@@ -97,6 +106,24 @@ def vmstat(guest: Any) -> dict[str, int]:
     return {p[0]: int(p[1]) for p in pairs if len(p) == 2 and p[1].isdigit()}
 
 
+def region_pmds(kh: Kh, pmds_4k: int) -> int:
+    """PMDs for a region of pmds_4k 2M PMDs at this page size (see RACER_PMDS)."""
+    layout = kh.thp.layout()
+    pmds = max(MIN_PMDS, pmds_4k * (2 << 20) // layout.pmd_size)
+    need, total = pmds * layout.pmd_size, guest_mem(kh.guest)
+    if need > total // 4:
+        pytest.skip(f"racers map {pmds} PMDs = {need >> 20}M with {layout.page_size >> 10}K"
+                    f" pages: more than a quarter of the guest's {total >> 20}M")
+    return pmds
+
+
+def guest_mem(guest: Any) -> int:
+    """MemTotal in bytes."""
+    line = next(x for x in guest.read_file("/proc/meminfo").splitlines()
+                if x.startswith("MemTotal:"))
+    return int(line.split()[1]) << 10
+
+
 def numa_balancing(guest: Any, value: str) -> str | None:
     """Set kernel.numa_balancing (hinting faults migrate too); the old value, or None
     when the kernel has no NUMA balancing."""
@@ -126,7 +153,8 @@ def reproducer(request: pytest.FixtureRequest, kh: Kh, ks: knobs.KnobSet, argv: 
 def run_racer(kh: Kh, request: pytest.FixtureRequest, ks: knobs.KnobSet, seconds: float,
               extra: tuple[str, ...] = ()) -> dict[str, Any]:
     """Apply the knobs, run thpracer, return its report + the vmstat / THP deltas."""
-    argv = ["thpracer", "--seconds", f"{seconds:g}", "--pmds", str(PMDS),
+    pmds = region_pmds(kh, RACER_PMDS)
+    argv = ["thpracer", "--seconds", f"{seconds:g}", "--pmds", str(pmds),
             "--seed", str(seed()), *extra]
     return run_workload(kh, request, ks, argv, "racer", seconds)
 
@@ -293,7 +321,7 @@ def test_memcg_reclaim_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureR
 
 def run_thpfile(kh: Kh, request: pytest.FixtureRequest, ks: knobs.KnobSet, seconds: float,
                 extra: tuple[str, ...] = ()) -> dict[str, Any]:
-    argv = ["thpfile", "--seconds", f"{seconds:g}", "--pmds", str(FILE_PMDS),
+    argv = ["thpfile", "--seconds", f"{seconds:g}", "--pmds", str(region_pmds(kh, FILE_PMDS)),
             "--seed", str(seed()), *extra]
     return run_workload(kh, request, ks, argv, "thpfile", seconds)
 

@@ -1,8 +1,15 @@
-"""Smoke: the guest boots, answers over SSH and exposes the THP sysfs tree."""
+"""Smoke: the guest boots, answers over SSH and exposes the THP sysfs tree of its page
+size (4K: PMD 2M, mTHP 16K..1M; arm64 16K: PMD 32M, 64K..16M; 64K: PMD 512M, 256K..256M)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from harness.guest import knobs, workloads
+from harness.guest import sysfs as thpsysfs
+from harness.kernel import kconfig
+
+PAGE_OPTIONS = {"CONFIG_ARM64_16K_PAGES": 16384, "CONFIG_ARM64_64K_PAGES": 65536}
 
 
 def test_guest_answers(guest: Any, kh_target: Any) -> None:
@@ -11,7 +18,18 @@ def test_guest_answers(guest: Any, kh_target: Any) -> None:
     assert r.stdout.strip() == {"x86_64": "x86_64", "arm64": "aarch64"}[kh_target.arch]
 
 
-def test_thp_sysfs_present(guest: Any, kernel_features: dict[str, bool]) -> None:
+def test_thp_sysfs_present(guest: Any, kernel: Any, kernel_features: dict[str, bool]) -> None:
     assert kernel_features["thp"], "kernel lacks THP/khugepaged sysfs"
-    sizes = guest.run(["ls", "/sys/kernel/mm/transparent_hugepage/"], timeout=30).stdout
-    assert "hugepages-2048kB" in sizes and "hugepages-64kB" in sizes
+    config = kconfig.read_config(kernel.config)
+    page = next((size for opt, size in PAGE_OPTIONS.items() if config.get(opt) == "y"), 4096)
+    layout = thpsysfs.ThpKnobs(guest).layout()
+    assert workloads.info(guest)["page_size"] == page, "sysconf(_SC_PAGESIZE) in the guest"
+    assert layout.page_size == page, f"the kernel is built for {page}-byte pages"
+    ptes = page // 8                                 # 8-byte ptes fill one page
+    assert layout.pmd_size == ptes * page and layout.max_ptes_limit == ptes - 1
+    pmd_kb = layout.pmd_size // 1024
+    want = [(page << order) // 1024 for order in range(2, layout.order(pmd_kb) + 1)]
+    assert list(layout.anon_kb) == want, (
+        f"anon sizes {[knobs.size_label(k) for k in layout.anon_kb]}: expected orders 2..PMD")
+    limit = guest.read_file(f"{knobs.THP_ROOT}/khugepaged/max_ptes_none").strip()
+    assert int(limit) <= layout.max_ptes_limit

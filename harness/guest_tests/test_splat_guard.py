@@ -21,8 +21,9 @@ from harness.guest.support import Kh, knobset
 
 
 def trigger_unsplittable_warning(kh: Kh) -> workloads.Census:
-    """A 64K anonymous folio split to order 1 through debugfs: a VM_WARN_ONCE."""
-    kh.apply(knobset("split-warn", sizes="64K", max_ptes_none=0), khugepaged=False)
+    """An order-4 anonymous folio (64K with 4K pages) split to order 1 through debugfs:
+    a VM_WARN_ONCE."""
+    kh.apply(knobset("split-warn", sizes="order4", max_ptes_none=0), khugepaged=False)
     kh.guest.run(["sh", "-c", "echo 1 > /sys/kernel/debug/clear_warn_once"], timeout=30,
                  check=True)
     meter = kh.start_meter()
@@ -39,4 +40,4 @@ def test_guard_accepts_expected_warning(kh: Kh) -> None:
     if "CONFIG_DEBUG_VM=y" not in kh.kernel.config.read_text():
         pytest.skip("VM_WARN_ONCE needs CONFIG_DEBUG_VM")
     census = trigger_unsplittable_warning(kh)
-    assert census.get(4) == 32, f"the 64K folios must survive the refused split: {census}"
+    assert census.get(4) == 32, f"the order-4 folios must survive the refused split: {census}"

@@ -26,12 +26,12 @@ def test_swap_bailout(guest: Any, vm: Any, thp: Any, kernel_features: dict[str, 
         pytest.skip("guest has no zram swap")
     layout = thp.layout()
     limit = layout.max_ptes_limit
-    ks = knobs.expand_matrix({"name": "pmd-swap", "sizes": ["2M"], "enabled": "madvise",
+    ks = knobs.expand_matrix({"name": "pmd-swap", "sizes": ["PMD"], "enabled": "madvise",
                               "max_ptes_none": limit, "max_ptes_swap": 64,
                               "scan_sleep_millisecs": 100, "alloc_sleep_millisecs": 100,
                               "pages_to_scan": 4096}, "test_swap_bailout")[0]
     thp.apply(ks)
-    w = workloads.start_swapout(guest, "4M", "full", f"first:{SWAPPED}")
+    w = workloads.start_swapout(guest, "2pmd", "full", f"first:{SWAPPED}")
     with workloads.held(guest, w):
         series = counters.wait_full_scans(guest, 3, 30, scale=vm.scale, pid=w.pid)
         census = workloads.census(guest, w)
@@ -43,5 +43,7 @@ def test_swap_bailout(guest: Any, vm: Any, thp: Any, kernel_features: dict[str, 
     kh_record["census"] = dict(census)
     assert delta.vmstat.get("thp_scan_exceed_swap_pte", 0) > 0, delta.nonzero()
     if kernel_features["mthp_collapse"]:
-        assert delta.stat("2M", "collapse_exceed_swap_pte") > 0, delta.nonzero()
-    assert census.at_least(9) == 0, "a PMD with too many swap ptes was collapsed"
+        assert delta.stat(layout.pmd_size // 1024, "collapse_exceed_swap_pte") > 0, \
+            delta.nonzero()
+    assert census.at_least(layout.order(layout.pmd_size // 1024)) == 0, \
+        "a PMD with too many swap ptes was collapsed"

@@ -29,8 +29,12 @@ from harness.guest.support import (
     stat_mismatches,
 )
 
-# PMD 0: two swap ptes (chunks 0 and 6 of 64K); PMD 1: 65 > max_ptes_swap (64).
-SWAPPED = "ptes:0,100|first:65"
+# PMD 0: two swap ptes (chunks 0 and 6 of 64K with 4K pages); PMD 1: max_ptes_swap + 1
+# (its default is HPAGE_PMD_NR / 8: 65 with 4K pages, 257 with 16K).
+
+
+def swapped(env: Effective) -> str:
+    return f"ptes:0,100|first:{env.max_ptes_swap + 1}"
 
 
 def _precondition(ok: bool, what: str) -> None:
@@ -41,17 +45,18 @@ def _precondition(ok: bool, what: str) -> None:
 @pytest.mark.needs("swap")
 def test_swap_ptes(kh: Kh, knobset: knobs.KnobSet) -> None:
     env = kh.apply(knobset)
-    lay = region_layout(env, 2, "full", swapped=SWAPPED)
+    over = env.max_ptes_swap + 1
+    lay = region_layout(env, 2, "full", swapped=swapped(env))
     want = expect(kh.model(), env, lay)
     meter = kh.start_meter()
-    w = kh.start("swapout", [*workloads.region_options("2pmd", "full"), "--pages", SWAPPED])
+    w = kh.start("swapout", [*workloads.region_options("2pmd", "full"), "--pages", swapped(env)])
     ev = w.event("pageout") or {}
-    _precondition(ev.get("swapped") == ev.get("requested") == 67, f"MADV_PAGEOUT: {ev}")
+    _precondition(ev.get("swapped") == ev.get("requested") == 2 + over, f"MADV_PAGEOUT: {ev}")
     got = settle(meter, lambda: kh.census(w), want.census, w.pid)
     workloads.verify(kh.guest, w)
     delta = meter.finish()
     assert census_pmds(got) == want.census, census_message(got, want, env)
-    assert got.raw["pmds"][1]["swapped"] == 65, "the PMD over max_ptes_swap was swapped in"
+    assert got.raw["pmds"][1]["swapped"] == over, "the PMD over max_ptes_swap was swapped in"
     _no_mthp_over(got.pmds[0], env, "a swap pte")
     assert not stat_mismatches(delta, env, want), stat_mismatches(delta, env, want)
 

@@ -21,6 +21,10 @@ from harness.util import run, sha256_bytes
 KCONFIG_DIR = kconfig_dir()
 SET_RE = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
 UNSET_RE = re.compile(r"^# (CONFIG_[A-Za-z0-9_]+) is not set$")
+# "# kharness-overrides: CONFIG_A CONFIG_B": this fragment may change what an earlier one
+# chose for these options (a Kconfig choice such as the arm64 page size: the virt fragment
+# says 4K, a page-size fragment listed after it says 16K). Any other disagreement conflicts.
+OVERRIDE_RE = re.compile(r"^# kharness-overrides:((?:\s+CONFIG_[A-Za-z0-9_]+)+)\s*$")
 # What olddefconfig reads besides the request: the Kconfig files, the kconfig tool and
 # scripts/Kconfig.include, and the base configs (tinyconfig = kernel/configs/tiny*.config
 # + arch/*/configs/tiny.config). A series touching none of them configures like its base.
@@ -32,6 +36,7 @@ KCONFIG_INPUT = re.compile(r"(^|/)Kconfig[^/]*$|^scripts/kconfig/|^scripts/Kconf
 class Fragment:
     label: str                           # where it came from (file path or "option")
     options: tuple[tuple[str, str], ...]  # (CONFIG_X, value); "n" for not set
+    overrides: frozenset[str] = frozenset()  # options it may change after earlier fragments
 
 
 @dataclass(frozen=True)
@@ -46,16 +51,23 @@ class Requested:
 
 def parse(text: str, label: str) -> Fragment:
     opts: list[tuple[str, str]] = []
+    overrides: set[str] = set()
     for n, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
-        if m := SET_RE.match(line):
+        if m := OVERRIDE_RE.match(line):
+            overrides.update(m.group(1).split())
+        elif m := SET_RE.match(line):
             opts.append((m.group(1), m.group(2)))
         elif m := UNSET_RE.match(line):
             opts.append((m.group(1), "n"))
         elif line and not line.startswith("#"):
             raise UserError(f"{label}:{n}: not a kconfig line: {line!r}", "",
                             "use CONFIG_X=y or '# CONFIG_X is not set'")
-    return Fragment(label, tuple(opts))
+    stray = sorted(overrides - {name for name, _ in opts})
+    if stray:
+        raise UserError(f"{label}: kharness-overrides names {stray[0]}, which it does not set",
+                        "", "set the option in the same fragment or drop it from the line")
+    return Fragment(label, tuple(opts), frozenset(overrides))
 
 
 def fragment_files(name: str, profile: ArchProfile, search: tuple[Path, ...] = ()) -> list[Path]:
@@ -91,12 +103,14 @@ def _norm_opt(opt: str) -> str:
 
 
 def merge(frags: list[Fragment]) -> Requested:
-    """Fragments must agree; `options` (user, last) override with precedence."""
+    """Fragments must agree, except on options a later fragment declares it overrides;
+    `options` (user, last) override with precedence."""
     chosen: dict[str, tuple[str, str]] = {}
     for frag in frags:
         for name, value in frag.options:
             prev = chosen.get(name)
-            if prev and prev[0] != value and frag.label != "options":
+            if prev and prev[0] != value and frag.label != "options" \
+                    and name not in frag.overrides:
                 raise UserError(f"conflicting kconfig fragments: {name}={prev[0]} in {prev[1]} "
                                 f"but {name}={value} in {frag.label}", "",
                                 "drop one, or override with an explicit option")

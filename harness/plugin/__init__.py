@@ -416,6 +416,9 @@ def thp(guest: Guest, request: pytest.FixtureRequest) -> Iterator[ThpKnobs]:
     from harness.guest import sysfs as thpsysfs
     ks = request.getfixturevalue("knobset") if "knobset" in request.fixturenames else None
     ctl = thpsysfs.ThpKnobs(guest)
+    reason = thpsysfs.unavailable(ks, ctl.layout()) if ks is not None else None
+    if reason:                           # a size of other base pages (64K with 64K pages)
+        pytest.skip(reason)
     snap = ctl.apply(ks) if ks is not None else ctl.snapshot()
     try:
         yield ctl

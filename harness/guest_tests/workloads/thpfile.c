@@ -53,9 +53,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PAGE 4096UL
-#define PMD_PAGES 512UL
+/* the base page and PMD of the running kernel (4K/2M, arm64 16K/32M, 64K/512M): geometry() */
+static unsigned long page_bytes, pmd_pages;
+#define PAGE page_bytes
+#define PMD_PAGES pmd_pages
 #define PMD_SIZE (PAGE * PMD_PAGES)
+#define MAX_PAGE 65536UL
 #define BLOCK_PAGES 16UL
 #define KPF_COMPOUND_HEAD 15
 #define KPF_COMPOUND_TAIL 16
@@ -163,7 +166,7 @@ static bool check(unsigned long page, int m)
 /* The page cache itself (pread: no page table involved) holds the same. */
 static bool check_pread(unsigned long page)
 {
-	static __thread uint64_t buf[PAGE / 8];
+	static __thread uint64_t buf[MAX_PAGE / 8];
 
 	if (pread(fd, buf, PAGE, page * PAGE) != (ssize_t)PAGE) {
 		finding("pread (short)", page, 0, 0, 0);
@@ -489,6 +492,24 @@ static void report(double secs)
 	fflush(stdout);
 }
 
+static void geometry(void)
+{
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "r");
+	unsigned long pmd = 0;
+
+	page_bytes = (unsigned long)sysconf(_SC_PAGESIZE);
+	if (f) {
+		if (fscanf(f, "%lu", &pmd) != 1)
+			pmd = 0;
+		fclose(f);
+	}
+	pmd_pages = pmd ? pmd / page_bytes : page_bytes / 8;   /* 8-byte ptes per table */
+	if (page_bytes > MAX_PAGE) {
+		fprintf(stderr, "thpfile: page size %lu above %lu\n", page_bytes, MAX_PAGE);
+		exit(2);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	pthread_t th[5];
@@ -497,6 +518,7 @@ int main(int argc, char **argv)
 	double t0;
 
 	parse(argc, argv);
+	geometry();
 	nnodes = read_nodes();
 	setup();
 	snprintf(msg, sizeof(msg), "thpfile: start seed=%llu pmds=%lu seconds=%.0f backing=%s nodes=%d\n",

@@ -6,8 +6,8 @@
  *
  * A PMD-aligned region of --pmds PMDs is populated with small pages, then advised
  * MADV_HUGEPAGE, so khugepaged collapses it under the knobs in force. Each PMD holds
- * 64K blocks: even blocks fully populated (what an mTHP collapse takes), odd blocks
- * partly (3 of 16 pages: never collapsed to mTHP while max_ptes_none is 0, so they are
+ * blocks of 16 base pages (64K with 4K pages, 256K with 16K): even blocks fully populated
+ * (what an mTHP collapse takes), odd blocks partly (3 of 16 pages: never collapsed to mTHP while max_ptes_none is 0, so they are
  * the "uninvolved" neighbours under the same page table). Threads for --seconds:
  *
  *   mutator   sweeps the region: verifies every populated page's contents (a changed
@@ -58,10 +58,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PAGE 4096UL
-#define PMD_PAGES 512UL
+/* the base page and PMD of the running kernel (4K/2M, arm64 16K/32M, 64K/512M): geometry() */
+static unsigned long page_bytes, pmd_pages;
+#define PAGE page_bytes
+#define PMD_PAGES pmd_pages
 #define PMD_SIZE (PAGE * PMD_PAGES)
-#define BLOCK_PAGES 16UL                    /* 64K blocks */
+#define BLOCK_PAGES 16UL                    /* order-4 blocks: 64K with 4K pages */
 #define BLOCKS (PMD_PAGES / BLOCK_PAGES)
 #define SPARSE 3UL                          /* populated pages of an odd block */
 #define MPOL_BIND 2
@@ -543,7 +545,7 @@ static void ksm_stop(void)
  */
 static void *walker(void *arg)
 {
-	static char buf[1 << 16];
+	static char buf[1 << 18];   /* >= SPARSE pages, a PMD's pagemap */
 	uint64_t s = o.seed ^ 0x3a1c;
 	int pipefd[2] = { -1, -1 };
 
@@ -636,6 +638,20 @@ static void kmsg(const char *msg)
 
 #include "thpracer_modes.h"
 
+static void geometry(void)
+{
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "r");
+	unsigned long pmd = 0;
+
+	page_bytes = (unsigned long)sysconf(_SC_PAGESIZE);
+	if (f) {
+		if (fscanf(f, "%lu", &pmd) != 1)
+			pmd = 0;
+		fclose(f);
+	}
+	pmd_pages = pmd ? pmd / page_bytes : page_bytes / 8;   /* 8-byte ptes per table */
+}
+
 static void setup(void)
 {
 	size_t len = o.pmds * PMD_SIZE;
@@ -679,7 +695,7 @@ static void report(double secs)
 	       "\"touched\":%lu,\"corrupt\":%lu,\"paged_out\":%lu,\"idle_rounds\":%lu,"
 	       "\"wp_protected\":%lu,\"wp_served\":%lu,\"wp_missed\":%lu,"
 	       "\"ksm_pages_shared\":%ld,\"ksm_pages_sharing\":%ld,\"walks\":%lu,"
-	       "\"gup_bytes\":%lu,",
+	       "\"gup_bytes\":%lu,\"page_size\":%lu,\"pmd_size\":%lu,",
 	       (unsigned long long)o.seed, secs, o.pmds, nnodes,
 	       split_debugfs ? "debugfs" : "dontneed", atomic_load(&moved),
 	       atomic_load(&move_calls), atomic_load(&move_failed), atomic_load(&mbind_calls),
@@ -688,7 +704,7 @@ static void report(double secs)
 	       atomic_load(&verified), atomic_load(&touched), atomic_load(&corrupt),
 	       atomic_load(&paged_out), atomic_load(&idle_rounds), atomic_load(&wp_protected),
 	       atomic_load(&wp_served), atomic_load(&wp_missed), ksm_shared, ksm_sharing,
-	       atomic_load(&walks), atomic_load(&gup_bytes));
+	       atomic_load(&walks), atomic_load(&gup_bytes), PAGE, PMD_SIZE);
 	modes_json();
 	printf("}\n");
 	fflush(stdout);
@@ -709,6 +725,7 @@ int main(int argc, char **argv)
 	double t0;
 
 	parse(argc, argv);
+	geometry();
 	nnodes = read_nodes();
 	if (!o.no_migrate && nnodes < 2) {
 		fprintf(stderr, "thpracer: needs 2 NUMA nodes (CONFIG_NUMA, numa=fake=2 or a NUMA "

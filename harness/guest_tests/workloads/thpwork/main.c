@@ -421,7 +421,7 @@ static int region_setup(FILE *out, struct region *r, const char *sub, struct opt
 	int rc;
 
 	if (!o->size)
-		o->size = "16M";
+		o->size = "8pmd";             /* 16M with 4K pages */
 	if (!parse_bytes(o->size, pmd_size(), &size))
 		return emit_error(out, EXIT_USAGE, "bad --size %s", o->size);
 	if (strcmp(o->advise, "before") && strcmp(o->advise, "after") && strcmp(o->advise, "none"))

@@ -328,7 +328,6 @@ bool parse_ppm(const char *s, uint64_t *ppm)
 bool parse_atom(char *s, size_t ps, size_t ptes, struct pat_atom *a)
 {
 	char *arg = strchr(s, ':'), *arg2 = NULL;
-	size_t bytes;
 
 	memset(a, 0, sizeof(*a));
 	if (arg) {
@@ -359,9 +358,9 @@ bool parse_atom(char *s, size_t ps, size_t ptes, struct pat_atom *a)
 	}
 	if (!strcmp(s, "chunks")) {
 		a->kind = P_CHUNKS;
-		if (!arg2 || !parse_bytes(arg, 0, &bytes) || !bytes || bytes % ps)
+		/* SIZE is an amount, as harness/guest/pattern.py reads it: "16" pages, "64K" */
+		if (!arg2 || !parse_amount(arg, ps, ptes, &a->a) || a->a < 1)
 			return false;
-		a->a = (long)(bytes / ps);
 		return parse_ranges(arg2, &a->r);
 	}
 	if (!strcmp(s, "random")) {

@@ -106,7 +106,7 @@ bool in_ranges(const struct ranges *r, long v);
  *   first:A | last:A             A = amount: N pages, N% of a PMD, or N{K,M,G} bytes
  *   every:K[:OFF]                pte >= OFF and (pte - OFF) % K == 0
  *   ptes:RANGES                  e.g. ptes:0-15,32,100-199
- *   chunks:SIZE:RANGES           chunk index (SIZE bytes per chunk) in RANGES
+ *   chunks:SIZE:RANGES           chunk index in RANGES; SIZE = amount ("16" pages, "64K")
  *   random:PCT[:SEED]            each pte with probability PCT% (splitmix64)
  * Atoms joined with '+' are a union; groups separated by '|' cycle over PMDs
  * (PMD i uses group i % ngroups).
