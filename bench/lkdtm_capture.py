@@ -3,16 +3,19 @@
 
     python bench/lkdtm_capture.py --arch x86_64                  # every case of the arch
     python bench/lkdtm_capture.py --arch arm64 --only stack-guard-exhaust,corrupt-stack
+    python bench/lkdtm_capture.py --arch arm64 --only kcsan-basic     # KCSAN (kcsan fragment)
     python bench/lkdtm_capture.py --list                         # the cases
 
-Builds the config's baseline (examples/quickstart.yaml by default) with the `lkdtm` kconfig
-fragment (cached like any build), then per case boots a fresh guest with the case's command
-line, writes the crash type to /sys/kernel/debug/provoke-crash/DIRECT from a detached shell
-(the harness sends nothing else: no sysrq, no evidence gathering) and records the console until
+Builds the config's baseline (examples/quickstart.yaml by default) with the case's kconfig
+fragment (`lkdtm`, or `kcsan` for the KCSAN cases; cached like any build), then per case boots
+a fresh guest with the case's command line, writes the crash type to
+/sys/kernel/debug/provoke-crash/DIRECT from a detached shell (the harness sends nothing else: no
+sysrq, no evidence gathering; a KCSAN case writes nothing: its KUnit test case, chosen with
+kunit.filter_glob, races at boot) and records the console until
 QEMU exits (a panic: `panic=-1 -no-reboot`), the console stays quiet for the case's `quiet`
 seconds, or `cap` seconds pass; the guest is then shut down and reaped. Writes
-OUT/<arch>-lkdtm-<case>.log (the console as captured, up to that moment) and a draft
-OUT/<arch>-lkdtm-<case>.expect.yaml with what harness.splats reads in it. The drafts are not
+OUT/<arch>-<fragment>-<case>.log (the console as captured, up to that moment) and a draft
+OUT/<arch>-<fragment>-<case>.expect.yaml with what harness.splats reads in it. The drafts are not
 expectations: check every splat by eye (tests/data/logs/README.md) before copying a pair into
 the corpus. Exit 0 when every case was captured, 2 on a usage or infrastructure error.
 """
@@ -50,7 +53,8 @@ VALIDATE = "for f in /sys/kernel/slab/*/validate; do echo 1 > $f; done"
 
 @dataclass(frozen=True)
 class Case:
-    """One boot: an LKDTM crash type, the command line it needs and how long to listen."""
+    """One boot: an LKDTM crash type (none: the boot itself provokes the report), the command
+    line it needs, the kconfig fragment of its kernel and how long to listen."""
 
     name: str
     crash: str
@@ -59,6 +63,14 @@ class Case:
     after: str = ""             # shell run in the guest after the write (same detached shell)
     quiet: float = 12.0         # console silent this long after the trigger: captured
     cap: float = 150.0          # never listen longer than this
+    fragment: str = FRAGMENT
+
+
+def kcsan(name: str, test: str) -> Case:
+    """A KCSAN KUnit test case run at boot (kernel/kcsan/kcsan_test.c): its reports are real
+    KCSAN reports of two racing test functions. The console is read from the login on."""
+    return Case(name, "", (f"kunit.filter_glob=kcsan.{test}",), quiet=30.0, cap=420.0,
+                fragment="kcsan")
 
 
 HUNG = ("sysctl.kernel.hung_task_timeout_secs=10",)
@@ -89,6 +101,10 @@ CASES = (
     Case("hung-task-panic", "HUNG_TASK", (*HUNG, "hung_task_panic=1"), quiet=40.0),
     Case("softlockup-panic", "SOFTLOCKUP", (*LOCKUP, "softlockup_panic=1"), quiet=40.0),
     Case("hardlockup", "HARDLOCKUP", LOCKUP, archs=("arm64",), quiet=40.0),
+    kcsan("kcsan-basic", "test_basic"),                    # plain write vs plain read
+    kcsan("kcsan-unknown-origin", "test_unknown_origin"),  # "race at unknown origin"
+    kcsan("kcsan-assert-writer", "test_assert_exclusive_writer"),   # "KCSAN: assert: race"
+    kcsan("kcsan-write-write", "test_write_write_struct"),
 )
 
 
@@ -119,6 +135,8 @@ def listen(vm: VM, case: Case) -> str:
 
 def trigger(vm: VM, case: Case) -> None:
     """The write, detached so that the ssh session ends at once whatever the kernel does."""
+    if not case.crash:
+        return
     script = f"echo {case.crash} > {DIRECT}" + (f"; {case.after}" if case.after else "")
     try:
         vm.guest.run(["sh", "-c", f"({script}) </dev/null >/dev/null 2>&1 &"], timeout=60.0,
@@ -129,7 +147,7 @@ def trigger(vm: VM, case: Case) -> None:
 
 def capture(kernel: Path, arch: str, case: Case, out: Path) -> Path:
     """Boot, trigger, listen; the console bytes up to the end of listening, as OUT/<name>.log."""
-    dest = out / f"{short(arch)}-lkdtm-{case.name}.log"
+    dest = out / f"{short(arch)}-{case.fragment}-{case.name.removeprefix(case.fragment + '-')}.log"
     workdir = cache_dir("lkdtm") / f"{arch}-{case.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     with VM(kernel, arch, workdir=workdir, name=f"lkdtm-{case.name}", mem="1G", cpus=2,
             cmdline_extra=list(case.cmdline)) as vm:
@@ -153,7 +171,8 @@ def draft(logfile: Path, arch: str, case: Case) -> list[Splat]:
     m = re.search(r"Linux version (\S+)", text)
     extra = " ".join(case.cmdline) or "no extra command line"
     head = (f"# DRAFT (bench/lkdtm_capture.py, check by eye): {m.group(1) if m else '?'} {arch} "
-            f"(quickstart baseline + {FRAGMENT} fragment), TCG, {extra}: LKDTM {case.crash}.\n")
+            f"(quickstart baseline + {case.fragment} fragment), TCG, {extra}: "
+            f"{f'LKDTM {case.crash}' if case.crash else 'at boot'}.\n")
     rows = [{"kind": s.kind, "title": s.title, "function": s.function, "line": s.line,
              "end_line": s.end_line} for s in found]
     side = logfile.with_name(logfile.name[: -len(".log")] + ".expect.yaml")
@@ -163,13 +182,14 @@ def draft(logfile: Path, arch: str, case: Case) -> list[Splat]:
 
 def run(config: str, arch: str, only: Sequence[str], out: Path, kernel: Path | None) -> int:
     todo = cases_for(arch, only)
-    if kernel is None:
-        kernel = build.build_for_config(config, arch, "baseline",
-                                        extra_fragments=(FRAGMENT,)).image
+    kernels: dict[str, Path] = {}
     out.mkdir(parents=True, exist_ok=True)
     for case in todo:
         t0 = time.monotonic()
-        logfile = capture(kernel, arch, case, out)
+        if case.fragment not in kernels:
+            kernels[case.fragment] = kernel or build.build_for_config(
+                config, arch, "baseline", extra_fragments=(case.fragment,)).image
+        logfile = capture(kernels[case.fragment], arch, case, out)
         found = draft(logfile, arch, case)
         print(f"{arch:7s} {case.name:24s} {time.monotonic() - t0:5.0f}s  {len(found)} splat(s)",
               flush=True)
@@ -185,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--arch", choices=BOTH, default="x86_64")
     p.add_argument("--only", default="", help="comma-separated case names (default: all)")
     p.add_argument("--out", type=Path, help="output directory (default: in the cache)")
-    p.add_argument("--kernel", type=Path, help="boot this image (built with the lkdtm fragment) "
+    p.add_argument("--kernel", type=Path, help="boot this image (built with the cases' fragment) "
                    "instead of building the config's")
     p.add_argument("--list", action="store_true", help="print the cases and exit")
     args = p.parse_args(argv)

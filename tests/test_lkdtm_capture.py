@@ -66,6 +66,15 @@ def test_trigger_is_one_detached_shell() -> None:
                              "provoke-crash/DIRECT; sync) </dev/null >/dev/null 2>&1 &"]
 
 
+def test_kcsan_cases_write_nothing_and_use_their_fragment() -> None:
+    (case,) = bench.cases_for("arm64", ["kcsan-basic"])
+    assert case.fragment == "kcsan" and case.cmdline == ("kunit.filter_glob=kcsan.test_basic",)
+    vm: Any = FakeVM(FakeQemu(FakeConsole([0]), None))
+    bench.trigger(vm, case)
+    assert vm.guest.argv == []          # the boot itself races: nothing is sent
+    assert {c.fragment for c in bench.CASES} == {"lkdtm", "kcsan"}
+
+
 def test_listen_stops_on_exit_quiet_or_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = iter(float(t) for t in range(10_000))
     monkeypatch.setattr(bench.time, "monotonic", lambda: next(clock))
