@@ -315,7 +315,14 @@ def test_noise_lines_together_are_clean() -> None:
 TWINS = [("field/x86-warning-7x-folio-split.log", "field/arm64-warning-7x-folio-split.log"),
          ("x86-hung-task-khugepaged.log", "arm64-hung-task-khugepaged.log"),
          ("real/x86-lkdtm-warning.log", "real/arm64-lkdtm-warning.log"),
-         ("real/x86-lkdtm-bug.log", "real/arm64-lkdtm-bug.log")]
+         ("real/x86-lkdtm-bug.log", "real/arm64-lkdtm-bug.log"),
+         *((f"field/blind9/x86-{x}.log", f"field/blind9/arm64-{a}.log") for x, a in (
+             ("6x-warn-split-pmd-panic", "6x-warn-split-pmd-panic"),
+             ("6x-kcsan-collapse-scan-zap", "6x-kcsan-collapse-scan-zap-reordered"),
+             ("5x-hung-remote-vm-nmi-other", "5x-hung-remote-vm"),
+             ("6x-rcu-self-detected-collapse-scan", "6x-rcu-self-detected-collapse-scan"),
+             ("6x-refcount-underflow-put-pid", "7x-refcount-underflow-put-pid"),
+             ("4x-vm-bug-on-page-collapse-shmem", "4x-vm-bug-on-page-collapse-shmem")))]
 
 
 @pytest.mark.parametrize(("x86", "arm64"), TWINS)
@@ -357,7 +364,12 @@ def test_syscall_wrappers_title_is_arch_neutral() -> None:
     ("copy_user_large_folio", None), ("__list_lru_add", None), ("list_add_leaf_cfs_rq", None),
     ("copy_to_user_policy", None), ("print_verifier_state", None), ("dump_holder", None),
     ("watchdog_set_timeout", None), ("kmalloc_oob_right", None), ("set_bitmap_file", None),
-    ("atomic_pool_work_fn", None), ("schedule_drain_work", None), ("__percpu_counter_init_many", None)])
+    ("atomic_pool_work_fn", None), ("schedule_drain_work", None), ("__percpu_counter_init_many", None),
+    # arm64 fault entry and the irq plumbing a tick travels through
+    ("do_tag_check_fault", "entry"), ("handle_bad_stack", "entry"), ("dump_cpu_task", "entry"),
+    ("handle_percpu_devid_irq", "entry"), ("generic_handle_domain_irq", "entry"),
+    ("arch_timer_handler_virt", "entry"), ("tcp_write_timer_handler", None),
+    ("neigh_timer_handler", None)])
 def test_culprit_layers(name: str, layer: str | None) -> None:
     assert splatculprit.layer(name) == layer
 
@@ -370,9 +382,45 @@ def test_culprit_layers(name: str, layer: str | None) -> None:
     (["refcount_dec_and_test", "l2tp_tunnel_dec_refcount", "l2tp_session_free"], "refcount",
      "l2tp_session_free"),
     (["debug_print_object", "debug_check_no_obj_freed", "kfree", "__sk_destruct"], "odebug",
-     "__sk_destruct")])
+     "__sk_destruct"),
+    # arm64's __pi_ aliases are the string helpers they alias
+    (["__pi_memcpy_generic", "ext4_write_inline_data_end"], "kasan", "ext4_write_inline_data_end"),
+    # library containers allocate for their caller
+    (["kmemleak_alloc_percpu", "pcpu_alloc_noprof", "__percpu_counter_init_many", "mm_init"],
+     "memory_leak", "mm_init"),
+    (["kmem_cache_alloc_lru_noprof", "xas_alloc", "xas_create", "xa_store", "io_register_pbuf"],
+     "memory_leak", "io_register_pbuf")])
 def test_culprit_pick(cands: list[str], kind: str, want: str) -> None:
     assert splatculprit.pick(cands, [], kind) == want
+
+
+TICK = ["dump_backtrace", "show_stack", "sched_show_task", "dump_cpu_task", "rcu_dump_cpu_stacks",
+        "rcu_sched_clock_irq", "update_process_times", "tick_nohz_handler", "hrtimer_interrupt",
+        "arch_timer_handler_virt", "handle_percpu_devid_irq", "generic_handle_domain_irq",
+        "gic_handle_irq", "call_on_irq_stack", "do_interrupt_handler", "el1_interrupt",
+        "el1h_64_irq_handler", "el1h_64_irq"]
+
+
+@pytest.mark.parametrize(("names", "want"), [
+    (TICK + ["collapse_scan_pmd", "khugepaged"], ["collapse_scan_pmd", "khugepaged"]),
+    # stalled inside a softirq: only the tick's own interrupt is the reporting path
+    (TICK + ["foo_rx_poll", "net_rx_action", "handle_softirqs", "irq_exit_rcu", "el1_interrupt",
+             "el1h_64_irq", "default_idle_call"],
+     ["foo_rx_poll", "net_rx_action", "handle_softirqs", "irq_exit_rcu", "el1_interrupt",
+      "el1h_64_irq", "default_idle_call"]),
+    # no reporting path on the stack (another CPU's NMI backtrace): nothing is cut
+    (["foo_irq_handler", "handle_irq_event", "handle_edge_irq", "common_interrupt", "bar"],
+     ["foo_irq_handler", "handle_irq_event", "handle_edge_irq", "common_interrupt", "bar"])])
+def test_stall_stack_read_below_the_interrupt_that_reported(names: list[str],
+                                                            want: list[str]) -> None:
+    assert splatculprit.interrupted(names) == want
+
+
+def test_complete_stack_at_end_of_capture_is_not_truncated() -> None:
+    (stall,) = parse_file(LOGS / "field/blind9/arm64-6x-rcu-self-detected-collapse-scan.log")
+    assert not stall.truncated                     # ends on ret_from_fork: the whole stack
+    (oops,) = parse_file(LOGS / "field/arm64-oops-header-dropped-no-end.log")
+    assert oops.truncated                          # an Oops still owes its Code: / end trace
 
 
 def test_header_wins_unless_it_is_reporting_machinery() -> None:

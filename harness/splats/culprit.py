@@ -12,6 +12,8 @@ frame follows. Some reports widen the rule for the part of the report they are r
 stack skips every wait primitive, and hangs in `rtnl_lock`/`synchronize_rcu` are named after
 them, as the field buckets them). The header's own function, when the report names one, is
 the first candidate (harness.splats.describe), so it wins unless it is itself in a layer.
+A stall's stack is read below the interrupt that carried its report (`interrupted`), and
+arm64's position-independent aliases (`__pi_memcpy`) are the functions they alias.
 mm frames (`collapse_*`, `khugepaged`, `hpage_*`, `do_swap_page`, ...) are in no layer.
 """
 
@@ -88,10 +90,13 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"(?:smp_|local_)?apic_timer_interrupt|gic_handle_irq\w*|call_on_irq_stack|do_interrupt_handler|"
      r"\w*run_sysvec\w*|\w*call_irq_on_stack|run_on_irqstack\w*|"
      r"irqentry_\w+|do_mem_abort|do_translation_fault|_*do_page_fault|do_user_addr_fault|"
+     r"do_tag_check_fault|do_sea|do_bad|\w*bad_stack|"
      r"do_kern_addr_fault|handle_page_fault|page_fault_oops|kernelmode_fixup_or_oops|"
      r"__do_kernel_fault|do_bad_area|_*bad_area\w*|fixup_exception|do_alignment_fault|"
      r"do_DataAbort|do_PrefetchAbort|__dabt_svc|__irq_svc|_*nmi_\w+|nmi_\w+|default_do_nmi|"
-     r"__handle_sysrq|write_sysrq_trigger|__pfx_\w+")),
+     r"__handle_sysrq|write_sysrq_trigger|__pfx_\w+|"
+     r"(?:generic_|__)?handle_(?:\w+_)?irq(?:_\w+)?|handle_irq_event\w*|arch_timer_handler_\w+|"
+     r"__?handle_domain_irq\w*|el1_interrupt|dump_cpu_task")),
     ("page free", r"_*free_pages?\w*|free_page_is_bad\w*|bad_page|__dump_page|_*page_table_check_\w+"),
 )
 GENERIC = (r"on_each_cpu\w*|smp_call_function\w*|_*flush_tlb\w*|csd_lock_wait\w*|_*wake_up\w*|"
@@ -104,12 +109,27 @@ IDLE = (r"__switch_to\w*|default_idle\w*|arch_cpu_idle\w*|cpu_idle\w*|do_idle|cp
         r"update_process_times|tick_\w+|scheduler_tick|sched_tick|account_process_tick|"
         r"irqtime_account_\w+|_*(?:run_)?hrtimer\w*|call_timer_fn|_*run_timers?\w*|"
         r"run_timer_softirq")                  # idle loops, and the timer tick that noticed
+LIBRARY = (r"_*percpu_counter_\w+|percpu_ref_\w+|_*xa_\w+|xas_\w+|_*idr_\w+|_*ida_\w+|"
+           r"_*radix_tree_\w+|_*rhashtable_\w+|bucket_table_\w+|_*kobject_\w+|kset_\w+|"
+           r"_*mempool_\w+")
+"""Library containers (percpu counters and refs, xarray/idr/radix tree, rhashtable, kobject,
+mempool) allocate on their caller's behalf: in a leak's allocation backtrace they are part of
+the allocation, the owner is the frame below them."""
+INTERRUPT = re.compile(r"(?:asm_)?sysvec_\w+|__sysvec_\w+|(?:smp_)?apic_timer_interrupt|"
+                       r"asm_exc_nmi|exc_nmi|end_repeat_nmi|default_do_nmi|common_interrupt|"
+                       r"ret_from_intr|el1h?_64_irq\w*|el1_irq|el1_interrupt|__irq_svc|"
+                       r"do_interrupt_handler|call_on_irq_stack")
+"""Interrupt and NMI entry: on a stall's stack, the boundary between the reporting path
+(the tick or the NMI that printed the stack) and the context it interrupted."""
+REPORTING = re.compile(r"rcu_dump_cpu_stacks|print_(?:other_)?cpu_stall\w*|rcu_sched_clock_irq\w*|"
+                       r"watchdog_timer_fn|watchdog_overflow_callback|dump_cpu_task|"
+                       r"nmi_cpu_backtrace\w*|sched_show_task|_*show_regs\w*|dump_stack\w*")
 KIND_SKIP = {
     "hung_task": r"__switch_to\w*|\w*(?:sched|_lock|_slowlock|wait|completion|synchron|rwsem|mutex|"
                  r"sleep)\w*|_*down\w*|_*folio_lock\w*",
     "soft_lockup": IDLE, "hard_lockup": IDLE, "rcu_stall": IDLE,
     "memory_leak": r"\w*(?:kmemleak|kmalloc|kcalloc|kzalloc|vmalloc|mmap|kmem|slab|alloc|create_object|"
-                   r"idr_get|list_lru_init|kv?asprintf|pcpu_create|strn?dup|memdup)\w*",
+                   r"idr_get|list_lru_init|kv?asprintf|pcpu_create|strn?dup|memdup)\w*|" + LIBRARY,
     "slab": r"check_\w+|alloc_debug_processing|free_debug_processing|free_to_partial_list|"
             r"on_freelist|\w+_consistency_checks|\w*slab\w*|object_err|print_trailer|"
             r"kmem_cache_\w+|_*kmalloc\w*|kmalloc_\w+|kz?alloc\w*|_*do_kmalloc\w*",
@@ -144,6 +164,27 @@ def layer(name: str) -> str | None:
     return next((label for label, rx in LAYERS if re.fullmatch(rx, name)), None)
 
 
+def canonical(name: str) -> str:
+    """The function a symbol stands for: arm64's position-independent aliases (`__pi_memcpy`,
+    `__pi_memcpy_generic`) are the same string and memory helpers."""
+    return name.removeprefix("__pi_")
+
+
+def interrupted(names: Sequence[str]) -> list[str]:
+    """A stall's stack below the interrupt that carried its report: when a reporting frame
+    (the tick's stall check, an NMI or task backtrace) sits above an interrupt entry, the
+    frames down to that entry are the reporting path, the rest is what was interrupted."""
+    last = max((i for i, n in enumerate(names) if REPORTING.fullmatch(n)), default=None)
+    if last is None:
+        return list(names)
+    entry = next((i for i in range(last + 1, len(names)) if INTERRUPT.fullmatch(names[i])), None)
+    if entry is None:
+        return list(names)
+    while entry + 1 < len(names) and INTERRUPT.fullmatch(names[entry + 1]):
+        entry += 1                               # the whole entry sequence (handler, vector)
+    return list(names[entry + 1:])
+
+
 def pick(cands: Sequence[str], named: Sequence[str], kind: str,
          header: str | Sequence[str] | None = None, site: str | None = None) -> str | None:
     """The culprit among candidate functions (header/RIP/"at" names first, then the stack).
@@ -153,12 +194,15 @@ def pick(cands: Sequence[str], named: Sequence[str], kind: str,
     reporting layer: a generic helper named there is where the bug was caught. A lockdep
     acquisition `site` (the ", at:" function) wins unless it is a lock primitive or lockdep
     itself: a page fault taking mmap_lock is the acquirer, not its entry path."""
-    skip = _SKIP.get(kind, _SKIP[""])
+    rx = _SKIP.get(kind, _SKIP[""])
+
+    def skip(name: str) -> bool:
+        return rx.fullmatch(canonical(name)) is not None
     stop = KIND_STOP.get(kind)
     if stop is not None:
         cands = list(itertools.takewhile(lambda c: not stop.fullmatch(c), cands))
     headers = [header] if isinstance(header, str) else list(header or ())
-    good = next((h for h in headers if not skip.fullmatch(h)), None)
+    good = next((h for h in headers if not skip(h)), None)
     if good:                                     # (symbolized reports repeat the header line
         return good                              # once per inlined frame: the first usable)
     if site and not _LOCK_API.fullmatch(site):
@@ -167,6 +211,6 @@ def pick(cands: Sequence[str], named: Sequence[str], kind: str,
         anchor = next((name for c in cands for rx, name in HUNG_ANCHORS if rx.fullmatch(c)), None)
         if anchor:
             return anchor
-    usable = [c for c in cands if not skip.fullmatch(c) and not c.startswith("0x")]
+    usable = [c for c in cands if not skip(c) and not c.startswith("0x")]
     better = next((c for c in usable if not _GENERIC.fullmatch(c)), None)
     return better or (usable[0] if usable else named[0] if named else None)

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from harness.splats.culprit import pick
+from harness.splats.culprit import interrupted, pick
 from harness.splats.model import Frame, Splat, parse_frame
 from harness.splats.table import (
     AT,
@@ -32,6 +32,19 @@ from harness.splats.table import (
     fn,
     norm,
 )
+
+BOTTOM = re.compile(r"ret_from_fork\w*|el0t?_64_sync|el0_sync|el0t?_64_irq|entry_SYSCALL\w*|"
+                    r"entry_SYSENTER\w*|secondary_startup_64\w*|common_startup_64|"
+                    r"secondary_start_kernel|__primary_switched|work_pending|ret_fast_syscall|"
+                    r"ret_to_user|kernel_init")
+"""Frames a kernel stack starts from (thread, syscall and CPU entry): a capture ending on one
+ended after the whole stack, not in the middle of it."""
+UNMARKED = ("hung_task", "rcu_stall", "soft_lockup", "hard_lockup", "memory_leak", "lockdep", "rcu",
+            "atomic_sleep")
+"""Reports that end with their stack (no "Code:" / "---[ end trace" after it, as die() and
+__warn() print)."""
+STALLS = ("rcu_stall", "soft_lockup", "hard_lockup")
+"""Reports printed from an interrupt about the context it interrupted."""
 
 if TYPE_CHECKING:
     from harness.splats.parse import _Report
@@ -66,7 +79,7 @@ def _scan(rep: _Report, texts: list[str]) -> tuple[_Info, list[Frame], list[str]
             info.workfn = fn(m[1])
         if info.loc is None and 0 < i < 4 and (m := re.match(r"(\S+\.[chS]:\d+) ", text)):
             info.loc = m[1]
-        if info.rw is None and (m := re.match(r"(Read|Write) of size", text)):
+        if info.rw is None and (m := re.match(r"(Read|Write) (?:of size|at addr)", text)):
             info.rw = m[1]
     return info, _primary_trace(texts), _locks(texts)
 
@@ -154,8 +167,9 @@ def _culprit(rep: _Report, kind: str, formats: tuple[str, ...], info: _Info,
             # sysrq_handle_crash -> panic): f itself is not on the stack.
             # Inlined frames ("f file:line [inline]") only exist once a report is symbolized:
             # the culprit is the function the unsymbolized report names, so both get one title.
-            cands.extend(fn(f.function) or f.function for i, f in enumerate(frames)
-                         if f.reliable and not (i and f.offset == 0) and f.offset is not None)
+            names = [fn(f.function) or f.function for i, f in enumerate(frames)
+                     if f.reliable and not (i and f.offset == 0) and f.offset is not None]
+            cands.extend(interrupted(names) if kind in STALLS else names)
             continue
         values = _header_funcs(rep) if src == "hdr" else [
             {"rip": info.rip, "at": info.at, "workfn": info.workfn}[src]]
@@ -188,7 +202,7 @@ def _message(rep: _Report) -> str | None:
     pre = [ln.text.strip() for ln in rep.lines[:rep.lines.index(rep.head)]]
     cut = next((i for i, t in enumerate(pre) if CUT.match(t)), None)
     msg = [t for t in (pre[cut + 1:] if cut is not None else []) if t and not SEP.match(t)]
-    msg += [t for t in pre[:cut] if re.match(r"list_|refcount_t:|DEBUG_|page dumped", t)]
+    msg += [t for t in pre[:cut] if re.match(r"list_|refcount_t:|DEBUG_|page dumped|VFS: ", t)]
     return "\n".join(msg) or None
 
 
@@ -253,6 +267,9 @@ def _looks_cut(rep: _Report, frames: list[Frame]) -> bool:
     if rep.state == "ended" or not {"trace", "rip"} & set(rep.pat.src):
         return False
     last = rep.lines[-1].text
+    if rep.pat.kind in UNMARKED and frames and FRAME.match(last) \
+            and BOTTOM.fullmatch(fn(frames[-1].function) or ""):
+        return False                             # the stack reached its first frame
     return not frames or bool(FRAME.match(last) or TRACE_HDR.match(last)) or rep.gap > 0
 
 

@@ -88,6 +88,7 @@ from harness.splats.table import (
     PREFIX,
     QUICK,
     SEP,
+    SEPARATED,
     SIGNATURES,
     SLUB_WARN,
     STRONG,
@@ -311,8 +312,21 @@ class _Parser:
             self._start_orphan(key, ln, pat, m)
             return
         if self.open.get(key) is not None:
-            self._close(key, for_next=True)
-        self.open[key] = _Report(pat, m, ln, self._preamble(key))
+            self._close(key, for_next=pat.kind in SEPARATED and pat.role != "panic")
+        self.open[key] = _Report(pat, m, ln, [*self._message_before(ln, pat),
+                                                   *self._preamble(key, pat)])
+
+    def _message_before(self, ln: _Line, pat: StartPattern) -> list[_Line]:
+        """A message report printed just before a WARN/BUG's "cut here" (CHECK_DATA_CORRUPTION
+        with BUG_ON_DATA_CORRUPTION: the message, then BUG()) is that report's message: its
+        lines move into the new report's preamble."""
+        last = self.last
+        if last is None or last.pat.role != "message" or pat.kind not in ("warning", "bug") \
+                or ln.no - last.lines[-1].no > 3 or last not in self.reports:
+            return []
+        self.reports.remove(last)
+        self.last = None
+        return last.lines
 
     def _into_open(self, key: str | None, rep: _Report, ln: _Line, pat: StartPattern,
                    m: re.Match[str]) -> bool:
@@ -341,7 +355,7 @@ class _Parser:
         if not (repeat or panic or slub):
             return False
         if slub:
-            last.lines.extend(self._preamble(key))
+            last.lines.extend(self._preamble(key, pat))
         last.fold(ln, pat)
         self.open[key] = last
         return True
@@ -379,9 +393,9 @@ class _Parser:
             self.reports.append(rep)
         self.last = rep
 
-    def _preamble(self, key: str | None) -> list[_Line]:
+    def _preamble(self, key: str | None, pat: StartPattern) -> list[_Line]:
         buf = self.recent[key]
-        first = _preamble_start(list(buf))
+        first = _preamble_start(list(buf), pat.kind in SEPARATED and pat.role != "panic")
         if first is None:
             return []
         pre = list(buf)[first:]
@@ -421,15 +435,18 @@ def _folds(rep: _Report, pat: StartPattern) -> bool:
     return pat is rep.pat and not rep.has_trace and pat.src == ()
 
 
-def _preamble_start(buf: list[_Line]) -> int | None:
-    """Index in buf where the coming report really begins (cut here, =====, dumps), if any."""
+def _preamble_start(buf: list[_Line], separated: bool = True) -> int | None:
+    """Index in buf where the coming report really begins (cut here, =====, dumps), if any.
+    A ===== line opens only the reports that print one (`separated`): before a panic or a
+    hung task it is the end of something else (a lock list, another report)."""
     idx = next((i for i in range(len(buf) - 1, max(-1, len(buf) - 9), -1)
                 if CUT.match(buf[i].text.strip())), None)
     if idx is None:
         j = len(buf) - 1
         while j >= 0 and not buf[j].text.strip():
             j -= 1
-        if j < 0 or not (SEP.match(buf[j].text.strip()) or buf[j].text.startswith("sysrq: ")):
+        if j < 0 or not ((separated and SEP.match(buf[j].text.strip()))
+                         or buf[j].text.startswith("sysrq: ")):
             return None
         idx = j
     while idx > 0 and len(buf) - idx < 40 and PRE.match(buf[idx - 1].text):

@@ -116,7 +116,7 @@ TABLE = (
        "BUG: Bad rss-counter state",), ()),
     start_pattern("bad_page", r"BUG: non-zero (?P<what>\w+) on freeing mm", (
        "BUG: non-zero {what} on freeing mm",), ()),
-    start_pattern("memory_leak", r"unreferenced object 0x[0-9a-f]+ \(size \d+\)", ("memory leak in {func}",
+    start_pattern("memory_leak", r"unreferenced object (?:\(\w+\) )?0x[0-9a-f]+ \(size \d+\)", ("memory leak in {func}",
        "memory leak")),
     start_pattern("memory_leak", r"kmemleak: \d+ new suspected memory leaks", (
        "kmemleak: suspected memory leaks",), (), role="leak_summary"),
@@ -131,8 +131,7 @@ TABLE = (
        "kernel panic: corrupted stack end in {func}", "kernel panic: corrupted stack end")),
     start_pattern("stack", r"BUG: (?:\w+ )?stack guard page was hit", ("BUG: stack guard page was hit in {func}",
        "BUG: stack guard page was hit"), ("rip", "trace")),
-    start_pattern("stack", r"(?:Insufficient stack space to handle "
-       r"exception|Kernel panic - not syncing: kernel stack overflow)", (
+    start_pattern("stack", r"Insufficient stack space to handle exception", (
        "kernel stack overflow in {func}", "kernel stack overflow"), ("rip", "trace")),
     start_pattern("oops", r"(?:BUG: (?:unable to handle )?kernel NULL pointer dereference|Unable to handle "
        r"kernel NULL pointer dereference)", (
@@ -328,6 +327,8 @@ BODY = alt(
     r"dependencies|interrupts could create|missing lock nesting|comparison function|state was "
     r"registered at|no more locks to release|no locks held|is not holding|\[HC\d|inconsistent \{"
     r"|, at: |blocked on an? |context-\{)")
+SEPARATED = ("lockdep", "rcu", "kasan", "kfence", "kmsan", "kcsan", "ubsan", "slab")
+"""Kinds whose reports open with a ===== line of their own (lockdep, the sanitizers, SLUB)."""
 GAP = 3
 SUFFIX = re.compile(r"(?:\.(?:isra|constprop|part|cold|llvm|lto_priv|localalias|"
                      r"specialized)(?:\.\d+)*)+$")
