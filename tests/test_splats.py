@@ -322,7 +322,9 @@ TWINS = [("field/x86-warning-7x-folio-split.log", "field/arm64-warning-7x-folio-
              ("5x-hung-remote-vm-nmi-other", "5x-hung-remote-vm"),
              ("6x-rcu-self-detected-collapse-scan", "6x-rcu-self-detected-collapse-scan"),
              ("6x-refcount-underflow-put-pid", "7x-refcount-underflow-put-pid"),
-             ("4x-vm-bug-on-page-collapse-shmem", "4x-vm-bug-on-page-collapse-shmem")))]
+             ("4x-vm-bug-on-page-collapse-shmem", "4x-vm-bug-on-page-collapse-shmem"))),
+         ("field/blind10/x86-6x-kasan-list-helper-header.log",
+          "field/blind10/arm64-6x-kasan-list-helper-header.log")]
 
 
 @pytest.mark.parametrize(("x86", "arm64"), TWINS)
@@ -369,7 +371,7 @@ def test_syscall_wrappers_title_is_arch_neutral() -> None:
     ("do_tag_check_fault", "entry"), ("handle_bad_stack", "entry"), ("dump_cpu_task", "entry"),
     ("handle_percpu_devid_irq", "entry"), ("generic_handle_domain_irq", "entry"),
     ("arch_timer_handler_virt", "entry"), ("tcp_write_timer_handler", None),
-    ("neigh_timer_handler", None)])
+    ("neigh_timer_handler", None), ("call_rwsem_down_write_failed", "locking")])
 def test_culprit_layers(name: str, layer: str | None) -> None:
     assert splatculprit.layer(name) == layer
 
