@@ -14,6 +14,8 @@ import kcidb_io
 import pytest
 from junitparser import JUnitXml
 
+from harness.checks.model import Finding, Status
+from harness.checks.summary import results_of
 from harness.results import journal as results
 
 pytestmark = pytest.mark.integration
@@ -31,30 +33,30 @@ def kharness(*args: str) -> subprocess.CompletedProcess[str]:
 def test_check_demo_names_each_bug_against_its_patch(arch: str, tmp_path: Path) -> None:
     proc = kharness("check", "examples/check-demo.yaml", "--arch", arch, "--out", str(tmp_path))
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    recs = [r for r in results.read(tmp_path / "results.jsonl") if r["type"] == "check"]
-    failing = {(r["patch"], r["check"]) for r in recs if r["status"] == "fail"}
+    recs = results_of(results.load(tmp_path / "results.jsonl"))
+    failing = {(r.patch.number, r.check) for r in recs if r.status is Status.FAIL}
     assert failing == EXPECTED, proc.stdout
-    assert not [r for r in recs if r["status"] == "error"], proc.stdout
-    assert all(r["status"] == "pass" for r in recs if r["patch"] == 0), "base blamed"
-    ran = {(r["check"], r["status"]) for r in recs}
-    assert not [c for c, s in ran if s == "skip"], "every check ran (sparse, clang included)"
+    assert not [r for r in recs if r.status is Status.ERROR], proc.stdout
+    assert all(r.status is Status.PASS for r in recs if r.patch.number == 0), "base blamed"
+    ran = {(r.check, r.status) for r in recs}
+    assert not [c for c, s in ran if s is Status.SKIP], "every check ran (sparse, clang included)"
     kcidb_io.schema.LATEST.validate(json.loads((tmp_path / "kcidb.json").read_text()))
 
-    def findings(patch: int, check: str) -> list[dict[str, object]]:
-        return [f for r in recs if (r["patch"], r["check"]) == (patch, check)
-                for f in r["findings"]]
+    def findings(patch: int, check: str) -> list[Finding]:
+        return [f for r in recs if (r.patch.number, r.check) == (patch, check)
+                for f in r.findings]
 
     [err] = findings(1, "bisectability")[:1]
-    assert err["file"] == "mm/khugepaged.c" and "khugepaged_count_result" in str(err["message"])
+    assert err.file == "mm/khugepaged.c" and "khugepaged_count_result" in err.message
     gcc = findings(3, "gcc")
-    assert [(f["flag"], f["function"]) for f in gcc] == [("-Wmaybe-uninitialized",
-                                                           "collapse_huge_page")]
-    assert "'pte'" in str(gcc[0]["message"]) and "make" in str(gcc[0]["command"])
+    assert [(f.flag, f.function) for f in gcc] == [("-Wmaybe-uninitialized",
+                                                     "collapse_huge_page")]
+    assert "'pte'" in gcc[0].message and "make" in gcc[0].command
     clang = findings(3, "clang")
-    assert clang and all(f["flag"] == "-Wsometimes-uninitialized" and "'pte'" in
-                         str(f["message"]) for f in clang)
-    assert [f["flag"] for f in findings(4, "checkpatch")] == ["TRAILING_WHITESPACE"]
-    assert "'order'" in str(findings(2, "kernel-doc")[0]["message"])
+    assert clang and all(f.flag == "-Wsometimes-uninitialized" and "'pte'" in f.message
+                         for f in clang)
+    assert [f.flag for f in findings(4, "checkpatch")] == ["TRAILING_WHITESPACE"]
+    assert "'order'" in findings(2, "kernel-doc")[0].message
     assert "new gcc finding in v1 3/4" in proc.stdout
     assert "does not build in v1 1/4" in proc.stdout
     xml = JUnitXml.fromfile(str(tmp_path / "junit.xml"))

@@ -88,7 +88,7 @@ def test_merge_joins_slices_rewrites_paths_and_keeps_checks_once(tmp_path: Path)
     tests = [r for r in recs if r["type"] == "test"]
     assert [r["evidence"] for r in tests] == [str(out / "cells" / "x-baseline" / "console.log"),
                                               str(out / "cells" / "x-patched" / "console.log")]
-    assert all(Path(r["evidence"]).read_text().startswith("console of") for r in tests)
+    assert all(Path(str(r["evidence"])).read_text().startswith("console of") for r in tests)
     meta = json.loads((out / "run.json").read_text())
     assert meta["cells"] == ["x/baseline", "x/patched"] and meta["shard"] is None
     assert [m["shard"] for m in meta["merged_from"]] == ["1/2", "2/2"]
@@ -232,15 +232,19 @@ def test_cluster_cell_record_says_where_and_how_often(tmp_path: Path) -> None:
     o = CellOutcome(Cell("x86_64", "patched"), CellStatus.DONE, pytest_exit=0, seconds=3.0,
                     build=BuildInfo("/b", True, 0.0), worker="tcp://127.0.0.1:1", retries=1,
                     timing={"queued": 0.1, "task": 3.0, "overhead": 0.2})
-    rec = cell_record(cfg, o, opts)
+    cell = cell_record(cfg, o, opts)
+    rec = cell.to_json()
     assert rec["worker"] == "tcp://127.0.0.1:1" and rec["infra_retries"] == 1
     assert CellRecord.from_json(rec).to_json() == rec          # the journal's exact round trip
-    assert rec["cluster"]["overhead"] == 0.2 and "reproduce" in rec
+    assert rec["cluster"] == {"queued": 0.1, "task": 3.0, "overhead": 0.2} and "reproduce" in rec
     local = cell_record(cfg, CellOutcome(Cell("x86_64", "baseline"), CellStatus.DONE, 0, 1.0,
-                                         BuildInfo("/b", True, 0.0)), opts)
+                                         BuildInfo("/b", True, 0.0)), opts).to_json()
     assert "worker" not in local and "infra_retries" not in local
+    lost = cell_record(cfg, CellOutcome(Cell("x86_64", "patched"), CellStatus.INFRA,
+                                        message="lost", worker="", retries=2), opts).to_json()
+    assert (lost["worker"], lost["infra_retries"], lost["cluster"]) == ("", 2, None)
     failed = cell_record(cfg, CellOutcome(Cell("x86_64", "patched"),
-                                          CellStatus.BUILD_FAILED, message="no"), opts)
+                                          CellStatus.BUILD_FAILED, message="no"), opts).to_json()
     assert failed == {"type": "cell", "cell": "x86_64/patched", "arch": "x86_64",
                       "variant": "patched", "status": "build-failed", "message": "no"}
 

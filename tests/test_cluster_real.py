@@ -30,6 +30,7 @@ import pytest
 from harness.campaign import localcluster
 from harness.cli.worker import seed_cache
 from harness.results import journal as results
+from harness.results import records
 from harness.util import cache_root
 
 pytestmark = pytest.mark.integration
@@ -43,8 +44,8 @@ def kharness(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess[s
 
 
 def outcomes(run: Path) -> dict[tuple[str, str], str]:
-    latest = results.latest_tests(results.read(run / "results.jsonl"))
-    return {k: str(r["outcome"]) for k, r in latest.items()}
+    return {(t.cell, t.nodeid): t.outcome.value
+            for t in records.tests(results.load(run / "results.jsonl"))}
 
 
 def descendants(pid: int) -> set[int]:
@@ -183,9 +184,9 @@ def test_cluster_run_equals_local_run(tmp_path: Path, local_run: Path,
     proc = kharness("run", *MATRIX, "--out", str(out), "--cluster", address)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert outcomes(out) == outcomes(local_run)
-    cells = [r for r in results.read(out / "results.jsonl") if r["type"] == "cell"]
-    assert len({c["worker"] for c in cells}) == 2            # one cell per worker
-    assert all(c["infra_retries"] == 0 and c["cluster"]["overhead"] < 5 for c in cells)
+    cells = list(records.cells(results.load(out / "results.jsonl")).values())
+    assert len({c.worker for c in cells}) == 2               # one cell per worker
+    assert all(c.infra_retries == 0 and c.cluster and c.cluster["overhead"] < 5 for c in cells)
     meta = json.loads((out / "run.json").read_text())
     assert meta["cluster"] == address and meta["source_identity"]
 
@@ -246,12 +247,13 @@ def test_cell_that_keeps_losing_workers_is_infra(
     finally:
         for p in [*workers, sched]:
             p.stop()
-    cells = {r["cell"]: r for r in results.read(out / "results.jsonl") if r["type"] == "cell"}
-    statuses = sorted(c["status"] for c in cells.values())
+    journal = results.load(out / "results.jsonl")
+    cells = records.cells(journal)
+    statuses = sorted(c.status.value for c in cells.values())
     assert statuses == ["done", "infra"], log
-    lost = next(c for c in cells.values() if c["status"] == "infra")
-    assert "lost 1 workers mid-cell" in lost["message"]
-    assert [r for r in results.read(out / "results.jsonl") if r["type"] == "retry"]
+    lost = next(c for c in cells.values() if c.status is records.CellStatus.INFRA)
+    assert "lost 1 workers mid-cell" in (lost.message or "")
+    assert [r for r in journal if isinstance(r, records.RetryRecord)]
 
 
 def _tls_files(d: Path) -> tuple[str, str, str]:

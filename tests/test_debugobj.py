@@ -99,26 +99,30 @@ def test_symbolize_falls_back_to_debug_objects(slot: Path, tmp_path: Path) -> No
 def test_culprit_frame_in_terminal_junit_and_report() -> None:
     from harness.report import junit
     from harness.results import summary
-    from harness.results.verdict import GroupVerdict
+    from harness.results.records import SplatRecord
+    from harness.results.verdict import GroupVerdict, NewSplat
     want = "collapse_single_pmd.constprop.0+0x580/0x18de mm/khugepaged.c:2563"
-    splat = {"kind": "warning", "title": "WARNING in collapse_single_pmd",
-             "function": "collapse_single_pmd", "test": "t.py::test_x",
-             "frames": ["? __pfx_x+0x0/0x10", want, "khugepaged+0x1/0x2 no debug info"]}
+    splat = SplatRecord("warning", "WARNING in collapse_single_pmd",
+                        function="collapse_single_pmd",
+                        frames=("? __pfx_x+0x0/0x10", want, "khugepaged+0x1/0x2 no debug info"))
     assert symbolize.culprit_frame(splat) == want
-    g = GroupVerdict("x86_64", "-", "baseline", "patched", new_splats=(splat,))
+    g = GroupVerdict("x86_64", "-", "baseline", "patched",
+                     new_splats=(NewSplat(splat, "t.py::test_x"),))
     assert f"     at {want}" in summary.verdict_text([g])
     assert f"culprit: {want}" in junit.splat_text([splat])
-    assert symbolize.culprit_frame({"frames": []}) is None
+    assert symbolize.culprit_frame(SplatRecord("warning", "x")) is None
 
 
 def test_culprit_is_the_faulting_instruction_when_the_trace_skips_it() -> None:
     """The warn-demo WARNING: collapse_single_pmd is only in the header (and as a '?' frame)."""
-    splat = {"function": "collapse_single_pmd", "location": "mm/khugepaged.c:1653",
-             "header": "WARNING: mm/khugepaged.c:1653 at collapse_single_pmd+0x252/0x18e0, "
-                       "CPU#1: khugepaged/32",
-             "frames": ["? lock_is_held_type+0xbb/0xf7 no debug info",
-                        "khugepaged+0x2c4/0x679 mm/khugepaged.c:2909",
-                        "? collapse_single_pmd+0x18e0/0x18e0 mm/khugepaged.c:2836"]}
+    from harness.results.records import SplatRecord
+    splat = SplatRecord("warning", "WARNING in collapse_single_pmd",
+                        function="collapse_single_pmd", location="mm/khugepaged.c:1653",
+                        header="WARNING: mm/khugepaged.c:1653 at collapse_single_pmd+0x252/0x18e0, "
+                               "CPU#1: khugepaged/32",
+                        frames=("? lock_is_held_type+0xbb/0xf7 no debug info",
+                                "khugepaged+0x2c4/0x679 mm/khugepaged.c:2909",
+                                "? collapse_single_pmd+0x18e0/0x18e0 mm/khugepaged.c:2836"))
     assert symbolize.culprit_frame(splat) == (
         "collapse_single_pmd+0x252/0x18e0 mm/khugepaged.c:1653")
 

@@ -6,13 +6,12 @@ import json
 import shutil
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from harness.cli import main as cli
 from harness.cli import run as runcli
-from harness.results import history
+from harness.results import history, runinfo
 from harness.results import journal as results
 
 DATA = Path(__file__).parent / "data" / "journals"
@@ -31,9 +30,9 @@ def nightly_run(root: Path, n: int) -> Path:
 
 
 def store(hist: Path, out: Path, th: history.Thresholds | None = None) -> history.Trend:
-    records = list(results.read(out / "results.jsonl"))
-    meta: dict[str, Any] = json.loads((out / "run.json").read_text())
-    return history.record(hist, out, meta, records, th or history.Thresholds())
+    records = results.load(out / "results.jsonl")
+    return history.record(hist, out, runinfo.load_run(out), records,
+                          th or history.Thresholds())
 
 
 def kinds(trend: history.Trend) -> dict[str, list[tuple[str, str, str]]]:

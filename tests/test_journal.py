@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from harness.cli import main as cli
 from harness.errors import UserError
+from harness.results import journal as results
 from harness.results.journal import Journal, read
+from harness.results.records import OtherRecord, RecordError, TestRecord
 
 FIX = "(fix: restore the file, or delete that line to keep the other records)"
 
@@ -65,3 +68,28 @@ def test_commands_reading_a_corrupt_journal_exit_2_naming_the_line(
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"kharness: usage error: {out / 'results.jsonl'}:2: not a journal "
                           "record: not JSON"), err
+
+
+def test_a_record_of_the_wrong_shape_names_the_line_and_the_field(tmp_path: Path) -> None:
+    p = tmp_path / "results.jsonl"
+    good = {"type": "test", "cell": "x86_64/baseline", "arch": "x86_64", "variant": "baseline",
+            "nodeid": "t.py::test_a", "knobset": None, "outcome": "passed", "duration": 1.5}
+    bad_splat = {**good, "splats": [{"kind": "warning", "title": 3}]}
+    p.write_text("".join(json.dumps(r) + "\n" for r in (good, {**good, "duration": "1s"})))
+    with pytest.raises(RecordError, match=r"results.jsonl:2: test record: duration is a str "
+                                          r"\('1s'\), not a number"):
+        results.load(p)
+    p.write_text(json.dumps(bad_splat) + "\n")
+    with pytest.raises(RecordError, match=r":1: test record: splats\[0\]: title is an int"):
+        results.load(p)
+    p.write_text(json.dumps({**good, "counters": {"64kB": {"collapse_alloc": "3"}}}) + "\n")
+    with pytest.raises(RecordError, match=r"counters.64kB.collapse_alloc is a str"):
+        results.load(p)
+    p.write_text(json.dumps({"type": "cell", "cell": "c", "status": "meh"}) + "\n")
+    with pytest.raises(RecordError, match=r"cell record: status is a str \('meh'\), not done"):
+        results.load(p)
+    p.write_text(json.dumps(good) + "\n" + json.dumps({"type": "step", "label": "v1"}) + "\n")
+    test, step = results.load(p)
+    assert isinstance(test, TestRecord) and test.duration == 1.5 and test.splats is None
+    assert isinstance(step, OtherRecord) and step.type == "step" and step.to_json() == {
+        "type": "step", "label": "v1"}

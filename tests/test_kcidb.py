@@ -16,6 +16,8 @@ from harness.report import html as report
 from harness.report import kcidb
 from harness.results import journal as results
 from harness.results import runinfo, verdict
+from harness.results.records import Outcome, SplatRecord, TestRecord
+from harness.results.records import tests as latest_tests
 
 kcidb_io = pytest.importorskip("kcidb_io", reason="pip install -e '.[dev]' (kcidb-io)")
 ROOT = Path(__file__).parent.parent
@@ -37,9 +39,9 @@ def make_run(dest: Path, name: str, **run_extra: Any) -> Path:
 
 
 def export(out: Path) -> dict[str, Any]:
-    records = list(results.read(out / "results.jsonl"))
-    groups = [g for o in sorted({str(r["variant"]) for r in records if r.get("type") == "test"}
-                                - {"baseline"}) for g in verdict.compare(records, "baseline", o)]
+    records = results.load(out / "results.jsonl")
+    groups = [g for o in sorted({t.variant for t in latest_tests(records)} - {"baseline"})
+              for g in verdict.compare(records, "baseline", o)]
     report.write_all(out, records, groups)
     doc: dict[str, Any] = json.loads((out / "kcidb.json").read_text())
     kcidb_io.schema.LATEST.validate(doc)                  # raises on any violation
@@ -110,14 +112,15 @@ def test_ids_link_up_and_statuses_map(tmp_path: Path) -> None:
 
 
 def test_lockup_without_splat_is_an_issue() -> None:
-    r = {"nodeid": "t.py::test_x[x86_64-patched]", "arch": "x86_64", "variant": "patched",
-         "outcome": "lockup", "splats": []}
-    assert kcidb.findings(r) == [("lockup", "lockup in t.py::test_x", {"message": None})]
+    r = TestRecord("x86_64/patched", "x86_64", "patched", "t.py::test_x[x86_64-patched]", None,
+                   Outcome.LOCKUP, splats=())
+    assert kcidb.findings(r) == [SplatRecord("lockup", "lockup in t.py::test_x")]
 
 
 def test_test_paths_are_schema_paths() -> None:
-    r = {"nodeid": "guest_tests/test_smoke.py::test_k[x86_64-baseline-<script>&co]",
-         "arch": "x86_64", "variant": "baseline"}
+    r = TestRecord("x86_64/baseline", "x86_64", "baseline",
+                   "guest_tests/test_smoke.py::test_k[x86_64-baseline-<script>&co]", None,
+                   Outcome.PASSED)
     assert kcidb.test_path(r) == "kharness.guest_tests.test_smoke.test_k.script_co"
 
 
@@ -133,7 +136,7 @@ def test_cli_reexports_a_run_directory(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_invalid_document_is_reported() -> None:
-    info = runinfo.RunInfo(Path("/nonexistent"), {}, ())
+    info = runinfo.RunInfo(Path("/nonexistent"), None, ())
     doc = kcidb.document(info)
     assert kcidb.validate(doc) is None
     doc["checkouts"] = [{"id": "kharness:x", "origin": "kharness", "git_commit_hash": None}]

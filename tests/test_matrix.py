@@ -20,7 +20,7 @@ from harness.errors import UserError
 from harness.kernel import build as buildmod
 from harness.kernel import kconfig
 from harness.results import history, summary, verdict
-from harness.results.records import RunRecord
+from harness.results.records import CellRecord, RunRecord, TestRecord
 from harness.sources import tree
 
 ROOT = Path(__file__).parent.parent
@@ -156,7 +156,12 @@ def test_nightly_example_has_three_configs_and_arm64_16k() -> None:
 
 
 # ------------------------------------------------------------------------ verdicts
-def rec(config_: str, variant: str, test: str, outcome: str, *titles: str) -> dict[str, Any]:
+def rec(config_: str, variant: str, test: str, outcome: str, *titles: str) -> TestRecord:
+    return TestRecord.from_json(rec_json(config_, variant, test, outcome, *titles))
+
+
+def rec_json(config_: str, variant: str, test: str, outcome: str, *titles: str
+             ) -> dict[str, Any]:
     cell = "/".join(p for p in ("x86_64", config_, variant) if p)
     return {"type": "test", "cell": cell, "arch": "x86_64", "config": config_, "knobset": None,
             "variant": variant, "nodeid": f"t.py::{test}[x86_64-{variant}]", "outcome": outcome,
@@ -173,7 +178,7 @@ def test_verdicts_compare_variants_within_one_config() -> None:
     debug, ptc = verdict.compare(records)
     assert (debug.config, debug.regression, ptc.config, ptc.regression) == \
         ("debug", False, "ptc", True)
-    assert [s["title"] for s in ptc.new_splats] == ["WARNING in x"]
+    assert [s.splat.title for s in ptc.new_splats] == ["WARNING in x"]
     assert ptc.holds(records[3]) and not ptc.holds(records[1])
     text = summary.verdict_text([debug, ptc])
     assert "== x86_64 config=ptc knobs=-: patched vs baseline: REGRESSION" in text
@@ -183,8 +188,8 @@ def test_verdicts_compare_variants_within_one_config() -> None:
 
 
 def test_old_journals_without_config_group_as_before() -> None:
-    records = [{k: v for k, v in rec("", v, "test_a", "passed").items() if k != "config"}
-               for v in ("baseline", "patched")]
+    records = [TestRecord.from_json({k: v for k, v in rec_json("", v, "test_a", "passed").items()
+                                     if k != "config"}) for v in ("baseline", "patched")]
     (g,) = verdict.compare(records)
     assert g.config == "" and g.where == "x86_64" and g.holds(records[0])
 
@@ -192,8 +197,8 @@ def test_old_journals_without_config_group_as_before() -> None:
 # ----------------------------------------------------------- plan: costs from history
 def store_run(hist: Path, out: Path, name: str, cells: list[dict[str, Any]]) -> None:
     with history.open_store(hist) as conn:
-        history.store(conn, out, {"name": name, "started": "t"},
-                      [{"type": "cell", **c} for c in cells])
+        history.store(conn, out, RunRecord.from_json({"name": name, "started": "t"}),
+                      [CellRecord.from_json({"type": "cell", **c}) for c in cells])
 
 
 def test_plan_estimates_from_history_medians_else_defaults(tmp_path: Path) -> None:
@@ -260,7 +265,7 @@ def test_repro_config_keeps_only_the_cells_config(tmp_path: Path) -> None:
     out = tmp_path / "run"
     dest = tmp_path / "repro"
     dest.mkdir()
-    info = RunInfo(out, {"config": str(cfgpath)})
+    info = RunInfo(out, RunRecord.from_json({"config": str(cfgpath)}))
     assert repro._config_yaml(info, "arm64", "patched", dest, "arm64-16k")
     data = yaml.safe_load((dest / "kharness.yaml").read_text())
     assert list(data["configs"]) == ["arm64-16k"] and data["archs"] == ["arm64"]

@@ -70,10 +70,11 @@ def test_the_cell_record_a_real_run_wrote() -> None:
 
 
 def test_latest_records_win() -> None:
-    rows = [{"type": "test", "cell": "c", "nodeid": "t", "outcome": "error"},
-            {"type": "cell", "cell": "c", "status": "infra"},
-            {"type": "test", "cell": "c", "nodeid": "t", "outcome": "passed"},
-            {"type": "cell", "cell": "c", "status": "done"}]
+    rows = [records.parse(r) for r in (
+        {"type": "test", "cell": "c", "nodeid": "t", "outcome": "error"},
+        {"type": "cell", "cell": "c", "status": "infra"},
+        {"type": "test", "cell": "c", "nodeid": "t", "outcome": "passed"},
+        {"type": "cell", "cell": "c", "status": "done"})]
     assert [t.outcome for t in records.tests(rows)] == [Outcome.PASSED]
     assert records.cells(rows)["c"].status is CellStatus.DONE
 

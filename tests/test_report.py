@@ -18,6 +18,8 @@ from harness.report import junit, kcidb, svg
 from harness.report.view import scan_series
 from harness.results import journal as results
 from harness.results import verdict
+from harness.results.records import Record
+from harness.results.records import tests as latest_tests
 
 DATA = Path(__file__).parent / "data" / "journals"
 DOCS = Path(__file__).parent.parent / "docs" / "results-schema.md"
@@ -35,9 +37,9 @@ def make_run(dest: Path, name: str = "two-arch") -> Path:
     return dest
 
 
-def write(out: Path) -> tuple[list[Path], list[dict[str, Any]], list[verdict.GroupVerdict]]:
-    records = list(results.read(out / "results.jsonl"))
-    others = sorted({str(r["variant"]) for r in records if r.get("type") == "test"} - {"baseline"})
+def write(out: Path) -> tuple[list[Path], list[Record], list[verdict.GroupVerdict]]:
+    records = results.load(out / "results.jsonl")
+    others = sorted({t.variant for t in latest_tests(records)} - {"baseline"})
     groups = [g for other in others for g in verdict.compare(records, "baseline", other)]
     return report.write_all(out, records, groups), records, groups
 

@@ -8,7 +8,6 @@ it ran, document.title would change (visible in --dump-dom) or the DOM would hol
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import struct
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from harness.report import html as report
-from harness.results import history, verdict
+from harness.results import history, runinfo, verdict
 from harness.results import journal as results
 
 DATA = Path(__file__).parent / "data" / "journals"
@@ -55,8 +54,8 @@ def report_html(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """two-arch report with a trend: the same run stored as yesterday's and today's."""
     root = tmp_path_factory.mktemp("browser")
     yesterday, out = make_run(root / "yesterday"), make_run(root / "run")
-    meta = json.loads((out / "run.json").read_text())
-    records = list(results.read(out / "results.jsonl"))
+    meta = runinfo.load_run(out)
+    records = results.load(out / "results.jsonl")
     history.record(root / "history", yesterday, meta, records)
     trend = history.record(root / "history", out, meta, records)
     groups = verdict.compare(records)

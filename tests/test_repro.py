@@ -33,7 +33,7 @@ def run_dir(tmp_path: Path) -> Path:
     vmdir = next((out / "cells" / "x86_64-patched").glob("*/console.log")).parent
     (vmdir / "vm.json").write_text(json.dumps({"qemu_argv": "qemu-system-x86_64 -kernel k "
                                                "-append 'console=ttyS0 kharness.zram=256M'"}))
-    records = list(results.read(out / "results.jsonl"))
+    records = results.load(out / "results.jsonl")
     report.write_all(out, records, verdict.compare(records))
     return out
 
@@ -100,7 +100,7 @@ def test_no_findings_no_folders(tmp_path: Path) -> None:
     out = tmp_path / "run"
     out.mkdir()
     shutil.copy(DATA / "nightly-1.jsonl", out / "results.jsonl")
-    records = list(results.read(out / "results.jsonl"))
+    records = results.load(out / "results.jsonl")
     report.write_all(out, records, verdict.compare(records))
     assert not (out / "repro").exists()
 

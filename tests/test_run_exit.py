@@ -12,6 +12,7 @@ import pytest
 
 from harness.cli import run as runcli
 from harness.results import summary
+from harness.results.records import parse
 
 DATA = Path(__file__).parent / "data" / "journals"
 NODE = "guest_tests/test_convergence.py::test_rescan_is_idle[x86_64-patched-mthp-all]"
@@ -84,8 +85,10 @@ def test_a_resumed_cell_supersedes_its_errors() -> None:
     first = {"type": "test", "cell": "c", "nodeid": "t", "outcome": "error"}
     again = {**first, "outcome": "passed"}
     cell = {"type": "cell", "cell": "c", "status": "done"}
-    assert summary.incomplete([first, again, cell]) == []
-    assert summary.incomplete([again, first, cell]) == ["c: 1 test(s) ended in error, first t"]
+    first_, again_, cell_ = (parse(r) for r in (first, again, cell))
+    assert summary.incomplete([first_, again_, cell_]) == []
+    assert summary.incomplete([again_, first_, cell_]) == [
+        "c: 1 test(s) ended in error, first t"]
 
 
 def test_the_line_is_capped() -> None:

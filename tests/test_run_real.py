@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.results import journal as results
+from harness.results.records import CellRecord, Outcome, TestRecord
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,11 +70,11 @@ def test_series_that_warns_exits_1_and_names_new_splat(tmp_path: Path) -> None:
     assert "REGRESSION" in proc.stdout
     new = [line for line in proc.stdout.splitlines() if "NEW SPLAT" in line]
     assert new and "[warning] WARNING in collapse_" in new[0], proc.stdout
-    tests = [r for r in results.read(out / "results.jsonl") if r["type"] == "test"]
-    by_variant = {r["variant"]: r for r in tests}
-    assert by_variant["baseline"]["outcome"] == "passed"
-    assert by_variant["patched"]["outcome"] == "failed"
-    assert by_variant["patched"]["splats"][0]["kind"] == "warning"
+    tests = [r for r in results.load(out / "results.jsonl") if isinstance(r, TestRecord)]
+    by_variant = {r.variant: r for r in tests}
+    assert by_variant["baseline"].outcome is Outcome.PASSED
+    assert by_variant["patched"].outcome is Outcome.FAILED
+    assert by_variant["patched"].seen_splats[0].kind == "warning"
 
 
 def test_killed_run_resumes_without_redoing_cells(tmp_path: Path) -> None:
@@ -138,17 +139,18 @@ def test_config_axis_runs_each_config_on_its_own_kernel(tmp_path: Path) -> None:
     for conf in ("debug", "racers"):
         assert f"== x86_64 config={conf} knobs=-: patched vs baseline: no regression" in \
             proc.stdout, proc.stdout
-    recs = list(results.read(out / "results.jsonl"))
-    cells = {r["cell"]: r for r in recs if r["type"] == "cell"}
+    recs = results.load(out / "results.jsonl")
+    cells = {r.cell: r for r in recs if isinstance(r, CellRecord)}
     assert set(cells) == {f"x86_64/{k}/{v}" for k in ("debug", "racers")
                           for v in ("baseline", "patched")}
-    tests = [r for r in recs if r["type"] == "test"]
-    assert {r["cell"] for r in tests} == set(cells) and all(
-        r["outcome"] == "passed" and r["config"] == r["cell"].split("/")[1] for r in tests)
-    for name, rec in cells.items():
-        kconf = (Path(rec["build"]["dir"]) / "config").read_text()
+    tests = [r for r in recs if isinstance(r, TestRecord)]
+    assert {r.cell for r in tests} == set(cells) and all(
+        r.outcome is Outcome.PASSED and r.config == r.cell.split("/")[1] for r in tests)
+    dirs = {name: str(rec.build.dir if rec.build else None) for name, rec in cells.items()}
+    for name in cells:
+        kconf = (Path(dirs[name]) / "config").read_text()
         assert ("CONFIG_NUMA=y" in kconf) == ("/racers/" in name), name
         consoles = "".join(p.read_text(errors="replace") for p in
                            (out / "cells" / name.replace("/", "-")).glob("*/console.log"))
         assert ("numa=fake=2" in consoles) == ("/racers/" in name), name
-    assert len({r["build"]["dir"] for r in cells.values()}) == 4
+    assert len(set(dirs.values())) == 4 and "None" not in dirs.values()

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from harness.results import summary, verdict
+from harness.results.records import TestRecord
 
 FOLIO = "WARNING in __folio_split"
 LEAK = "INFO: task hung in collapse_huge_page"
 
 
-def rec(variant: str, test: str, outcome: str, *titles: str) -> dict[str, Any]:
-    return {"type": "test", "arch": "x86_64", "knobset": "-", "variant": variant,
-            "nodeid": f"guest_tests/{test}[x86_64-{variant}]", "outcome": outcome,
-            "splats": [{"kind": "warning", "title": t} for t in titles]}
+def rec(variant: str, test: str, outcome: str, *titles: str) -> TestRecord:
+    return TestRecord.from_json({
+        "type": "test", "arch": "x86_64", "knobset": "-", "variant": variant,
+        "nodeid": f"guest_tests/{test}[x86_64-{variant}]", "outcome": outcome,
+        "splats": [{"kind": "warning", "title": t} for t in titles]})
 
 
 def test_expected_splat_is_not_pre_existing_nor_new() -> None:
@@ -22,7 +22,7 @@ def test_expected_splat_is_not_pre_existing_nor_new() -> None:
                rec("patched", "t.py::test_other", "failed", LEAK)]
     (g,) = verdict.compare(records)
     assert g.expected_splats == (FOLIO,)
-    assert g.common_splats == () and [s["title"] for s in g.new_splats] == [LEAK]
+    assert g.common_splats == () and [s.splat.title for s in g.new_splats] == [LEAK]
     text = summary.verdict_text([g])
     assert f"expected {FOLIO} (expected by its test)" in text and "pre-existing" not in text
 

@@ -20,14 +20,16 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from harness.errors import UserError
+from harness.results import fields as f
+from harness.results.fields import JsonMap, JsonObject
 from harness.results.journal import Journal
-from harness.results.records import Outcome, TestRecord
+from harness.results.records import Outcome, SplatRecord, TestRecord, others
 
 log = logging.getLogger("harness")
 
@@ -49,22 +51,22 @@ class Predicate:
         evidence = []
         lockups = (Outcome.CRASH, Outcome.LOCKUP, Outcome.TIMEOUT)
         for t in tests:
-            for s in t.splats:
+            for s in t.seen_splats:
                 if self._splat_ok(s):
-                    evidence.append(f"[{s.get('kind')}] {s.get('title')} in {t.nodeid}")
+                    evidence.append(f"{s.label} in {t.nodeid}")
             if t.outcome in lockups and (self.lockup or not (self.kind or self.title)):
                 evidence.append(f"{t.outcome} in {t.nodeid}")
             if not (self.kind or self.title or self.lockup) and t.outcome is Outcome.FAILED:
-                splats = [f"[{s.get('kind')}] {s.get('title')}" for s in t.splats]
+                splats = [s.label for s in t.seen_splats]
                 evidence += [f"{x} in {t.nodeid}" for x in dict.fromkeys(splats)] or [
                     f"failed: {t.nodeid}"]
         return bool(evidence), evidence
 
-    def _splat_ok(self, s: Mapping[str, Any]) -> bool:
+    def _splat_ok(self, s: SplatRecord) -> bool:
         if not (self.kind or self.title):
             return False
-        return (self.kind is None or s.get("kind") == self.kind) and (
-            self.title is None or re.search(self.title, str(s.get("title", ""))) is not None)
+        return (self.kind is None or s.kind == self.kind) and (
+            self.title is None or re.search(self.title, s.title) is not None)
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,22 @@ class StepResult:
     @property
     def hits(self) -> int:
         return sum(r.verdict == "bad" for r in self.runs)
+
+    def to_json(self) -> JsonObject:
+        """The journal's {"type": "step"} record."""
+        return {"type": "step", "label": self.label, "variant": self.variant,
+                "verdict": self.verdict,
+                "runs": [{"verdict": o.verdict, "evidence": list(o.evidence), "detail": o.detail}
+                         for o in self.runs]}
+
+    @classmethod
+    def from_json(cls, r: JsonMap) -> StepResult:
+        w = "step record"
+        runs = [f.as_object(o, w, "runs") for o in f.as_list(r.get("runs") or [], w, "runs")]
+        return cls(f.text(r, "label", w), f.text(r, "variant", w), f.text(r, "verdict", w),
+                   [RunOutcome(f.text(o, "verdict", w),
+                               f.strings(o.get("evidence") or [], w, "evidence"),
+                               f.text(o, "detail", w)) for o in runs])
 
 
 @dataclass
@@ -113,15 +131,15 @@ class Bisector:
         self.runner, self.journal = runner, journal
         self.runs, self.retries, self.reproducer = max(1, runs), retries, reproducer
         journal.drop_torn_tail()
-        self.done = {r["label"]: r for r in journal.records("step")}
+        self.done = {s.label: s for s in map(StepResult.from_json,
+                                             others(journal.records(), "step"))}
         self.steps: list[StepResult] = []
 
     def step(self, index: int, *, runs: int | None = None, stop_on_bad: bool = True) -> StepResult:
         label, variant = self.candidates[index]
         if label in self.done:
             prev = self.done[label]
-            result = StepResult(label, variant, prev["verdict"],
-                                [RunOutcome(**r) for r in prev["runs"]])
+            result = StepResult(label, variant, prev.verdict, prev.runs)
             log.info("step %-14s %s (recorded earlier)", label, result.verdict)
             self.steps.append(result)
             return result
@@ -154,8 +172,7 @@ class Bisector:
 
     def _record(self, r: StepResult) -> None:
         self.steps.append(r)
-        self.journal.append({"type": "step", "label": r.label, "variant": r.variant,
-                             "verdict": r.verdict, "runs": [o.__dict__ for o in r.runs]})
+        self.journal.append(r.to_json())
         ev = next((o.evidence[0] for o in r.runs if o.evidence), "")
         log.info("step %-14s %-4s %d/%d runs bad %s", r.label, r.verdict.upper(), r.hits,
                  len(r.runs), f"— {ev}" if ev else "")

@@ -41,11 +41,13 @@ from typing import TYPE_CHECKING, Any
 
 from harness import config
 from harness.campaign import merge, remote
+from harness.checks.model import CheckResult
 from harness.checks.runner import CheckOptions
 from harness.errors import HarnessBug, InfrastructureError, UserError
 from harness.machine.qemu import mem_mib
+from harness.results.fields import JsonMap
 from harness.results.journal import Journal
-from harness.results.records import CellStatus
+from harness.results.records import CellStatus, RetryRecord
 from harness.util import atomic_write, stable_hash
 
 if TYPE_CHECKING:
@@ -163,8 +165,27 @@ def preferred_workers(client: Any, slots: Sequence[str]) -> dict[str, list[str]]
     return held
 
 
+@dataclass
+class Reported:
+    """What the workers found out for the client: the source identity they resolved."""
+    source_identity: JsonMap | None = None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A worker starting a cell (remote.announce's event)."""
+    worker: str | None
+    t: float | None                 # when, time.time() on the worker's host
+
+    @classmethod
+    def from_event(cls, msg: JsonMap) -> Attempt:
+        worker, t = msg.get("worker"), msg.get("t")
+        return cls(str(worker) if worker is not None else None,
+                   float(t) if isinstance(t, (int, float)) else None)
+
+
 def run_cells(cfg: config.Config, cells: Sequence[Cell], opts: RunOptions, journal: Journal,
-              checks: CheckOptions | None, meta: dict[str, Any]) -> Iterator[CellOutcome]:
+              checks: CheckOptions | None, meta: Reported) -> Iterator[CellOutcome]:
     """Submit the cells (and the checks), land results as they finish, yield each outcome."""
     if opts.cluster is None:
         raise HarnessBug("run_cells without a cluster", "", "")
@@ -179,7 +200,7 @@ def run_cells(cfg: config.Config, cells: Sequence[Cell], opts: RunOptions, journ
 
 def _run(client: Any, cfg: config.Config, cells: Sequence[Cell], opts: RunOptions,
          journal: Journal, checks: CheckOptions | None,
-         meta: dict[str, Any]) -> Iterator[CellOutcome]:
+         meta: Reported) -> Iterator[CellOutcome]:
     dd = import_distributed()
     run_id = uuid.uuid4().hex[:12]
     tries = Attempts(client, run_id)
@@ -231,11 +252,11 @@ def _submit(client: Any, cfg: config.Config, cells: Sequence[Cell], opts: RunOpt
 def _land_checks(fut: Any, journal: Journal) -> None:
     from harness.checks.model import rig_error
     try:
-        records = fut.result()
+        results: tuple[CheckResult, ...] = fut.result()
     except Exception as e:          # noqa: BLE001 - a lost worker or a harness error there
-        records = (rig_error(f"build checks on the cluster: {type(e).__name__}: {e}").record(),)
-    for r in records:
-        journal.append(r)
+        results = (rig_error(f"build checks on the cluster: {type(e).__name__}: {e}"),)
+    for r in results:
+        journal.append(r.record())
 
 
 class Attempts:
@@ -246,21 +267,21 @@ class Attempts:
     def __init__(self, client: Any, run_id: str) -> None:
         self.client, self.run_id = client, run_id
         self.lock = threading.Lock()
-        self.seen: dict[str, list[dict[str, Any]]] = {}
+        self.seen: dict[str, list[Attempt]] = {}
         client.subscribe_topic(remote.EVENT_TOPIC, self._event)
 
     def _event(self, event: tuple[float, Any]) -> None:
         msg = event[1]
         if isinstance(msg, dict) and msg.get("run") == self.run_id:
             with self.lock:
-                self.seen.setdefault(str(msg.get("cell")), []).append(msg)
+                self.seen.setdefault(str(msg.get("cell")), []).append(Attempt.from_event(msg))
 
-    def of(self, cell: Cell) -> list[dict[str, Any]]:
+    def of(self, cell: Cell) -> list[Attempt]:
         with self.lock:
             got = list(self.seen.get(cell.name, []))
         if got:
             return got
-        return [msg for _, msg in self.client.get_events(remote.EVENT_TOPIC)
+        return [Attempt.from_event(msg) for _, msg in self.client.get_events(remote.EVENT_TOPIC)
                 if isinstance(msg, dict) and msg.get("run") == self.run_id
                 and msg.get("cell") == cell.name]
 
@@ -277,7 +298,7 @@ def timing(submitted: float, started: float | None, task: float, landed: float
 
 
 def _land_cell(fut: Any, cell: Cell, opts: RunOptions, journal: Journal,
-               tries: list[dict[str, Any]], meta: dict[str, Any],
+               tries: list[Attempt], meta: Reported,
                submitted: float) -> CellOutcome:
     """Journal one finished cell task: lost attempts, files, records; its outcome."""
     from harness.campaign.run import CellOutcome
@@ -292,14 +313,14 @@ def _land_cell(fut: Any, cell: Cell, opts: RunOptions, journal: Journal,
         return CellOutcome(cell, CellStatus.INFRA, message=why, worker="", retries=len(tries))
     landed = time.time()
     failed = tries[:-1]             # every attempt but the one that finished
-    started = tries[-1].get("t") if tries else None
+    started = tries[-1].t if tries else None
     _land_retries(journal, cell, failed)
     land_files(res, opts.out / "cells" / cell.slug)
     for r in res.records:
-        journal.append(merge.rebase(merge.rebase(r, res.workdir, str(opts.out)),
-                                    res.bundle_dir, str(cfg_dir(opts))))
-    if res.source_identity and "source_identity" not in meta:
-        meta["source_identity"] = res.source_identity
+        journal.append(merge.rebased(merge.rebased(r, res.workdir, str(opts.out)),
+                                     res.bundle_dir, str(cfg_dir(opts))))
+    if res.source_identity and meta.source_identity is None:
+        meta.source_identity = res.source_identity
     log.info("[%s] %s on %s (pytest exit %s, %.0fs%s)", cell.name, res.status, res.worker,
              res.pytest_exit, res.seconds, f", {len(failed)} infra retries" if failed else "")
     return CellOutcome(cell, res.status, pytest_exit=res.pytest_exit, seconds=res.seconds,
@@ -312,13 +333,12 @@ def cfg_dir(opts: RunOptions) -> Path:
     return opts.config.resolve().parent
 
 
-def _land_retries(journal: Journal, cell: Cell, lost: list[dict[str, Any]]) -> None:
-    from harness.campaign.run import cell_fields
+def _land_retries(journal: Journal, cell: Cell, lost: list[Attempt]) -> None:
     for k, t in enumerate(lost, 1):
-        journal.append({"type": "retry", **cell_fields(cell), "attempt": k,
-                        "worker": t.get("worker"), "reason": "worker lost mid-cell"})
+        journal.append(RetryRecord(cell.name, cell.arch, cell.config, cell.variant, k, t.worker,
+                                   "worker lost mid-cell"))
         log.warning("[%s] attempt %d lost its worker %s: re-run elsewhere (infra retry)",
-                    cell.name, k, t.get("worker"))
+                    cell.name, k, t.worker)
 
 
 def land_files(res: remote.CellResult, celldir: Path) -> None:

@@ -15,12 +15,14 @@ import json
 import os
 import shutil
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from harness.errors import UserError
 from harness.results import journal as results
+from harness.results import records as rec
+from harness.results.fields import JsonValue
+from harness.results.records import CellRecord, OtherRecord, Record, RunRecord
 from harness.util import atomic_write, write_json
 
 FINISHED = ("done", "build-failed", "infra")
@@ -29,39 +31,46 @@ FINISHED = ("done", "build-failed", "infra")
 @dataclass(frozen=True)
 class Slice:
     path: Path
-    meta: dict[str, Any]
-    records: tuple[dict[str, Any], ...]
+    meta: RunRecord
+    records: tuple[Record, ...]
 
     @property
     def homes(self) -> tuple[str, ...]:
         """Where the slice's records may point: where it was written (run.json "out", e.g.
         on a CI runner) and where it is now (e.g. a downloaded artifact)."""
-        written = str(self.meta.get("out") or self.path)
+        written = str(self.meta.extra.get("out") or self.path)
         return tuple(dict.fromkeys((written, str(self.path))))
 
     @property
     def finished_cells(self) -> tuple[str, ...]:
-        return tuple(str(r["cell"]) for r in self.records
-                     if r.get("type") == "cell" and r.get("status") in FINISHED)
+        return tuple(r.cell for r in self.records
+                     if isinstance(r, CellRecord) and r.status.value in FINISHED)
 
 
 def load(path: Path) -> Slice:
     path = path.resolve()
     try:
-        meta = json.loads((path / "run.json").read_text())
+        doc = json.loads((path / "run.json").read_text())
     except (OSError, ValueError) as e:
         raise UserError(f"{path} is not a run directory", f"run.json: {e}",
                         "pass directories written by kharness run") from None
-    return Slice(path, meta, tuple(results.read(path / "results.jsonl")))
+    if not isinstance(doc, dict):
+        raise UserError(f"{path} is not a run directory", "run.json is not a JSON object",
+                        "pass directories written by kharness run")
+    try:
+        meta = RunRecord.from_json(doc)
+    except rec.RecordError as e:
+        raise rec.RecordError(f"{path / 'run.json'}: {e.what}", e.why, e.fix) from None
+    return Slice(path, meta, tuple(results.load(path / "results.jsonl")))
 
 
 def check_compatible(slices: Sequence[Slice]) -> None:
     if not slices:
         raise UserError("nothing to merge", "", "pass one or more run directories")
-    shas = {s.meta.get("config_sha256") for s in slices}
+    shas = {s.meta.config_sha256 for s in slices}
     if len(shas) > 1:
         raise UserError("the run directories ran different configs",
-                        ", ".join(f"{s.path}: {str(s.meta.get('config_sha256'))[:12]}"
+                        ", ".join(f"{s.path}: {s.meta.config_sha256[:12]}"
                                   for s in slices), "merge slices of one config only")
     owner: dict[str, Path] = {}
     for s in slices:
@@ -72,7 +81,7 @@ def check_compatible(slices: Sequence[Slice]) -> None:
             owner[cell] = s.path
 
 
-def rebase(obj: Any, old: str, new: str) -> Any:
+def rebase(obj: JsonValue, old: str, new: str) -> JsonValue:
     """`obj` with every string under directory `old` moved under `new`."""
     if isinstance(obj, str):
         return new + obj[len(old):] if obj == old or obj.startswith(old + os.sep) else obj
@@ -83,36 +92,47 @@ def rebase(obj: Any, old: str, new: str) -> Any:
     return obj
 
 
-def merged_records(slices: Sequence[Slice], out: Path) -> list[dict[str, Any]]:
-    seen: set[tuple[Any, ...]] = set()
-    merged: list[dict[str, Any]] = []
+def rebased(record: Record, old: str, new: str) -> Record:
+    """`record` with every path under directory `old` moved under `new`."""
+    return rec.parse({k: rebase(v, old, new) for k, v in record.to_json().items()})
+
+
+def merged_records(slices: Sequence[Slice], out: Path) -> list[Record]:
+    seen: set[tuple[object, ...]] = set()
+    merged: list[Record] = []
     for s in slices:
         for r in s.records:
-            if r.get("type") == "check":
-                key = (r.get("check"), r.get("arch"), r.get("version"), r.get("patch"))
+            if isinstance(r, OtherRecord) and r.type == "check":
+                d = r.data
+                key = (d.get("check"), d.get("arch"), d.get("version"), d.get("patch"))
                 if key in seen:
                     continue
                 seen.add(key)
             for old in s.homes:
-                r = rebase(r, old, str(out))
+                r = rebased(r, old, str(out))
             merged.append(r)
     return merged
 
 
-def merged_meta(slices: Sequence[Slice], out: Path) -> dict[str, Any]:
-    first = dict(slices[0].meta)
-    cells = list(dict.fromkeys(c for s in slices for c in s.meta.get("cells", [])))
-    totals = [float(s.meta.get("durations", {}).get("total", 0.0)) for s in slices]
-    first.update(
-        cells=cells, shard=None,
-        merged_from=[{"dir": str(s.path), "shard": s.meta.get("shard"),
-                      "host": s.meta.get("host"), "cells": list(s.finished_cells)}
-                     for s in slices],
-        started=min(str(s.meta.get("started", "")) for s in slices),
-        finished=max(str(s.meta.get("finished", "")) for s in slices),
+def _total(run: RunRecord) -> float:
+    total = (run.durations or {}).get("total", 0.0)
+    return float(total) if isinstance(total, (int, float)) else 0.0
+
+
+def merged_meta(slices: Sequence[Slice], out: Path) -> RunRecord:
+    first = slices[0].meta
+    cells = tuple(dict.fromkeys(c for s in slices for c in s.meta.cells))
+    totals = [_total(s.meta) for s in slices]
+    return replace(
+        first, cells=cells,
+        extra={**first.extra, "shard": None,
+               "merged_from": [{"dir": str(s.path), "shard": s.meta.extra.get("shard"),
+                                "host": s.meta.host, "cells": list(s.finished_cells)}
+                               for s in slices]},
+        started=min(s.meta.started for s in slices),
+        finished=max(s.meta.finished or "" for s in slices),
         durations={"total": max(totals), "slices": totals},
         command=f"kharness merge {' '.join(str(s.path) for s in slices)} --out {out}")
-    return first
 
 
 def copy_cells(slices: Iterable[Slice], out: Path) -> None:
@@ -146,6 +166,7 @@ def merge(dirs: Sequence[Path], out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     copy_cells(slices, out)
     atomic_write(out / "results.jsonl", "".join(
-        json.dumps(r, sort_keys=True, default=str) + "\n" for r in merged_records(slices, out)))
-    write_json(out / "run.json", merged_meta(slices, out))
+        json.dumps(r.to_json(), sort_keys=True, default=str) + "\n"
+        for r in merged_records(slices, out)))
+    write_json(out / "run.json", merged_meta(slices, out).to_json())
     return out

@@ -27,11 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from harness import config
+from harness.checks.model import CheckResult
 from harness.checks.runner import CheckOptions
 from harness.errors import InfrastructureError, KharnessError, UserError
 from harness.kernel import build
 from harness.results import journal as results
-from harness.results.records import BuildInfo, CellStatus
+from harness.results.fields import JsonMap
+from harness.results.records import BuildInfo, CellStatus, Record
 from harness.sources import tree as source
 from harness.util import cache_dir, file_lock, sha256_bytes, stable_hash
 
@@ -73,8 +75,8 @@ class CellResult:
     seconds: float = 0.0
     build: BuildInfo | None = None
     message: str = ""
-    source_identity: dict[str, Any] | None = None
-    records: tuple[dict[str, Any], ...] = ()
+    source_identity: JsonMap | None = None
+    records: tuple[Record, ...] = ()
     files: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
     task_seconds: float = 0.0   # the whole task on the worker (build lookup, tests, collect)
 
@@ -168,7 +170,7 @@ def _run_cell(job: CellJob, bundle: Bundle) -> CellResult:
         _, rc, secs = runmod.run_cell_tests(cfg, job.cell, opts)
         return CellResult(runmod.status_of(rc), *where, pytest_exit=rc,
                           seconds=secs, build=runmod.build_info(b), source_identity=ident,
-                          records=tuple(results.read(work / "results.jsonl")),
+                          records=tuple(results.load(work / "results.jsonl")),
                           files=collect(work / "cells" / job.cell.slug))
     except (InfrastructureError, UserError) as e:
         return CellResult(CellStatus.INFRA, *where, message=f"{where[0]}: {e.one_line()}")
@@ -182,17 +184,17 @@ def _build(cfg: config.Config, cell: Any, src: source.Source) -> build.BuildResu
         return build.build(build_request(cfg, cell, src))
 
 
-def run_checks(bundle: Bundle, req: CheckOptions) -> tuple[dict[str, Any], ...]:
-    """The Dask task for a run's build checks: their journal records."""
+def run_checks(bundle: Bundle, req: CheckOptions) -> tuple[CheckResult, ...]:
+    """The Dask task for a run's build checks: their results."""
     from harness.campaign import run as runmod
     cfg = config.load(unpack(bundle))
-    out: list[dict[str, Any]] = []
+    out: list[CheckResult] = []
     try:
         with file_lock(cache_dir("cluster") / "build.lock"):
             runmod.run_check_request(cfg, req, out.append)
     except KharnessError as e:
         from harness.checks.model import rig_error
-        out.append(rig_error(f"{worker_address()}: {e.one_line()}").record())
+        out.append(rig_error(f"{worker_address()}: {e.one_line()}"))
     return tuple(out)
 
 

@@ -26,14 +26,15 @@ import shlex
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from harness.resources import data_path
 from harness.results import verdict
+from harness.results.fields import JsonObject
 from harness.results.journal import FINDINGS
-from harness.results.runinfo import RunInfo
+from harness.results.records import SplatRecord, TestRecord
+from harness.results.runinfo import RunInfo, run_source
 from harness.util import atomic_write
 
 
@@ -41,17 +42,18 @@ from harness.util import atomic_write
 class Finding:
     """One thing to reproduce: a test record of the variant under suspicion and why."""
 
-    record: dict[str, Any]
+    record: TestRecord
     why: str                          # "new splat [warning] WARNING in ..." | "passed -> failed"
-    splat: dict[str, Any] | None = None
+    splat: SplatRecord | None = None
+    new_splat: bool = False           # the splat is new with the series (finding.json: + test)
 
     @property
     def cell(self) -> str:
-        return str(self.record.get("cell"))
+        return self.record.cell
 
     @property
     def nodeid(self) -> str:
-        return str(self.record.get("nodeid"))
+        return self.record.nodeid
 
     @property
     def slug(self) -> str:
@@ -61,29 +63,31 @@ class Finding:
 
 def findings(info: RunInfo, groups: list[verdict.GroupVerdict]) -> list[Finding]:
     """New splats and tests changed for the worse, one Finding per (cell, test)."""
-    by_key = {(str(r.get("arch")), verdict.config_of(r), str(r.get("variant")),
-               str(r.get("knobset") or "-"), verdict.test_key(r)): r for r in info.tests}
+    by_key = {(r.arch, r.config, r.variant, r.knobset or "-", verdict.test_key(r)): r
+              for r in info.tests}
     found: dict[tuple[str, str], Finding] = {}
     for g in groups:
-        for s in g.new_splats:
-            r = next((t for t in info.tests if t.get("nodeid") == s.get("test")
-                      and t.get("variant") == g.other and g.holds(t)), None)
+        for new in g.new_splats:
+            r = next((t for t in info.tests if t.nodeid == new.test
+                      and t.variant == g.other and g.holds(t)), None)
             if r is not None:
-                found.setdefault((str(r["cell"]), str(r["nodeid"])), Finding(
-                    r, f"new splat [{s.get('kind')}] {s.get('title')}", s))
+                found.setdefault((r.cell, r.nodeid), Finding(
+                    r, f"new splat {new.splat.label}", new.splat, new_splat=True))
         for c in g.changed:
             r = by_key.get((g.arch, g.config, g.other, g.knobset, c.test))
             if r is not None and c.after in FINDINGS and c.before not in FINDINGS:
-                found.setdefault((str(r["cell"]), str(r["nodeid"])), Finding(
-                    r, f"{c.before} on {g.base} -> {c.after} on {g.other}",
-                    next(iter(r.get("splats") or []), None)))
+                found.setdefault((r.cell, r.nodeid), Finding(
+                    r, f"{c.before} on {g.base} -> {c.after} on {g.other}", _first_splat(r)))
     if not groups:
         for r in info.tests:
-            if r.get("variant") != "baseline" and r.get("outcome") in FINDINGS:
-                found.setdefault((str(r["cell"]), str(r["nodeid"])), Finding(
-                    r, f"{r.get('outcome')} (no baseline to compare with)",
-                    next(iter(r.get("splats") or []), None)))
+            if r.variant != "baseline" and r.outcome.is_finding:
+                found.setdefault((r.cell, r.nodeid), Finding(
+                    r, f"{r.outcome.value} (no baseline to compare with)", _first_splat(r)))
     return list(found.values())
+
+
+def _first_splat(r: TestRecord) -> SplatRecord | None:
+    return next(iter(r.seen_splats), None)
 
 
 def write_all(info: RunInfo, groups: list[verdict.GroupVerdict]) -> list[Path]:
@@ -99,18 +103,19 @@ def write_all(info: RunInfo, groups: list[verdict.GroupVerdict]) -> list[Path]:
 
 
 def write_one(info: RunInfo, f: Finding, dest: Path) -> None:
-    arch, variant = str(f.record.get("arch")), str(f.record.get("variant"))
+    arch, variant = f.record.arch, f.record.variant
     patches = _series(info, variant, dest / "series")
     config_ok = _kernel_config(info, f.cell, dest / "kernel.config")
-    cfg_ok = _config_yaml(info, arch, variant, dest, verdict.config_of(f.record))
+    cfg_ok = _config_yaml(info, arch, variant, dest, f.record.config)
     _text(dest / "cmdline.txt", _kernel_cmdline(info, f) or "(not recorded: no vm.json)")
-    _json(dest / "knobs.json", {"knobset": f.record.get("knobset"),
-                                "settings": f.record.get("knobs") or _knobset(info, f),
-                                "sysfs_written": f.record.get("knob_values")})
+    _json(dest / "knobs.json", {"knobset": f.record.knobset,
+                                "settings": f.record.extra.get("knobs") or _knobset(info, f),
+                                "sysfs_written": f.record.extra.get("knob_values")})
     _text(dest / "workload.txt", _workloads(f, dest))
     _json(dest / "finding.json", {"why": f.why, "cell": f.cell, "nodeid": f.nodeid,
-                                  "outcome": f.record.get("outcome"), "splat": f.splat,
-                                  "message": f.record.get("message")})
+                                  "outcome": f.record.outcome.value,
+                                  "splat": _splat_json(f),
+                                  "message": f.record.message})
     script = repro_sh(f, arch, variant)
     atomic_write(dest / "repro.sh", script)
     (dest / "repro.sh").chmod(0o755)
@@ -118,11 +123,18 @@ def write_one(info: RunInfo, f: Finding, dest: Path) -> None:
 
 
 # -------------------------------------------------------------------- pieces
+def _splat_json(f: Finding) -> JsonObject | None:
+    """The finding's splat as the journal has it; a new one also names its test."""
+    if f.splat is None:
+        return None
+    return {**f.splat.to_json(), **({"test": f.nodeid} if f.new_splat else {})}
+
+
 def _text(path: Path, text: str) -> None:
     atomic_write(path, text if text.endswith("\n") else text + "\n")
 
 
-def _json(path: Path, data: Any) -> None:
+def _json(path: Path, data: JsonObject) -> None:
     _text(path, json.dumps(data, indent=1, sort_keys=True, default=str))
 
 
@@ -138,23 +150,24 @@ def _series(info: RunInfo, variant: str, dest: Path) -> int | None:
     return len(patches)
 
 
-def _knobset(info: RunInfo, f: Finding) -> dict[str, Any] | None:
+def _knobset(info: RunInfo, f: Finding) -> JsonObject | None:
     """The settings of the record's knob set, from the run's config (`knobs:` section, or
     the record's kernel config's own)."""
     from harness.errors import KharnessError
     from harness.guest import knobs
-    cfg, name = info.config(), f.record.get("knobset")
+    cfg, name = info.config(), f.record.knobset
     if cfg is None or not name:
         return None
     try:
-        cfg = cfg.for_kconfig(verdict.config_of(f.record))
+        cfg = cfg.for_kconfig(f.record.config)
     except KharnessError:
         return None
     return next((knobs.describe(ks) for ks in cfg.knobsets if ks.name == name), None)
 
 
 def _kernel_config(info: RunInfo, cell: str, dest: Path) -> bool:
-    directory = (info.cells.get(cell, {}).get("build") or {}).get("dir")
+    known = info.cells.get(cell)
+    directory = known.build_dir if known else None
     src = Path(directory) / "config" if directory else None
     if src is None or not src.is_file():
         return False
@@ -165,7 +178,7 @@ def _kernel_config(info: RunInfo, cell: str, dest: Path) -> bool:
 def _config_yaml(info: RunInfo, arch: str, variant: str, dest: Path, kconfig: str = "") -> bool:
     """kharness.yaml: the run's config for just (arch, baseline + variant) and the cell's
     kernel config (the one entry left under `configs:`), series local."""
-    path = Path(str(info.run.get("config") or ""))
+    path = Path(info.run.config if info.run else "")
     try:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError):
@@ -227,15 +240,17 @@ def _workloads(f: Finding, dest: Path) -> str:
         (dest / "test").mkdir(exist_ok=True)
         shutil.copyfile(test_file, dest / "test" / test_file.name)
         lines.append(f"# its source at the time of the run: test/{test_file.name}")
-    recorded = f.record.get("workloads") or []
-    lines += [shlex.join(str(a) for a in argv) for argv in recorded] or [
+    recorded = f.record.extra.get("workloads")
+    argvs = [argv for argv in recorded if isinstance(argv, list)] \
+        if isinstance(recorded, list) else []
+    lines += [shlex.join(str(a) for a in argv) for argv in argvs] or [
         "# the test recorded no workload invocation: see its source (seeds are literal there)"]
     return "\n".join(lines)
 
 
 def repro_sh(f: Finding, arch: str, variant: str) -> str:
-    title = str((f.splat or {}).get("title") or "")
-    check = {"nodeid": f.nodeid, "title": title, "outcome": f.record.get("outcome")}
+    title = f.splat.title if f.splat else ""
+    check = {"nodeid": f.nodeid, "title": title, "outcome": f.record.outcome.value}
     argv = ["run", "$here/kharness.yaml", "--arch", arch, "--variant", variant,
             "--tests", f.nodeid, "--checks", "none", "--out", "$out"]   # a runtime finding
     run = " ".join(f'"{a}"' if a.startswith("$") else shlex.quote(a) for a in argv)
@@ -285,20 +300,20 @@ def _one_line(text: str) -> str:
 
 def _readme(info: RunInfo, f: Finding, patches: int | None, config_ok: bool,
             cfg_ok: bool) -> str:
-    src = info.run.get("source_identity") or info.run.get("source") or {}
-    s = f.splat or {}
-    frames = "\n".join(f"    {x}" for x in (s.get("frames") or [])[:16])
+    src = dict(run_source(info.run))
+    s = f.splat or SplatRecord("", "")
+    frames = "\n".join(f"    {x}" for x in s.frames[:16])
     return f"""# Reproducer: {_one_line(f.why)}
 
-- cell `{f.cell}`, test `{f.nodeid}`, outcome **{f.record.get("outcome")}**
-- culprit: `{s.get("function") or "?"}` at `{s.get("location") or "no file:line recorded"}`
+- cell `{f.cell}`, test `{f.nodeid}`, outcome **{f.record.outcome.value}**
+- culprit: `{s.function or "?"}` at `{s.location or "no file:line recorded"}`
 - source: `{json.dumps(src, sort_keys=True)}`
 - series: {"none (baseline)" if patches == 0 else f"{patches} patch(es) in series/"
            if patches else "not recoverable (the config or series moved since the run)"}
 - kernel.config: {"the exact .config of the build" if config_ok else "missing (build dir gone)"}
 - kharness.yaml: {"the run's config, narrowed to this cell" if cfg_ok else
                   "missing: the run's config no longer reads"}
-- run: `{info.run.get("command", "")}` ({info.run.get("started", "?")})
+- run: `{info.run.command if info.run else ""}` ({info.run.started if info.run else "?"})
 
 Run `./repro.sh` (needs kharness; it says how to install it if missing). It builds the
 kernel (cached builds are reused; an empty `KHARNESS_CACHE` rebuilds from scratch), boots a

@@ -18,18 +18,17 @@ files back. `--shard I/N` / `--cell NAME` run a slice of the matrix (harness.cam
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import platform
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from harness import arch as archmod
 from harness import config
@@ -43,7 +42,8 @@ from harness.checks.runner import CheckOptions, run_checks
 from harness.errors import InfrastructureError, UserError
 from harness.kernel import build
 from harness.results.journal import Journal
-from harness.results.records import BuildInfo, CellRecord, CellStatus, RunRecord
+from harness.results.records import BuildInfo, CellRecord, CellStatus, RunRecord, others
+from harness.results.runinfo import load_run
 from harness.sources import tree as source
 from harness.util import cmdline, stable_hash, write_json
 
@@ -91,25 +91,19 @@ def cells_for(cfg: config.Config, opts: RunOptions) -> list[Cell]:
     return matrix.cells(cfg, opts.archs, opts.variants, opts.kconfigs)
 
 
-def cell_fields(cell: Cell) -> dict[str, Any]:
-    """The identity of a cell as journal records carry it."""
-    return cell.record()
-
-
-def cell_record(cfg: config.Config, o: CellOutcome, opts: RunOptions) -> dict[str, Any]:
-    """The journal's cell record (harness.results.records.CellRecord) of an outcome; a
-    cluster cell adds worker, infra_retries and its timing."""
+def cell_record(cfg: config.Config, o: CellOutcome, opts: RunOptions) -> CellRecord:
+    """The journal's cell record of an outcome; a cluster cell adds worker, infra_retries
+    and its timing."""
     c = o.cell
     if o.status == CellStatus.BUILD_FAILED:
         return CellRecord(c.name, c.arch, c.variant, o.status, message=o.message,
-                          config=c.config).to_json()
-    extra: dict[str, Any] = {} if o.worker is None else {
-        "worker": o.worker, "infra_retries": o.retries, "cluster": o.timing}
+                          config=c.config)
     return CellRecord(c.name, c.arch, c.variant, o.status, message=o.message or None,
                       pytest_exit=o.pytest_exit, seconds=o.seconds, build=o.build,
                       reproduce=pytestcmd.reproduce(pytest_call(
                           cfg, c, opts, opts.out / "cells" / c.slug)), config=c.config,
-                      extra=extra).to_json()
+                      worker=o.worker, infra_retries=None if o.worker is None else o.retries,
+                      cluster=None if o.worker is None else o.timing)
 
 
 def selected_cells(cfg: config.Config, opts: RunOptions) -> list[Cell]:
@@ -138,8 +132,8 @@ def run(opts: RunOptions) -> RunRecord:
     opts.out.mkdir(parents=True, exist_ok=True)
     journal = Journal(opts.out / "results.jsonl")
     journal.drop_torn_tail()              # a resumed run appends after whole lines only
-    done = {r["cell"] for r in journal.records("cell")
-            if r.get("status") in ("done", "build-failed")}
+    done = {c.cell for c in journal.records() if isinstance(c, CellRecord)
+            and c.status in (CellStatus.DONE, CellStatus.BUILD_FAILED)}
     if done and not opts.resume:
         raise UserError(f"{opts.out} already holds a run", "refusing to mix two runs",
                         "pass --resume to continue it, or choose another --out")
@@ -156,11 +150,11 @@ def run(opts: RunOptions) -> RunRecord:
             log.info("[%s] finished in an earlier attempt, skipped", c.name)
     if opts.cluster is not None:
         from harness.campaign import cluster
-        found: dict[str, Any] = {}
+        found = cluster.Reported()
         for rec in cluster.run_cells(cfg, todo, opts, journal, _check_request(cfg, cells, opts,
                                                                               journal), found):
             journal.append(cell_record(cfg, rec, opts))
-        meta = replace(meta, source_identity=found.get("source_identity"))
+        meta = replace(meta, source_identity=found.source_identity)
     else:
         _run_checks(cfg, cells, opts, journal)
         for rec in local_cells(cfg, todo, opts):
@@ -192,7 +186,7 @@ def _check_request(cfg: config.Config, cells: list[Cell], opts: RunOptions,
     checks = cfg.checks if opts.checks is None else opts.checks
     if not checks or cfg.series is None or (opts.shard is not None and not opts.shard.first):
         return None
-    if journal.records("check"):
+    if others(journal.records(), "check"):
         log.info("build checks finished in an earlier attempt, skipped")
         return None
     names = cfg.series.version_names()
@@ -204,16 +198,17 @@ def _check_request(cfg: config.Config, cells: list[Cell], opts: RunOptions,
     return CheckOptions(checks=checks, versions=tuple(versions), archs=archs)
 
 
-def run_check_request(cfg: config.Config, req: CheckOptions, land: Any) -> None:
-    """Run the checks, `land(record)` each as it finishes; a rig failure is one error record."""
+def run_check_request(cfg: config.Config, req: CheckOptions,
+                      land: Callable[[CheckResult], None]) -> None:
+    """Run the checks, `land(result)` each as it finishes; a rig failure is one error result."""
     def one(r: CheckResult) -> None:
-        land(r.record())
+        land(r)
         log.info("%s", checksummary.progress_line(r))
     try:
         run_checks(cfg, req, one)
     except (InfrastructureError, build.BuildFailed) as e:
         log.error("build checks: %s", e.one_line())
-        land(rig_error(e.one_line()).record())
+        land(rig_error(e.one_line()))
 
 
 def _run_checks(cfg: config.Config, cells: list[Cell], opts: RunOptions,
@@ -223,7 +218,7 @@ def _run_checks(cfg: config.Config, cells: list[Cell], opts: RunOptions,
     result and the run goes on to its runtime tests."""
     req = _check_request(cfg, cells, opts, journal)
     if req is not None:
-        run_check_request(cfg, req, journal.append)
+        run_check_request(cfg, req, lambda r: journal.append(r.record()))
 
 
 def _metadata(cfg: config.Config, cells: list[Cell], opts: RunOptions) -> RunRecord:
@@ -250,12 +245,11 @@ def _metadata(cfg: config.Config, cells: list[Cell], opts: RunOptions) -> RunRec
 def _resumed(out: Path, meta: RunRecord) -> RunRecord:
     """A resumed run keeps the cells (and kernel configs) of its earlier attempts beside the
     ones this attempt selects (`--resume DIR --kconfig ptc` adds ptc's cells)."""
-    try:
-        old = json.loads((out / "run.json").read_text())
-    except (OSError, ValueError):
+    old = load_run(out)
+    if old is None:
         return meta
-    cells = tuple(dict.fromkeys([*(old.get("cells") or []), *meta.cells]))
-    kconfigs = {**(old.get("kconfigs") or {}), **(meta.kconfigs or {})}
+    cells = tuple(dict.fromkeys([*old.cells, *meta.cells]))
+    kconfigs = {**(old.kconfigs or {}), **(meta.kconfigs or {})}
     return replace(meta, cells=cells, kconfigs=kconfigs or None)
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+
+from harness.results import fields as f
+from harness.results.fields import JsonMap, JsonObject
 
 # The named checks, in the order they run and are shown.
 CHECKS = ("bisectability", "gcc", "clang", "sparse", "checkpatch", "kernel-doc")
@@ -85,7 +87,7 @@ class Finding:
         fn = f" (in {self.function})" if self.function else ""
         return f"{self.where()}: {self.severity}: {self.message}{flag}{fn}"
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonObject:
         return {"file": self.file, "line": self.line, "message": self.message,
                 "severity": self.severity, "flag": self.flag, "function": self.function,
                 "command": self.command}
@@ -104,7 +106,7 @@ class CheckResult:
     command: str = ""
     objects: tuple[str, ...] = field(default=())
 
-    def record(self) -> dict[str, Any]:
+    def record(self) -> JsonObject:
         """The journal record (results.jsonl, type "check")."""
         p = self.patch
         return {"type": "check", "check": self.check, "arch": self.arch,
@@ -116,23 +118,27 @@ class CheckResult:
                 "command": self.command, "objects": list(self.objects)}
 
 
-def result_from_record(r: dict[str, Any]) -> CheckResult:
-    """Inverse of CheckResult.record (reports read the journal)."""
-    patch = PatchRef(str(r.get("version", "")), int(r.get("patch", 0)),
-                     int(r.get("patches", 0)), str(r.get("subject", "")))
+def result_from_record(r: JsonMap) -> CheckResult:
+    """Inverse of CheckResult.record (reports read the journal); a RecordError names a
+    field of the wrong type."""
+    w = "check record"
+    patch = PatchRef(f.text(r, "version", w), f.opt_int(r, "patch", w) or 0,
+                     f.opt_int(r, "patches", w) or 0, f.text(r, "subject", w))
+    check = f.text(r, "check", w)
 
-    def finding(d: dict[str, Any]) -> Finding:
-        return Finding(str(r["check"]), patch, str(d.get("file", "")), int(d.get("line", 0)),
-                       str(d.get("message", "")), str(d.get("severity", "warning")),
-                       str(d.get("flag", "")), str(d.get("function", "")),
-                       str(d.get("command", "")))
+    def finding(value: object, key: str) -> Finding:
+        d = f.as_object(value, w, key)
+        return Finding(check, patch, f.text(d, "file", w), f.opt_int(d, "line", w) or 0,
+                       f.text(d, "message", w), f.text(d, "severity", w, "warning"),
+                       f.text(d, "flag", w), f.text(d, "function", w), f.text(d, "command", w))
 
-    return CheckResult(str(r["check"]), str(r.get("arch", "")), patch,
-                       Status(str(r.get("status", "error"))),
-                       tuple(finding(d) for d in r.get("findings", [])),
-                       tuple(finding(d) for d in r.get("preexisting", [])),
-                       str(r.get("note", "")), float(r.get("seconds", 0.0)),
-                       str(r.get("command", "")), tuple(r.get("objects", [])))
+    return CheckResult(check, f.text(r, "arch", w), patch, Status(f.text(r, "status", w, "error")),
+                       tuple(finding(d, "findings") for d in f.as_list(r.get("findings", []),
+                                                                        w, "findings")),
+                       tuple(finding(d, "preexisting") for d in f.as_list(
+                           r.get("preexisting", []), w, "preexisting")),
+                       f.text(r, "note", w), float(f.opt_number(r, "seconds", w) or 0.0),
+                       f.text(r, "command", w), f.strings(r.get("objects", []), w, "objects"))
 
 
 def rig_error(message: str) -> CheckResult:

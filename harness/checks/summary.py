@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from collections.abc import Iterable
 
 from harness.checks.model import CheckResult, Status, order, result_from_record
+from harness.results.records import Record, others
 
 MAX_LINES = 6      # findings shown per result in the summary
 
@@ -19,8 +20,9 @@ def progress_line(r: CheckResult) -> str:
             f"{first}{more}{note}")
 
 
-def results_of(records: list[dict[str, Any]]) -> list[CheckResult]:
-    return [result_from_record(r) for r in records if r.get("type") == "check"]
+def results_of(records: Iterable[Record]) -> list[CheckResult]:
+    """The build-check results of a journal (its "check" records)."""
+    return [result_from_record(r) for r in others(records, "check")]
 
 
 def verdict_text(results: list[CheckResult]) -> str:

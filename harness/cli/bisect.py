@@ -91,7 +91,7 @@ class PytestStep:
         stepdir.mkdir(parents=True, exist_ok=True)
         argv = self.argv(variant, stepdir)
         rc = pytestcmd.run(self.call(variant, stepdir), stepdir / "pytest.log")
-        tests = records.tests(results.read(stepdir / "results.jsonl"))
+        tests = records.tests(results.load(stepdir / "results.jsonl"))
         detail = f"{stepdir} ({time.monotonic() - t0:.0f}s, pytest exit {rc})"
         if rc == 5:
             return bis.RunOutcome("empty", (), cmdline(argv))

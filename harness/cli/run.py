@@ -8,11 +8,10 @@ run is stored in DIR/history.sqlite and compared with the previous run of the sa
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from harness.campaign import shard
 from harness.campaign.cluster import ClusterOptions
@@ -134,7 +133,7 @@ def finish(out: Path, history: HistoryOptions | None = None) -> int:
 
     With `history`, the run is stored and compared with the previous one first.
     """
-    records = list(results.read(out / "results.jsonl"))
+    records = results.load(out / "results.jsonl")
     groups = [g for other in _variants(records) if other != "baseline"
               for g in verdict.compare(records, "baseline", other)]
     checks = checksummary.results_of(records)
@@ -161,7 +160,7 @@ def finish(out: Path, history: HistoryOptions | None = None) -> int:
     return rc
 
 
-def _exit_code(records: list[dict[str, Any]], groups: list[verdict.GroupVerdict],
+def _exit_code(records: list[records_.Record], groups: list[verdict.GroupVerdict],
                problems: list[str]) -> int:
     """1: a finding (a regression, a kernel failure on a non-baseline variant, a series that
     does not build) even if other cells could not run; else 2 when a cell or test ended in
@@ -185,8 +184,8 @@ def _log_reason(out: Path, cell: str) -> str:
     return (f"{errors[-1][:200]} " if errors else "") + f"(see {log})"
 
 
-def _variants(records: list[dict[str, object]]) -> list[str]:
-    return sorted({str(r["variant"]) for r in records if r.get("type") == "test"})
+def _variants(records: list[records_.Record]) -> list[str]:
+    return sorted({t.variant for t in records_.tests(records)})
 
 
 def _regression_kinds() -> frozenset[str]:
@@ -194,13 +193,9 @@ def _regression_kinds() -> frozenset[str]:
     return REGRESSION_KINDS
 
 
-def _record_history(out: Path, records: list[dict[str, Any]], h: HistoryOptions) -> Trend:
-    from harness.results import history
-    try:
-        meta = json.loads((out / "run.json").read_text())
-    except (OSError, ValueError):
-        meta = {}
-    trend = history.record(h.directory, out, meta, records,
+def _record_history(out: Path, records: list[records_.Record], h: HistoryOptions) -> Trend:
+    from harness.results import history, runinfo
+    trend = history.record(h.directory, out, runinfo.load_run(out), records,
                            history.Thresholds(h.relative, h.min_delta), h.runs)
     print()
     print(history.flags_text(trend.flags, trend.previous))

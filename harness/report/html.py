@@ -13,8 +13,8 @@ import itertools
 import json
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import jinja2
 from markupsafe import Markup
@@ -25,9 +25,11 @@ from harness.checks import report as checkreport
 from harness.checks import summary as checksummary
 from harness.report import junit, kcidb, svg
 from harness.report.view import RunView, slug
+from harness.results import records as rec
 from harness.results import runinfo
+from harness.results.fields import JsonObject
 from harness.results.history import REGRESSION_KINDS, Trend
-from harness.results.journal import latest_tests
+from harness.results.records import SplatRecord, TestRecord
 from harness.results.verdict import GroupVerdict, test_key
 from harness.splats.symbolize import culprit_frame
 from harness.util import atomic_write
@@ -38,26 +40,17 @@ SPLAT_FIELDS = ("kind", "title", "function", "header", "message", "location", "l
                 "end_line", "frames", "locks", "cpu", "pid", "comm", "truncated")
 
 
-def write_all(out: Path, records: list[dict[str, Any]], groups: list[GroupVerdict],
+def write_all(out: Path, records: Sequence[rec.Record], groups: list[GroupVerdict],
               trend: Trend | None = None) -> list[Path]:
     """Write every report of the run in `out`; the paths written."""
-    run = load_run(out)
-    view = RunView(out, run, records, groups)
+    info = runinfo.load(out, records)
+    view = RunView(out, info.run, records, groups)
     paths = [write_html(out / "report.html", view, trend),
              write_junit(out / "junit.xml", view),
              write_results(out / "results.json", view, trend)]
-    paths.append(kcidb.write(out / "kcidb.json", run, records))
-    info = runinfo.RunInfo(out, run, tuple(records))
+    paths.append(kcidb.write(out / "kcidb.json", records))
     paths += [p / "repro.sh" for p in repro.write_all(info, groups)]
     return paths
-
-
-def load_run(out: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((out / "run.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 # --------------------------------------------------------------------- junit
@@ -68,14 +61,16 @@ def write_junit(path: Path, view: RunView) -> Path:
         suites.append(junit.cell_suite(cell, celldir.path / "junit.xml", view.tests_of(cell),
                                        view.cell_records.get(cell), view.excerpt))
     suites += checkjunit.suites(checksummary.results_of(view.records))
-    atomic_write(path, junit.merged(suites, f"kharness {view.run.get('name', path.parent.name)}"))
+    name = view.run.name if view.run else path.parent.name
+    atomic_write(path, junit.merged(suites, f"kharness {name}"))
     return path
 
 
 # -------------------------------------------------------------- results.json
-def results_doc(view: RunView, trend: Trend | None = None) -> dict[str, Any]:
+def results_doc(view: RunView, trend: Trend | None = None) -> JsonObject:
+    run = view.run.to_json() if view.run else {}
     return {"schema": SCHEMA, "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "run": {k: v for k, v in view.run.items() if k != "type"},
+            "run": {k: v for k, v in run.items() if k != "type"},
             "regression": any(g.regression for g in view.groups),
             "cells": [_cell_doc(view, c) for c in view.cells],
             "tests": [_test_doc(view, r) for c in view.cells for r in view.tests_of(c)],
@@ -83,51 +78,48 @@ def results_doc(view: RunView, trend: Trend | None = None) -> dict[str, Any]:
             "history": None if trend is None else _history_doc(trend)}
 
 
-def _cell_doc(view: RunView, cell: str) -> dict[str, Any]:
-    rec = view.cell_records.get(cell, {})
-    build = rec.get("build") or {}
+def _cell_doc(view: RunView, cell: str) -> JsonObject:
+    c = view.cell_records.get(cell)
+    build = c.build if c else None
     counts: dict[str, int] = {}
     for r in view.tests_of(cell):
-        counts[str(r.get("outcome"))] = counts.get(str(r.get("outcome")), 0) + 1
+        counts[r.outcome.value] = counts.get(r.outcome.value, 0) + 1
     parts = cell.split("/")
-    return {"cell": cell, "arch": rec.get("arch", parts[0]),
-            "variant": rec.get("variant", parts[-1]),
-            "config": rec.get("config") or (parts[1] if len(parts) == 3 else ""),
-            "status": rec.get("status", "not finished"), "pytest_exit": rec.get("pytest_exit"),
-            "seconds": rec.get("seconds"),
-            "build": {"dir": build.get("dir"), "cached": build.get("cached"),
-                      "seconds": build.get("seconds")},
-            "boot_seconds": [v.get("boot_seconds") for v in view.dirs[cell].vms],
-            "reproduce": rec.get("reproduce"), "message": rec.get("message"),
+    return {"cell": cell, "arch": c.arch if c else parts[0],
+            "variant": c.variant if c else parts[-1],
+            "config": (c.config if c else "") or (parts[1] if len(parts) == 3 else ""),
+            "status": c.status.value if c else "not finished",
+            "pytest_exit": c.pytest_exit if c else None, "seconds": c.seconds if c else None,
+            "build": (build or rec.BuildInfo(None, None, None)).to_json(),
+            "boot_seconds": [v.boot_seconds for v in view.dirs[cell].vms],
+            "reproduce": c.reproduce if c else None, "message": c.message if c else None,
             "dir": f"cells/{slug(cell)}", "counts": counts}
 
 
-def _test_doc(view: RunView, r: dict[str, Any]) -> dict[str, Any]:
-    return {"cell": r.get("cell"), "arch": r.get("arch"), "config": r.get("config") or "",
-            "variant": r.get("variant"), "nodeid": r.get("nodeid"), "test": test_key(r),
-            "knobset": r.get("knobset"),
-            "outcome": r.get("outcome"), "duration": view.duration(r),
-            "phases": r.get("phases") or {}, "message": r.get("message"),
-            "splats": [_splat_doc(s) for s in r.get("splats") or []],
-            "counters": r.get("counters") or {}, "per_scan": r.get("per_scan") or [],
-            "census": r.get("census"), "census_before": r.get("census_before"),
-            "census_pmds": r.get("census_pmds")}
+def _test_doc(view: RunView, r: TestRecord) -> JsonObject:
+    return {"cell": r.cell, "arch": r.arch, "config": r.config, "variant": r.variant,
+            "nodeid": r.nodeid, "test": test_key(r), "knobset": r.knobset,
+            "outcome": r.outcome.value, "duration": view.duration(r),
+            "phases": dict(r.phases or {}), "message": r.message,
+            "splats": [_splat_doc(s) for s in r.seen_splats],
+            "counters": r.counters.to_json() if r.counters else {},
+            "per_scan": list(r.per_scan or ()),
+            "census": None if r.census is None else dict(r.census),
+            "census_before": None if r.census_before is None else dict(r.census_before),
+            "census_pmds": r.extra.get("census_pmds")}
 
 
-def _splat_doc(s: dict[str, Any]) -> dict[str, Any]:
-    out = {k: s.get(k) for k in SPLAT_FIELDS}
-    out["frames"] = [str(f) for f in s.get("frames") or []]
-    out["locks"] = [str(f) for f in s.get("locks") or []]
-    return out
+def _splat_doc(s: SplatRecord) -> JsonObject:
+    return {k: v for k, v in s.to_json().items() if k in SPLAT_FIELDS}
 
 
-def _group_doc(g: GroupVerdict) -> dict[str, Any]:
+def _group_doc(g: GroupVerdict) -> JsonObject:
     return {"arch": g.arch, "config": g.config, "knobset": g.knobset, "base": g.base,
             "other": g.other,
             "regression": g.regression,
             "changed": [{"test": c.test, "before": c.before, "after": c.after} for c in g.changed],
-            "new_splats": [{"kind": s.get("kind"), "title": s.get("title"),
-                            "function": s.get("function"), "test": s.get("test")}
+            "new_splats": [{"kind": s.splat.kind, "title": s.splat.title,
+                            "function": s.splat.function, "test": s.test}
                            for s in g.new_splats],
             "gone_splats": list(g.gone_splats), "common_splats": list(g.common_splats),
             "expected_splats": list(g.expected_splats),
@@ -137,7 +129,7 @@ def _group_doc(g: GroupVerdict) -> dict[str, Any]:
             "infra": list(g.infra)}
 
 
-def _history_doc(t: Trend) -> dict[str, Any]:
+def _history_doc(t: Trend) -> JsonObject:
     return {"run_id": t.current, "previous_run_id": t.previous.id if t.previous else None,
             "regression": any(f.kind in REGRESSION_KINDS for f in t.flags),
             "flags": [{"kind": f.kind, "cell": f.cell, "nodeid": f.nodeid, "detail": f.detail}
@@ -161,13 +153,13 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def _secs(v: Any) -> str:
+def _secs(v: object) -> str:
     if not isinstance(v, (int, float)):
         return "–"
     return f"{v:.1f}s" if v < 120 else f"{int(v) // 60}m{int(v) % 60:02d}s"
 
 
-def trend_view(t: Trend | None) -> dict[str, Any] | None:
+def trend_view(t: Trend | None) -> JsonObject | None:
     if t is None:
         return None
     counters = [{"cell": c, "size": s, "name": n, "values": vals,
@@ -183,9 +175,8 @@ def trend_view(t: Trend | None) -> dict[str, Any] | None:
 
 def render_html(view: RunView, trend: Trend | None = None) -> str:
     template = environment().get_template("report.html.j2")
-    run = view.run
     return template.render(
-        run=run, title=f"kharness: {run.get('name', view.out.name)}", out=str(view.out),
+        run=view.run, title=f"kharness: {view.name}", out=str(view.out),
         generated=time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()),
         regression=any(g.regression for g in view.groups), matrix=view.matrix(),
         groups=view.group_views(), splats=view.splat_rows(), tests=view.test_rows(),
@@ -193,7 +184,7 @@ def render_html(view: RunView, trend: Trend | None = None) -> str:
         reproducers=view.reproducers(), trend=trend_view(trend),
         checks=checkreport.view(checksummary.results_of(view.records)),
         checks_fail=checksummary.exit_code(checksummary.results_of(view.records)) == 1,
-        ntests=len(latest_tests(view.tests)))
+        ntests=len(view.tests))
 
 
 def write_html(path: Path, view: RunView, trend: Trend | None = None) -> Path:

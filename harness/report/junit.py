@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from harness.results.journal import FINDINGS, INFRA
+from harness.results.records import CellRecord, CellStatus, Outcome, SplatRecord, TestRecord
 from harness.splats.symbolize import culprit_frame
 
-Excerpt = Callable[[dict[str, Any]], str]
+Excerpt = Callable[[TestRecord], str]
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
@@ -58,23 +59,23 @@ def case_times(path: Path) -> dict[tuple[str, str], float]:
     return out
 
 
-def splat_text(splats: list[dict[str, Any]]) -> str:
+def splat_text(splats: Sequence[SplatRecord]) -> str:
     lines = [f"{len(splats)} kernel splat(s) during the test:"] if splats else []
     for s in splats:
-        where = s.get("location") or s.get("function") or "?"
-        lines.append(f"  [{s.get('kind')}] {s.get('title')}  ({where})")
-        if s.get("message"):
-            lines.append(f"      {s['message']}")
+        where = s.location or s.function or "?"
+        lines.append(f"  {s.label}  ({where})")
+        if s.message:
+            lines.append(f"      {s.message}")
         if culprit_frame(s):
             lines.append(f"      culprit: {culprit_frame(s)}")
-        lines += [f"      {f}" for f in (s.get("frames") or [])[:24]]
+        lines += [f"      {f}" for f in s.frames[:24]]
     return "\n".join(lines)
 
 
-def mark_expected(case: ET.Element, record: dict[str, Any] | None) -> ET.Element:
+def mark_expected(case: ET.Element, record: TestRecord | None) -> ET.Element:
     """Expected splats of a passed test as properties and a system-out note (see above)."""
-    splats = (record or {}).get("splats") or []
-    if not splats or (record or {}).get("outcome") != "passed":
+    splats = record.seen_splats if record else ()
+    if not splats or record is None or record.outcome is not Outcome.PASSED:
         return case
     props = case.find("properties")
     if props is None:
@@ -82,7 +83,7 @@ def mark_expected(case: ET.Element, record: dict[str, Any] | None) -> ET.Element
         case.insert(0, props)
     lines = []
     for s in splats:
-        label = xml_safe(f"[{s.get('kind')}] {s.get('title')}")
+        label = xml_safe(s.label)
         ET.SubElement(props, "property", name="kharness.expected_splat", value=label)
         lines.append(f"kharness: kernel splat expected by this test (expect_splat): {label}")
     out = case.find("system-out")
@@ -92,20 +93,20 @@ def mark_expected(case: ET.Element, record: dict[str, Any] | None) -> ET.Element
     return case
 
 
-def failure_text(record: dict[str, Any], excerpt: str) -> str:
-    parts = [str(record.get("message") or f"outcome: {record.get('outcome')}")]
-    if record.get("splats"):
-        parts.append(splat_text(record["splats"]))
+def failure_text(record: TestRecord, excerpt: str) -> str:
+    parts = [record.message or f"outcome: {record.outcome.value}"]
+    if record.seen_splats:
+        parts.append(splat_text(record.seen_splats))
     if excerpt:
         parts.append("--- console excerpt ---\n" + excerpt)
     return xml_safe("\n\n".join(parts))
 
 
-def _synth_case(cell: str, record: dict[str, Any], excerpt: Excerpt) -> ET.Element:
-    case = ET.Element("testcase", classname=cell, name=xml_safe(str(record.get("nodeid"))),
-                      time=f"{float(record.get('duration') or 0):.3f}")
-    outcome = str(record.get("outcome"))
-    message = xml_safe(str(record.get("message") or outcome))
+def _synth_case(cell: str, record: TestRecord, excerpt: Excerpt) -> ET.Element:
+    case = ET.Element("testcase", classname=cell, name=xml_safe(record.nodeid),
+                      time=f"{float(record.duration or 0):.3f}")
+    outcome = record.outcome.value
+    message = xml_safe(record.message or outcome)
     if outcome in FINDINGS:
         tag = "failure"
     elif outcome in INFRA:
@@ -120,40 +121,40 @@ def _synth_case(cell: str, record: dict[str, Any], excerpt: Excerpt) -> ET.Eleme
     return case
 
 
-def _merged_case(cell: str, case: ET.Element, record: dict[str, Any] | None,
+def _merged_case(cell: str, case: ET.Element, record: TestRecord | None,
                  excerpt: Excerpt) -> ET.Element:
     new = ET.Element("testcase", dict(case.attrib))
     new.set("classname", cell)
-    new.set("name", str(record.get("nodeid")) if record else
+    new.set("name", record.nodeid if record else
             f"{case.get('classname')}::{case.get('name')}")
     for child in case:
         new.append(child)
     bad = [c for c in new if c.tag in ("failure", "error")]
     if bad and record is not None:
-        extra = failure_text({**record, "message": ""}, excerpt(record)).strip()
+        extra = failure_text(replace(record, message=None), excerpt(record)).strip()
         bad[0].text = ((bad[0].text or "") + "\n\n" + extra).strip()
     return mark_expected(new, record)
 
 
-def _cell_meta_case(cell: dict[str, Any]) -> ET.Element | None:
-    status = cell.get("status")
-    if status not in ("build-failed", "infra"):
+def _cell_meta_case(cell: CellRecord) -> ET.Element | None:
+    status = cell.status
+    if status not in (CellStatus.BUILD_FAILED, CellStatus.INFRA):
         return None
-    case = ET.Element("testcase", classname=str(cell["cell"]),
-                      name="build" if status == "build-failed" else "cell",
-                      time=f"{float((cell.get('build') or {}).get('seconds') or 0):.3f}")
-    tag = "failure" if status == "build-failed" else "error"
-    el = ET.SubElement(case, tag, message=str(cell.get("message") or status), type=str(status))
-    el.text = str(cell.get("message") or f"cell {status} (pytest exit {cell.get('pytest_exit')})")
+    failed = status is CellStatus.BUILD_FAILED
+    case = ET.Element("testcase", classname=cell.cell, name="build" if failed else "cell",
+                      time=f"{float(cell.build.seconds or 0) if cell.build else 0.0:.3f}")
+    el = ET.SubElement(case, "failure" if failed else "error",
+                       message=cell.message or status.value, type=status.value)
+    el.text = cell.message or f"cell {status.value} (pytest exit {cell.pytest_exit})"
     return case
 
 
-def cell_suite(cell: str, junit_path: Path, tests: list[dict[str, Any]],
-               cell_record: dict[str, Any] | None, excerpt: Excerpt) -> ET.Element:
+def cell_suite(cell: str, junit_path: Path, tests: list[TestRecord],
+               cell_record: CellRecord | None, excerpt: Excerpt) -> ET.Element:
     suite = ET.Element("testsuite", name=cell)
     cases = read_cases(junit_path)
     if cases is not None:
-        by_key = {junit_key(str(r.get("nodeid"))): r for r in tests}
+        by_key = {junit_key(r.nodeid): r for r in tests}
         for case in cases:
             rec = by_key.get((case.get("classname", ""), case.get("name", "")))
             suite.append(_merged_case(cell, case, rec, excerpt))

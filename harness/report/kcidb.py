@@ -23,15 +23,23 @@ import datetime
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 from harness.checks import kcidb as checkkcidb
 from harness.checks import summary as checksummary
 from harness.errors import HarnessBug
 from harness.results import runinfo, verdict
-from harness.results.runinfo import RunInfo
+from harness.results.fields import JsonMap, JsonObject
+from harness.results.records import (
+    BuildInfo,
+    CellStatus,
+    Outcome,
+    Record,
+    SplatRecord,
+    TestRecord,
+)
+from harness.results.runinfo import RunInfo, run_source
 from harness.splats.symbolize import culprit_frame
 from harness.util import atomic_write, stable_hash
 
@@ -41,17 +49,21 @@ VERSION = {"major": 5, "minor": 3}
 STATUS = {"passed": "PASS", "failed": "FAIL", "crash": "FAIL", "lockup": "FAIL",
           "timeout": "FAIL", "error": "ERROR", "infra": "MISS", "skipped": "SKIP",
           "xfailed": "PASS", "xpassed": "PASS"}
-LOCKUPS = ("crash", "lockup", "timeout")
+LOCKUPS = (Outcome.CRASH, Outcome.LOCKUP, Outcome.TIMEOUT)
 HEX40 = re.compile(r"^[0-9a-f]{40}$")
 EXCERPT_MAX = 16384
-Obj = dict[str, Any]
+Obj = JsonObject                 # a KCIDB object being built: JSON by nature
+VERDICTS = {"new": "new with the series", "pre-existing": "pre-existing (also without the series)",
+            "baseline only": "without the series only", "expected": "expected by its test"}
 
 
-def _id(info: RunInfo, *parts: Any) -> str:
-    return f"{ORIGIN}:{stable_hash([info.run.get('started'), info.run.get('name'), *parts])[:24]}"
+def _id(info: RunInfo, *parts: object) -> str:
+    run = info.run
+    ident = [run.started if run else None, run.name if run else None, *parts]
+    return f"{ORIGIN}:{stable_hash(ident)[:24]}"
 
 
-def _prune(value: Any) -> Any:
+def _prune(value: object) -> object:
     """The schema forbids null anywhere: drop None members (recursively) and NUL characters."""
     if isinstance(value, dict):
         return {k: _prune(v) for k, v in value.items() if v is not None}
@@ -66,7 +78,7 @@ def _path_part(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_") or "_"
 
 
-def test_path(record: dict[str, Any]) -> str:
+def test_path(record: TestRecord) -> str:
     """KCIDB dot path of a test: kharness.<module path>.<function>.<params without arch-variant>."""
     key = verdict.test_key(record)
     head, _, params = key.partition("[")
@@ -80,8 +92,8 @@ def _file_url(path: str | Path | None) -> str | None:
     return Path(path).resolve().as_uri() if path and Path(path).exists() else None
 
 
-def _time(epoch: Any) -> str | None:
-    if not isinstance(epoch, (int, float)) or isinstance(epoch, bool):
+def _time(epoch: float | None) -> str | None:
+    if epoch is None:
         return None
     return datetime.datetime.fromtimestamp(float(epoch), datetime.UTC).strftime(
         "%Y-%m-%dT%H:%M:%S.%fZ")
@@ -96,7 +108,7 @@ def patchset_hash(sha256s: Iterable[str]) -> str:
     return sha256_bytes(lines.encode()) if lines else ""
 
 
-def _source_fields(src: dict[str, Any]) -> Obj:
+def _source_fields(src: JsonMap) -> Obj:
     kind = src.get("kind")
     if kind == "git":
         loc, ref = str(src.get("location") or ""), str(src.get("ref") or "")
@@ -120,14 +132,14 @@ def _source_fields(src: dict[str, Any]) -> Obj:
 
 
 def checkout(info: RunInfo, variant: str) -> Obj:
-    src = info.run.get("source_identity") or info.run.get("source") or {}
+    src, run = run_source(info.run), info.run
     patches = info.patches(variant)
     meta = next((info.build_meta(c) for c, r in info.cells.items()
-                 if r.get("variant") == variant and info.build_meta(c)), {})
+                 if r.variant == variant and info.build_meta(c)), {})
     obj: Obj = {"id": _id(info, "checkout", variant), "origin": ORIGIN,
-                **_source_fields(src), "start_time": info.run.get("started"), "valid": True,
-                "origin_tests_finish_time": info.run.get("finished"),
-                "misc": {"variant": variant, "source": src, "commit": meta.get("commit"),
+                **_source_fields(src), "start_time": run.started if run else None,
+                "valid": True, "origin_tests_finish_time": run.finished if run else None,
+                "misc": {"variant": variant, "source": dict(src), "commit": meta.get("commit"),
                          "series": meta.get("series") or None}}
     if patches is not None:
         obj["patchset_hash"] = patchset_hash(p.sha256 for p in patches)
@@ -141,61 +153,70 @@ def checkout(info: RunInfo, variant: str) -> Obj:
 
 # ---------------------------------------------------------------------- builds
 def build(info: RunInfo, cell: str) -> Obj:
-    rec = info.cells.get(cell, {})
+    c = info.cells.get(cell)
+    rec = c.record if c else None
     meta = info.build_meta(cell)
-    b = rec.get("build") or {}
-    failed = rec.get("status") == "build-failed"
-    config = Path(str(b.get("dir"))) / "config" if b.get("dir") else None
-    durations = meta.get("durations") or {}
+    b = rec.build if rec else None
+    failed = rec is not None and rec.status is CellStatus.BUILD_FAILED
+    config = Path(b.dir) / "config" if b and b.dir else None
+    fragments = meta.get("fragments")
     return {"id": _id(info, "build", cell),
-            "checkout_id": _id(info, "checkout", rec.get("variant")),
-            "origin": ORIGIN, "architecture": str(rec.get("arch") or cell.split("/")[0]),
-            "config_name": "+".join(["tinyconfig", *meta.get("fragments", [])]),
+            "checkout_id": _id(info, "checkout", c.variant if c else None),
+            "origin": ORIGIN, "architecture": (c.arch if c else "") or cell.split("/")[0],
+            "config_name": "+".join(["tinyconfig", *(fragments if isinstance(fragments, list)
+                                                     else [])]),
             "compiler": meta.get("toolchain"), "command": meta.get("command"),
-            "start_time": info.run.get("started"),
-            "duration": durations.get("total", b.get("seconds")),
+            "start_time": info.run.started if info.run else None,
+            "duration": _build_seconds(meta, b),
             "status": "FAIL" if failed else "PASS" if b else None,
-            "log_excerpt": str(rec.get("message"))[-EXCERPT_MAX:] if failed else None,
+            "log_excerpt": str(rec.message)[-EXCERPT_MAX:] if rec and failed else None,
             "input_files": [{"name": "config", "url": u}] if (u := _file_url(config)) else None,
             "config_url": _file_url(config),
-            "misc": {"cell": cell, "kconfig": rec.get("config") or None, "dir": b.get("dir"),
-                     "cached": b.get("cached"), "config_sha256": meta.get("config_sha256")}}
+            "misc": {"cell": cell, "kconfig": (rec.config if rec else None) or None,
+                     "dir": b.dir if b else None, "cached": b.cached if b else None,
+                     "config_sha256": meta.get("config_sha256")}}
+
+
+def _build_seconds(meta: JsonMap, b: BuildInfo | None) -> object:
+    """The build's duration: its metadata's total, else what the cell record says."""
+    durations = meta.get("durations")
+    if isinstance(durations, dict) and "total" in durations:
+        return durations["total"]
+    return b.seconds if b else None
 
 
 # ----------------------------------------------------------------------- tests
-def _excerpt(r: dict[str, Any]) -> str | None:
-    lines = [str(r.get("message") or "")] if r.get("message") else []
-    lines += [f"[{s.get('kind')}] {s.get('title')}" for s in r.get("splats") or []]
+def _excerpt(r: TestRecord) -> str | None:
+    lines = [r.message] if r.message else []
+    lines += [s.label for s in r.seen_splats]
     text = "\n".join(lines)
     return text[-EXCERPT_MAX:] if text else None
 
 
-def test(info: RunInfo, r: dict[str, Any]) -> Obj:
-    duration, end = r.get("duration"), r.get("time")
-    start = end - duration if isinstance(end, (int, float)) and isinstance(
-        duration, (int, float)) else end
-    return {"id": _id(info, "test", r.get("cell"), r.get("nodeid")),
-            "build_id": _id(info, "build", r.get("cell")), "origin": ORIGIN,
-            "path": test_path(r), "status": STATUS.get(str(r.get("outcome")), "ERROR"),
-            "duration": duration if isinstance(duration, (int, float)) else None,
-            "start_time": _time(start), "log_excerpt": _excerpt(r),
-            "comment": str(r.get("nodeid")),
-            "environment": {"comment": f"QEMU {r.get('arch')} guest"
-                                       + (f", knobs {r['knobset']}" if r.get("knobset") else ""),
-                            "misc": {"knobset": r.get("knobset"),
-                                     "qemu": (info.run.get("qemu") or {}).get(r.get("arch"))}},
-            "misc": {"outcome": r.get("outcome"), "nodeid": r.get("nodeid"), "cell": r.get("cell"),
-                     "counters": r.get("counters") or None}}
+def test(info: RunInfo, r: TestRecord) -> Obj:
+    duration, end = r.duration, r.time
+    start = end - duration if end is not None and duration is not None else end
+    qemu = info.run.qemu if info.run else {}
+    return {"id": _id(info, "test", r.cell, r.nodeid),
+            "build_id": _id(info, "build", r.cell), "origin": ORIGIN,
+            "path": test_path(r), "status": STATUS.get(r.outcome.value, "ERROR"),
+            "duration": duration, "start_time": _time(start), "log_excerpt": _excerpt(r),
+            "comment": r.nodeid,
+            "environment": {"comment": f"QEMU {r.arch} guest"
+                                       + (f", knobs {r.knobset}" if r.knobset else ""),
+                            "misc": {"knobset": r.knobset, "qemu": qemu.get(r.arch)}},
+            "misc": {"outcome": r.outcome.value, "nodeid": r.nodeid, "cell": r.cell,
+                     "counters": r.counters.to_json() if r.counters else None}}
 
 
 # ----------------------------------------------------------- issues, incidents
-def findings(r: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
-    """(kind, title, detail) of every kernel finding in a test record: its splats, and a
-    crash/lockup/timeout outcome that came without one."""
-    out = [(str(s.get("kind")), str(s.get("title")), s) for s in r.get("splats") or []]
-    if r.get("outcome") in LOCKUPS and not out:
-        out.append((str(r["outcome"]), f"{r['outcome']} in {verdict.test_key(r)}",
-                    {"message": r.get("message")}))
+def findings(r: TestRecord) -> list[SplatRecord]:
+    """Every kernel finding in a test record: its splats, and a crash/lockup/timeout outcome
+    that came without one (as a splat of that kind, with the test's message)."""
+    out = list(r.seen_splats)
+    if r.outcome in LOCKUPS and not out:
+        out.append(SplatRecord(r.outcome.value, f"{r.outcome.value} in {verdict.test_key(r)}",
+                               message=r.message))
     return out
 
 
@@ -203,46 +224,34 @@ def _issue_id(kind: str, title: str) -> str:
     return f"{ORIGIN}:issue-{stable_hash([kind, title])[:24]}"
 
 
-def issue(kind: str, title: str, detail: dict[str, Any]) -> Obj:
+def issue(found: SplatRecord) -> Obj:
     """A kernel finding; the id depends on kind and title only, so reruns share it."""
+    kind, title = found.kind, found.title
     return {"id": _issue_id(kind, title), "version": 1, "origin": ORIGIN,
             "categories": [f"runtime.{_path_part(kind)}"], "report_subject": title,
             "culprit": {"code": True, "tool": False, "harness": False},
-            "comment": f"[{kind}] {title}",
-            "misc": {"kind": kind, "function": detail.get("function")}}
+            "comment": found.label, "misc": {"kind": kind, "function": found.function}}
 
 
-def _status(groups: list[verdict.GroupVerdict], r: dict[str, Any], title: str) -> str:
-    for g in groups:
-        if not g.holds(r):
-            continue
-        if r.get("variant") == g.other and title in {s.get("title") for s in g.new_splats}:
-            return "new with the series"
-        if title in g.common_splats:
-            return "pre-existing (also without the series)"
-        if r.get("variant") == g.base and title in g.gone_splats:
-            return "without the series only"
-        if title in g.expected_splats:
-            return "expected by its test"
-    return "not compared"
+def _status(groups: list[verdict.GroupVerdict], r: TestRecord, title: str) -> str:
+    st = next((st for g in groups if (st := g.splat_status(r, title))), None)
+    return VERDICTS[st] if st else "not compared"
 
 
-def incident(info: RunInfo, r: dict[str, Any], kind: str, title: str, detail: dict[str, Any],
-             status: str, n: int) -> Obj:
-    return {"id": _id(info, "incident", r.get("cell"), r.get("nodeid"), kind, title, n),
+def incident(info: RunInfo, r: TestRecord, found: SplatRecord, status: str, n: int) -> Obj:
+    kind, title = found.kind, found.title
+    return {"id": _id(info, "incident", r.cell, r.nodeid, kind, title, n),
             "origin": ORIGIN, "issue_id": _issue_id(kind, title), "issue_version": 1,
-            "test_id": _id(info, "test", r.get("cell"), r.get("nodeid")),
-            "build_id": _id(info, "build", r.get("cell")), "present": True,
-            "comment": f"{status}: [{kind}] {title}",
-            "misc": {"verdict": status, "location": detail.get("location"),
-                     "culprit_frame": culprit_frame(detail),
-                     "frames": [str(f) for f in detail.get("frames") or []] or None}}
+            "test_id": _id(info, "test", r.cell, r.nodeid),
+            "build_id": _id(info, "build", r.cell), "present": True,
+            "comment": f"{status}: {found.label}",
+            "misc": {"verdict": status, "location": found.location,
+                     "culprit_frame": culprit_frame(found), "frames": list(found.frames) or None}}
 
 
 def groups_of(info: RunInfo) -> list[verdict.GroupVerdict]:
-    records = list(info.records)
     return [g for other in info.variants() if other != "baseline"
-            for g in verdict.compare(records, "baseline", other)]
+            for g in verdict.compare(info.records, "baseline", other)]
 
 
 # -------------------------------------------------------------------- document
@@ -251,12 +260,12 @@ def document(info: RunInfo) -> Obj:
     issues: dict[str, Obj] = {}
     incidents: list[Obj] = []
     for r in info.tests:
-        for n, (kind, title, detail) in enumerate(findings(r)):
-            issues.setdefault(_issue_id(kind, title), issue(kind, title, detail))
-            incidents.append(incident(info, r, kind, title, detail, _status(groups, r, title), n))
-    checks = checksummary.results_of(list(info.records))
+        for n, found in enumerate(findings(r)):
+            issues.setdefault(_issue_id(found.kind, found.title), issue(found))
+            incidents.append(incident(info, r, found, _status(groups, r, found.title), n))
+    checks = checksummary.results_of(info.records)
 
-    def ident(*parts: Any) -> str:
+    def ident(*parts: object) -> str:
         return _id(info, *parts)
 
     check_issues, check_incidents = checkkcidb.issues_and_incidents(ident, checks)
@@ -267,8 +276,7 @@ def document(info: RunInfo) -> Obj:
                 "tests": [test(info, r) for r in info.tests] + checkkcidb.tests(ident, checks),
                 "issues": list(issues.values()) + check_issues,
                 "incidents": incidents + check_incidents}
-    pruned: Obj = _prune(doc)
-    return pruned
+    return {k: _prune(v) for k, v in doc.items() if v is not None}
 
 
 def validate(doc: Obj) -> str | None:
@@ -285,15 +293,11 @@ def validate(doc: Obj) -> str | None:
     return None
 
 
-def write(path: Path, run: dict[str, Any] | None = None,
-          records: list[dict[str, Any]] | None = None) -> Path:
-    """Write kcidb.json for the run directory holding `path`; an invalid document is written
-    too (for inspection) and logged as an error."""
-    info = runinfo.load(path.parent)
-    if run is not None or records is not None:
-        info = RunInfo(path.parent, run if run is not None else info.run,
-                       tuple(records) if records is not None else info.records)
-    doc = document(info)
+def write(path: Path, records: Sequence[Record] | None = None) -> Path:
+    """Write kcidb.json for the run directory holding `path` (its journal: `records` when
+    the caller has read it); an invalid document is written too (for inspection) and logged
+    as an error."""
+    doc = document(runinfo.load(path.parent, records))
     atomic_write(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
     error = validate(doc)
     if error:

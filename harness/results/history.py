@@ -25,14 +25,14 @@ import sqlite3
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from harness.errors import UserError
-from harness.results.journal import FINDINGS, latest_tests
+from harness.results import records as rec
+from harness.results.journal import FINDINGS
 from harness.util import stable_hash
 
 SCHEMA = """
@@ -139,62 +139,56 @@ def _migrate(conn: sqlite3.Connection) -> None:
 
 
 # ------------------------------------------------------------------- storing
-def source_identity(run: dict[str, Any]) -> str:
+def source_identity(run: rec.RunRecord | None) -> str:
     """run.json's resolved source identity if it has one, else a hash of its source spec."""
-    ident = run.get("source_identity")
-    return str(ident) if ident else stable_hash(run.get("source") or {})
+    ident = None if run is None else run.source_identity
+    return str(dict(ident)) if ident else stable_hash(dict(run.source) if run else {})
 
 
-def store(conn: sqlite3.Connection, out: Path, run: dict[str, Any],
-          records: list[dict[str, Any]]) -> int:
-    """Store one run directory (replacing an earlier store of it); the run id."""
+def store(conn: sqlite3.Connection, out: Path, run: rec.RunRecord | None,
+          records: Sequence[rec.Record]) -> int:
+    """Store one run directory (replacing an earlier store of it); the run id. `run` is its
+    run.json (None when it has none)."""
     old = conn.execute("SELECT id FROM runs WHERE out = ?", (str(out),)).fetchone()
     if old:
         for table in TABLES:
             conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (old[0],))  # noqa: S608 (TABLES)
         conn.execute("DELETE FROM runs WHERE id = ?", (old[0],))
-    series = (run.get("series") or {}).get("versions") or []
+    series = (run.series or {}).get("versions") or [] if run else []
     cur = conn.execute(
         "INSERT INTO runs (out, config_name, config_sha256, source_identity, source, "
         "series_versions, started, finished, durations, stored) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        (str(out), str(run.get("name") or out.name), run.get("config_sha256"),
-         source_identity(run), json.dumps(run.get("source"), sort_keys=True),
-         json.dumps(series), run.get("started"), run.get("finished"),
-         json.dumps(run.get("durations") or {}, sort_keys=True),
+        (str(out), (run.name if run else "") or out.name, run.config_sha256 if run else None,
+         source_identity(run), json.dumps(dict(run.source) if run else None, sort_keys=True),
+         json.dumps(series), run.started if run else None, run.finished if run else None,
+         json.dumps(dict(run.durations or {}) if run else {}, sort_keys=True),
          time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
     run_id = int(cur.lastrowid or 0)
-    _store_cells(conn, run_id, records)
-    _store_tests(conn, run_id, list(latest_tests(records).values()))
+    _store_cells(conn, run_id, [r for r in records if isinstance(r, rec.CellRecord)])
+    _store_tests(conn, run_id, rec.tests(records))
     return run_id
 
 
-def _store_cells(conn: sqlite3.Connection, run_id: int, records: list[dict[str, Any]]) -> None:
+def _store_cells(conn: sqlite3.Connection, run_id: int, cells: list[rec.CellRecord]) -> None:
     rows = []
-    for r in records:
-        if r.get("type") == "cell":
-            b = r.get("build") or {}
-            cached = b.get("cached")
-            rows.append((run_id, r.get("cell"), r.get("status"), b.get("dir"), b.get("seconds"),
-                         r.get("seconds"), None if cached is None else int(bool(cached))))
+    for c in cells:
+        b = c.build or rec.BuildInfo(None, None, None)
+        rows.append((run_id, c.cell, c.status.value, b.dir, b.seconds, c.seconds,
+                     None if b.cached is None else int(b.cached)))
     conn.executemany("INSERT INTO cells (run_id, cell, status, build_dir, build_seconds, seconds, "
                      "build_cached) VALUES (?,?,?,?,?,?,?)", rows)
 
 
-def _store_tests(conn: sqlite3.Connection, run_id: int, tests: list[dict[str, Any]]) -> None:
-    for r in tests:
-        key = (run_id, r.get("cell"), r.get("nodeid"))
-        dur = r.get("duration")
+def _store_tests(conn: sqlite3.Connection, run_id: int, tests: list[rec.TestRecord]) -> None:
+    for t in tests:
+        key = (run_id, t.cell, t.nodeid)
         conn.execute("INSERT INTO tests VALUES (?,?,?,?,?,?)",
-                     (*key, r.get("knobset"), r.get("outcome"),
-                      dur if isinstance(dur, (int, float)) else None))
+                     (*key, t.knobset, t.outcome.value, t.duration))
         conn.executemany("INSERT INTO splats VALUES (?,?,?,?,?,?)",
-                         [(*key, s.get("kind"), s.get("title"), s.get("function"))
-                          for s in r.get("splats") or []])
+                         [(*key, s.kind, s.title, s.function) for s in t.seen_splats])
         conn.executemany("INSERT INTO counters VALUES (?,?,?,?,?,?)",
-                         [(*key, str(size), str(name), int(v))
-                          for size, stats in (r.get("counters") or {}).items()
-                          if isinstance(stats, dict)
-                          for name, v in stats.items() if isinstance(v, (int, float))])
+                         [(*key, size, name, v)
+                          for size, name, v in (t.counters.rows() if t.counters else ())])
 
 
 # ----------------------------------------------------------------- comparing
@@ -205,7 +199,7 @@ def previous(conn: sqlite3.Connection, run_id: int) -> int | None:
     return int(row[0]) if row else None
 
 
-def _inputs(conn: sqlite3.Connection, run_id: int) -> dict[str, tuple[Any, ...]]:
+def _inputs(conn: sqlite3.Connection, run_id: int) -> dict[str, tuple[object, ...]]:
     """cell -> (config sha256, source identity, build dir): what makes a rerun identical."""
     head = conn.execute("SELECT config_sha256, source_identity FROM runs WHERE id = ?",
                         (run_id,)).fetchone()
@@ -336,7 +330,7 @@ def flags_text(found: list[Flag], prev: RunInfo | None) -> str:
     return "\n".join([head, *(f"   {f.line()}" for f in found)])
 
 
-def record(directory: Path, out: Path, run: dict[str, Any], records: list[dict[str, Any]],
+def record(directory: Path, out: Path, run: rec.RunRecord | None, records: Sequence[rec.Record],
            th: Thresholds = Thresholds(), n: int = 10) -> Trend:
     """Store a finished run, compare it with the previous one: the Trend for the report."""
     with open_store(directory) as conn:

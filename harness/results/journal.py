@@ -12,8 +12,9 @@ so a run killed with -9 keeps everything already finished. Record types:
    "worker", "infra_retries", "cluster": {"queued", "task", "overhead"} (seconds)
   {"type": "retry", "cell", "arch", "config", "variant", "attempt", "worker", "reason"}: a
    cluster worker lost mid-cell; the cell ran again elsewhere (infrastructure, never a finding)
-Typed views of these: harness.results.records (Outcome, CellRecord, TestRecord).
-  {"type": "run", ...metadata}
+  {"type": "check", ...} (harness.checks.model), {"type": "step", ...} (harness.campaign.bisect)
+Typed: harness.results.records (TestRecord, CellRecord, RetryRecord; OtherRecord for check and
+step). `load()` parses every line into one of them; `read()` gives the lines' JSON.
 
 "cell" is "arch/config/variant" ("x86_64/ptc/patched") when the YAML has `configs:`, else
 "arch/variant"; "config" is "" (or absent, in journals from before the config axis) then.
@@ -24,15 +25,15 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
 from harness.errors import UserError
-from harness.results.records import Outcome, worst
+from harness.results import records as rec
+from harness.results.fields import JsonMap, JsonObject, RecordError
+from harness.results.records import Outcome, Record, worst
 
-__all__ = ["FINDINGS", "INFRA", "PRIORITY", "Journal", "Outcome", "latest_tests", "read",
-           "worst"]
+__all__ = ["FINDINGS", "INFRA", "PRIORITY", "Journal", "Outcome", "load", "read", "worst"]
 
 log = logging.getLogger("harness")
 
@@ -49,8 +50,10 @@ class Journal:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
 
-    def append(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, sort_keys=True, default=str)
+    def append(self, record: Record | JsonMap) -> None:
+        """One record (a typed one, or the JSON of a kind another module owns: check, step)."""
+        data = record if isinstance(record, Mapping) else record.to_json()
+        line = json.dumps(data, sort_keys=True, default=str)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, (line + "\n").encode())
@@ -58,8 +61,8 @@ class Journal:
         finally:
             os.close(fd)
 
-    def records(self, type_: str | None = None) -> list[dict[str, Any]]:
-        return [r for r in read(self.path) if type_ is None or r.get("type") == type_]
+    def records(self) -> list[Record]:
+        return load(self.path)
 
     def drop_torn_tail(self) -> None:
         """Cut a torn last line (a writer killed mid-line) before appending again, so it
@@ -75,10 +78,29 @@ class Journal:
             os.truncate(self.path, keep)
 
 
-def read(path: Path) -> Iterator[dict[str, Any]]:
-    """Records of a journal. Only a torn last line (a writer killed mid-write: no newline
-    at its end) is ignored; any other line that is not a JSON object is an error naming the
-    file and line."""
+def load(path: Path) -> list[Record]:
+    """The typed records of a journal ([] when there is none); a line that is not JSON (the
+    first such line, before any other problem), or a record whose fields do not fit its
+    type, is an error naming the file and line."""
+    out = []
+    for number, obj in list(_numbered(path)):
+        try:
+            out.append(rec.parse(obj))
+        except RecordError as e:
+            raise RecordError(f"{path}:{number}: {e.what}", e.why, e.fix) from None
+    return out
+
+
+def read(path: Path) -> Iterator[JsonObject]:
+    """The JSON of each record of a journal (see load)."""
+    for _, obj in _numbered(path):
+        yield obj
+
+
+def _numbered(path: Path) -> Iterator[tuple[int, JsonObject]]:
+    """(line number, JSON object) of each line. Only a torn last line (a writer killed
+    mid-write: no newline at its end) is ignored; any other line that is not a JSON object
+    is an error naming the file and line."""
     if not path.exists():
         return
     text = path.read_text(errors="replace")
@@ -96,18 +118,10 @@ def read(path: Path) -> Iterator[dict[str, Any]]:
             raise _bad_line(path, number, why) from None
         if not isinstance(obj, dict):
             raise _bad_line(path, number, f"a JSON {type(obj).__name__}, not a record")
-        yield obj
+        yield number, {str(k): v for k, v in obj.items()}
 
 
 def _bad_line(path: Path, number: int, why: str) -> UserError:
     return UserError(f"{path}:{number}: not a journal record", why,
                      "restore the file, or delete that line to keep the other records")
 
-
-def latest_tests(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
-    """(cell, nodeid) -> the last test record (a resumed run supersedes earlier tries)."""
-    out: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in records:
-        if r.get("type") == "test":
-            out[(str(r.get("cell")), str(r.get("nodeid")))] = r
-    return out

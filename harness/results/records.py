@@ -1,21 +1,26 @@
-"""Typed run records: outcomes with their priority, the cell and test records of the journal,
-the run record (run.json).
+"""Typed run records: outcomes with their priority, the records of the journal (test, cell,
+retry; `OtherRecord` for the kinds other modules own: check, step), the run record (run.json).
 
 The journal (results.jsonl) stays the JSON of docs/results-schema.md: `to_json()` gives back
 exactly the object `from_json()` read (unknown keys ride along in `extra`), so runs written
-before these types, and readers that still take plain dicts (history, report, kcidb), keep
-working. Writers build records through these types; readers that decide (exit code, the
-"run incomplete" line) parse them.
+before these types keep reading. Records are parsed once, where JSON is read
+(harness.results.journal.load, RunRecord.from_json), and serialised once, where it is written;
+a field of the wrong type is a RecordError naming it.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeVar
 
 from harness.errors import HarnessBug
+from harness.results import fields as f
+from harness.results.fields import JsonMap, JsonObject, JsonValue, RecordError
+from harness.results.payload import Counters, SplatRecord
+
+T = TypeVar("T")
 
 
 class Outcome(enum.StrEnum):
@@ -45,7 +50,7 @@ class Outcome(enum.StrEnum):
         return self in (Outcome.ERROR, Outcome.INFRA)
 
     @classmethod
-    def parse(cls, value: Any) -> Outcome:
+    def parse(cls, value: object) -> Outcome:
         try:
             return cls(str(value))
         except ValueError:
@@ -75,6 +80,19 @@ class BuildInfo:
     cached: bool | None
     seconds: float | None
 
+    def to_json(self) -> JsonObject:
+        return {"dir": self.dir, "cached": self.cached, "seconds": self.seconds}
+
+    @classmethod
+    def from_json(cls, value: object, where: str) -> BuildInfo:
+        b = f.as_object(value, where, "build")
+        return cls(f.opt_text(b, "dir", where), f.opt_bool(b, "cached", where),
+                   f.opt_number(b, "seconds", where))
+
+
+CELL_KEYS = frozenset({"type", "cell", "arch", "variant", "status", "message", "pytest_exit",
+                       "seconds", "build", "reproduce", "worker", "infra_retries", "cluster"})
+
 
 @dataclass(frozen=True)
 class CellRecord:
@@ -88,40 +106,56 @@ class CellRecord:
     seconds: float | None = None
     build: BuildInfo | None = None
     reproduce: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: JsonMap = field(default_factory=dict)
     config: str = ""                        # kernel config (`configs:`); "" = no config axis
+    worker: str | None = None               # a cluster cell: the worker that ran it,
+    infra_retries: int | None = None        # how often it lost one,
+    cluster: Mapping[str, float] | None = None   # and its queued/task/overhead seconds
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "cell", "cell": self.cell, "arch": self.arch,
-                               **({"config": self.config} if self.config else {}),
-                               "variant": self.variant, "status": self.status.value}
+    def to_json(self) -> JsonObject:
+        out: JsonObject = {"type": "cell", "cell": self.cell, "arch": self.arch,
+                           **({"config": self.config} if self.config else {}),
+                           "variant": self.variant, "status": self.status.value}
         optional = {"message": self.message, "pytest_exit": self.pytest_exit,
                     "seconds": self.seconds, "reproduce": self.reproduce,
-                    "build": None if self.build is None else {
-                        "dir": self.build.dir, "cached": self.build.cached,
-                        "seconds": self.build.seconds}}
+                    "build": None if self.build is None else self.build.to_json()}
         out.update({k: v for k, v in optional.items() if v is not None})
+        if self.worker is not None:         # a cluster cell: all three, even when null
+            out.update({"worker": self.worker, "infra_retries": self.infra_retries,
+                        "cluster": None if self.cluster is None else dict(self.cluster)})
         return {**out, **self.extra}
 
     @classmethod
-    def from_json(cls, r: Mapping[str, Any]) -> CellRecord:
-        build = r.get("build")
-        known = {"type", "cell", "arch", "variant", "status", "message", "pytest_exit",
-                 "seconds", "build", "reproduce"} | ({"config"} if r.get("config") else set())
-        return cls(cell=str(r["cell"]), arch=str(r.get("arch", "")),
-                   variant=str(r.get("variant", "")), status=CellStatus(str(r["status"])),
-                   message=r.get("message"), pytest_exit=r.get("pytest_exit"),
-                   seconds=r.get("seconds"), reproduce=r.get("reproduce"),
-                   build=None if not isinstance(build, Mapping) else BuildInfo(
-                       build.get("dir"), build.get("cached"), build.get("seconds")),
+    def from_json(cls, r: JsonMap) -> CellRecord:
+        w = "cell record"
+        build, status = r.get("build"), f.text(r, "status", w)
+        try:
+            parsed = CellStatus(status)
+        except ValueError:
+            raise f.bad(w, "status", status, " or ".join(s.value for s in CellStatus)) from None
+        known = CELL_KEYS | ({"config"} if r.get("config") else set())
+        return cls(cell=f.text(r, "cell", w), arch=f.text(r, "arch", w),
+                   variant=f.text(r, "variant", w), status=parsed,
+                   message=f.opt_text(r, "message", w), pytest_exit=f.opt_int(r, "pytest_exit", w),
+                   seconds=f.opt_number(r, "seconds", w), reproduce=f.opt_text(r, "reproduce", w),
+                   build=None if build is None else BuildInfo.from_json(build, w),
                    extra={k: v for k, v in r.items() if k not in known},
-                   config=str(r.get("config") or ""))
+                   config=f.text(r, "config", w), worker=f.opt_text(r, "worker", w),
+                   infra_retries=f.opt_int(r, "infra_retries", w),
+                   cluster=None if r.get("cluster") is None else f.number_map(
+                       r.get("cluster"), w, "cluster"))
+
+
+TEST_KEYS = frozenset({"type", "cell", "arch", "variant", "nodeid", "knobset", "outcome",
+                       "duration", "time", "pid", "phases", "message", "console", "xfail",
+                       "splats", "counters", "per_scan", "census", "census_before"})
 
 
 @dataclass(frozen=True)
 class TestRecord:
-    """{"type": "test"}: one finished test of one cell. `extra` holds what the test and
-    the plugin added (counters, per_scan, census, splats, message, console, xfail ...)."""
+    """{"type": "test"}: one finished test of one cell. The optional fields are None when the
+    record does not have them; `extra` holds what else the test added (census_pmds, workloads,
+    knobs, racer, ...), as JSON."""
     __test__ = False                         # not a pytest test class
 
     cell: str
@@ -130,93 +164,213 @@ class TestRecord:
     nodeid: str
     knobset: str | None
     outcome: Outcome
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: JsonMap = field(default_factory=dict)
     config: str = ""                         # kernel config (`configs:`); "" = no config axis
+    duration: float | None = None            # seconds, setup + call + teardown
+    time: float | None = None                # epoch seconds when it was journalled
+    pid: int | None = None                   # of the pytest process
+    phases: Mapping[str, str] | None = None  # setup/call/teardown -> outcome
+    message: str | None = None
+    console: str | None = None               # console excerpt of a test that did not pass
+    xfail: str | None = None                 # the reason of an expected failure
+    splats: tuple[SplatRecord, ...] | None = None     # None: the test had no splat guard
+    counters: Counters | None = None         # the test's counter deltas
+    per_scan: tuple[JsonValue, ...] | None = None     # per full scan (harness.report.view)
+    census: Mapping[str, int] | None = None            # order -> pages, last census
+    census_before: Mapping[str, int] | None = None     # the first, when there were several
 
     @property
-    def message(self) -> str:
-        return str(self.extra.get("message") or "")
+    def seen_splats(self) -> tuple[SplatRecord, ...]:
+        """The splats the guard saw (none without a guard)."""
+        return self.splats or ()
 
-    @property
-    def splats(self) -> tuple[Mapping[str, Any], ...]:
-        return tuple(self.extra.get("splats") or ())
-
-    @property
-    def counters(self) -> Mapping[str, Mapping[str, Any]]:
-        """{"64kB": {"collapse_alloc": 3, ...}, ...}: the test's counter deltas per size."""
-        return self.extra.get("counters") or {}
-
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
+        optional = {"duration": self.duration, "time": self.time, "pid": self.pid,
+                    "phases": None if self.phases is None else dict(self.phases),
+                    "message": self.message, "console": self.console, "xfail": self.xfail,
+                    "splats": None if self.splats is None else [s.to_json() for s in self.splats],
+                    "counters": None if self.counters is None else self.counters.to_json(),
+                    "per_scan": None if self.per_scan is None else list(self.per_scan),
+                    "census": None if self.census is None else dict(self.census),
+                    "census_before": None if self.census_before is None
+                    else dict(self.census_before)}
         return {"type": "test", "cell": self.cell, "arch": self.arch,
                 **({"config": self.config} if self.config else {}), "variant": self.variant,
-                "nodeid": self.nodeid, "knobset": self.knobset,
-                "outcome": self.outcome.value, **self.extra}
+                "nodeid": self.nodeid, "knobset": self.knobset, "outcome": self.outcome.value,
+                **{k: v for k, v in optional.items() if v is not None}, **self.extra}
 
     @classmethod
-    def from_json(cls, r: Mapping[str, Any]) -> TestRecord:
-        known = {"type", "cell", "arch", "variant", "nodeid", "knobset", "outcome"} | (
-            {"config"} if r.get("config") else set())
-        arch, variant = str(r.get("arch", "")), str(r.get("variant", ""))
-        return cls(cell=str(r.get("cell") or f"{arch}/{variant}"), arch=arch,
-                   variant=variant, nodeid=str(r.get("nodeid", "")),
-                   knobset=r.get("knobset"), outcome=Outcome.parse(r.get("outcome")),
+    def from_json(cls, r: JsonMap) -> TestRecord:
+        w = "test record"
+        known = TEST_KEYS | ({"config"} if r.get("config") else set())
+        arch, variant = f.text(r, "arch", w), f.text(r, "variant", w)
+        outcome = r.get("outcome")
+        if outcome not in {o.value for o in Outcome}:
+            raise f.bad(w, "outcome", outcome, ", ".join(o.value for o in Outcome))
+        return cls(cell=f.text(r, "cell", w) or f"{arch}/{variant}", arch=arch, variant=variant,
+                   nodeid=f.text(r, "nodeid", w), knobset=f.opt_text(r, "knobset", w),
+                   outcome=Outcome.parse(outcome), config=f.text(r, "config", w),
                    extra={k: v for k, v in r.items() if k not in known},
-                   config=str(r.get("config") or ""))
+                   duration=f.opt_number(r, "duration", w), time=f.opt_number(r, "time", w),
+                   pid=f.opt_int(r, "pid", w), message=f.opt_text(r, "message", w),
+                   console=f.opt_text(r, "console", w), xfail=f.opt_text(r, "xfail", w),
+                   phases=_opt(r, "phases", lambda v: f.str_map(v, w, "phases")),
+                   splats=_opt(r, "splats", lambda v: _splats(v, w)),
+                   counters=_opt(r, "counters", lambda v: Counters.from_json(v, w)),
+                   per_scan=_opt(r, "per_scan", lambda v: tuple(f.as_list(v, w, "per_scan"))),
+                   census=_opt(r, "census", lambda v: f.int_map(v, w, "census")),
+                   census_before=_opt(r, "census_before",
+                                      lambda v: f.int_map(v, w, "census_before")))
 
 
-def cells(records: Iterable[Mapping[str, Any]]) -> dict[str, CellRecord]:
+def _opt(r: JsonMap, key: str, parse: Callable[[object], T]) -> T | None:
+    value = r.get(key)
+    return None if value is None else parse(value)
+
+
+def _splats(value: object, w: str) -> tuple[SplatRecord, ...]:
+    return tuple(SplatRecord.from_json(s, f"{w}: splats[{i}]")
+                 for i, s in enumerate(f.as_list(value, w, "splats")))
+
+
+@dataclass(frozen=True)
+class RetryRecord:
+    """{"type": "retry"}: a cluster worker lost mid-cell; the cell ran again elsewhere."""
+    cell: str
+    arch: str
+    config: str | None                # None: a journal from before the config axis
+    variant: str
+    attempt: int
+    worker: str | None
+    reason: str
+    extra: JsonMap = field(default_factory=dict)
+
+    def to_json(self) -> JsonObject:
+        return {"type": "retry", "cell": self.cell, "arch": self.arch,
+                **({} if self.config is None else {"config": self.config}),
+                "variant": self.variant, "attempt": self.attempt, "worker": self.worker,
+                "reason": self.reason, **self.extra}
+
+    @classmethod
+    def from_json(cls, r: JsonMap) -> RetryRecord:
+        w = "retry record"
+        known = {"type", "cell", "arch", "config", "variant", "attempt", "worker", "reason"}
+        return cls(f.text(r, "cell", w), f.text(r, "arch", w), f.opt_text(r, "config", w),
+                   f.text(r, "variant", w), f.opt_int(r, "attempt", w) or 0,
+                   f.opt_text(r, "worker", w), f.text(r, "reason", w),
+                   {k: v for k, v in r.items() if k not in known})
+
+
+@dataclass(frozen=True)
+class OtherRecord:
+    """A record whose type another module owns ("check": harness.checks.model, "step":
+    harness.campaign.bisect), kept as the JSON it is; that module parses it."""
+    type: str
+    data: JsonMap
+
+    def to_json(self) -> JsonObject:
+        return dict(self.data)
+
+
+Record = TestRecord | CellRecord | RetryRecord | OtherRecord
+
+
+def parse(obj: JsonMap) -> Record:
+    """One journal record, typed; a RecordError when it does not fit its type."""
+    kind = obj.get("type")
+    if kind == "test":
+        return TestRecord.from_json(obj)
+    if kind == "cell":
+        return CellRecord.from_json(obj)
+    if kind == "retry":
+        return RetryRecord.from_json(obj)
+    if not isinstance(kind, str):
+        raise f.bad("journal record", "type", kind, "a string")
+    return OtherRecord(kind, obj)
+
+
+def cells(records: Iterable[Record]) -> dict[str, CellRecord]:
     """The last cell record of each cell (a resumed run supersedes earlier attempts)."""
-    return {str(r["cell"]): CellRecord.from_json(r) for r in records if r.get("type") == "cell"}
+    return {r.cell: r for r in records if isinstance(r, CellRecord)}
 
 
-def tests(records: Iterable[Mapping[str, Any]]) -> list[TestRecord]:
+def tests(records: Iterable[Record]) -> list[TestRecord]:
     """The last record of each (cell, nodeid), in journal order of first appearance."""
     last: dict[tuple[str, str], TestRecord] = {}
     for r in records:
-        if r.get("type") == "test":
-            t = TestRecord.from_json(r)
-            last[(t.cell, t.nodeid)] = t
+        if isinstance(r, TestRecord):
+            last[(r.cell, r.nodeid)] = r
     return list(last.values())
+
+
+def others(records: Iterable[Record], type_: str) -> list[JsonMap]:
+    """The JSON of every record of a type another module owns ("check", "step")."""
+    return [r.data for r in records if isinstance(r, OtherRecord) and r.type == type_]
+
+
+RUN_KEYS = ("config", "name", "config_sha256", "cells", "kconfigs", "source", "series", "qemu",
+            "host", "cpus", "started", "command", "source_identity", "durations", "finished")
 
 
 @dataclass(frozen=True)
 class RunRecord:
     """run.json: what ran, where, from which sources (written before the long phases and
-    again at the end, with `durations` and `finished`)."""
+    again at the end, with `durations` and `finished`). A run.json that lacks a key (one of
+    `kharness check`, an older one) reads with that field empty."""
     config: str
     name: str
     config_sha256: str
     cells: tuple[str, ...]
-    source: Mapping[str, Any]                 # kind, location, suite, ref
-    series: Mapping[str, Any] | None          # name, versions; None without a series
+    source: JsonMap                           # kind, location, suite, ref
+    series: JsonMap | None                    # name, versions; None without a series
     qemu: Mapping[str, str]                   # arch -> first line of --version
     host: str
     cpus: int | None
     started: str
     command: str
-    source_identity: Any = None
-    kconfigs: Mapping[str, Any] | None = None   # config axis: name -> fragments, options
-    durations: Mapping[str, float] | None = None
+    source_identity: JsonMap | None = None    # the resolved source (package sha256, commit)
+    kconfigs: JsonMap | None = None           # config axis: name -> fragments, options
+    durations: JsonMap | None = None          # total (and a merge's slices), seconds
     finished: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)   # out, shard, cluster (slices)
+    extra: JsonMap = field(default_factory=dict)   # out, shard, cluster (slices), merged_from
+    type: str = "run"                         # "check": the run.json of `kharness check`
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "type": "run", "config": self.config, "name": self.name,
+    def to_json(self) -> JsonObject:
+        out: JsonObject = {
+            "type": self.type, "config": self.config, "name": self.name,
             "config_sha256": self.config_sha256, "cells": list(self.cells),
             **({"kconfigs": dict(self.kconfigs)} if self.kconfigs else {}),
             "source": dict(self.source),
             "series": None if self.series is None else dict(self.series),
             "qemu": dict(self.qemu), "host": self.host, "cpus": self.cpus,
             "started": self.started, "command": self.command}
-        later = {"source_identity": self.source_identity, "durations": self.durations,
+        later = {"source_identity": None if self.source_identity is None
+                 else dict(self.source_identity),
+                 "durations": None if self.durations is None else dict(self.durations),
                  "finished": self.finished}
         out.update({k: v for k, v in later.items() if v is not None})
         return {**out, **self.extra}
 
     @classmethod
-    def from_json(cls, doc: Mapping[str, Any]) -> RunRecord:
+    def from_json(cls, doc: JsonMap) -> RunRecord:
         """Inverse of to_json: keys it does not know ride along in `extra`."""
-        known = {f for f in cls.__dataclass_fields__ if f != "extra"}
-        return cls(**{k: v for k, v in doc.items() if k in known},
-                   extra={k: v for k, v in doc.items() if k not in known and k != "type"})
+        w = "run.json"
+        t = f.text
+        return cls(config=t(doc, "config", w), name=t(doc, "name", w),
+                   config_sha256=t(doc, "config_sha256", w),
+                   cells=f.strings(doc.get("cells") or [], w, "cells"),
+                   source=f.opt_object(doc, "source", w) or {},
+                   series=f.opt_object(doc, "series", w),
+                   qemu=f.str_map(doc.get("qemu") or {}, w, "qemu"), host=t(doc, "host", w),
+                   cpus=f.opt_int(doc, "cpus", w), started=t(doc, "started", w),
+                   command=t(doc, "command", w),
+                   source_identity=f.opt_object(doc, "source_identity", w),
+                   kconfigs=f.opt_object(doc, "kconfigs", w),
+                   durations=f.opt_object(doc, "durations", w),
+                   finished=f.opt_text(doc, "finished", w), type=t(doc, "type", w, "run"),
+                   extra={k: v for k, v in doc.items() if k not in RUN_KEYS and k != "type"})
+
+
+__all__ = ["BuildInfo", "CellRecord", "CellStatus", "Counters", "JsonObject", "OtherRecord",
+           "Outcome", "Record", "RecordError", "RetryRecord", "RunRecord", "SplatRecord",
+           "TestRecord", "cells", "others", "parse", "tests", "worst"]

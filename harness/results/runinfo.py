@@ -12,54 +12,74 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 from harness.config import Config
 from harness.errors import KharnessError
 from harness.results import journal as results
+from harness.results import records as rec
+from harness.results.fields import JsonMap, JsonObject, RecordError
 from harness.sources.series import Patch
 
 log = logging.getLogger("harness")
 
 
 @dataclass(frozen=True)
+class CellInfo:
+    """A cell of the run: its cell record, or what its tests and run.json say of it."""
+    name: str
+    arch: str
+    variant: str
+    record: rec.CellRecord | None = None     # None: no cell record (tests only, or not run)
+
+    @property
+    def build_dir(self) -> str | None:
+        b = self.record.build if self.record else None
+        return b.dir if b else None
+
+
+@dataclass(frozen=True)
 class RunInfo:
-    """A run directory read once; records as in results.jsonl."""
+    """A run directory read once: run.json (None when missing) and the journal's records."""
 
     out: Path
-    run: dict[str, Any]
-    records: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+    run: rec.RunRecord | None
+    records: tuple[rec.Record, ...] = field(default=(), compare=False)
 
     @cached_property
-    def cells(self) -> dict[str, dict[str, Any]]:
-        """cell name -> its last cell record (or a stub for cells with tests only)."""
-        found: dict[str, dict[str, Any]] = {}
-        for r in self.records:
-            if r.get("type") == "test" and str(r.get("cell")) not in found:
-                found[str(r["cell"])] = {"cell": r["cell"], "arch": r.get("arch"),
-                                         "variant": r.get("variant")}
-        for r in self.records:
-            if r.get("type") == "cell":
-                found[str(r["cell"])] = r
-        for name in self.run.get("cells") or []:
-            arch, _, variant = str(name).partition("/")
-            found.setdefault(str(name), {"cell": name, "arch": arch, "variant": variant})
+    def cells(self) -> dict[str, CellInfo]:
+        """cell name -> what is known of it (its last cell record, if any)."""
+        found: dict[str, CellInfo] = {}
+        for t in self.tests_in_order:
+            found.setdefault(t.cell, CellInfo(t.cell, t.arch, t.variant))
+        for c in self.records:
+            if isinstance(c, rec.CellRecord):
+                found[c.cell] = CellInfo(c.cell, c.arch, c.variant, c)
+        for name in self.run.cells if self.run else ():
+            arch, _, variant = name.partition("/")
+            found.setdefault(name, CellInfo(name, arch, variant))
         return found
 
+    @property
+    def tests_in_order(self) -> list[rec.TestRecord]:
+        return [t for t in self.records if isinstance(t, rec.TestRecord)]
+
     @cached_property
-    def tests(self) -> list[dict[str, Any]]:
-        return list(results.latest_tests(self.records).values())
+    def tests(self) -> list[rec.TestRecord]:
+        """The last record of each (cell, test)."""
+        return rec.tests(self.records)
 
     def variants(self) -> list[str]:
-        names = {str(c.get("variant")) for c in self.cells.values()}
+        names = {c.variant for c in self.cells.values()}
         return sorted(names, key=lambda v: (v != "baseline", v))
 
-    def build_meta(self, cell: str) -> dict[str, Any]:
+    def build_meta(self, cell: str) -> JsonObject:
         """metadata.json of the cell's build (empty if the build directory is gone)."""
-        directory = (self.cells.get(cell, {}).get("build") or {}).get("dir")
+        info = self.cells.get(cell)
+        directory = info.build_dir if info else None
         if not directory:
             return {}
         try:
@@ -70,7 +90,7 @@ class RunInfo:
 
     def config(self) -> Config | None:
         from harness import config
-        path = self.run.get("config")
+        path = self.run.config if self.run else ""
         if not path:
             return None
         try:
@@ -102,17 +122,33 @@ class RunInfo:
         return sv.patches[:k]
 
 
+def run_source(run: rec.RunRecord | None) -> JsonMap:
+    """The run's resolved source identity, else its source spec ({} without run.json)."""
+    return (run.source_identity or run.source or {}) if run else {}
+
+
 def _lore_cached(loc: str) -> bool:
     from harness.util import cache_dir, stable_hash
     d = cache_dir("series", "lore", stable_hash(loc[5:])[:16])
     return any(d.glob("*.mbx"))
 
 
-def load(out: Path) -> RunInfo:
+def load_run(out: Path) -> rec.RunRecord | None:
+    """run.json of a run directory; None when it is missing or not a JSON object (a run.json
+    whose fields have the wrong types is a RecordError)."""
     try:
-        run = json.loads((out / "run.json").read_text())
+        doc = json.loads((out / "run.json").read_text())
     except (OSError, ValueError):
-        run = {}
-    records = tuple(results.read(out / "results.jsonl")) if (out / "results.jsonl").exists() \
-        else ()
-    return RunInfo(out, run if isinstance(run, dict) else {}, records)
+        return None
+    if not isinstance(doc, dict):
+        return None
+    try:
+        return rec.RunRecord.from_json(doc)
+    except RecordError as e:
+        raise RecordError(f"{out / 'run.json'}: {e.what}", e.why, e.fix) from None
+
+
+def load(out: Path, records: Sequence[rec.Record] | None = None) -> RunInfo:
+    """The run directory `out`; `records` when the caller has read the journal already."""
+    got = results.load(out / "results.jsonl") if records is None else records
+    return RunInfo(out, load_run(out), tuple(got))

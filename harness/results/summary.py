@@ -4,8 +4,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
 
 from harness.results import records as rec
 from harness.results.verdict import GroupVerdict
@@ -15,11 +14,11 @@ INTERESTING = ("collapse_alloc", "collapse_alloc_failed", "collapse_exceed_none_
                "collapse_exceed_swap_pte", "collapse_exceed_shared_pte")
 
 
-def cell_table(records: list[dict[str, Any]]) -> str:
+def cell_table(records: Sequence[rec.Record]) -> str:
     per: dict[str, Counter[str]] = {}
     for r in records:
-        if r.get("type") == "test":
-            per.setdefault(str(r["cell"]), Counter())[str(r["outcome"])] += 1
+        if isinstance(r, rec.TestRecord):
+            per.setdefault(r.cell, Counter())[r.outcome.value] += 1
     if not per:
         return "no test results"
     kinds = [o.value for o in (rec.Outcome.PASSED, rec.Outcome.FAILED, rec.Outcome.CRASH,
@@ -41,10 +40,10 @@ def verdict_text(groups: list[GroupVerdict]) -> str:
         out.append(f"== {g.where} knobs={g.knobset}: {g.other} vs {g.base}: {state}")
         for c in g.changed:
             out.append(f"   changed  {c.test}: {c.before} -> {c.after}")
-        for s in g.new_splats:
-            out.append(f"   NEW SPLAT [{s.get('kind')}] {s.get('title')} ({s.get('test')})")
-            if culprit_frame(s):
-                out.append(f"     at {culprit_frame(s)}")
+        for new in g.new_splats:
+            out.append(f"   NEW SPLAT {new.splat.label} ({new.test})")
+            if culprit_frame(new.splat):
+                out.append(f"     at {culprit_frame(new.splat)}")
         for t in g.gone_splats:
             out.append(f"   gone     {t}")
         for t in g.common_splats:
@@ -69,13 +68,13 @@ PYTEST_EXITS = {2: "interrupted", 3: "internal error", 4: "usage error",
                 5: "no tests collected"}
 
 
-def _first_line(text: Any, width: int = 160) -> str:
-    lines = [ln.strip() for ln in str(text or "").splitlines() if ln.strip()]
+def _first_line(text: str | None, width: int = 160) -> str:
+    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
     line = next((ln for ln in lines if ln.startswith("E ")), lines[-1] if lines else "")
     return line[:width]
 
 
-def incomplete(records: Iterable[dict[str, Any]],
+def incomplete(records: Iterable[rec.Record],
                log_reason: Callable[[str], str] = lambda cell: "") -> list[str]:
     """Why the run could not judge everything: one entry per cell whose pytest did not run
     to its end, that gave no test results, or whose tests ended in error/infra (the last

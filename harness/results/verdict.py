@@ -16,10 +16,9 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from harness.results.journal import FINDINGS, INFRA
-from harness.results.records import Outcome, TestRecord
+from harness.results.records import Outcome, Record, SplatRecord, TestRecord
 
 VARIANT_PARAM = re.compile(r"(?<=[\[-])(?:x86_64|arm64)-[^\]-]+(?:-|(?=\]))")
 
@@ -32,13 +31,20 @@ class Change:
 
 
 @dataclass(frozen=True)
+class NewSplat:
+    """A splat seen with the series only, and the test (nodeid) that printed it."""
+    splat: SplatRecord
+    test: str
+
+
+@dataclass(frozen=True)
 class GroupVerdict:
     arch: str
     knobset: str
     base: str
     other: str
     changed: tuple[Change, ...] = ()
-    new_splats: tuple[dict[str, Any], ...] = ()       # journal splats + "test" (nodeid)
+    new_splats: tuple[NewSplat, ...] = ()
     gone_splats: tuple[str, ...] = ()
     common_splats: tuple[str, ...] = ()
     expected_splats: tuple[str, ...] = ()
@@ -51,10 +57,29 @@ class GroupVerdict:
         """"x86_64" or "x86_64 config=ptc": the (arch, config) the group compares within."""
         return f"{self.arch} config={self.config}" if self.config else self.arch
 
-    def holds(self, record: Mapping[str, Any]) -> bool:
+    def holds(self, record: TestRecord) -> bool:
         """Whether a test record belongs to this group (any of its variants)."""
-        return (record.get("arch") == self.arch and config_of(record) == self.config
-                and str(record.get("knobset") or "-") == self.knobset)
+        return (record.arch == self.arch and record.config == self.config
+                and (record.knobset or "-") == self.knobset)
+
+    @property
+    def new_titles(self) -> frozenset[str]:
+        return frozenset(s.splat.title for s in self.new_splats)
+
+    def splat_status(self, record: TestRecord, title: str) -> str | None:
+        """new | pre-existing | baseline only | expected, for a splat of a test record of
+        this group; None when the group does not compare it."""
+        if not self.holds(record):
+            return None
+        if record.variant == self.other and title in self.new_titles:
+            return "new"
+        if title in self.common_splats:
+            return "pre-existing"
+        if record.variant == self.base and title in self.gone_splats:
+            return "baseline only"
+        if title in self.expected_splats:
+            return "expected"
+        return None
 
     @property
     def regression(self) -> bool:
@@ -62,29 +87,22 @@ class GroupVerdict:
         return worse or bool(self.new_splats)
 
 
-def config_of(record: Mapping[str, Any]) -> str:
-    return str(record.get("config") or "")
-
-
 def _strip_variant(nodeid: str, arch: str, variant: str) -> str:
     tag = f"{arch}-{variant}"
     return nodeid.replace(f"[{tag}]", "").replace(f"{tag}-", "").replace(f"-{tag}", "")
 
 
-def test_key(record: Mapping[str, Any]) -> str:
+def test_key(record: TestRecord) -> str:
     """nodeid without the arch-variant parameter."""
-    return _strip_variant(str(record.get("nodeid", "")), str(record.get("arch")),
-                          str(record.get("variant")))
+    return _strip_variant(record.nodeid, record.arch, record.variant)
 
 
-def compare(records: Iterable[Mapping[str, Any]], base: str = "baseline",
+def compare(records: Iterable[Record], base: str = "baseline",
             other: str = "patched") -> list[GroupVerdict]:
     by: dict[tuple[str, str, str, str], dict[str, TestRecord]] = defaultdict(dict)
-    for r in records:
-        if r.get("type") == "test" and r.get("variant") in (base, other):
-            t = TestRecord.from_json(r)
-            key = _strip_variant(t.nodeid, t.arch, t.variant)
-            by[(t.arch, t.config, str(t.knobset or "-"), t.variant)][key] = t
+    for t in records:
+        if isinstance(t, TestRecord) and t.variant in (base, other):
+            by[(t.arch, t.config, t.knobset or "-", t.variant)][test_key(t)] = t
     out = []
     for arch, conf, knobset in sorted({k[:3] for k in by}):
         out.append(_group(GroupVerdict(arch, knobset, base, other, config=conf),
@@ -101,12 +119,12 @@ def _group(g: GroupVerdict, b: dict[str, TestRecord], p: dict[str, TestRecord]) 
             changed.append(Change(test, before, after))
         if after in INFRA or before in INFRA:
             infra.append(test)
-    bt = {s["title"]: s for r in b.values() for s in r.splats}
-    pt = {s["title"]: (s, r) for r in p.values() for s in r.splats}
+    bt = {s.title: s for r in b.values() for s in r.seen_splats}
+    pt = {s.title: (s, r) for r in p.values() for s in r.seen_splats}
     expected = _expected_titles([*b.values(), *p.values()])
     return replace(
         g, changed=tuple(changed), infra=tuple(infra),
-        new_splats=tuple({**s, "test": r.nodeid} for t, (s, r) in sorted(pt.items())
+        new_splats=tuple(NewSplat(s, r.nodeid) for t, (s, r) in sorted(pt.items())
                          if t not in bt and t not in expected),
         gone_splats=tuple(sorted(set(bt) - set(pt) - expected)),
         common_splats=tuple(sorted((set(bt) & set(pt)) - expected)),
@@ -116,18 +134,16 @@ def _group(g: GroupVerdict, b: dict[str, TestRecord], p: dict[str, TestRecord]) 
 
 def _expected_titles(records: list[TestRecord]) -> set[str]:
     """Titles of splats only ever seen in tests that passed: expected by their test."""
-    passed = {s["title"] for r in records if r.outcome is Outcome.PASSED for s in r.splats}
-    other = {s["title"] for r in records if r.outcome is not Outcome.PASSED for s in r.splats}
+    passed = {s.title for r in records if r.outcome is Outcome.PASSED for s in r.seen_splats}
+    other = {s.title for r in records if r.outcome is not Outcome.PASSED for s in r.seen_splats}
     return passed - other
 
 
 def _sum_counters(records: dict[str, TestRecord]) -> dict[str, dict[str, int]]:
     total: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for r in records.values():
-        for size, stats in r.counters.items():
-            for name, value in stats.items():
-                if isinstance(value, (int, float)):
-                    total[size][name] += int(value)
+        for size, name, value in (r.counters.rows() if r.counters else ()):
+            total[size][name] += value
     return total
 
 

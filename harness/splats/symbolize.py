@@ -32,11 +32,11 @@ import platform
 import re
 import shutil
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 from harness.errors import UserError
 from harness.splats.model import Frame, Splat
@@ -296,18 +296,30 @@ def symbolize_frames(frames: Sequence[Frame], vmlinux: Path, arch: str) -> list[
     return [str(replace(f, source=s)) for f, s in zip(frames, sources, strict=False)]
 
 
-def culprit_frame(splat: Mapping[str, Any]) -> str | None:
+class SplatLike(Protocol):
+    """What culprit_frame reads: a Splat, or a splat as the journal holds it."""
+    @property
+    def function(self) -> str | None: ...
+    @property
+    def header(self) -> str | None: ...
+    @property
+    def location(self) -> str | None: ...
+    @property
+    def frames(self) -> Sequence[object]: ...
+
+
+def culprit_frame(splat: SplatLike) -> str | None:
     """The journal splat's culprit frame as recorded ("collapse_single_pmd+0x580/0x18de
     mm/khugepaged.c:1342"): the first reliable frame of its `function`, else the faulting
     instruction (the header's "at f+0x1/0x2") with the splat's location (file:line printed
     by WARN/BUG, or symbolised from the RIP), else the first reliable frame with a source
     line; None when nothing was recorded."""
-    frames = [str(f) for f in splat.get("frames") or []]
-    func = str(splat.get("function") or "")
+    frames = [str(f) for f in splat.frames]
+    func = splat.function or ""
     named = [f for f in frames if func and f.split("+", 1)[0].split(".", 1)[0] == func]
     if named:
         return named[0]
-    rip, where = rip_frame(str(splat.get("header") or "")), splat.get("location")
+    rip, where = rip_frame(splat.header or ""), splat.location
     if rip is not None and rip.function.split(".", 1)[0] == func:
         return f"{rip} {where}" if where else str(rip)
     if func and where:
