@@ -18,6 +18,7 @@ from harness.results.records import (
     CellStatus,
     Outcome,
     RunRecord,
+    SplatRecord,
     TestRecord,
 )
 
@@ -95,3 +96,26 @@ def test_the_run_record_before_and_after() -> None:
     done = replace(run, durations={"total": 1.5}, finished="2026-12-07T05:01:00Z")
     assert done.to_json()["durations"] == {"total": 1.5} and done.to_json()["cells"] == [
         "x86_64/baseline"]
+
+
+def test_the_plugin_journals_what_it_gathered_and_what_the_test_noted() -> None:
+    from harness.plugin import Gathered, journal_record
+    from harness.splats.model import Splat
+    splat = Splat("warning", "WARNING in x", "x", (), (), ("WARNING: ...",), 7, "console.log")
+    identity: dict[str, object] = {
+        "type": "test", "cell": "x86_64/patched", "arch": "x86_64", "variant": "patched",
+        "nodeid": "t.py::test_a[x86_64-patched]", "knobset": None, "outcome": "failed"}
+    g = Gathered(notes={"counters": {"64kB": {"collapse_alloc": 2}}, "racer": {"ops": 3}},
+                 phases={"setup": "passed", "call": "failed"}, duration=1.25, message="boom",
+                 splats=(SplatRecord.of(splat),))
+    r = journal_record(identity, g, "console tail")
+    assert (r.outcome, r.duration, r.message, r.console) == (Outcome.FAILED, 1.25, "boom",
+                                                             "console tail")
+    assert r.counters and list(r.counters.rows()) == [("64kB", "collapse_alloc", 2)]
+    assert r.extra == {"racer": {"ops": 3}} and r.seen_splats[0].title == "WARNING in x"
+    assert r.to_json()["splats"] == [{**splat.to_json(), "raw": None}]   # as before the types
+    noted = journal_record(identity, replace(g, notes={"message": "the test's own"}), "")
+    assert noted.message == "the test's own" and noted.console is None
+    bad = journal_record(identity, replace(g, notes={"census": {"0": "many"}}), "")
+    assert bad.outcome is Outcome.ERROR and bad.counters is None and bad.message and (
+        "kh_record does not fit the journal" in bad.message and "census.0 is a str" in bad.message)

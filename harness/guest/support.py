@@ -32,6 +32,7 @@ from harness.guest import counters, knobs, workloads
 from harness.guest import sysfs as thpsysfs
 from harness.guest.counters import CollapseModel, CounterSnapshot
 from harness.guest.pattern import Pattern
+from harness.results.fields import JsonObject
 from harness.util import cache_dir, run
 
 Orders = dict[int, int]
@@ -72,9 +73,9 @@ def effective(thp: thpsysfs.ThpKnobs, state: Mapping[str, str] | None = None) ->
     return Effective(layout, enabled, *(int(cur[f"khugepaged/{k}"]) for k in knobs.PTES))
 
 
-def knobset(name: str, **kw: Any) -> knobs.KnobSet:
+def knobset(name: str, **kw: object) -> knobs.KnobSet:
     """A test's own knob set on top of FAST (sizes given as "16K+64K", "PMD", ...)."""
-    spec: dict[str, Any] = {**FAST, **kw}
+    spec: dict[str, object] = {**FAST, **kw}
     sets = knobs.expand_matrix(spec, "guest_tests", name)
     if not (len(sets) == 1):
         raise HarnessBug(f"{name}: use scalars, not axes")
@@ -82,8 +83,8 @@ def knobset(name: str, **kw: Any) -> knobs.KnobSet:
 
 
 # khugepaged pacing for TCG guests: a pass over a few MB every ~0.1-0.5 s.
-FAST: dict[str, Any] = {"enabled": "madvise", "scan_sleep_millisecs": 100,
-                        "alloc_sleep_millisecs": 1000, "pages_to_scan": 4096}
+FAST: dict[str, object] = {"enabled": "madvise", "scan_sleep_millisecs": 100,
+                           "alloc_sleep_millisecs": 1000, "pages_to_scan": 4096}
 
 
 # ------------------------------------------------------------------ expectations
@@ -210,7 +211,7 @@ def stuck_evidence(series: Sequence[CounterSnapshot], budget_s: float) -> str | 
 class Meter:
     """Counter snapshot at the start; every wait's series; deltas recorded at the end."""
 
-    def __init__(self, guest: Any, record: dict[str, Any], scale: float,
+    def __init__(self, guest: Any, record: JsonObject, scale: float,
                  stuck_key: str = "") -> None:
         self.guest, self.record, self.scale = guest, record, scale
         self.stuck_key = stuck_key
@@ -261,11 +262,11 @@ class Meter:
         return delta
 
 
-def census_fields(taken: Sequence[workloads.Census]) -> dict[str, Any]:
+def census_fields(taken: Sequence[workloads.Census]) -> JsonObject:
     """The first census as "census_before" (when there were several) and the per-PMD detail of
     the first and last: the report's before/after folio picture."""
     first, last = taken[0], taken[-1]
-    out: dict[str, Any] = {}
+    out: JsonObject = {}
     if len(taken) > 1:
         out["census_before"] = {str(o): n for o, n in first.items()}
     if last.pmds:
@@ -398,7 +399,7 @@ class Kh:
     """Per-test facade over the guest (see the module docstring)."""
 
     def __init__(self, guest: Any, vm: Any, kernel: Any, features: dict[str, bool],
-                 record: dict[str, Any]) -> None:
+                 record: JsonObject) -> None:
         self.guest, self.vm, self.kernel, self.features = guest, vm, kernel, features
         self.record = record
         self.thp = thpsysfs.ThpKnobs(guest, batch=True)
@@ -445,7 +446,9 @@ class Kh:
     def start(self, sub: str, options: list[str]) -> workloads.RunningWorkload:
         """Start a held thpwork workload (stopped at teardown)."""
         w = workloads.start(self.guest, sub, options, timeout=60 * self.vm.scale)
-        self.record.setdefault("workloads", []).append(list(w.argv))    # for the reproducer
+        earlier = self.record.get("workloads")
+        self.record["workloads"] = [*(earlier if isinstance(earlier, list) else []),
+                                    list(w.argv)]                     # for the reproducer
         self.procs.append(w)
         return w
 

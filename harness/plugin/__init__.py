@@ -33,13 +33,14 @@ import re
 import tempfile
 import time
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from harness.errors import HarnessBug, InfrastructureError, KharnessError
+from harness.results.fields import JsonObject
 
 if TYPE_CHECKING:      # the plugin loads in every pytest run: the heavy modules load lazily
     from harness.config import Config
@@ -49,11 +50,27 @@ if TYPE_CHECKING:      # the plugin loads in every pytest run: the heavy modules
     from harness.guest.sysfs import ThpKnobs
     from harness.kernel.build import BuildResult
     from harness.machine.vm import VM
+    from harness.results.records import SplatRecord, TestRecord
 
 OPTIONS = ("config", "arch", "variant", "kconfig", "knobs", "guest_scope", "journal", "workdir",
            "fail_fast")
-_record_key = pytest.StashKey[dict[str, Any]]()
 _offset_key = pytest.StashKey[tuple[Any, int]]()
+
+
+@dataclass
+class Gathered:
+    """What the plugin gathers about one test for its journal record, beside `notes`: what
+    the test itself adds (the kh_record fixture: counters, per_scan, census, ...)."""
+    notes: JsonObject = field(default_factory=dict)
+    phases: dict[str, str] = field(default_factory=dict)     # setup/call/teardown -> outcome
+    duration: float = 0.0
+    message: str | None = None
+    xfail: str | None = None
+    console_excerpt: str = ""
+    splats: tuple[SplatRecord, ...] | None = None          # None: no splat guard ran
+
+
+_record_key = pytest.StashKey[Gathered]()
 
 
 @dataclass(frozen=True)
@@ -343,7 +360,7 @@ def guest(vm: VM) -> Guest:
 
 @pytest.fixture
 def kh(guest: Guest, vm: VM, kernel: BuildResult, kernel_features: dict[str, bool],
-       kh_record: dict[str, Any]) -> Iterator[Kh]:
+       kh_record: JsonObject) -> Iterator[Kh]:
     """The per-test facade of guest tests (harness.guest.support.Kh): knob sets applied and
     restored, the effective THP state, the collapse model, a Meter, workloads stopped at the
     end."""
@@ -355,10 +372,11 @@ def kh(guest: Guest, vm: VM, kernel: BuildResult, kernel_features: dict[str, boo
 
 
 @pytest.fixture
-def kh_record(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """A dict merged into this test's journal record (counters, census, per_scan…)."""
-    record: dict[str, Any] = request.node.stash.setdefault(_record_key, {})
-    return record
+def kh_record(request: pytest.FixtureRequest) -> JsonObject:
+    """A JSON object merged into this test's journal record (counters, census, per_scan…):
+    the journal checks its known fields' types (harness.results.records.TestRecord)."""
+    gathered: Gathered = request.node.stash.setdefault(_record_key, Gathered())
+    return gathered.notes
 
 
 @pytest.fixture
@@ -465,11 +483,12 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
     from harness.splats import guard as splatguard
     machine, offset = item.stash[_offset_key]
     text = splatguard.console_slice(machine, offset, item.nodeid, _healthy(machine))
-    record = item.stash.setdefault(_record_key, {})
-    record["console_excerpt"] = text[-20000:]
+    from harness.results.records import SplatRecord
+    gathered = item.stash.setdefault(_record_key, Gathered())
+    gathered.console_excerpt = text[-20000:]
     kernel = item.funcargs.get("kernel") if hasattr(item, "funcargs") else None
     splats = splatguard.test_splats(text, item.nodeid, kernel, machine.profile.name)
-    record["splats"] = [s.to_json() | {"raw": None} for s in splats]
+    gathered.splats = tuple(SplatRecord.of(s) for s in splats)
     marker = item.get_closest_marker("expect_splat")
     known = [m.kwargs for m in item.iter_markers("known_splat")]
     unknown, seen_known = splatguard.split_known(known, splats)
@@ -486,19 +505,18 @@ def pytest_runtest_makereport(item: pytest.Item,
                               call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
-    record = item.stash.setdefault(_record_key, {})
-    phases = record.setdefault("_phases", {})
-    phases[report.when] = _classify(report, call)
-    record["duration"] = round(record.get("duration", 0.0) + report.duration, 3)
-    if report.failed and "message" not in record:
-        record["message"] = report.longreprtext[-2000:]
+    g = item.stash.setdefault(_record_key, Gathered())
+    g.phases[report.when] = _classify(report, call)
+    g.duration = round(g.duration + report.duration, 3)
+    if report.failed and g.message is None:
+        g.message = report.longreprtext[-2000:]
     if getattr(report, "wasxfail", None):      # journalled as skipped: keep the reason
-        record["xfail"] = report.wasxfail
-    if report.when == "call" and record.get("console_excerpt"):
-        item.user_properties.append(("console_excerpt", record["console_excerpt"][-4000:]))
-        report.sections.append(("kharness console", record["console_excerpt"][-8000:]))
+        g.xfail = str(report.wasxfail)
+    if report.when == "call" and g.console_excerpt:
+        item.user_properties.append(("console_excerpt", g.console_excerpt[-4000:]))
+        report.sections.append(("kharness console", g.console_excerpt[-8000:]))
     if report.when == "teardown":
-        _journal(item, record)
+        _journal(item, g)
 
 
 def _classify(report: pytest.TestReport, call: pytest.CallInfo[None]) -> str:
@@ -515,12 +533,12 @@ def _classify(report: pytest.TestReport, call: pytest.CallInfo[None]) -> str:
     return "failed" if report.when == "call" else "error"
 
 
-def _journal(item: pytest.Item, record: dict[str, Any]) -> None:
+def _journal(item: pytest.Item, g: Gathered) -> None:
     st = item.config.stash.get(_state_key, None)
     if st is None or st.journal is None:
         return
-    from harness.results.records import Outcome, TestRecord, worst
-    phases = record.pop("_phases", {})
+    from harness.results.records import Outcome, worst
+    phases = g.phases
     cs = getattr(item, "callspec", None)
     target = cs.params.get("kh_target") if cs is not None else None
     knob = cs.params.get("knobset") if cs is not None else None
@@ -531,12 +549,33 @@ def _journal(item: pytest.Item, record: dict[str, Any]) -> None:
         outcome = Outcome.PASSED
     elif "skipped" in phases.values() and set(phases.values()) <= {"passed", "skipped"}:
         outcome = Outcome.SKIPPED       # skipped in setup or in the test body
-    excerpt = record.pop("console_excerpt", None)
-    if excerpt and outcome not in (Outcome.PASSED, Outcome.SKIPPED):
-        record["console"] = excerpt[-4000:]
-    extra = {"phases": phases, "time": time.time(), "pid": os.getpid(), **record}
+    console = g.console_excerpt[-4000:] if outcome not in (Outcome.PASSED,
+                                                            Outcome.SKIPPED) else ""
     kconfig = st.cfg.kconfig if st.cfg is not None else ""
     cell = "/".join(p for p in (target.arch, kconfig, target.variant) if p)
-    st.journal.append(TestRecord(cell, target.arch, target.variant, item.nodeid,
-                                 getattr(knob, "name", None), outcome, extra,
-                                 config=kconfig).to_json())
+    identity: JsonObject = {"type": "test", "cell": cell, "arch": target.arch,
+                            **({"config": kconfig} if kconfig else {}),
+                            "variant": target.variant, "nodeid": item.nodeid,
+                            "knobset": getattr(knob, "name", None), "outcome": outcome.value}
+    st.journal.append(journal_record(identity, g, console))
+
+
+def journal_record(identity: JsonObject, g: Gathered, console: str) -> TestRecord:
+    """The journal record of a test: its identity, what the plugin gathered and what the
+    test noted (a message the test set wins over pytest's). Notes that do not fit the
+    record's types make it an error record saying which."""
+    from harness.results.records import Outcome, RecordError, TestRecord
+    own: JsonObject = {"phases": dict(g.phases), "time": time.time(), "pid": os.getpid()}
+    gathered: JsonObject = {
+        "duration": g.duration, "xfail": g.xfail, "console": console or None,
+        "splats": None if g.splats is None else [s.to_json() for s in g.splats],
+        "message": None if "message" in g.notes else g.message}
+    data = {**own, **g.notes, **{k: v for k, v in gathered.items() if v is not None},
+            **identity}
+    try:
+        return TestRecord.from_json(data)
+    except RecordError as e:
+        bad = {**own, "duration": g.duration, **identity, "outcome": Outcome.ERROR.value,
+               "message": f"kharness: this test's kh_record does not fit the journal: "
+                          f"{e.one_line()}"}
+        return TestRecord.from_json(bad)
