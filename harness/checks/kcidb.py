@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
 
 from harness.checks.model import CheckResult, Finding, Status
+from harness.results.fields import JsonObject
 
-Obj = dict[str, Any]
+Obj = JsonObject                 # a KCIDB object being built: JSON by nature
 Ident = Callable[..., str]
 STATUS = {Status.PASS: "PASS", Status.FAIL: "FAIL", Status.ERROR: "ERROR", Status.SKIP: "SKIP"}
 EXCERPT_MAX = 16384
@@ -43,7 +43,7 @@ def builds(ident: Ident, results: list[CheckResult]) -> list[Obj]:
     for r in results:
         if r.arch:
             by[(r.arch, _variant(r))].append(r)
-    out = []
+    out: list[Obj] = []
     for (arch, variant), rs in sorted(by.items()):
         bis = next((r for r in rs if r.check == "bisectability"), None)
         warnings = [f for r in rs if r.check != "bisectability" for f in r.findings]

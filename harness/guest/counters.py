@@ -24,6 +24,7 @@ from typing import Any
 
 from harness.errors import InfrastructureError, KernelFailure
 from harness.guest.knobs import THP_ROOT, GuestLike, parse_size_kb, size_label
+from harness.results.fields import JsonObject
 
 VMSTAT_PREFIXES = ("thp_", "compact_", "pswp", "nr_anon_transparent_hugepages")
 GAUGES = frozenset({"nr_anon", "nr_anon_partially_mapped", "nr_anon_transparent_hugepages"})
@@ -212,10 +213,10 @@ def journal_counters(delta: _Counters) -> dict[str, dict[str, int]]:
     return out
 
 
-def journal_per_scan(series: Sequence[CounterSnapshot]) -> list[dict[str, Any]]:
-    """One dict per step of a series (a full scan, or several when they were quick):
+def journal_per_scan(series: Sequence[CounterSnapshot]) -> list[JsonObject]:
+    """One JSON object per step of a series (a full scan, or several when they were quick):
     {"full_scans": +k, "t": guest seconds, "pages_collapsed": n, "64kB": {...}, ...}."""
-    out = []
+    out: list[JsonObject] = []
     for d in per_scan(series):
         groups = journal_counters(d)
         kh = groups.pop("khugepaged", {})

@@ -6,10 +6,11 @@ import contextlib
 import json
 import socket
 import threading
-from typing import Any
 
 from harness.errors import InfrastructureError
 from harness.util import Deadline
+
+QmpMessage = dict[str, object]          # a QMP JSON object: a reply, an event, a greeting
 
 
 class QmpError(InfrastructureError):
@@ -22,7 +23,7 @@ class Qmp:
     def __init__(self, sock: socket.socket) -> None:
         self._sock, self._buf = sock, b""
         self._lock = threading.Lock()
-        self.events: list[dict[str, Any]] = []
+        self.events: list[QmpMessage] = []
 
     def handshake(self, timeout: float) -> None:
         with self._lock:
@@ -31,8 +32,9 @@ class Qmp:
             raise QmpError("unexpected QMP greeting", str(greeting)[:200])
         self.execute("qmp_capabilities", timeout=timeout)
 
-    def execute(self, command: str, args: dict[str, Any] | None = None,
-                timeout: float = 5.0) -> Any:
+    def execute(self, command: str, args: QmpMessage | None = None,
+                timeout: float = 5.0) -> object:
+        """The command's "return" value (JSON: an object for most commands)."""
         msg = {"execute": command, **({"arguments": args} if args else {})}
         deadline = Deadline(timeout)
         with self._lock:
@@ -46,10 +48,12 @@ class Qmp:
                     self.events.append(reply)
                     continue
                 if "error" in reply:
-                    raise QmpError(f"QMP {command} failed", reply["error"].get("desc", ""))
+                    error = reply["error"]
+                    desc = error.get("desc", "") if isinstance(error, dict) else error
+                    raise QmpError(f"QMP {command} failed", str(desc))
                 return reply.get("return")
 
-    def _read(self, deadline: Deadline) -> dict[str, Any]:
+    def _read(self, deadline: Deadline) -> QmpMessage:
         while b"\n" not in self._buf:
             if deadline.expired():
                 raise QmpError("QMP timed out", "QEMU did not answer")
@@ -64,12 +68,20 @@ class Qmp:
                 raise QmpError("QMP connection closed", "QEMU exited")
             self._buf += data
         line, self._buf = self._buf.split(b"\n", 1)
-        reply: dict[str, Any] = json.loads(line)
-        return reply
+        try:
+            reply = json.loads(line)
+        except ValueError as e:
+            raise QmpError("QMP sent something that is not JSON", repr(line[:200])) from e
+        if not isinstance(reply, dict):
+            raise QmpError("QMP sent JSON that is not an object", repr(line[:200]))
+        return {str(k): v for k, v in reply.items()}
 
     def status(self) -> str:
         """running | paused | internal-error | guest-panicked | shutdown | ..."""
-        return str(self.execute("query-status")["status"])
+        ret = self.execute("query-status")
+        if not isinstance(ret, dict) or "status" not in ret:
+            raise QmpError("QMP query-status gave no status", str(ret)[:200])
+        return str(ret["status"])
 
     def human(self, command: str) -> str:
         return str(self.execute("human-monitor-command", {"command-line": command}))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from harness.splats.culprit import interrupted, pick
 from harness.splats.model import Frame, Splat, parse_frame
@@ -255,12 +255,19 @@ def _fields(groups: dict[str, str], info: _Info, func: str | None, label: str,
     return fields
 
 
-def _who(groups: dict[str, str], info: _Info) -> dict[str, Any]:
+class _Who(TypedDict):
+    cpu: int | None
+    pid: int | None
+    comm: str | None
+
+
+def _who(groups: dict[str, str], info: _Info) -> _Who:
     hdr, held = info.cpu_hdr, info.held_by
     cpu = groups.get("cpu") or (hdr["cpu"] if hdr else None)
     pid = groups.get("pid") or (hdr["pid"] if hdr else held and (held["pid"] or held["p2"]))
     comm = groups.get("comm") or (hdr["comm"] if hdr else held and (held["comm"] or held["c2"]))
-    return {"cpu": int(cpu) if cpu else None, "pid": int(pid) if pid else None, "comm": comm}
+    return {"cpu": int(cpu) if cpu else None, "pid": int(pid) if pid else None,
+            "comm": comm}
 
 
 def _looks_cut(rep: _Report, frames: list[Frame]) -> bool:

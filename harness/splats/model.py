@@ -7,7 +7,6 @@ Splat; everything downstream (journal, report, bisect, symbolize) reads these ty
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from harness.splats.table import ARM_FRAME, FRAME, INLINE
 
@@ -58,7 +57,7 @@ class Splat:
     def raw(self) -> str:
         return "\n".join(self.lines)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {"file": self.file, "line": self.line, "end_line": self.end_line,
                 "kind": self.kind, "title": self.title, "function": self.function,
                 "header": self.header, "frames": [str(f) for f in self.frames],
