@@ -24,7 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from harness import config
 from harness.checks.model import CheckResult
@@ -36,6 +36,9 @@ from harness.results.fields import JsonMap
 from harness.results.records import BuildInfo, CellStatus, Record
 from harness.sources import tree as source
 from harness.util import cache_dir, file_lock, sha256_bytes, stable_hash
+
+if TYPE_CHECKING:               # run imports cluster, which imports this module
+    from harness.campaign.run import Cell, RunOptions
 
 log = logging.getLogger("harness")
 
@@ -60,8 +63,8 @@ class Bundle:
 @dataclass(frozen=True)
 class CellJob:
     run_id: str
-    cell: Any                 # harness.campaign.run.Cell (opaque here)
-    opts: Any                 # harness.campaign.run.RunOptions of the client
+    cell: Cell
+    opts: RunOptions          # the client's
     slot_id: str              # the client's name for this cell's kernel (placement)
 
 
@@ -178,7 +181,7 @@ def _run_cell(job: CellJob, bundle: Bundle) -> CellResult:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _build(cfg: config.Config, cell: Any, src: source.Source) -> build.BuildResult:
+def _build(cfg: config.Config, cell: Cell, src: source.Source) -> build.BuildResult:
     from harness.campaign.run import build_request
     with file_lock(cache_dir("cluster") / "build.lock"):
         return build.build(build_request(cfg, cell, src))
