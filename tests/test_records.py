@@ -16,6 +16,7 @@ from harness.results.records import (
     BuildInfo,
     CellRecord,
     CellStatus,
+    Durations,
     Outcome,
     RunRecord,
     SplatRecord,
@@ -93,7 +94,7 @@ def test_the_run_record_before_and_after() -> None:
                     source={"kind": "debian"}, series=None, qemu={}, host="h", cpus=2,
                     started="2026-12-07T05:00:00Z", command="kharness run /c.yaml")
     assert "durations" not in run.to_json() and "finished" not in run.to_json()
-    done = replace(run, durations={"total": 1.5}, finished="2026-12-07T05:01:00Z")
+    done = replace(run, durations=Durations(1.5), finished="2026-12-07T05:01:00Z")
     assert done.to_json()["durations"] == {"total": 1.5} and done.to_json()["cells"] == [
         "x86_64/baseline"]
 

@@ -22,7 +22,7 @@ from harness.errors import UserError
 from harness.results import journal as results
 from harness.results import records as rec
 from harness.results.fields import JsonValue
-from harness.results.records import CellRecord, OtherRecord, Record, RunRecord
+from harness.results.records import CellRecord, Durations, OtherRecord, Record, RunRecord
 from harness.util import atomic_write, write_json
 
 FINISHED = ("done", "build-failed", "infra")
@@ -114,15 +114,10 @@ def merged_records(slices: Sequence[Slice], out: Path) -> list[Record]:
     return merged
 
 
-def _total(run: RunRecord) -> float:
-    total = (run.durations or {}).get("total", 0.0)
-    return float(total) if isinstance(total, (int, float)) else 0.0
-
-
 def merged_meta(slices: Sequence[Slice], out: Path) -> RunRecord:
     first = slices[0].meta
     cells = tuple(dict.fromkeys(c for s in slices for c in s.meta.cells))
-    totals = [_total(s.meta) for s in slices]
+    totals = [float(s.meta.durations.total) if s.meta.durations else 0.0 for s in slices]
     return replace(
         first, cells=cells,
         extra={**first.extra, "shard": None,
@@ -131,7 +126,7 @@ def merged_meta(slices: Sequence[Slice], out: Path) -> RunRecord:
                                for s in slices]},
         started=min(s.meta.started for s in slices),
         finished=max(s.meta.finished or "" for s in slices),
-        durations={"total": max(totals), "slices": totals},
+        durations=Durations(max(totals), tuple(totals)),
         command=f"kharness merge {' '.join(str(s.path) for s in slices)} --out {out}")
 
 

@@ -42,7 +42,15 @@ from harness.checks.runner import CheckOptions, run_checks
 from harness.errors import InfrastructureError, UserError
 from harness.kernel import build
 from harness.results.journal import Journal
-from harness.results.records import BuildInfo, CellRecord, CellStatus, RunRecord, others
+from harness.results.records import (
+    BuildInfo,
+    CellRecord,
+    CellStatus,
+    Durations,
+    RunRecord,
+    SeriesInfo,
+    others,
+)
 from harness.results.runinfo import load_run
 from harness.sources import tree as source
 from harness.util import cmdline, stable_hash, write_json
@@ -159,7 +167,7 @@ def run(opts: RunOptions) -> RunRecord:
         _run_checks(cfg, cells, opts, journal)
         for rec in local_cells(cfg, todo, opts):
             journal.append(cell_record(cfg, rec, opts))
-    meta = replace(meta, durations={"total": time.monotonic() - t0},
+    meta = replace(meta, durations=Durations(time.monotonic() - t0),
                    finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     write_json(opts.out / "run.json", meta.to_json())
     return meta
@@ -231,8 +239,8 @@ def _metadata(cfg: config.Config, cells: list[Cell], opts: RunOptions) -> RunRec
         cells=tuple(c.name for c in cells), kconfigs=kconfigs or None,
         source={"kind": cfg.source.kind, "location": cfg.source.location,
                 "suite": cfg.source.suite, "ref": cfg.source.ref},
-        series=None if cfg.series is None else {
-            "name": cfg.series.name, "versions": [v for v, _ in cfg.series.versions]},
+        series=None if cfg.series is None else SeriesInfo(
+            cfg.series.name, tuple(v for v, _ in cfg.series.versions)),
         qemu=qemu, host=platform.node(), cpus=os.cpu_count(),
         started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         command=cmdline(["kharness", "run", str(cfg.path), "--out", str(opts.out),

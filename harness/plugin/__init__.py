@@ -18,7 +18,7 @@ Options (command line wins over ini, ini over the config file's defaults):
                             workload; what bisect uses. Off by default.
 
 Fixtures: kh_target (arch, variant; parametrised, session scope), kernel, vm, guest, thp,
-knobset (parametrised over the config's knob sets), kh_record (dict merged into the journal
+knobset (parametrised over the config's knob sets), kh_record (JSON object merged into the journal
 record), kernel_features. Markers: kharness_arch, kharness_variant, expect_splat,
 known_splat, needs.
 Every test using a guest runs under the splat guard: a splat in the test's slice of the

@@ -127,11 +127,6 @@ def str_map(value: object, where: str, key: str) -> dict[str, str]:
     return out
 
 
-def objects(value: object, where: str, key: str) -> tuple[JsonObject, ...]:
-    return tuple(as_object(v, where, f"{key}[{i}]")
-                 for i, v in enumerate(as_list(value, where, key)))
-
-
 
 def number_map(value: object, where: str, key: str) -> dict[str, float]:
     """{name: number}: durations, a cluster cell's timing."""
@@ -141,3 +136,11 @@ def number_map(value: object, where: str, key: str) -> dict[str, float]:
             raise bad(where, f"{key}.{name}", v, "a number")
         out[name] = v
     return out
+
+
+def numbers(value: object, where: str, key: str) -> tuple[float, ...]:
+    items = as_list(value, where, key)
+    for v in items:
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            raise bad(where, key, value, "a list of numbers")
+    return tuple(v for v in items if isinstance(v, (int, float)))

@@ -154,14 +154,14 @@ def store(conn: sqlite3.Connection, out: Path, run: rec.RunRecord | None,
         for table in TABLES:
             conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (old[0],))  # noqa: S608 (TABLES)
         conn.execute("DELETE FROM runs WHERE id = ?", (old[0],))
-    series = (run.series or {}).get("versions") or [] if run else []
+    series = list(run.series.versions) if run and run.series else []
     cur = conn.execute(
         "INSERT INTO runs (out, config_name, config_sha256, source_identity, source, "
         "series_versions, started, finished, durations, stored) VALUES (?,?,?,?,?,?,?,?,?,?)",
         (str(out), (run.name if run else "") or out.name, run.config_sha256 if run else None,
          source_identity(run), json.dumps(dict(run.source) if run else None, sort_keys=True),
          json.dumps(series), run.started if run else None, run.finished if run else None,
-         json.dumps(dict(run.durations or {}) if run else {}, sort_keys=True),
+         json.dumps(run.durations.to_json() if run and run.durations else {}, sort_keys=True),
          time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
     run_id = int(cur.lastrowid or 0)
     _store_cells(conn, run_id, [r for r in records if isinstance(r, rec.CellRecord)])

@@ -308,6 +308,40 @@ def others(records: Iterable[Record], type_: str) -> list[JsonMap]:
     return [r.data for r in records if isinstance(r, OtherRecord) and r.type == type_]
 
 
+@dataclass(frozen=True)
+class SeriesInfo:
+    """run.json's "series": the series' name and the versions the config names."""
+    name: str
+    versions: tuple[str, ...]
+
+    def to_json(self) -> JsonObject:
+        return {"name": self.name, "versions": list(self.versions)}
+
+    @classmethod
+    def from_json(cls, value: object, where: str) -> SeriesInfo:
+        obj = f.as_object(value, where, "series")
+        return cls(f.text(obj, "name", where),
+                   f.strings(obj.get("versions") or [], where, "series.versions"))
+
+
+@dataclass(frozen=True)
+class Durations:
+    """run.json's "durations": the run's wall seconds; a merge also lists its slices'."""
+    total: float
+    slices: tuple[float, ...] | None = None
+
+    def to_json(self) -> JsonObject:
+        return {"total": self.total,
+                **({} if self.slices is None else {"slices": list(self.slices)})}
+
+    @classmethod
+    def from_json(cls, value: object, where: str) -> Durations:
+        obj = f.as_object(value, where, "durations")
+        slices = obj.get("slices")
+        return cls(f.opt_number(obj, "total", where) or 0.0,
+                   None if slices is None else f.numbers(slices, where, "durations.slices"))
+
+
 RUN_KEYS = ("config", "name", "config_sha256", "cells", "kconfigs", "source", "series", "qemu",
             "host", "cpus", "started", "command", "source_identity", "durations", "finished")
 
@@ -322,7 +356,7 @@ class RunRecord:
     config_sha256: str
     cells: tuple[str, ...]
     source: JsonMap                           # kind, location, suite, ref
-    series: JsonMap | None                    # name, versions; None without a series
+    series: SeriesInfo | None                 # None without a series
     qemu: Mapping[str, str]                   # arch -> first line of --version
     host: str
     cpus: int | None
@@ -330,7 +364,7 @@ class RunRecord:
     command: str
     source_identity: JsonMap | None = None    # the resolved source (package sha256, commit)
     kconfigs: JsonMap | None = None           # config axis: name -> fragments, options
-    durations: JsonMap | None = None          # total (and a merge's slices), seconds
+    durations: Durations | None = None
     finished: str | None = None
     extra: JsonMap = field(default_factory=dict)   # out, shard, cluster (slices), merged_from
     type: str = "run"                         # "check": the run.json of `kharness check`
@@ -341,12 +375,12 @@ class RunRecord:
             "config_sha256": self.config_sha256, "cells": list(self.cells),
             **({"kconfigs": dict(self.kconfigs)} if self.kconfigs else {}),
             "source": dict(self.source),
-            "series": None if self.series is None else dict(self.series),
+            "series": None if self.series is None else self.series.to_json(),
             "qemu": dict(self.qemu), "host": self.host, "cpus": self.cpus,
             "started": self.started, "command": self.command}
         later = {"source_identity": None if self.source_identity is None
                  else dict(self.source_identity),
-                 "durations": None if self.durations is None else dict(self.durations),
+                 "durations": None if self.durations is None else self.durations.to_json(),
                  "finished": self.finished}
         out.update({k: v for k, v in later.items() if v is not None})
         return {**out, **self.extra}
@@ -360,17 +394,20 @@ class RunRecord:
                    config_sha256=t(doc, "config_sha256", w),
                    cells=f.strings(doc.get("cells") or [], w, "cells"),
                    source=f.opt_object(doc, "source", w) or {},
-                   series=f.opt_object(doc, "series", w),
+                   series=None if doc.get("series") is None else SeriesInfo.from_json(
+                       doc.get("series"), w),
                    qemu=f.str_map(doc.get("qemu") or {}, w, "qemu"), host=t(doc, "host", w),
                    cpus=f.opt_int(doc, "cpus", w), started=t(doc, "started", w),
                    command=t(doc, "command", w),
                    source_identity=f.opt_object(doc, "source_identity", w),
                    kconfigs=f.opt_object(doc, "kconfigs", w),
-                   durations=f.opt_object(doc, "durations", w),
+                   durations=None if doc.get("durations") is None else Durations.from_json(
+                       doc.get("durations"), w),
                    finished=f.opt_text(doc, "finished", w), type=t(doc, "type", w, "run"),
                    extra={k: v for k, v in doc.items() if k not in RUN_KEYS and k != "type"})
 
 
-__all__ = ["BuildInfo", "CellRecord", "CellStatus", "Counters", "JsonObject", "OtherRecord",
-           "Outcome", "Record", "RecordError", "RetryRecord", "RunRecord", "SplatRecord",
-           "TestRecord", "cells", "others", "parse", "tests", "worst"]
+__all__ = ["BuildInfo", "CellRecord", "CellStatus", "Counters", "Durations", "JsonObject",
+           "OtherRecord", "Outcome", "Record", "RecordError", "RetryRecord", "RunRecord",
+           "SeriesInfo", "SplatRecord", "TestRecord", "cells", "others", "parse", "tests",
+           "worst"]
