@@ -88,6 +88,9 @@ def test_a_record_of_the_wrong_shape_names_the_line_and_the_field(tmp_path: Path
     p.write_text(json.dumps({"type": "cell", "cell": "c", "status": "meh"}) + "\n")
     with pytest.raises(RecordError, match=r"cell record: status is a str \('meh'\), not done"):
         results.load(p)
+    p.write_text(json.dumps({"type": "cell", "status": "done"}) + "\n")
+    with pytest.raises(RecordError, match=r":1: cell record: no 'cell'"):
+        results.load(p)
     p.write_text(json.dumps(good) + "\n" + json.dumps({"type": "step", "label": "v1"}) + "\n")
     test, step = results.load(p)
     assert isinstance(test, TestRecord) and test.duration == 1.5 and test.splats is None

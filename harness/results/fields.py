@@ -44,6 +44,13 @@ def need(obj: JsonMap, key: str, where: str) -> object:
     return obj[key]
 
 
+def required_text(obj: JsonMap, key: str, where: str) -> str:
+    value = need(obj, key, where)
+    if not isinstance(value, str):
+        raise bad(where, key, value, "a string")
+    return value
+
+
 def text(obj: JsonMap, key: str, where: str, default: str = "") -> str:
     value = obj.get(key, default)
     if value is None:

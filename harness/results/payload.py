@@ -61,8 +61,8 @@ class SplatRecord:
     @classmethod
     def from_json(cls, value: object, where: str = "splat") -> SplatRecord:
         obj = f.as_object(value, where, "splat")
-        return cls(kind=_required_text(obj, "kind", where),
-                   title=_required_text(obj, "title", where),
+        return cls(kind=f.required_text(obj, "kind", where),
+                   title=f.required_text(obj, "title", where),
                    function=f.opt_text(obj, "function", where),
                    file=f.opt_text(obj, "file", where), line=f.opt_int(obj, "line", where),
                    end_line=f.opt_int(obj, "end_line", where),
@@ -75,13 +75,6 @@ class SplatRecord:
                    truncated=f.opt_bool(obj, "truncated", where),
                    raw=f.opt_text(obj, "raw", where),
                    extra={k: v for k, v in obj.items() if k not in SPLAT_KEYS})
-
-
-def _required_text(obj: JsonMap, key: str, where: str) -> str:
-    value = f.need(obj, key, where)
-    if not isinstance(value, str):
-        raise f.bad(where, key, value, "a string")
-    return value
 
 
 @dataclass(frozen=True)

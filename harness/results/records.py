@@ -128,13 +128,13 @@ class CellRecord:
     @classmethod
     def from_json(cls, r: JsonMap) -> CellRecord:
         w = "cell record"
-        build, status = r.get("build"), f.text(r, "status", w)
+        build, status = r.get("build"), f.required_text(r, "status", w)
         try:
             parsed = CellStatus(status)
         except ValueError:
             raise f.bad(w, "status", status, " or ".join(s.value for s in CellStatus)) from None
         known = CELL_KEYS | ({"config"} if r.get("config") else set())
-        return cls(cell=f.text(r, "cell", w), arch=f.text(r, "arch", w),
+        return cls(cell=f.required_text(r, "cell", w), arch=f.text(r, "arch", w),
                    variant=f.text(r, "variant", w), status=parsed,
                    message=f.opt_text(r, "message", w), pytest_exit=f.opt_int(r, "pytest_exit", w),
                    seconds=f.opt_number(r, "seconds", w), reproduce=f.opt_text(r, "reproduce", w),
@@ -255,7 +255,8 @@ class RetryRecord:
     def from_json(cls, r: JsonMap) -> RetryRecord:
         w = "retry record"
         known = {"type", "cell", "arch", "config", "variant", "attempt", "worker", "reason"}
-        return cls(f.text(r, "cell", w), f.text(r, "arch", w), f.opt_text(r, "config", w),
+        return cls(f.required_text(r, "cell", w), f.text(r, "arch", w),
+                   f.opt_text(r, "config", w),
                    f.text(r, "variant", w), f.opt_int(r, "attempt", w) or 0,
                    f.opt_text(r, "worker", w), f.text(r, "reason", w),
                    {k: v for k, v in r.items() if k not in known})
