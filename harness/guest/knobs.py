@@ -363,7 +363,7 @@ def boot_cmdline(ks: KnobSet, layout: ThpLayout | None = None) -> tuple[str, ...
     return tuple(args)
 
 
-def describe(ks: KnobSet) -> dict[str, Any]:
+def describe(ks: KnobSet) -> dict[str, object]:
     """The set knobs of ks as a plain dict (for reports and metadata)."""
     return {f.name: getattr(ks, f.name) for f in fields(ks)
             if getattr(ks, f.name) not in (None, ())}

@@ -41,6 +41,7 @@ from harness.machine.qemu import (
     reproducer_argv,
 )
 from harness.machine.qmp import Qmp
+from harness.results.fields import JsonObject
 from harness.util import Deadline, cmdline, write_json
 
 log = logging.getLogger("harness")
@@ -132,7 +133,7 @@ class VM:
         self._guest: Guest | None = None
         self.boot_seconds = 0.0
         self.outcome = Outcome.OK
-        self._meta: dict[str, Any] = {}
+        self._meta: JsonObject = {}           # vm.json (harness.report.view.VmInfo reads it)
 
     def _prepare(self) -> None:
         """Check the spec, choose the accelerator, make the command line and the key."""
@@ -324,7 +325,7 @@ class VM:
                 self._write_meta(phase="stopped", qemu_exit=rc, outcome=self.outcome.value)
 
     # --- metadata
-    def _write_meta(self, **fields: Any) -> None:
+    def _write_meta(self, **fields: object) -> None:
         q = self.qemu
         if q is not None and "name" not in self._meta:
             self._meta |= {
