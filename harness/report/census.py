@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from markupsafe import Markup, escape
 
 from harness.report.svg import EMPTY, FONT, LINE_H, close_svg, open_svg, order_colour
+from harness.results.records import CensusDetail, TestRecord
 
 Orders = Mapping[int, int]
 LABEL_W, ROW_H, BLOCK_MAX, PLOT_W = 150, 22, 200, 560
@@ -88,35 +89,29 @@ def _legend(orders: Sequence[int], y: int, width: int, page_kb: int) -> list[str
     return out
 
 
-def census_rows(recs: Mapping[str, Mapping[str, object]]
+def census_rows(recs: Mapping[str, TestRecord]
                 ) -> tuple[list[tuple[str, list[dict[int, int]]]], int, int]:
-    """Rows of folio_map from the test records of each variant (journal fields "census",
-    "census_before", "census_pmds"); also (ptes per PMD, page kB)."""
+    """Rows of folio_map from the test records of each variant (census, census_before,
+    census_pmds); also (ptes per PMD, page kB)."""
     rows: list[tuple[str, list[dict[int, int]]]] = []
     ptes, page_kb = 512, 4
     for variant, r in recs.items():
-        detail = r.get("census_pmds")
-        detail = detail if isinstance(detail, dict) else {}
-        ptes = int(detail.get("ptes") or ptes)
-        page_kb = int(detail.get("page_kb") or page_kb)
-        for phase, total_key in (("before", "census_before"), ("after", "census")):
-            pmds = [_orders(p) for p in detail.get(phase) or [] if isinstance(p, dict)]
-            total = r.get(total_key)
-            if not pmds and isinstance(total, dict):
+        detail = r.census_pmds or CensusDetail(None, None)
+        ptes, page_kb = detail.ptes or ptes, detail.page_kb or page_kb
+        for phase, total, per_pmd in (("before", r.census_before, detail.before),
+                                      ("after", r.census, detail.after)):
+            pmds = [_orders(p) for p in per_pmd]
+            if not pmds and total is not None:
                 pmds = [_orders(total)]
             if pmds:
                 rows.append((f"{variant} {phase}", pmds))
     return rows, ptes, page_kb
 
 
-def _orders(raw: Mapping[object, object]) -> dict[int, int]:
-    out = {}
-    for k, v in raw.items():
-        try:
-            out[int(str(k))] = int(str(v))
-        except ValueError:
-            continue
-    return out
+def _orders(raw: Mapping[str, int]) -> dict[int, int]:
+    """{order: pages} of a JSON census (its orders are the keys); keys that are not
+    orders are left out."""
+    return {int(k): v for k, v in raw.items() if k.isdigit()}
 
 
 __all__ = ["Markup", "census_rows", "folio_map", "size_label"]

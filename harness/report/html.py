@@ -106,7 +106,7 @@ def _test_doc(view: RunView, r: TestRecord) -> JsonObject:
             "per_scan": list(r.per_scan or ()),
             "census": None if r.census is None else dict(r.census),
             "census_before": None if r.census_before is None else dict(r.census_before),
-            "census_pmds": r.extra.get("census_pmds")}
+            "census_pmds": None if r.census_pmds is None else r.census_pmds.to_json()}
 
 
 def _splat_doc(s: SplatRecord) -> JsonObject:

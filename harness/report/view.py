@@ -209,8 +209,7 @@ class RunView:
     def census_charts(self, g: GroupVerdict) -> list[Markup]:
         out = []
         for test, recs in self._by_test(g, "census").items():
-            rows, ptes, page_kb = svgcensus.census_rows(
-                {variant: _census_fields(r) for variant, r in recs.items()})
+            rows, ptes, page_kb = svgcensus.census_rows(recs)
             if rows:
                 title = f"folio census of the region, before and after collapse: {test}"
                 out.append(svgcensus.folio_map(rows, title=title, ptes=ptes, page_kb=page_kb,
@@ -278,13 +277,6 @@ def _recorded(r: TestRecord, field: str) -> bool:
     """Whether the test recorded a non-empty `field` (per_scan, census)."""
     return bool(r.per_scan if field == "per_scan" else r.census if field == "census"
                 else r.extra.get(field))
-
-
-def _census_fields(r: TestRecord) -> Mapping[str, object]:
-    """The census fields of a record, as harness.report.census reads them."""
-    return {"census": None if r.census is None else dict(r.census),
-            "census_before": None if r.census_before is None else dict(r.census_before),
-            "census_pmds": r.extra.get("census_pmds")}
 
 
 # ------------------------------------------------------------ per-scan series

@@ -1,6 +1,6 @@
-"""What a test record carries besides its identity: the splats the guard saw (SplatRecord)
-and the test's counter deltas (Counters). Both read from and write back to exactly the JSON
-of docs/results-schema.md.
+"""What a test record carries besides its identity: the splats the guard saw (SplatRecord),
+the test's counter deltas (Counters) and the per-PMD folio census (CensusDetail). Each reads
+from and writes back to exactly the JSON of docs/results-schema.md.
 """
 
 from __future__ import annotations
@@ -99,3 +99,27 @@ class Counters:
     def from_json(cls, value: object, where: str = "counters") -> Counters:
         return cls({g: f.int_map(stats, where, f"counters.{g}")
                     for g, stats in f.as_object(value, where, "counters").items()})
+
+
+@dataclass(frozen=True)
+class CensusDetail:
+    """"census_pmds": the region's folio census per PMD (order -> pages, orders as JSON keys)
+    when the test first and last took one (`before` is empty with a single census)."""
+    ptes: int | None                          # PTEs per PMD
+    page_kb: int | None                       # base page size
+    before: tuple[Mapping[str, int], ...] = ()
+    after: tuple[Mapping[str, int], ...] = ()
+
+    def to_json(self) -> JsonObject:
+        return {"ptes": self.ptes, "page_kb": self.page_kb,
+                "before": [dict(p) for p in self.before], "after": [dict(p) for p in self.after]}
+
+    @classmethod
+    def from_json(cls, value: object, where: str = "census_pmds") -> CensusDetail:
+        obj = f.as_object(value, where, "census_pmds")
+
+        def pmds(key: str) -> tuple[Mapping[str, int], ...]:
+            return tuple(f.int_map(p, where, f"census_pmds.{key}[{i}]")
+                         for i, p in enumerate(f.as_list(obj.get(key) or [], where, key)))
+        return cls(f.opt_int(obj, "ptes", where), f.opt_int(obj, "page_kb", where),
+                   pmds("before"), pmds("after"))

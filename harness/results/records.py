@@ -18,7 +18,7 @@ from typing import TypeVar
 from harness.errors import HarnessBug
 from harness.results import fields as f
 from harness.results.fields import JsonMap, JsonObject, JsonValue, RecordError
-from harness.results.payload import Counters, SplatRecord
+from harness.results.payload import CensusDetail, Counters, SplatRecord
 
 T = TypeVar("T")
 
@@ -148,14 +148,15 @@ class CellRecord:
 
 TEST_KEYS = frozenset({"type", "cell", "arch", "variant", "nodeid", "knobset", "outcome",
                        "duration", "time", "pid", "phases", "message", "console", "xfail",
-                       "splats", "counters", "per_scan", "census", "census_before"})
+                       "splats", "counters", "per_scan", "census", "census_before",
+                       "census_pmds"})
 
 
 @dataclass(frozen=True)
 class TestRecord:
     """{"type": "test"}: one finished test of one cell. The optional fields are None when the
-    record does not have them; `extra` holds what else the test added (census_pmds, workloads,
-    knobs, racer, ...), as JSON."""
+    record does not have them; `extra` holds what else the test added (workloads, knobs,
+    racer, ...), as JSON."""
     __test__ = False                         # not a pytest test class
 
     cell: str
@@ -178,6 +179,7 @@ class TestRecord:
     per_scan: tuple[JsonValue, ...] | None = None     # per full scan (harness.report.view)
     census: Mapping[str, int] | None = None            # order -> pages, last census
     census_before: Mapping[str, int] | None = None     # the first, when there were several
+    census_pmds: CensusDetail | None = None            # per PMD, first and last census
 
     @property
     def seen_splats(self) -> tuple[SplatRecord, ...]:
@@ -193,7 +195,9 @@ class TestRecord:
                     "per_scan": None if self.per_scan is None else list(self.per_scan),
                     "census": None if self.census is None else dict(self.census),
                     "census_before": None if self.census_before is None
-                    else dict(self.census_before)}
+                    else dict(self.census_before),
+                    "census_pmds": None if self.census_pmds is None
+                    else self.census_pmds.to_json()}
         return {"type": "test", "cell": self.cell, "arch": self.arch,
                 **({"config": self.config} if self.config else {}), "variant": self.variant,
                 "nodeid": self.nodeid, "knobset": self.knobset, "outcome": self.outcome.value,
@@ -220,7 +224,8 @@ class TestRecord:
                    per_scan=_opt(r, "per_scan", lambda v: tuple(f.as_list(v, w, "per_scan"))),
                    census=_opt(r, "census", lambda v: f.int_map(v, w, "census")),
                    census_before=_opt(r, "census_before",
-                                      lambda v: f.int_map(v, w, "census_before")))
+                                      lambda v: f.int_map(v, w, "census_before")),
+                   census_pmds=_opt(r, "census_pmds", lambda v: CensusDetail.from_json(v, w)))
 
 
 def _opt(r: JsonMap, key: str, parse: Callable[[object], T]) -> T | None:
@@ -408,7 +413,7 @@ class RunRecord:
                    extra={k: v for k, v in doc.items() if k not in RUN_KEYS and k != "type"})
 
 
-__all__ = ["BuildInfo", "CellRecord", "CellStatus", "Counters", "Durations", "JsonObject",
-           "OtherRecord", "Outcome", "Record", "RecordError", "RetryRecord", "RunRecord",
-           "SeriesInfo", "SplatRecord", "TestRecord", "cells", "others", "parse", "tests",
-           "worst"]
+__all__ = ["BuildInfo", "CellRecord", "CellStatus", "CensusDetail", "Counters", "Durations",
+           "JsonObject", "OtherRecord", "Outcome", "Record", "RecordError", "RetryRecord",
+           "RunRecord", "SeriesInfo", "SplatRecord", "TestRecord", "cells", "others", "parse",
+           "tests", "worst"]
