@@ -32,14 +32,13 @@ from harness.errors import HarnessBug
 from harness.results import runinfo, verdict
 from harness.results.fields import JsonMap, JsonObject
 from harness.results.records import (
-    BuildInfo,
     CellStatus,
     Outcome,
     Record,
     SplatRecord,
     TestRecord,
 )
-from harness.results.runinfo import RunInfo, run_source
+from harness.results.runinfo import BuildMeta, RunInfo, run_source
 from harness.splats.symbolize import culprit_frame
 from harness.util import atomic_write, stable_hash
 
@@ -134,13 +133,14 @@ def _source_fields(src: JsonMap) -> Obj:
 def checkout(info: RunInfo, variant: str) -> Obj:
     src, run = run_source(info.run), info.run
     patches = info.patches(variant)
-    meta = next((info.build_meta(c) for c, r in info.cells.items()
-                 if r.variant == variant and info.build_meta(c)), {})
+    meta = next((m for c, r in info.cells.items()
+                 if r.variant == variant and (m := info.build_meta(c))), None)
     obj: Obj = {"id": _id(info, "checkout", variant), "origin": ORIGIN,
                 **_source_fields(src), "start_time": run.started if run else None,
                 "valid": True, "origin_tests_finish_time": run.finished if run else None,
-                "misc": {"variant": variant, "source": dict(src), "commit": meta.get("commit"),
-                         "series": meta.get("series") or None}}
+                "misc": {"variant": variant, "source": dict(src),
+                         "commit": meta.commit if meta else None,
+                         "series": dict(meta.series) if meta and meta.series else None}}
     if patches is not None:
         obj["patchset_hash"] = patchset_hash(p.sha256 for p in patches)
         files = [{"name": Path(p.origin.split("#")[0]).name, "url": u} for p in patches
@@ -155,34 +155,24 @@ def checkout(info: RunInfo, variant: str) -> Obj:
 def build(info: RunInfo, cell: str) -> Obj:
     c = info.cells.get(cell)
     rec = c.record if c else None
-    meta = info.build_meta(cell)
+    meta = info.build_meta(cell) or BuildMeta()
     b = rec.build if rec else None
     failed = rec is not None and rec.status is CellStatus.BUILD_FAILED
     config = Path(b.dir) / "config" if b and b.dir else None
-    fragments = meta.get("fragments")
     return {"id": _id(info, "build", cell),
             "checkout_id": _id(info, "checkout", c.variant if c else None),
             "origin": ORIGIN, "architecture": (c.arch if c else "") or cell.split("/")[0],
-            "config_name": "+".join(["tinyconfig", *(fragments if isinstance(fragments, list)
-                                                     else [])]),
-            "compiler": meta.get("toolchain"), "command": meta.get("command"),
+            "config_name": "+".join(["tinyconfig", *meta.fragments]),
+            "compiler": meta.toolchain, "command": meta.command,
             "start_time": info.run.started if info.run else None,
-            "duration": _build_seconds(meta, b),
+            "duration": meta.total if meta.total is not None else b.seconds if b else None,
             "status": "FAIL" if failed else "PASS" if b else None,
             "log_excerpt": str(rec.message)[-EXCERPT_MAX:] if rec and failed else None,
             "input_files": [{"name": "config", "url": u}] if (u := _file_url(config)) else None,
             "config_url": _file_url(config),
             "misc": {"cell": cell, "kconfig": (rec.config if rec else None) or None,
                      "dir": b.dir if b else None, "cached": b.cached if b else None,
-                     "config_sha256": meta.get("config_sha256")}}
-
-
-def _build_seconds(meta: JsonMap, b: BuildInfo | None) -> object:
-    """The build's duration: its metadata's total, else what the cell record says."""
-    durations = meta.get("durations")
-    if isinstance(durations, dict) and "total" in durations:
-        return durations["total"]
-    return b.seconds if b else None
+                     "config_sha256": meta.config_sha256}}
 
 
 # ----------------------------------------------------------------------- tests

@@ -12,19 +12,42 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from harness.config import Config
 from harness.errors import KharnessError
+from harness.results import fields as f
 from harness.results import journal as results
 from harness.results import records as rec
-from harness.results.fields import JsonMap, JsonObject, RecordError
+from harness.results.fields import JsonMap, RecordError
 from harness.sources.series import Patch
 
 log = logging.getLogger("harness")
+
+
+@dataclass(frozen=True)
+class BuildMeta:
+    """What the exporters read of a build's metadata.json (harness.kernel.build writes it)."""
+    commit: str | None = None
+    series: Mapping[str, str] = field(default_factory=dict)   # base, version, prefix, ...
+    fragments: tuple[str, ...] = ()
+    toolchain: str | None = None
+    command: str | None = None
+    config_sha256: str | None = None
+    total: float | None = None              # durations.total, seconds
+
+    @classmethod
+    def from_json(cls, doc: JsonMap, where: str) -> BuildMeta:
+        durations = f.opt_object(doc, "durations", where) or {}
+        return cls(f.opt_text(doc, "commit", where),
+                   f.str_map(doc.get("series") or {}, where, "series"),
+                   f.strings(doc.get("fragments") or [], where, "fragments"),
+                   f.opt_text(doc, "toolchain", where), f.opt_text(doc, "command", where),
+                   f.opt_text(doc, "config_sha256", where),
+                   f.opt_number(durations, "total", where))
 
 
 @dataclass(frozen=True)
@@ -76,17 +99,18 @@ class RunInfo:
         names = {c.variant for c in self.cells.values()}
         return sorted(names, key=lambda v: (v != "baseline", v))
 
-    def build_meta(self, cell: str) -> JsonObject:
-        """metadata.json of the cell's build (empty if the build directory is gone)."""
+    def build_meta(self, cell: str) -> BuildMeta | None:
+        """metadata.json of the cell's build (None if the build directory is gone)."""
         info = self.cells.get(cell)
         directory = info.build_dir if info else None
         if not directory:
-            return {}
+            return None
+        path = Path(directory) / "metadata.json"
         try:
-            data = json.loads((Path(directory) / "metadata.json").read_text())
+            data = json.loads(path.read_text())
         except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
+            return None
+        return BuildMeta.from_json(data, str(path)) if isinstance(data, dict) else None
 
     def config(self) -> Config | None:
         from harness import config
