@@ -106,7 +106,8 @@ def test_the_plugin_journals_what_it_gathered_and_what_the_test_noted() -> None:
     identity: dict[str, object] = {
         "type": "test", "cell": "x86_64/patched", "arch": "x86_64", "variant": "patched",
         "nodeid": "t.py::test_a[x86_64-patched]", "knobset": None, "outcome": "failed"}
-    g = Gathered(notes={"counters": {"64kB": {"collapse_alloc": 2}}, "racer": {"ops": 3}},
+    g = Gathered(notes={"counters": {"64kB": {"collapse_alloc": 2}}, "racer": {"ops": 3},
+                        "census": {9: 512}, "per_scan": ({"full_scans": 1},)},
                  phases={"setup": "passed", "call": "failed"}, duration=1.25, message="boom",
                  splats=(SplatRecord.of(splat),))
     r = journal_record(identity, g, "console tail")
@@ -114,6 +115,7 @@ def test_the_plugin_journals_what_it_gathered_and_what_the_test_noted() -> None:
                                                              "console tail")
     assert r.counters and list(r.counters.rows()) == [("64kB", "collapse_alloc", 2)]
     assert r.extra == {"racer": {"ops": 3}} and r.seen_splats[0].title == "WARNING in x"
+    assert r.census == {"9": 512} and r.per_scan == ({"full_scans": 1},)   # as JSON holds them
     assert r.to_json()["splats"] == [{**splat.to_json(), "raw": None}]   # as before the types
     noted = journal_record(identity, replace(g, notes={"message": "the test's own"}), "")
     assert noted.message == "the test's own" and noted.console is None

@@ -562,15 +562,19 @@ def _journal(item: pytest.Item, g: Gathered) -> None:
 
 def journal_record(identity: JsonObject, g: Gathered, console: str) -> TestRecord:
     """The journal record of a test: its identity, what the plugin gathered and what the
-    test noted (a message the test set wins over pytest's). Notes that do not fit the
+    test noted (a message the test set wins over pytest's), the notes read as the journal
+    will hold them (JSON: tuples are lists, keys are strings). Notes that do not fit the
     record's types make it an error record saying which."""
+    import json
+
     from harness.results.records import Outcome, RecordError, TestRecord
+    notes = json.loads(json.dumps(g.notes, default=str))
     own: JsonObject = {"phases": dict(g.phases), "time": time.time(), "pid": os.getpid()}
     gathered: JsonObject = {
         "duration": g.duration, "xfail": g.xfail, "console": console or None,
         "splats": None if g.splats is None else [s.to_json() for s in g.splats],
-        "message": None if "message" in g.notes else g.message}
-    data = {**own, **g.notes, **{k: v for k, v in gathered.items() if v is not None},
+        "message": None if "message" in notes else g.message}
+    data = {**own, **notes, **{k: v for k, v in gathered.items() if v is not None},
             **identity}
     try:
         return TestRecord.from_json(data)
