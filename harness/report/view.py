@@ -122,7 +122,8 @@ class VmInfo:
     @classmethod
     def from_json(cls, doc: JsonMap) -> VmInfo:
         boot = doc.get("boot_seconds")
-        return cls(float(boot) if isinstance(boot, (int, float)) else None,
+        return cls(boot if isinstance(boot, (int, float)) and not isinstance(boot, bool)
+                   else None,
                    str(doc.get("reproducer") or doc.get("qemu_argv") or ""))
 
 
