@@ -61,13 +61,16 @@ def test_splats(text: str, nodeid: str, kernel: Any, arch: str) -> list[Splat]:
         return found
 
 
-def matches(expect: Mapping[str, Any], splat: Splat) -> bool:
+Marker = Mapping[str, object]       # an expect_splat/known_splat marker's kwargs
+
+
+def matches(expect: Marker, splat: Splat) -> bool:
     kind, title = expect.get("kind"), expect.get("title")
-    return (kind is None or splat.kind == kind) and (title is None or re.search(title, splat.title)
-                                                     is not None)
+    return (kind is None or splat.kind == kind) and (
+        title is None or re.search(str(title), splat.title) is not None)
 
 
-def verdict(expect: Mapping[str, Any] | None, splats: list[Splat]) -> AssertionError | None:
+def verdict(expect: Marker | None, splats: list[Splat]) -> AssertionError | None:
     """What the test's splats make of it: None (fine), or the exception that fails it."""
     if expect is not None and not [s for s in splats if matches(expect, s)]:
         return AssertionError(f"expected splat {dict(expect)} not seen")
@@ -75,7 +78,7 @@ def verdict(expect: Mapping[str, Any] | None, splats: list[Splat]) -> AssertionE
     return SplatFound(describe(unexpected)) if unexpected else None
 
 
-def split_known(known: list[Mapping[str, Any]],
+def split_known(known: list[Marker],
                 splats: list[Splat]) -> tuple[list[Splat], list[Splat]]:
     """(unknown, known) splats: `known_splat(kind=..., title=regex, reason=...)` markers name
     kernel findings already reported, which xfail the test instead of failing it."""
@@ -83,7 +86,7 @@ def split_known(known: list[Mapping[str, Any]],
     return [s for s in splats if s not in hit], hit
 
 
-def known_message(known: list[Mapping[str, Any]], hit: list[Splat]) -> str:
+def known_message(known: list[Marker], hit: list[Splat]) -> str:
     reasons = [str(k.get("reason", "")) for k in known if any(matches(k, s) for s in hit)]
     titles = list(dict.fromkeys(s.title for s in hit))
     return f"known kernel finding: {'; '.join(titles)} ({'; '.join(r for r in reasons if r)})"
