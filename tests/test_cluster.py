@@ -96,6 +96,23 @@ def test_merge_joins_slices_rewrites_paths_and_keeps_checks_once(tmp_path: Path)
         merge.merge([a, b], out)
 
 
+@pytest.mark.parametrize("name", ["cluster-retry", "two-arch", "nightly-2"])
+def test_merge_writes_each_record_as_read_paths_moved(tmp_path: Path, name: str) -> None:
+    """Records go through their types and back: the merged journal is the slice's, line for
+    line, with only the paths under the slice's home moved (what a JSON rewrite does)."""
+    data = ROOT / "tests" / "data" / "journals"
+    a = tmp_path / "a"
+    a.mkdir()
+    shutil.copy(data / f"{name}.jsonl", a / "results.jsonl")
+    shutil.copy(data / f"{name}.run.json", a / "run.json")
+    home = str(json.loads((a / "run.json").read_text()).get("out") or a)
+    out = merge.merge([a], tmp_path / "m")
+    want = [merge.rebase(merge.rebase(r, home, str(out)), str(a), str(out))
+            for r in results.read(a / "results.jsonl")]
+    got = (out / "results.jsonl").read_text().splitlines()
+    assert got == [json.dumps(r, sort_keys=True) for r in want]
+
+
 def test_merge_rewrites_paths_of_a_slice_written_elsewhere(tmp_path: Path) -> None:
     """A CI shard ran in /builds/runner/runs/shard-1 and was downloaded here."""
     a = _slice(tmp_path / "a", ["x/baseline"])
