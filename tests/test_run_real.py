@@ -126,22 +126,41 @@ def test_a_cell_that_errors_exits_2_saying_why(tmp_path: Path) -> None:
     assert str(out / "cells" / "x86_64-baseline" / "pytest.log") in last
 
 
+AXIS_YAML = """\
+name: axis
+kernel:
+  source: {{debian: linux-source-7.2, suite: sid}}
+  fragments: [virt, thp, swap, debug-locking, racers]
+series: {{name: demo, versions: {{v1: {series}}}}}
+archs: [x86_64]
+variants: [baseline, patched]
+checks: none
+guest: {{mem: 2G, cpus: 2, zram: 256M}}
+configs:
+  quick: [...]
+  disk:
+    fragments: [..., disk]
+    guest: {{numa_nodes: 2}}
+"""
+
+
 def test_config_axis_runs_each_config_on_its_own_kernel(tmp_path: Path) -> None:
-    """examples/nightly.yaml, two of its kernel configs on x86_64, smoke tests: four cells
-    named arch/config/variant, each booted on its config's kernel (racers has CONFIG_NUMA
-    and boots two emulated nodes; debug has neither), one verdict per (arch, config).
-    debug's baseline is warn-demo's kernel, racers' are the quickstart's: cached in CI; the
-    debug+demo-series kernel is an incremental build in the debug slot."""
+    """A config axis of two kernel configs on x86_64, smoke tests: four cells named
+    arch/config/variant, each booted on its config's kernel (disk has ext4 and, from its own
+    guest: section, two emulated NUMA nodes; quick has neither), one verdict per (arch,
+    config). Both baselines are kernels CI builds anyway (the quickstart's, and the root-disk
+    tests' quickstart + disk); each patched kernel is an incremental build in its slot."""
+    config = tmp_path / "axis.yaml"
+    config.write_text(AXIS_YAML.format(series=ROOT / "examples" / "demo-series" / "v1"))
     out = tmp_path / "run"
-    proc = kharness("run", "examples/nightly.yaml", "--arch", "x86_64", "--kconfig", "debug",
-                    "--kconfig", "racers", "-k", "smoke", "--out", str(out))
+    proc = kharness("run", str(config), "-k", "smoke", "--out", str(out))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for conf in ("debug", "racers"):
+    for conf in ("quick", "disk"):
         assert f"== x86_64 config={conf} knobs=-: patched vs baseline: no regression" in \
             proc.stdout, proc.stdout
     recs = results.load(out / "results.jsonl")
     cells = {r.cell: r for r in recs if isinstance(r, CellRecord)}
-    assert set(cells) == {f"x86_64/{k}/{v}" for k in ("debug", "racers")
+    assert set(cells) == {f"x86_64/{k}/{v}" for k in ("quick", "disk")
                           for v in ("baseline", "patched")}
     tests = [r for r in recs if isinstance(r, TestRecord)]
     assert {r.cell for r in tests} == set(cells) and all(
@@ -149,8 +168,8 @@ def test_config_axis_runs_each_config_on_its_own_kernel(tmp_path: Path) -> None:
     dirs = {name: str(rec.build.dir if rec.build else None) for name, rec in cells.items()}
     for name in cells:
         kconf = (Path(dirs[name]) / "config").read_text()
-        assert ("CONFIG_NUMA=y" in kconf) == ("/racers/" in name), name
+        assert ("CONFIG_EXT4_FS=y" in kconf) == ("/disk/" in name), name
         consoles = "".join(p.read_text(errors="replace") for p in
                            (out / "cells" / name.replace("/", "-")).glob("*/console.log"))
-        assert ("numa=fake=2" in consoles) == ("/racers/" in name), name
+        assert ("numa=fake=2" in consoles) == ("/disk/" in name), name
     assert len(set(dirs.values())) == 4 and "None" not in dirs.values()
