@@ -1,4 +1,4 @@
-"""guest_tests/workloads/thpfile.c built and run on this host: its checker finds a changed
+"""guest_tests/workloads/thpfile/ built and run on this host: its checker finds a changed
 word of the file (--inject-corruption) and is silent without one."""
 
 from __future__ import annotations
@@ -17,10 +17,7 @@ from harness.image import guestbin
 def thpfile(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which("gcc") is None:
         pytest.skip("no gcc")
-    out = tmp_path_factory.mktemp("bin") / "thpfile"
-    subprocess.run(["gcc", *guestbin.CFLAGS, "-o", str(out),
-                    str(guestbin.WORKLOAD_DIR / "thpfile.c")], check=True, timeout=300)
-    return out
+    return guestbin.build_workload("thpfile", tmp_path_factory.mktemp("bin") / "thpfile")
 
 
 def run(binary: Path, *extra: str) -> tuple[int, dict[str, int | str], str]:

@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ("harness/kernel/kconfigs/virt.config", "harness/kernel/kconfigs/x86_64/virt.config",
            "harness/image/recipes/init", "harness/image/recipes/initramfs.yaml",
            "harness/guest_tests/test_smoke.py", "harness/guest_tests/workloads/thpwork/main.c",
-           "harness/guest_tests/workloads/thpracer.c", "harness/report/templates/report.html.j2",
+           "harness/guest_tests/workloads/thpracer/main.c",
+           "harness/guest_tests/workloads/lib/kmsg.c", "harness/report/templates/report.html.j2",
            "harness/starter/kharness.yaml", "harness/py.typed")
 
 

@@ -1,4 +1,5 @@
-"""harness.guest.workloads and guest_tests/workloads/thpwork.c (built and run on this host)."""
+"""harness.guest.workloads and guest_tests/workloads/ (thpwork built and run on this host; every
+binary built warning-free for both archs)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ CAN_CENSUS = os.geteuid() == 0 and os.access("/proc/kpageflags", os.R_OK)
 def thpwork(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which("gcc") is None:
         pytest.skip("no gcc")
-    return guestbin.build_thpwork(tmp_path_factory.mktemp("bin") / "thpwork")
+    return guestbin.build_workload("thpwork", tmp_path_factory.mktemp("bin") / "thpwork")
 
 
 def host_guest(tmp_path: Path, binary: Path) -> FakeGuest:
@@ -231,12 +232,26 @@ def test_stress_runs_clean_briefly(tmp_path: Path, thpwork: Path) -> None:
     assert r.corruptions == 0 and r.child_failures == 0 and sum(r.ops.values()) > 100
 
 
-def test_thpwork_cross_compiles_for_arm64(tmp_path: Path) -> None:
-    if shutil.which("aarch64-linux-gnu-gcc") is None:
-        pytest.skip("no aarch64 cross compiler")
-    out = guestbin.build_thpwork(tmp_path / "thpwork", cc="aarch64-linux-gnu-gcc")
+@pytest.mark.parametrize("name", ["thpwork", "thpracer", "thpfile"])
+@pytest.mark.parametrize("cc", ["gcc", "aarch64-linux-gnu-gcc"])
+def test_shipped_workloads_compile_without_warnings(tmp_path: Path, cc: str, name: str) -> None:
+    """Each binary, lib/ linked in, compiles static for both archs with -Werror added."""
+    if shutil.which(cc) is None:
+        pytest.skip(f"no {cc}")
+    units = guestbin.binaries(guestbin.workload_sources(guestbin.WORKLOAD_DIR))[name]
+    out = tmp_path / name
+    proc = subprocess.run([str(a) for a in (*guestbin.compile_argv(cc, units, out), "-Werror")],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0 and not proc.stderr, proc.stderr[-3000:]
     head = out.read_bytes()[:20]
-    assert head[:4] == b"\x7fELF" and struct.unpack("<H", head[18:20])[0] == 183  # EM_AARCH64
+    host = {"x86_64": 62, "aarch64": 183}[os.uname().machine]
+    machine = 183 if cc.startswith("aarch64") else host    # EM_AARCH64 or the host's
+    assert head[:4] == b"\x7fELF" and struct.unpack("<H", head[18:20])[0] == machine
+
+
+def test_build_workload_names_an_unknown_binary(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="no guest workload nosuch"):
+        guestbin.build_workload("nosuch", tmp_path / "x")
 
 
 # ------------------------------------------------------ kernel selftest
@@ -299,9 +314,55 @@ def test_a_folder_is_one_binary_a_lone_c_file_is_another(tmp_path: Path) -> None
         "multi/main.c", "multi/part.c", "multi/part.h", "single.c"]
 
 
+def test_lib_is_linked_into_every_binary_and_hashed(tmp_path: Path) -> None:
+    for d in ("lib", "multi"):
+        (tmp_path / d).mkdir()
+    for f in ("lib/a.c", "lib/a.h", "lib/b.c", "multi/main.c", "single.c"):
+        (tmp_path / f).write_text("")
+    srcs = guestbin.workload_sources(tmp_path)
+    lib = [tmp_path / "lib/a.c", tmp_path / "lib/b.c"]
+    assert guestbin.binaries(srcs, tmp_path) == {"multi": [tmp_path / "multi/main.c", *lib],
+                                                 "single": [tmp_path / "single.c", *lib]}
+    assert [s for s, _ in guestbin.workload_inputs_names(srcs, tmp_path)] == [
+        "lib/a.c", "lib/a.h", "lib/b.c", "multi/main.c", "single.c"]
+    units = guestbin.binaries(srcs, tmp_path)["multi"]
+    argv = guestbin.compile_argv("cc", units, tmp_path / "out", tmp_path)
+    assert argv[:len(guestbin.CFLAGS) + 1] == ["cc", *guestbin.CFLAGS]
+    assert argv[len(guestbin.CFLAGS) + 1:] == ["-I", tmp_path / "multi", "-I", tmp_path / "lib",
+                                               "-o", tmp_path / "out", *units]
+
+
+def header_definitions(text: str) -> list[str]:
+    """Top-level lines of a C header that define (a function body, a static, a variable: a
+    statement without parentheses that is not an extern, typedef, enum or struct declaration)."""
+    bodies = re.findall(r"^\{.*$", text, re.M)
+    statics = re.findall(r"^static .*$", text, re.M)
+    declarations = r"extern |typedef |enum |static |struct \w+;|[#}/ \t*]"
+    variables = re.findall(rf"^(?!{declarations})[^(\n]*;$", text, re.M)
+    return bodies + statics + variables
+
+
+def test_header_definitions_are_found() -> None:
+    assert header_definitions("int f(void);\nextern int n;\nstruct s;\n"
+                              "struct s {\n\tint a;\n};\n/* x; */\n") == []
+    assert header_definitions("int n;\nstatic int m = 1;\nvoid f(void)\n{\n}\n") == [
+        "{", "static int m = 1;", "int n;"]
+
+
 def test_shipped_workloads_are_translation_units() -> None:
-    """thpwork is a folder of .c/.h pairs: every header only declares (no function bodies)."""
-    srcs = guestbin.workload_sources(guestbin.WORKLOAD_DIR)
-    assert len(guestbin.binaries(srcs)["thpwork"]) == 6
-    for h in (guestbin.WORKLOAD_DIR / "thpwork").glob("*.h"):
-        assert not re.search(r"^\{", h.read_text(), re.M), f"{h.name} defines a function"
+    """thpwork, thpracer and thpfile are folders of .c/.h pairs sharing lib/: every header only
+    declares (no function bodies, no variables defined), no binary's header has a lib header's
+    name (both folders are on the include path), and every lib part is linked into each."""
+    root = guestbin.WORKLOAD_DIR
+    built = guestbin.binaries(guestbin.workload_sources(root))
+    lib = sorted((root / guestbin.LIB).glob("*.c"))
+    assert lib and all(units[-len(lib):] == lib for units in built.values())
+    lib_headers = {h.name for h in (root / guestbin.LIB).glob("*.h")}
+    for name in (n for n in built if (root / n).is_dir()):
+        assert (root / name / "main.c").is_file()
+        assert not lib_headers & {h.name for h in (root / name).glob("*.h")}, name
+    for h in root.glob("*/*.h"):
+        found = header_definitions(h.read_text())
+        assert not found, f"{h} defines {found}"
+    for c in root.glob("*/*.c"):
+        assert (c.with_suffix(".h").is_file() or c.name == "main.c"), f"{c} has no header"

@@ -1,10 +1,11 @@
 """Guest binaries built on the host: static executables for the guest's arch.
 
 The image builders (harness.image.initramfs for the initramfs, harness.image.rootfs for the ext4
-disk) put every guest_tests/workloads/*.c in the guest as /usr/bin/<stem>, keyed by
-`workload_inputs` (sources, compiler version, the static libc it links, CFLAGS) so a changed
-workload or toolchain rebuilds the image. Tests can build thpwork for the host, and the kernel's own
-tools/testing/selftests/mm/khugepaged.c for either arch.
+disk) put every workload binary of guest_tests/workloads/ in the guest (see binaries(): a folder
+of translation units is one binary, lib/ is linked into each), keyed by `workload_inputs`
+(every source and header, lib's included; compiler version, the static libc it links, CFLAGS)
+so a changed workload, library part or toolchain rebuilds the image. Tests can build a workload
+for the host, and the kernel's own tools/testing/selftests/mm/khugepaged.c for either arch.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from harness.resources import workload_dir
 from harness.util import run, sha256_file
 
 WORKLOAD_DIR = workload_dir()
+LIB = "lib"   # the folder of helpers shared by every binary (one .h of declarations per .c)
 CFLAGS = ("-static", "-O2", "-Wall", "-Wextra", "-pthread")
 SELFTEST_CFLAGS = ("-static", "-Wall", "-O2", "-U_FORTIFY_SOURCE", "-Wunreachable-code")
 SELFTEST_LIBS = ("-lrt", "-lpthread", "-lm")
@@ -36,13 +38,23 @@ def workload_sources(directory: Path) -> list[Path]:
 def binaries(sources: list[Path], root: Path = WORKLOAD_DIR) -> dict[str, list[Path]]:
     """{binary: its translation units}: a folder of .c files is one binary named after the
     folder (thpwork/: main.c, census.c, ...); a .c directly in the workloads folder is one
-    binary of its own."""
+    binary of its own; the .c files of lib/ are no binary but linked into every one (they
+    come last in each list)."""
     out: dict[str, list[Path]] = {}
+    lib = root / LIB
     units = [s for s in sources if s.suffix == ".c"]
     for src in units:
-        name = src.stem if src.parent == root else src.parent.name
-        out.setdefault(name, []).append(src)
-    return out
+        if src.parent != lib:
+            name = src.stem if src.parent == root else src.parent.name
+            out.setdefault(name, []).append(src)
+    shared = [s for s in units if s.parent == lib]
+    return {name: [*own, *shared] for name, own in out.items()}
+
+
+def compile_argv(cc: str, units: list[Path], exe: Path,
+                 root: Path = WORKLOAD_DIR) -> list[str | Path]:
+    """The compiler command of one binary: its own folder, then lib/, on the include path."""
+    return [cc, *CFLAGS, "-I", units[0].parent, "-I", root / LIB, "-o", exe, *units]
 
 
 def workload_inputs_names(sources: list[Path],
@@ -70,7 +82,7 @@ def compile_workloads(profile: arch_mod.ArchProfile, sources: list[Path], tmp: P
     cc, out = arch_mod.guest_cc(profile), {}
     for name, units in binaries(sources, root).items():
         exe = tmp / name
-        proc = run([cc, *CFLAGS, "-I", units[0].parent, "-o", exe, *units], check=False)
+        proc = run(compile_argv(cc, units, exe, root), check=False)
         if proc.returncode != 0:
             tail = " | ".join(proc.stderr.strip().splitlines()[-4:])
             raise UserError(f"guest workload {name} does not compile for {profile.name}", tail,
@@ -89,11 +101,14 @@ def workload_inputs(profile: arch_mod.ArchProfile, sources: list[Path],
             "cflags": CFLAGS}
 
 
-def build_thpwork(out: Path, cc: str = "gcc") -> Path:
-    """Compile thpwork static (what the image builder does for every workload binary)."""
+def build_workload(name: str, out: Path, cc: str = "gcc") -> Path:
+    """Compile one shipped workload binary (thpwork, thpracer, thpfile) static, as the image
+    builder does, e.g. for the host."""
+    units = binaries(workload_sources(WORKLOAD_DIR)).get(name)
+    if not units:
+        raise UserError(f"no guest workload {name}", f"not in {WORKLOAD_DIR}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    units = sorted((WORKLOAD_DIR / "thpwork").glob("*.c"))
-    run([cc, *CFLAGS, "-I", WORKLOAD_DIR / "thpwork", "-o", out, *units], timeout=300)
+    run(compile_argv(cc, units, out), timeout=300)
     return out
 
 

@@ -19,17 +19,7 @@
 #define THPWORK_CENSUS_H
 
 #include "util.h"
-
-#define PM_PFN_MASK     ((1ULL << 55) - 1)
-#define PM_EXCLUSIVE    (1ULL << 56)
-#define PM_SWAP         (1ULL << 62)
-#define PM_PRESENT      (1ULL << 63)
-
-#define KPF_HEAD        (1ULL << 15)
-#define KPF_TAIL        (1ULL << 16)
-#define KPF_HUGETLB     (1ULL << 17)
-#define KPF_THP_BIT     (1ULL << 22)
-#define KPF_ZERO        (1ULL << 24)
+#include "pageflags.h"   /* lib/: PM_* and KPF_* bits */
 
 #define NORDERS         32
 #define MAX_FOLIO_PAGES (1UL << 18)

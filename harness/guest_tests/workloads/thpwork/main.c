@@ -2,8 +2,9 @@
 /*
  * thpwork - THP/mTHP collapse workloads for kharness guests.
  *
- * Build: gcc -static -O2 -Wall -Wextra -pthread -I. *.c -o thpwork (this folder:
- * main.c and one .c/.h pair per part: util, census, region, stress, watch). Output: one JSON object per line on stdout, each with an
+ * Build (in workloads/): gcc -static -O2 -Wall -Wextra -pthread -I thpwork -I lib, the .c
+ * files of thpwork/ and lib/, -o thpwork (thpwork/: main.c and one .c/.h pair per part:
+ * util, census, region, stress, watch; lib/: the helpers every workload binary shares). Output: one JSON object per line on stdout, each with an
  * "event" key. Exit codes: 0 ok, 1 finding (data corruption), 2 usage, 3 missing
  * kernel feature/permission, 4 timeout, 5 watched process gone.
  *
@@ -52,6 +53,7 @@
 #include "region.h"
 #include "stress.h"
 #include "watch.h"
+#include "split.h"
 
 struct opts {
 	const char *size, *pattern, *pmds, *touch, *advise, *log, *pages, *child_writes;
@@ -505,7 +507,7 @@ static int cmd_info(FILE *out)
 	json_size_list(&w, "shmem_sizes_kb", "shmem_enabled");
 	jw_int(&w, "swap_total_kb", swap_total_kb());
 	jw_bool(&w, "kpageflags", !access("/proc/kpageflags", R_OK));
-	jw_bool(&w, "split_debugfs", !access("/sys/kernel/debug/split_huge_pages", W_OK));
+	jw_bool(&w, "split_debugfs", split_available());
 	jw_end(&w);
 	return EXIT_OK;
 }

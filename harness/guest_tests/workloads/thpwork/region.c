@@ -2,6 +2,7 @@
 /* thpwork: region.c - definitions of region.h */
 #define _GNU_SOURCE  /* before any system header: mremap, strerrorname_np, ... */
 #include "region.h"
+#include "split.h"
 
 uint32_t page_tag(const struct region *r, size_t i)
 {
@@ -41,7 +42,7 @@ int region_map(FILE *out, struct region *r, size_t size, uint64_t seed)
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (raw == MAP_FAILED)
 		return emit_error(out, EXIT_ENV, "mmap %zu: %s", r->len, strerror(errno));
-	r->addr = (char *)(((uintptr_t)raw + r->pmd - 1) & ~(uintptr_t)(r->pmd - 1));
+	r->addr = align_up(raw, r->pmd);
 	if (r->addr > raw)
 		munmap(raw, (size_t)(r->addr - raw));
 	munmap(r->addr + r->len, (size_t)(raw + r->pmd - r->addr));
@@ -309,7 +310,7 @@ int cmd_shift(FILE *out, struct region *r, const char *by_s)
 	res = mmap(NULL, r->len + 2 * r->pmd, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (res == MAP_FAILED)
 		return emit_error(out, EXIT_ENV, "mmap: %s", strerror(errno));
-	to = (char *)(((uintptr_t)res + r->pmd - 1) & ~(uintptr_t)(r->pmd - 1)) + by;
+	to = align_up(res, r->pmd) + by;
 	if (mremap(r->addr, r->len, r->len, MREMAP_MAYMOVE | MREMAP_FIXED, to) == MAP_FAILED)
 		return emit_error(out, EXIT_ENV, "mremap: %s", strerror(errno));
 	r->addr = to;
@@ -391,28 +392,17 @@ int cmd_unfork(FILE *out, struct region *r)
 	return EXIT_OK;
 }
 
-bool ensure_debugfs(void)
-{
-	if (!access("/sys/kernel/debug/split_huge_pages", W_OK))
-		return true;
-	mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
-	return !access("/sys/kernel/debug/split_huge_pages", W_OK);
-}
-
 /* Split the region's large folios to `order` via debugfs split_huge_pages. */
 int cmd_split_folios(FILE *out, struct region *r, int order)
 {
-	char buf[128];
 	struct jw w;
 	bool ok;
 
 	if (order < 0)
 		return emit_error(out, EXIT_USAGE, "--order N needed");
-	if (!ensure_debugfs())
-		return emit_error(out, EXIT_ENV, "no /sys/kernel/debug/split_huge_pages (DEBUG_FS?)");
-	snprintf(buf, sizeof(buf), "%d,0x%lx,0x%lx,%d", (int)getpid(), (unsigned long)r->addr,
-		 (unsigned long)(r->addr + r->len), order);
-	ok = write_text("/sys/kernel/debug/split_huge_pages", buf);
+	if (!split_mount_debugfs())
+		return emit_error(out, EXIT_ENV, "no " SPLIT_HUGE_PAGES " (DEBUG_FS?)");
+	ok = split_huge_range(getpid(), r->addr, r->addr + r->len, order);
 	jw_begin(&w, out, "split-folios");
 	jw_int(&w, "order", order);
 	jw_bool(&w, "ok", ok);

@@ -60,7 +60,6 @@ void child_hold(struct region *r, const struct sel *s, int ready_fd, bool do_wri
 		       bool advise);
 int cmd_fork(FILE *out, struct region *r, const char *child_writes, bool advise);
 int cmd_unfork(FILE *out, struct region *r);
-bool ensure_debugfs(void);
 int cmd_split_folios(FILE *out, struct region *r, int order);
 int cmd_verify(FILE *out, struct region *r);
 void emit_region(FILE *out, const struct region *r, bool held);

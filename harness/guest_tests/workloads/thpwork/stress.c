@@ -214,7 +214,7 @@ int stress_setup_slot(struct stress *st, struct slot *sl, size_t pmd)
 
 	if (base == MAP_FAILED)
 		return -1;
-	sl->home = (char *)(((uintptr_t)base + pmd - 1) & ~(uintptr_t)(pmd - 1));
+	sl->home = align_up(base, pmd);
 	sl->alt = sl->home + st->len + pmd + st->ps;    /* one page off PMD alignment */
 	sl->cur = sl->home;
 	sl->last_op = -1;

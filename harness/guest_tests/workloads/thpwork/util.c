@@ -121,22 +121,6 @@ int emit_error(FILE *out, int code, const char *fmt, ...)
 	return code;
 }
 
-double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-uint64_t splitmix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ULL;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
-
 /*
  * Parse "<n>[K|M|G|pmd]" into bytes (K=1024). "pmd" multiplies by pmd_size.
  * Returns false on junk.
@@ -173,60 +157,6 @@ bool parse_long(const char *s, long *out)
 	errno = 0;
 	*out = strtol(s, &end, 0);
 	return !errno && end != s && *end == '\0';
-}
-
-bool read_text(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return false;
-	buf[n] = '\0';
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
-	return true;
-}
-
-bool read_u64(const char *path, uint64_t *v)
-{
-	char buf[64];
-
-	if (!read_text(path, buf, sizeof(buf)))
-		return false;
-	*v = strtoull(buf, NULL, 10);
-	return true;
-}
-
-bool write_text(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return false;
-	n = write(fd, text, strlen(text));
-	close(fd);
-	return n == (ssize_t)strlen(text);
-}
-
-size_t page_size(void)
-{
-	return (size_t)sysconf(_SC_PAGESIZE);
-}
-
-/* PMD size from sysfs; without THP support, derive it (PTRS_PER_PTE = ps/8). */
-size_t pmd_size(void)
-{
-	uint64_t v;
-
-	if (read_u64(THP_ROOT "/hpage_pmd_size", &v) && v)
-		return (size_t)v;
-	return page_size() / 8 * page_size();
 }
 
 int order_of(size_t pages)

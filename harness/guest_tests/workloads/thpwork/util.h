@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * util.h - shared helpers of thpwork (definitions in util.c). The image builder
- * compiles every .c of this folder into one static binary, thpwork.
+ * compiles every .c of this folder, with the shared ../lib/ (-I lib), into one static
+ * binary, thpwork.
  *
- * JSON writer, number/size parsing, sysfs access, page/PMD geometry, the
- * population pattern language (mirrored in harness/workloads.py) and a PRNG.
+ * JSON writer, number/size parsing, range lists, folio orders and the population
+ * pattern language (mirrored in harness/guest/pattern.py). The clock, the PRNG,
+ * sysfs access and the page/PMD geometry are lib/'s (included here for every part).
  */
 #ifndef THPWORK_UTIL_H
 #define THPWORK_UTIL_H
@@ -31,6 +33,10 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include "clock.h"
+#include "geom.h"
+#include "rng.h"
+#include "sysfs.h"
 
 /* Exit codes, shared with harness/workloads.py. */
 #define EXIT_OK       0
@@ -39,18 +45,6 @@
 #define EXIT_ENV      3   /* missing kernel feature / permission */
 #define EXIT_TIMEOUT  4
 #define EXIT_GONE     5   /* the watched process exited */
-
-#define THP_ROOT "/sys/kernel/mm/transparent_hugepage"
-
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE 25
-#endif
-#ifndef MADV_PAGEOUT
-#define MADV_PAGEOUT 21
-#endif
-#ifndef MADV_COLD
-#define MADV_COLD 20
-#endif
 
 /* ---------------------------------------------------------------- JSON */
 
@@ -75,17 +69,10 @@ void jw_hist(struct jw *w, const char *k, const uint64_t *counts, int n);
 int emit_error(FILE *out, int code, const char *fmt, ...);
 /* ------------------------------------------------------------ numbers */
 
-double now_s(void);
-uint64_t splitmix64(uint64_t x);
 bool parse_bytes(const char *s, size_t pmd_size, size_t *out);
 bool parse_long(const char *s, long *out);
-/* -------------------------------------------------------------- sysfs */
+/* ------------------------------------------------------------- orders */
 
-bool read_text(const char *path, char *buf, size_t len);
-bool read_u64(const char *path, uint64_t *v);
-bool write_text(const char *path, const char *text);
-size_t page_size(void);
-size_t pmd_size(void);
 int order_of(size_t pages);
 /* --------------------------------------------------------- range lists */
 
