@@ -2,7 +2,7 @@
 
 An mTHP collapse unhooks the whole page table (pmdp_collapse_flush) while only some of its
 ptes are collapsed; the anon_vma lock keeps rmap walkers of the neighbouring folios out
-until the table is back. `thpracer` (guest_tests/workloads/thpracer.c) keeps khugepaged
+until the table is back. `thpracer` (guest_tests/workloads/thpracer/) keeps khugepaged
 collapsing order-4 blocks (64K with 4K pages) of a region (re-splitting what it
 collapsed) while it migrates the neighbours of those blocks, in the same PMDs, between
 the guest's two NUMA nodes (move_pages, mbind MPOL_MF_MOVE, migrate_pages) and compacts
@@ -15,8 +15,8 @@ that khugepaged collapsed in the same interval (pages_collapsed grew) and that t
 saw its own blocks collapsed (collapsed_seen, from pagemap + kpageflags).
 
 thpracer --fork / --mremap / --memcg add COW children, PMDs moved by mremap() and reclaim
-in a memory cgroup of its own (guest_tests/workloads/thpracer_modes.h). `thpfile`
-(guest_tests/workloads/thpfile.c) races file/shmem collapse (khugepaged and MADV_COLLAPSE
+in a memory cgroup of its own (thpracer/fork.c, mremap.c, memcg.c). `thpfile`
+(guest_tests/workloads/thpfile/) races file/shmem collapse (khugepaged and MADV_COLLAPSE
 on a memfd or a tmpfs) with hole punching, truncation and migration, and checks that a
 punched page reads zero through every mapping (a pte hidden from the punch would not).
 
