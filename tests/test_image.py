@@ -214,8 +214,10 @@ def test_build_is_cached_and_keyed_on_inputs(tmp_path: Path, cache: Path,
     if shutil.which(arch.guest_cc(HOST)) is None:
         pytest.skip("no compiler")
     recipe, workloads = write_recipe(tmp_path), tmp_path / "workloads"
-    workloads.mkdir()
-    (workloads / "khtrue.c").write_text("int main(void) { return 0; }\n")
+    (workloads / "lib").mkdir(parents=True)          # linked into every binary, not one
+    (workloads / "lib" / "khlib.h").write_text("int khlib(void);\n")
+    (workloads / "lib" / "khlib.c").write_text("int khlib(void) { return 0; }\n")
+    (workloads / "khtrue.c").write_text('#include "khlib.h"\nint main(void) { return khlib(); }\n')
     first = image.build_initramfs(HOST.name, recipe, workloads)
     assert first.parent == cache / "images" / HOST.name
 
@@ -239,7 +241,9 @@ def test_build_is_cached_and_keyed_on_inputs(tmp_path: Path, cache: Path,
     second = image.build_initramfs(HOST.name, recipe, workloads)
     (tmp_path / "init").write_text("#!/bin/busybox sh\necho changed\n")
     third = image.build_initramfs(HOST.name, recipe, workloads)
-    assert len({first, second, third}) == 3 and first.exists()
+    (workloads / "lib" / "khlib.c").write_text("int khlib(void) { return 2; }\n")
+    fourth = image.build_initramfs(HOST.name, recipe, workloads)
+    assert len({first, second, third, fourth}) == 4 and first.exists()
 
 
 @needs_host_profile

@@ -355,10 +355,12 @@ def test_shipped_workloads_are_translation_units() -> None:
     name (both folders are on the include path), and every lib part is linked into each."""
     root = guestbin.WORKLOAD_DIR
     built = guestbin.binaries(guestbin.workload_sources(root))
+    assert sorted(built) == ["thpfile", "thpracer", "thpwork"]
+    assert not list(root.glob("*.c")) and not list(root.glob("*.h"))
     lib = sorted((root / guestbin.LIB).glob("*.c"))
     assert lib and all(units[-len(lib):] == lib for units in built.values())
     lib_headers = {h.name for h in (root / guestbin.LIB).glob("*.h")}
-    for name in (n for n in built if (root / n).is_dir()):
+    for name in built:
         assert (root / name / "main.c").is_file()
         assert not lib_headers & {h.name for h in (root / name).glob("*.h")}, name
     for h in root.glob("*/*.h"):
