@@ -10,8 +10,9 @@
  * A PMD-aligned region of --pmds PMDs is populated with small pages, then advised
  * MADV_HUGEPAGE, so khugepaged collapses it under the knobs in force. Each PMD holds
  * blocks of 16 base pages (64K with 4K pages, 256K with 16K): even blocks fully populated
- * (what an mTHP collapse takes), odd blocks partly (3 of 16 pages: never collapsed to mTHP while max_ptes_none is 0, so they are
- * the "uninvolved" neighbours under the same page table). Threads for --seconds:
+ * (what an mTHP collapse takes), odd blocks partly (3 of 16 pages: never collapsed to mTHP
+ * while max_ptes_none is 0, so they are the "uninvolved" neighbours under the same page
+ * table). Threads for --seconds:
  *
  *   mutator   sweeps the region: verifies every populated page's contents (a changed
  *             page is a finding), counts the blocks found collapsed (a large folio in

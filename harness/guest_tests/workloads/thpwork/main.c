@@ -4,9 +4,10 @@
  *
  * Build (in workloads/): gcc -static -O2 -Wall -Wextra -pthread -I thpwork -I lib, the .c
  * files of thpwork/ and lib/, -o thpwork (thpwork/: main.c and one .c/.h pair per part:
- * util, census, region, stress, watch; lib/: the helpers every workload binary shares). Output: one JSON object per line on stdout, each with an
- * "event" key. Exit codes: 0 ok, 1 finding (data corruption), 2 usage, 3 missing
- * kernel feature/permission, 4 timeout, 5 watched process gone.
+ * util, census, region, stress, watch; lib/: the helpers every workload binary shares).
+ * Output: one JSON object per line on stdout, each with an "event" key. Exit codes: 0 ok,
+ * 1 finding (data corruption), 2 usage, 3 missing kernel feature/permission, 4 timeout,
+ * 5 watched process gone.
  *
  * Region workloads (map a PMD-aligned region, populate it, act, then exit or hold):
  *   thpwork populate   [region opts]
