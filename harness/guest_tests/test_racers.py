@@ -312,7 +312,7 @@ def test_mremap_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest)
 @pytest.mark.needs("thp", "numa", "compaction", "swap")
 @pytest.mark.parametrize("ks", KNOBSETS.values(), ids=KNOBSETS)
 def test_memcg_reclaim_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureRequest) -> None:
-    """The racer in a memory cgroup of its own: memory.high just above the populated size
+    """The racer in a memory cgroup of its own: memory.max 12 MB above the populated size
     (a max_ptes_none 511 collapse fills holes) and memory.reclaim every 50 ms pushing the
     region to swap while khugepaged collapses."""
     r = run_racer(kh, request, ks, SECONDS, ("--memcg",))
