@@ -80,7 +80,9 @@ from harness.splats.table import (
     FRAME,
     GAP,
     GLUED,
+    HEX_ROW,
     NOT_START,
+    ORPHAN_LEAK,
     ORPHAN_REGS,
     ORPHAN_TASK,
     POST_END,
@@ -181,8 +183,9 @@ class _Report:
             self.state = "open"
 
     def repeats_head(self, pat: StartPattern) -> bool:
-        """The same header again right after it: a symbolizer's line per inlined frame."""
-        return pat is self.pat and "hdr" in pat.src and self.lines[-1] is self.head
+        """The same header again right after it, nothing between: a symbolizer's line per inlined
+        frame, a console line duplicated by syslog, a fault header printed again before its body."""
+        return pat is self.pat and self.lines[-1] is self.head
 
     def take_head(self, ln: _Line, m: re.Match[str]) -> None:
         self.heads.append(m)
@@ -260,7 +263,7 @@ class _Parser:
                 return
             self._close(key)
         elif self._to_nmi_report(ln) or self._orphan_stack(key, ln) or self._orphan_regs(key, ln) \
-                or self._orphan_task(key, ln):
+                or self._orphan_task(key, ln) or self._orphan_leak(key, ln):
             return
         self.recent[key].append(ln)
 
@@ -295,6 +298,19 @@ class _Parser:
         if m is None or self.asked or not self._far(ln):
             return False
         self.open[key] = _Report(ORPHAN_TASK, m, ln, self._stack_before(key))
+        return True
+
+    def _orphan_leak(self, key: str | None, ln: _Line) -> bool:
+        """kmemleak's "backtrace:" right after a hex-dump row, far from any report (ORPHAN_LEAK): a
+        leaked object's record whose "unreferenced object" line was cut off. Not only kernel
+        lines: /sys/kernel/debug/kmemleak is read without printk prefixes."""
+        m = ORPHAN_LEAK.rx.match(ln.text)
+        if m is None or (self.last is not None and ln.no - self.last.lines[-1].no <= 200):
+            return False
+        before = [p for p in self.recent[key] if p.text.strip()]
+        if not before or not HEX_ROW.match(before[-1].text):
+            return False
+        self.open[key] = _Report(ORPHAN_LEAK, m, ln, self._stack_before(key))
         return True
 
     def _to_nmi_report(self, ln: _Line) -> bool:
