@@ -237,6 +237,12 @@ def test_a_header_printed_twice_in_a_row_is_one_report(header: str) -> None:
     assert len(parse_log(log)) == 1
 
 
+def test_headers_of_other_cpus_in_a_row_are_other_reports() -> None:
+    log = "".join(f"[ 70.{i}] NMI watchdog: Watchdog detected hard LOCKUP on cpu {i}\n"
+                  for i in range(3))
+    assert [s.kind for s in parse_log(log)] == ["hard_lockup"] * 3
+
+
 def test_kmemleak_record_without_its_first_line() -> None:
     log = ("    6b 6b 6b 6b 6b 6b 6b 6b 6b 6b 6b 6b 6b 6b 6b a5  kkkkkkkkkkkkkkk.\n"
            "  backtrace:\n"

@@ -116,6 +116,7 @@ __all__ = [
 ]
 
 START_MARKER = "kharness: test start {}"
+_ADDR = re.compile(r"\b(?:0x)?[0-9a-f]{6,}\b")
 END_MARKER = "kharness: test end {}"
 
 
@@ -182,10 +183,14 @@ class _Report:
             self.multi = True
             self.state = "open"
 
-    def repeats_head(self, pat: StartPattern) -> bool:
+    def repeats_head(self, pat: StartPattern, ln: _Line) -> bool:
         """The same header again right after it, nothing between: a symbolizer's line per inlined
-        frame, a console line duplicated by syslog, a fault header printed again before its body."""
-        return pat is self.pat and self.lines[-1] is self.head
+        frame, or the same line but for an address (a console line duplicated by syslog, a fault
+        header printed again before its body). Headers naming another CPU or task are another
+        report (five CPUs' hard lockups in a row)."""
+        if pat is not self.pat or self.lines[-1] is not self.head:
+            return False
+        return "hdr" in pat.src or _ADDR.sub("", ln.text) == _ADDR.sub("", self.head.text)
 
     def take_head(self, ln: _Line, m: re.Match[str]) -> None:
         self.heads.append(m)
@@ -347,7 +352,7 @@ class _Parser:
     def _into_open(self, key: str | None, rep: _Report, ln: _Line, pat: StartPattern,
                    m: re.Match[str]) -> bool:
         """Whether the open report takes this start line (True) or it starts another."""
-        if rep.repeats_head(pat):
+        if rep.repeats_head(pat, ln):
             rep.take_head(ln, m)
             return True
         if _folds(rep, pat):
