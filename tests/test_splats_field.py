@@ -46,6 +46,30 @@ def test_console_prefixes_of_field_captures(prefix: str) -> None:
         "warning", "WARNING in shrink_one_lru", "shrink_one_lru")
 
 
+def test_editor_line_numbers_before_the_printk_stamp() -> None:
+    log = "".join(f"  {900 + i}\t{line}\n" for i, line in enumerate(
+        _prefixed("[ 3.1] ").splitlines()))
+    (splat,) = parse_log(log)
+    assert (splat.kind, splat.function) == ("warning", "shrink_one_lru")
+
+
+def test_hard_lockup_reported_through_warn() -> None:
+    log = ("[ 9.0] ------------[ cut here ]------------\n"
+           "[ 9.1] WARNING: CPU: 1 PID: 0 at kernel/watchdog.c:264 "
+           "watchdog_overflow_callback+0x9a/0xc0()\n"
+           "[ 9.2] Watchdog detected hard LOCKUP on cpu 1\n"
+           "[ 9.3] CPU: 1 PID: 0 Comm: swapper/1 Not tainted 3.16.0-4-amd64 #1\n"
+           "[ 9.4] Call Trace:\n"
+           "[ 9.5]  <NMI>  [<ffffffff8150b4c5>] dump_stack+0x41/0x51\n"
+           "[ 9.6]  [<ffffffff81067767>] warn_slowpath_common+0x77/0x90\n"
+           "[ 9.7]  [<ffffffff810677cc>] warn_slowpath_fmt+0x4c/0x50\n"
+           "[ 9.8]  [<ffffffff810fccd8>] watchdog_overflow_callback+0x9a/0xc0\n"
+           "[ 9.9]  <EOE>  [<ffffffffa0123456>] foo_poll_hw+0x30/0x90 [foo]\n"
+           "[ 9.9] ---[ end trace 1b2c3d4e5f607182 ]---\n")
+    (splat,) = parse_log(log)
+    assert (splat.kind, splat.title) == ("hard_lockup", "watchdog: hard LOCKUP in foo_poll_hw")
+
+
 def test_syslogd_wall_message() -> None:
     log = ("Message from syslogd@buildhost at Sep 14 09:12:33 ...\n"
            " kernel:unregister_netdevice: waiting for veth3 to become free. Usage count = 2\n")

@@ -453,6 +453,8 @@ def _folds(rep: _Report, pat: StartPattern) -> bool:
             "warning", "bug", "oops", "invalid_opcode", "list_corruption", "refcount", "stack")
     if pat.role == "leak_summary":
         return rep.pat.kind == "memory_leak"
+    if pat.kind == "hard_lockup" and rep.pat.kind == "warning" and rep.lines[-1] is rep.head:
+        return True                              # 3.x/4.x: the watchdog's WARN() message
     return pat is rep.pat and not rep.has_trace and pat.src == ()
 
 

@@ -238,6 +238,8 @@ RECLASS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = tuple(
          "Voluntary context switch within RCU read-side critical section")),
         (r"^mm/page_table_check\.c", "bad_page", ("page_table_check: {label} in {func}",
          "page_table_check: {label}")),
+        (r"Watchdog detected hard LOCKUP", "hard_lockup", ("watchdog: hard LOCKUP in {func}",
+         "watchdog: hard LOCKUP")),
         (r"^kernel/locking/|^DEBUG_(?:LOCKS|RWSEMS)_WARN_ON", "lockdep", (
          "{label}: locking bug in {func}", "{label}: locking bug")),
         (r"VFS: Busy inodes after unmount", "bug", ("VFS: Busy inodes after unmount",)),
@@ -262,6 +264,7 @@ def alt(*parts: str) -> re.Pattern[str]:
 PREFIX = re.compile(
     r"(?:\*\* \d+ printk messages dropped \*\* ?)?"
     r"(?:\[\d{4}[-/]\d\d[-/]\d\d,? \d\d:\d\d:\d\d(?:\.\d+)?\] ?)?"      # a terminal program's stamp
+    r"(?:\s*\d+\s+(?=\[\s*\d+\.\d+\]))?"                       # an editor's (cat -n) line number
     r"(?P<kmsg>\d+,\d+,\d+,[^;,]*(?:,caller=(?P<kcaller>[TC]\d+))?[^;]*;)?"
     r"(?P<jrnl>(?:[^\W\d_]{3,4}\.? [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d"
     r"(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)(?: \S+)? kernel: ?|\s*kernel:(?=\S))?"
@@ -275,15 +278,15 @@ ARM_FRAME = re.compile(r"\s*\[<[0-9a-f]+>\] \((?P<func>[A-Za-z_.$][\w.$]*)(?:\+0
 ARM_CALLER = re.compile(ARM_FRAME.pattern + r"\[<[0-9a-f]+>\] \((?P<cfunc>[A-Za-z_.$][\w.$]*)"
                         r"(?:\+0x(?P<off>[0-9a-f]+)/0x[0-9a-f]+)?(?: \[(?P<cmod>[\w-]+)\])?\)")
 FRAME = re.compile(
-    r"\s*(?:<(?:IRQ|EOI|NMI)>\s*)?(?:\[<?(?:0x)?[0-9a-f]{8,16}>?\]\s*)?(?P<q>\?\s+)?"
+    r"\s*(?:<(?:IRQ|EOI|EOE|NMI)>\s*)?(?:\[<?(?:0x)?[0-9a-f]{8,16}>?\]\s*)?(?P<q>\?\s+)?"
     r"(?P<func>[A-Za-z_.$][\w.$]*)"
     r"\+0x(?P<off>[0-9a-f]+)/0x(?P<size>[0-9a-f]+)(?:\s+\[(?P<mod>[\w-]+)(?:\s+[0-9a-f]+)?\])?"
     r"(?:\s+\([A-Z]+\))?(?:\s+\S+:\d+(?:\s+\[inline\])?)?\s*$")
-DECODED = re.compile(r"\s*(?:<(?:IRQ|EOI|NMI)>\s*)?(?P<q>\?\s+)?(?P<func>[A-Za-z_.$][\w.$]*) "
+DECODED = re.compile(r"\s*(?:<(?:IRQ|EOI|EOE|NMI)>\s*)?(?P<q>\?\s+)?(?P<func>[A-Za-z_.$][\w.$]*) "
                      r"\((?P<src>[\w./-]+\.[chS]:\d+)(?: [\w./-]+\.[chS]:\d+)*\)\s*$")
 """A frame as scripts/decode_stacktrace.sh rewrites it: "func (file:line)", the offset replaced by the
 source line (and an inlined chain's lines after it)."""
-INLINE = re.compile(r"\s*(?:<(?:IRQ|EOI|NMI)>\s*)?(?P<func>[A-Za-z_][\w.]*) \S+\.[chS]:\d+ \[inline\]\s*$")
+INLINE = re.compile(r"\s*(?:<(?:IRQ|EOI|EOE|NMI)>\s*)?(?P<func>[A-Za-z_][\w.]*) \S+\.[chS]:\d+ \[inline\]\s*$")
 RIP = re.compile(r"\s*(?:RIP: [0-9a-f]{4}:|pc : |PC is at |NIP: |EIP: |IP: |epc : )"
                   r"(?:\[<[0-9a-f]+>\]\s*)*(?P<func>[A-Za-z_.$][\w.$]*)(?:\+0x(?P<off>[0-9a-f]*)| \([\w./-]+"
                   r"\.[chS]:\d+)")
@@ -335,7 +338,7 @@ BODY = alt(
     r"(?:task|page|head|flags|raw|memcg|mapping|aops|addr|file|pgd|p4d|pud|pmd|pte|vma|mm):",
     r"(?:pc|lr|sp|pmr|x\d{1,2})\s*:", r"(?:ESR|EC|SET|EA|FSC|ISV|CM|GCS|SSE|SF|Xs) = ",
     r"(?:R[A-Z0-9]{1,2}|E[A-Z]{2}|[CDEFGS]S|CR\d|DR\d|PKRU|knlGS)\s*:\s*[0-9a-f]",
-    r"<\/?(?:TASK|IRQ|NMI|SOFTIRQ|EOI|#DF)>", r"\S+ pgtable: ", r"(?:\?\s+)?[\w.$]+ \([\w./-]+\.[chS]:\d+", r"CPU#\d+ Utilization",
+    r"<\/?(?:TASK|IRQ|NMI|SOFTIRQ|EOI|EOE|#DF)>", r"\S+ pgtable: ", r"(?:\?\s+)?[\w.$]+ \([\w./-]+\.[chS]:\d+", r"CPU#\d+ Utilization",
     r"\S+ #\d+ (?:Not tainted|Tainted)", r"\S+\.[chS]:\d+ ",
     r".*(?:is trying to|is leaving the kernel|locks? held by|still has locks held|is freeing "
     r"memory|just changed the state|lock already depends|already holding|dependency chain|new "
