@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Splat parser figures over the corpus: python bench/splat_recall.py [LOGDIR]
+"""Splat parser figures over the corpus: python bench/splat_recall.py [--misses] [LOGDIR]
 
 For every tests/data/logs/**/*.log with a *.expect.yaml sidecar:
 
@@ -10,6 +10,9 @@ For every tests/data/logs/**/*.log with a *.expect.yaml sidecar:
   next unmatched one in order); "kind" counts matches of the right kind, "culprit" those whose
   function is the expected one (when the sidecar gives it), "title" likewise; parsed splats left
   unmatched are "extra".
+
+--misses lists, per log, what the first parsed splat got wrong (MISS, FP, KIND, CULPRIT, TITLE)
+and the number of splats when it differs, with what was expected and what was found.
 """
 
 from __future__ import annotations
@@ -80,6 +83,25 @@ def per_log(found: list[Splat], want: list[dict[str, Any]], logs: Counter[str]) 
         logs["culprit"] += found[0].function == want[0]["function"]
 
 
+def misses(log: Path, found: list[Splat], want: list[dict[str, Any]]) -> str | None:
+    """One line per log whose first splat (or splat count) differs from its sidecar."""
+    first = want[0] if want else None
+    got = found[0] if found else None
+    bad = ["FP"] if first is None and found else []
+    bad += ["MISS"] if first is not None and got is None else []
+    if first is not None and got is not None:
+        bad += [label for label, key in (("KIND", "kind"), ("CULPRIT", "function"),
+                                         ("TITLE", "title"))
+                if key in first and first[key] != getattr(got, key)]
+    if len(found) != len(want):
+        bad.append(f"{len(found)}/{len(want)} splats")
+    if not bad:
+        return None
+    wanted = [(w.get("kind"), w.get("function")) for w in want]
+    parsed = [(s.kind, s.function) for s in found]
+    return f"{log.name}: {' '.join(bad)}: want {wanted}, got {parsed}"
+
+
 def pct(n: int, d: int) -> str:
     return f"{n / d:.1%}" if d else "-"
 
@@ -109,7 +131,9 @@ def log_summary(logs: Counter[str]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    root = Path(argv[0]) if argv else DEFAULT
+    show = "--misses" in argv
+    args = [a for a in argv if a != "--misses"]
+    root = Path(args[0]) if args else DEFAULT
     tally: dict[str, Counter[str]] = {}
     logs: Counter[str] = Counter()
     for log in sorted(root.rglob("*.log")):
@@ -120,6 +144,8 @@ def main(argv: list[str]) -> int:
         found = parse_file(log)
         score(found, want, tally)
         per_log(found, want, logs)
+        if show and (line := misses(log, found, want)):
+            print(line)
     print(table(tally))
     print(log_summary(logs))
     return 0

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 LAYERS: tuple[tuple[str, str], ...] = (
     ("warn/bug/trap", (r"_*warn\w*|warn_\w+|_*report_bug\w*|fixup_bug|handle_bug|(?:asm_)?exc_\w+|"
      r"do_error_trap|do_trap\w*|do_invalid_op|invalid_op|_*die\w*|oops_\w+|(?:v|nmi_|__)?panic\w*|"
-     r"check_panic_on_warn|_*bug_handler|\w*brk_handler|call_break_hook|early_brk64|"
+     r"check_panic_on_warn|_*[a-z0-9]+_panic|_*bug_handler|\w*brk_handler|call_break_hook|early_brk64|"
      r"do_debug_exception|el1_dbg|el1_brk64|do_el1_undef|el1_undef|do_undefinstr|"
      r"arm64?_notify_die|do_kernel_trap|program_check_exception|_*fortify_(?:report|panic)\w*")),
     ("sanitizer", (r"__sanitizer_\w+|__asan_\w+|_*kasan\w*|__msan_\w+|_*kmsan\w*|__tsan_\w+|"
@@ -48,7 +48,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"debug_check_no_locks_\w+|__lock_\w+|reacquire_held_locks|register_lock_class|"
      r"look_up_lock_class|hlock_class|find_held_lock|debug_locks_off\w*|lock_is_held\w*|"
      r"check_flags|spin_dump|spin_bug|debug_spin_\w+|trigger_\w+_backtrace")),
-    ("refcount", r"_*refcount_\w+"),
+    ("refcount", r"_*refcount_\w+|ref_tracker_\w+"),
     ("list debug", (r"__list_(?:add|del|move|replace|splice|cut|valid)\w*|__list_\w+_valid\w*|"
      r"list_(?:add|del|move|replace|splice|cut)(?:_tail|_init|_rcu|_entry|_careful|_before|_position)*|"
      r"__hlist_\w+")),
@@ -58,8 +58,8 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"track\w*|section|\w*bug\w*|lock\w*|tainted|modules|irqtrace_events|ip_sym|error_description|"
      r"memory_metadata|unreferenced\w*|oops_end_marker|hex_dump\w*|worker_info|stop_info)|"
      r"_*v?s[cn]?printf|kv?asprintf|string(?:_nocheck)?|widen_string|pointer|format_decode|number|"
-     r"special_hex_number|_*dev_(?:printk|info|notice|warn|err|alert|crit|"
-     r"emerg)\w*|nmi_cpu_backtrace\w*|nmi_trigger_cpumask_backtrace|\w+_cpumask_backtrace")),
+     r"special_hex_number|_*(?:net)?dev_(?:v?printk|info|notice|warn|err|alert|crit|emerg|dbg)\w*|"
+     r"unwind_backtrace|nmi_cpu_backtrace\w*|nmi_trigger_cpumask_backtrace|\w+_cpumask_backtrace")),
     ("string/memory", (r"_*mem(?:cpy|set|move|cmp|chr|scan|dup)(?:\d+|_(?:erms|orig|fast\w*|generic\w*|"
      r"noinline|toio|fromio|flushcache|user\w*|mcsafe|inatomic|\d+))?|_*str(?:n?len|n?cmp|n?casecmp|l?cpy|"
      r"ncpy|scpy\w*|n?cat|lcat|r?chr|nchr|n?str|sep|pbrk|c?spn|n?dup|ncpy_from_user|nlen_user)|"
@@ -80,6 +80,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("scheduler", (r"_*schedule(?:_(?:\w*timeout\w*|preempt_disabled|idle|user|loop|debug\w*|bug|tail|"
      r"rtlock))?|preempt_schedule\w*|_*cond_resched\w*|context_switch|"
      r"finish_task_switch\w*|io_schedule\w*|schedule_\w*timeout\w*|wait_for_completion\w*|"
+     r"_*wait_for_common\w*|"
      r"watchdog|watchdog_timer_fn|watchdog_overflow_callback|watchdog_hardlockup_\w+|"
      r"watchdog_buddy_\w+|_*hrtimer_\w+|hrtimer_\w+|debug_smp_processor_id|check_preemption_disabled|"
      r"__this_cpu_preempt_check")),
@@ -126,7 +127,10 @@ REPORTING = re.compile(r"rcu_dump_cpu_stacks|print_(?:other_)?cpu_stall\w*|rcu_s
                        r"nmi_cpu_backtrace\w*|sched_show_task|_*show_regs\w*|dump_stack\w*")
 KIND_SKIP = {
     "hung_task": r"__switch_to\w*|\w*(?:sched|_lock|_slowlock|wait|completion|synchron|rwsem|mutex|"
-                 r"sleep)\w*|_*down\w*|_*folio_lock\w*",
+                 r"sleep)\w*|_*down\w*|_*folio_lock\w*|\w*flush_(?:delayed_)?work\w*|\w*flush_workqueue|"
+                 r"drain_workqueue",
+    "atomic_sleep": r"_*alloc_pages\w*|alloc_pages_\w+|_*get_free_pages\w*|get_zeroed_page\w*|"
+                    r"_*folio_alloc\w*",
     "soft_lockup": IDLE, "hard_lockup": IDLE, "rcu_stall": IDLE,
     "memory_leak": r"\w*(?:kmemleak|kmalloc|kcalloc|kzalloc|vmalloc|mmap|kmem|slab|alloc|create_object|"
                    r"idr_get|list_lru_init|kv?asprintf|pcpu_create|strn?dup|memdup)\w*|" + LIBRARY,

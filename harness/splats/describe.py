@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
 from harness.splats.culprit import interrupted, pick
-from harness.splats.model import Frame, Splat, parse_frame
+from harness.splats.model import Frame, Splat, arm_caller, parse_frame
 from harness.splats.table import (
     AT,
     CPU_HDR,
@@ -45,6 +45,14 @@ UNMARKED = ("hung_task", "rcu_stall", "soft_lockup", "hard_lockup", "memory_leak
 __warn() print)."""
 STALLS = ("rcu_stall", "soft_lockup", "hard_lockup")
 """Reports printed from an interrupt about the context it interrupted."""
+
+GP_DUMP = re.compile(r"(?:rcu: )?(?:RCU grace-period kthread stack dump|Stack dump where RCU GP "
+                     r"kthread last ran):")
+CPU_DUMP = ("Sending NMI", "NMI backtrace for")
+GP_END = re.compile(r"rcu: |NMI backtrace for cpu|Sending NMI|INFO: |Task dump for CPU")
+"""An RCU stall report's dumps of its grace-period kthread (its stack, and the CPU it last ran on,
+when it is starved) and the lines that end them. The kthread is the victim, not the culprit: the
+stall's culprit is on the stalled CPU's stack or a blocking task's."""
 
 if TYPE_CHECKING:
     from harness.splats.parse import _Report
@@ -84,21 +92,46 @@ def _scan(rep: _Report, texts: list[str]) -> tuple[_Info, list[Frame], list[str]
     return info, _primary_trace(texts), _locks(texts)
 
 
+def _without_gp_kthread(texts: list[str]) -> list[str]:
+    """The report with its GP-kthread dumps blanked (GP_DUMP up to the next section; for the CPU
+    the kthread last ran on, through that CPU's own backtrace)."""
+    out = list(texts)
+    mode, dumped = "", False                     # "task" | "last"; dumped: its CPU's dump began
+    for i, text in enumerate(texts):
+        line = text.strip()
+        if GP_DUMP.match(line):
+            mode, dumped = ("last" if line.endswith("last ran:") else "task"), False
+        elif mode == "last" and not dumped and (line.startswith(CPU_DUMP) or CPU_HDR.match(line)):
+            dumped = not line.startswith("Sending NMI")
+        elif mode and (GP_END.match(line) or (mode == "task" and CPU_HDR.match(line))):
+            mode = ""
+        if mode:
+            out[i] = ""
+    return out
+
+
 def _traces(texts: list[str]) -> list[tuple[str, list[Frame]]]:
     """(label, frames) of every stack in the report; label "call", "aux" or "primary"."""
     out: list[tuple[str, list[Frame]]] = []
     cur: list[Frame] | None = None
     primary_next = False
+    outermost: dict[int, Frame] = {}             # a 32-bit arm stack's last "from" caller
     for text in texts:
         primary_next = primary_next or text.startswith("stack backtrace:")
         frame = parse_frame(text)
         if frame is None and cur is not None and (m := RIP.match(text)) is not None:
-            frame = Frame(m["func"], int(m["off"] or "0", 16))   # the interrupted pc, in a stack
+            off = m["off"]                       # (None: a decoded "pc (file:line)")
+            frame = Frame(m["func"], None if off is None else int(off or "0", 16))  # interrupted pc
         if frame is not None:
             if cur is None:
                 cur = []
                 out.append(("call", cur))
             cur.append(frame)
+            caller = arm_caller(text)
+            if caller is None:
+                outermost.pop(id(cur), None)
+            else:
+                outermost[id(cur)] = caller
         elif (m := TRACE_HDR.match(text)) is not None:
             cur = []
             label = "aux" if not m["call"] else "primary" if primary_next else "call"
@@ -106,6 +139,9 @@ def _traces(texts: list[str]) -> list[tuple[str, list[Frame]]]:
             out.append((label, cur))
         elif not text.strip() or text.strip() == "</TASK>":
             cur = None                           # one stack goes on past </IRQ> and 4.x's "RIP:"
+    for _label, frames in out:
+        if (last := outermost.get(id(frames))) is not None:
+            frames.append(last)
     return out
 
 
@@ -167,8 +203,11 @@ def _culprit(rep: _Report, kind: str, formats: tuple[str, ...], info: _Info,
             # sysrq_handle_crash -> panic): f itself is not on the stack.
             # Inlined frames ("f file:line [inline]") only exist once a report is symbolized:
             # the culprit is the function the unsymbolized report names, so both get one title.
+            # A stack whose every frame is "? " was printed by a guessing unwinder (no frame
+            # pointers, 3.x/4.x): those guesses are all there is.
+            guessed = not any(f.reliable for f in frames)
             names = [fn(f.function) or f.function for i, f in enumerate(frames)
-                     if f.reliable and not (i and f.offset == 0) and f.offset is not None]
+                     if (f.reliable or guessed) and not (i and f.offset == 0) and not f.inline]
             cands.extend(interrupted(names) if kind in STALLS else names)
             continue
         values = _header_funcs(rep) if src == "hdr" else [
@@ -208,7 +247,8 @@ def _message(rep: _Report) -> str | None:
 
 def build(rep: _Report, file: str, last_no: int) -> Splat | None:
     texts = [ln.text for ln in rep.lines]
-    info, frames, locks = _scan(rep, texts)
+    read = _without_gp_kthread(texts) if rep.pat.kind == "rcu_stall" else texts
+    info, frames, locks = _scan(rep, read)
     if rep.pat.role == "generic" and not (rep.head.kernel or frames):
         return None
     if rep.pat.role in ("kernel_mode", "orphan") and not (frames or info.rip):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.splats.table import ARM_FRAME, FRAME, INLINE
+from harness.splats.table import ARM_CALLER, ARM_FRAME, DECODED, FRAME, INLINE
 
 KINDS = ("bug", "oops", "warning", "lockdep", "rcu", "rcu_stall", "soft_lockup", "hard_lockup",
          "hung_task", "atomic_sleep", "kasan", "kfence", "kmsan", "kcsan", "ubsan", "bad_page",
@@ -24,6 +24,7 @@ class Frame:
     module: str | None = None
     reliable: bool = True
     source: str | None = None          # "file:line" after symbolize(), or "no debug info"
+    inline: bool = False               # "f file:line [inline]": only in a symbolized report
 
     def __str__(self) -> str:
         text = ("" if self.reliable else "? ") + self.function
@@ -79,8 +80,20 @@ def parse_frame(text: str) -> Frame | None:
         return Frame(m["func"], int(m["off"], 16), int(m["size"], 16), m["mod"], not m["q"])
     m = INLINE.match(text)
     if m:
-        return Frame(m["func"])
+        return Frame(m["func"], inline=True)
+    m = DECODED.match(text)                      # decode_stacktrace.sh: "f (file:line)"
+    if m:
+        return Frame(m["func"], reliable=not m["q"], source=m["src"])
     m = ARM_FRAME.match(text)                    # 32-bit arm: "[<pc>] (f [mod]) from [<lr>] (g+..)"
     return Frame(m["func"], module=m["mod"]) if m else None
 
 
+
+
+def arm_caller(text: str) -> Frame | None:
+    """The caller a 32-bit arm frame line names after "from" (the next line's function; the
+    last line of a stack is the only place the outermost one is printed)."""
+    m = ARM_CALLER.match(text)
+    if m is None:
+        return None
+    return Frame(m["cfunc"], int(m["off"], 16) if m["off"] else None, module=m["cmod"])

@@ -80,7 +80,9 @@ from harness.splats.table import (
     FRAME,
     GAP,
     GLUED,
+    HEX_ROW,
     NOT_START,
+    ORPHAN_LEAK,
     ORPHAN_REGS,
     ORPHAN_TASK,
     POST_END,
@@ -114,6 +116,7 @@ __all__ = [
 ]
 
 START_MARKER = "kharness: test start {}"
+_ADDR = re.compile(r"\b(?:0x)?[0-9a-f]{6,}\b")
 END_MARKER = "kharness: test end {}"
 
 
@@ -180,9 +183,14 @@ class _Report:
             self.multi = True
             self.state = "open"
 
-    def repeats_head(self, pat: StartPattern) -> bool:
-        """The same header again right after it: a symbolizer's line per inlined frame."""
-        return pat is self.pat and "hdr" in pat.src and self.lines[-1] is self.head
+    def repeats_head(self, pat: StartPattern, ln: _Line) -> bool:
+        """The same header again right after it, nothing between: a symbolizer's line per inlined
+        frame, or the same line but for an address (a console line duplicated by syslog, a fault
+        header printed again before its body). Headers naming another CPU or task are another
+        report (five CPUs' hard lockups in a row)."""
+        if pat is not self.pat or self.lines[-1] is not self.head:
+            return False
+        return "hdr" in pat.src or _ADDR.sub("", ln.text) == _ADDR.sub("", self.head.text)
 
     def take_head(self, ln: _Line, m: re.Match[str]) -> None:
         self.heads.append(m)
@@ -260,7 +268,7 @@ class _Parser:
                 return
             self._close(key)
         elif self._to_nmi_report(ln) or self._orphan_stack(key, ln) or self._orphan_regs(key, ln) \
-                or self._orphan_task(key, ln):
+                or self._orphan_task(key, ln) or self._orphan_leak(key, ln):
             return
         self.recent[key].append(ln)
 
@@ -297,6 +305,19 @@ class _Parser:
         self.open[key] = _Report(ORPHAN_TASK, m, ln, self._stack_before(key))
         return True
 
+    def _orphan_leak(self, key: str | None, ln: _Line) -> bool:
+        """kmemleak's "backtrace:" right after a hex-dump row, far from any report (ORPHAN_LEAK): a
+        leaked object's record whose "unreferenced object" line was cut off. Not only kernel
+        lines: /sys/kernel/debug/kmemleak is read without printk prefixes."""
+        m = ORPHAN_LEAK.rx.match(ln.text)
+        if m is None or (self.last is not None and ln.no - self.last.lines[-1].no <= 200):
+            return False
+        before = [p for p in self.recent[key] if p.text.strip()]
+        if not before or not HEX_ROW.match(before[-1].text):
+            return False
+        self.open[key] = _Report(ORPHAN_LEAK, m, ln, self._stack_before(key))
+        return True
+
     def _to_nmi_report(self, ln: _Line) -> bool:
         if not (ln.ctx or "").startswith("C"):
             return False
@@ -331,7 +352,7 @@ class _Parser:
     def _into_open(self, key: str | None, rep: _Report, ln: _Line, pat: StartPattern,
                    m: re.Match[str]) -> bool:
         """Whether the open report takes this start line (True) or it starts another."""
-        if rep.repeats_head(pat):
+        if rep.repeats_head(pat, ln):
             rep.take_head(ln, m)
             return True
         if _folds(rep, pat):
@@ -432,6 +453,8 @@ def _folds(rep: _Report, pat: StartPattern) -> bool:
             "warning", "bug", "oops", "invalid_opcode", "list_corruption", "refcount", "stack")
     if pat.role == "leak_summary":
         return rep.pat.kind == "memory_leak"
+    if pat.kind == "hard_lockup" and rep.pat.kind == "warning" and rep.lines[-1] is rep.head:
+        return True                              # 3.x/4.x: the watchdog's WARN() message
     return pat is rep.pat and not rep.has_trace and pat.src == ()
 
 

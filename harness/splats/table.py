@@ -80,8 +80,8 @@ TABLE = (
     start_pattern("hard_lockup", r"(?:\w+ )?(?:watchdog: )?(?:CPU\d+: )?Watchdog detected hard LOCKUP on cpu "
        r"(?P<cpu>\d+)", ("watchdog: hard LOCKUP in {func}", "watchdog: hard LOCKUP"),
        ("rip", "trace"), allow=NMI),
-    start_pattern("hung_task", r"INFO: task (?P<comm>.+):(?P<pid>\d+) blocked(?: in I/O wait)? for more "
-       r"than \d+ seconds", ("INFO: task hung in {func}", "INFO: task hung"),
+    start_pattern("hung_task", r"(?:INFO: task (?P<comm>.+)|[^\[\]]*\S):(?P<pid>\d+) blocked(?: in I/O wait)? for "
+       r"more than \d+ seconds", ("INFO: task hung in {func}", "INFO: task hung"),
        allow="Showing all locks held"),
     start_pattern("hung_task", r"INFO: task (?P<comm>.+):(?P<pid>\d+) can't die for more than \d+ seconds", (
        "INFO: task can't die in {func}", "INFO: task can't die")),
@@ -211,19 +211,25 @@ ORPHAN_TASK = start_pattern("hung_task", r"task:(?P<comm>.+?)\s+state:D\s", _ORP
                             role="orphan")
 """A task dump in D state (sched_show_task): printed by the hung-task detector, or when asked
 (sysrq w/t: a dump that ASKED starts); outside both, a hung-task report whose header was lost."""
+ORPHAN_LEAK = start_pattern("memory_leak", r"\s*backtrace(?: \(crc [0-9a-f]+\))?:\s*$", ("memory leak in {func}",
+                            "memory leak"), ("trace",), role="orphan")
+"""kmemleak's "backtrace:" right after an object's hex dump, with no "unreferenced object" line before
+it (a paste from /sys/kernel/debug/kmemleak that starts mid-record): the record of one leaked object."""
+HEX_ROW = re.compile(r"\s*(?:[0-9a-f]{2} ){8,}|\s*hex dump \(first")
+"""A row of kmemleak's hex dump (or its heading): the lines a leak record's backtrace follows."""
 ASKED = re.compile(r"NMI backtrace|Sending NMI|[Ss]ys[Rr]q|Task dump for CPU|Show Regs")
 """Register and task dumps somebody asked for (sysrq, NMI backtraces of all CPUs): no report."""
 DUMP = re.compile(r"task:|\s|\d+ locks? held by|Showing (?:all|busy)|=+$|INFO: lockdep")
 """The lines of an asked-for task dump (task lines, stacks, held locks)."""
 QUICK = re.compile(r"BUG|WARNING|INFO:|Oops|end trace|VFS: |unregister_netdevice|Unhandled fault|Internal error|[Ee]rror|[Uu]nable to handle|Kernel panic|UBSAN|"
                     r"unreferenced object|kmemleak|LOCKUP|stall|PANIC|CFI failure|SError|"
-                    r"Insufficient stack|\[#\d+\]")
+                    r"Insufficient stack|\[#\d+\]|blocked (?:in I/O wait )?for more than")
 NOT_START = re.compile(r"BUG: Bad page map: \d+ messages|INFO: lockdep is turned off|"
                         r"INFO: Stall ended|INFO: NMI handler|WARNING: workqueue cpumask")
 RECLASS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = tuple(
     (re.compile(rx, re.MULTILINE), kind, titles) for rx, kind, titles in (
-        (r"refcount_t: (?P<reason>[^.\n]+)", "refcount", ("refcount_t: {reason} in {func}",
-         "refcount_t: {reason}")),
+        (r"refcount_t: (?P<reason>[^.\n]+)|^lib/refcount\.c:", "refcount", ("refcount_t: {reason} in {func}",
+         "refcount_t: {reason}", "WARNING: refcount bug in {func}", "WARNING: refcount bug")),
         (r"(?P<op>list_add|list_del)(?: corruption| double add)|^lib/list_debug\.c",
          "list_corruption", ("{op} corruption in {func}", "list corruption in {func}",
                              "list corruption")),
@@ -232,6 +238,8 @@ RECLASS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = tuple(
          "Voluntary context switch within RCU read-side critical section")),
         (r"^mm/page_table_check\.c", "bad_page", ("page_table_check: {label} in {func}",
          "page_table_check: {label}")),
+        (r"Watchdog detected hard LOCKUP", "hard_lockup", ("watchdog: hard LOCKUP in {func}",
+         "watchdog: hard LOCKUP")),
         (r"^kernel/locking/|^DEBUG_(?:LOCKS|RWSEMS)_WARN_ON", "lockdep", (
          "{label}: locking bug in {func}", "{label}: locking bug")),
         (r"VFS: Busy inodes after unmount", "bug", ("VFS: Busy inodes after unmount",)),
@@ -255,22 +263,33 @@ def alt(*parts: str) -> re.Pattern[str]:
 
 PREFIX = re.compile(
     r"(?:\*\* \d+ printk messages dropped \*\* ?)?"
+    r"(?:\[\d{4}[-/]\d\d[-/]\d\d,? \d\d:\d\d:\d\d(?:\.\d+)?\] ?)?"      # a terminal program's stamp
+    r"(?:\s*\d+\s+(?=\[\s*\d+\.\d+\]))?"                       # an editor's (cat -n) line number
     r"(?P<kmsg>\d+,\d+,\d+,[^;,]*(?:,caller=(?P<kcaller>[TC]\d+))?[^;]*;)?"
-    r"(?P<jrnl>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ kernel: )?"
+    r"(?P<jrnl>(?:[^\W\d_]{3,4}\.? [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d"
+    r"(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)(?: \S+)? kernel: ?|\s*kernel:(?=\S))?"
     r"(?:<(?P<lvl>\d{1,2})>)?"
     r"(?P<fac>[a-z]+\d?\s*:\s*(?:emerg|alert|crit|err|warn|notice|info|debug)\s*: ?)?"
-    r"(?:\[\s*(?P<ts>\d+\.\d+)\]|\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d [\d:]{8} \d{4}\])?"
+    r"(?:\[\s*(?P<ts>\d+\.\d+)\]|\d+\.\d{6}\]|\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d [\d:]{8} \d{4}\])?"
     r"(?: ?\[\s*(?P<caller>[TC]\d+)\])?(?: [\w.-]+ kernel:(?= ))?")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][AB012]|[\r\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f]")
-ARM_FRAME = re.compile(r"\s*\[<[0-9a-f]+>\] \((?P<func>[A-Za-z_.$][\w.$]*)(?: \[(?P<mod>[\w-]+)\])?\) from ")
+ARM_FRAME = re.compile(r"\s*\[<[0-9a-f]+>\] \((?P<func>[A-Za-z_.$][\w.$]*)(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?"
+                       r"(?: \[(?P<mod>[\w-]+)\])?\) from ")
+ARM_CALLER = re.compile(ARM_FRAME.pattern + r"\[<[0-9a-f]+>\] \((?P<cfunc>[A-Za-z_.$][\w.$]*)"
+                        r"(?:\+0x(?P<off>[0-9a-f]+)/0x[0-9a-f]+)?(?: \[(?P<cmod>[\w-]+)\])?\)")
 FRAME = re.compile(
-    r"\s*(?:<(?:IRQ|EOI|NMI)>\s*)?(?:\[<?(?:0x)?[0-9a-f]{8,16}>?\]\s*)?(?P<q>\?\s+)?"
+    r"\s*(?:<(?:IRQ|EOI|EOE|NMI)>\s*)?(?:\[<?(?:0x)?[0-9a-f]{8,16}>?\]\s*)?(?P<q>\?\s+)?"
     r"(?P<func>[A-Za-z_.$][\w.$]*)"
     r"\+0x(?P<off>[0-9a-f]+)/0x(?P<size>[0-9a-f]+)(?:\s+\[(?P<mod>[\w-]+)(?:\s+[0-9a-f]+)?\])?"
     r"(?:\s+\([A-Z]+\))?(?:\s+\S+:\d+(?:\s+\[inline\])?)?\s*$")
-INLINE = re.compile(r"\s*(?:<(?:IRQ|EOI|NMI)>\s*)?(?P<func>[A-Za-z_][\w.]*) \S+\.[chS]:\d+ \[inline\]\s*$")
+DECODED = re.compile(r"\s*(?:<(?:IRQ|EOI|EOE|NMI)>\s*)?(?P<q>\?\s+)?(?P<func>[A-Za-z_.$][\w.$]*) "
+                     r"\((?P<src>[\w./-]+\.[chS]:\d+)(?: [\w./-]+\.[chS]:\d+)*\)\s*$")
+"""A frame as scripts/decode_stacktrace.sh rewrites it: "func (file:line)", the offset replaced by the
+source line (and an inlined chain's lines after it)."""
+INLINE = re.compile(r"\s*(?:<(?:IRQ|EOI|EOE|NMI)>\s*)?(?P<func>[A-Za-z_][\w.]*) \S+\.[chS]:\d+ \[inline\]\s*$")
 RIP = re.compile(r"\s*(?:RIP: [0-9a-f]{4}:|pc : |PC is at |NIP: |EIP: |IP: |epc : )"
-                  r"(?:\[<[0-9a-f]+>\]\s*)*(?P<func>[A-Za-z_.$][\w.$]*)\+0x(?P<off>[0-9a-f]*)")
+                  r"(?:\[<[0-9a-f]+>\]\s*)*(?P<func>[A-Za-z_.$][\w.$]*)(?:\+0x(?P<off>[0-9a-f]*)| \([\w./-]+"
+                  r"\.[chS]:\d+)")
 HELD_BY = re.compile(r"(?:locks? held by (?P<comm>.+)/(?P<pid>\d+)[:.]$|comm \"(?P<c2>[^\"]+)\", "
                       r"pid (?P<p2>\d+))")
 CPU_HDR = re.compile(r"CPU: (?P<cpu>\d+) (?:UID: \d+ )?PID: (?P<pid>\d+) Comm: (?P<comm>\S+)")
@@ -293,7 +312,7 @@ TERM = re.compile(r"kharness: |sysrq: |NMI backtrace for cpu|Sending NMI from CP
                    r"(?:all locks held|busy workqueues|state of)|Task dump for CPU|Mem-Info:|"
                    r"oom-kill:|Out of memory|Memory cgroup out of memory|-+\[ cut here \]|"
                    r"\S+ invoked oom-killer:|\S+: page allocation failure:")
-STRONG = re.compile(r"\s*(?:\?\s+)?[\w.$]+\+0x|\s*\[<|\s*</?(?:TASK|IRQ|NMI)>|Call [Tt]race|"
+STRONG = re.compile(r"\s*(?:\?\s+)?[\w.$]+(?:\+0x| \([\w./-]+\.[chS]:\d+)|\s*\[<|\s*</?(?:TASK|IRQ|NMI)>|Call [Tt]race|"
                      r"(?:RIP|RSP|RAX|R\d\d|pc|lr|sp|x\d+)\s*:")
 PRE = re.compile(r"(?:page|head|flags|raw|memcg|mapping|aops|anon flags|page dumped because|"
                   r"page_type|page_owner|vma|mm|list_(?:add|del)|DEBUG_\w+|slab \S+ start|"
@@ -319,7 +338,7 @@ BODY = alt(
     r"(?:task|page|head|flags|raw|memcg|mapping|aops|addr|file|pgd|p4d|pud|pmd|pte|vma|mm):",
     r"(?:pc|lr|sp|pmr|x\d{1,2})\s*:", r"(?:ESR|EC|SET|EA|FSC|ISV|CM|GCS|SSE|SF|Xs) = ",
     r"(?:R[A-Z0-9]{1,2}|E[A-Z]{2}|[CDEFGS]S|CR\d|DR\d|PKRU|knlGS)\s*:\s*[0-9a-f]",
-    r"<\/?(?:TASK|IRQ|NMI|SOFTIRQ|EOI|#DF)>", r"\S+ pgtable: ", r"CPU#\d+ Utilization",
+    r"<\/?(?:TASK|IRQ|NMI|SOFTIRQ|EOI|EOE|#DF)>", r"\S+ pgtable: ", r"(?:\?\s+)?[\w.$]+ \([\w./-]+\.[chS]:\d+", r"CPU#\d+ Utilization",
     r"\S+ #\d+ (?:Not tainted|Tainted)", r"\S+\.[chS]:\d+ ",
     r".*(?:is trying to|is leaving the kernel|locks? held by|still has locks held|is freeing "
     r"memory|just changed the state|lock already depends|already holding|dependency chain|new "
