@@ -28,12 +28,15 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"do_error_trap|do_trap\w*|do_invalid_op|invalid_op|_*die\w*|oops_\w+|(?:v|nmi_|__)?panic\w*|"
      r"check_panic_on_warn|_*[a-z0-9]+_panic|_*bug_handler|\w*brk_handler|call_break_hook|early_brk64|"
      r"do_debug_exception|el1_dbg|el1_brk64|do_el1_undef|el1_undef|do_undefinstr|"
+     r"(?:do_)?(?:divide_error|general_protection|int3|bounds|overflow|stack_segment|"
+     r"segment_not_present|double_fault|alignment_check|(?:simd_)?coprocessor_error)|"
      r"arm64?_notify_die|do_kernel_trap|program_check_exception|_*fortify_(?:report|panic)\w*")),
     ("sanitizer", (r"__sanitizer_\w+|__asan_\w+|_*kasan\w*|__msan_\w+|_*kmsan\w*|__tsan_\w+|"
      r"_*kcsan\w*|_*ubsan\w*|__kcov\w*|write_comp_data|check_memory_region\w*|check_region_inline|"
      r"memory_is_poisoned\w*|read_word_at_a_time|print_address_description\w*|print_report|"
      r"describe_object\w*|(?:start|end)_report|_*kfence\w*|__stack_chk_fail|save_stack\w*|"
-     r"set_track\w*|stack_trace_save\w*|stack_depot_\w+|arch_stack_walk|instrument_\w+")),
+     r"set_track\w*|stack_trace_save\w*|stack_depot_\w+|arch_stack_walk|instrument_\w+|"
+     r"handle_(?:overflow|null_ptr_deref|misaligned_access|object_size_mismatch)")),
     ("allocator", (r"(?!\w*(?:oob|uaf|test|invalid|double))"     # (KASAN's test cases are culprits)
      r"(?:_*create_object|_*kmemleak\w*|slab_(?:pre|post)_alloc_hook|_*slab_alloc\w*|"
      r"___slab_alloc|alloc_debug_processing|_*kmem_cache_alloc\w*|_*kmalloc\w*|__do_kmalloc\w*|"
@@ -54,7 +57,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"__hlist_\w+")),
     ("printk", (r"_?printk\w*|vprintk\w*|console_\w+|_*dump_(?:stack\w*|backtrace|page\w*|folio|mm|"
      r"vma\w*|header|tasks?|oom_victim|unreclaimable_slab|\w*object_info)|show_stack|_*show_regs\w*|"
-     r"sched_show_task|show_trace_log_lvl|_*print_(?:report|address_description\w*|bad_\w+|trailer|"
+     r"_?sched_show_task|show_trace_log_lvl|_*print_(?:report|address_description\w*|bad_\w+|trailer|"
      r"track\w*|section|\w*bug\w*|lock\w*|tainted|modules|irqtrace_events|ip_sym|error_description|"
      r"memory_metadata|unreferenced\w*|oops_end_marker|hex_dump\w*|worker_info|stop_info)|"
      r"_*v?s[cn]?printf|kv?asprintf|string(?:_nocheck)?|widen_string|pointer|format_decode|number|"
@@ -68,7 +71,8 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"__copy_user\w*|rep_movs_alternative|copyin|"
      r"copyout|__arch_clear_user|"
      r"_*(?:get|put)_user(?:_nocheck)?(?:_\d+|_asm\w*)?|_*clear_user\w*|_*might_\w+|"
-     r"_*check_object_size|"
+     r"_*check_object_size|_*virt_addr_valid|_*copy_(?:to|from)_iter\w*|"
+     r"copy_page_(?:to|from)_iter\w*|"
      r"_*check_(?:heap|stack)_object\w*|usercopy_\w+|_*x86_indirect_\w+|__x86_return_thunk|"
      r"(?:raw_|arch_)?atomic(?:64|_long)?_(?:read|set|add|sub|inc|dec|and|or|xor|andnot|fetch|xchg|"
      r"cmpxchg|try_cmpxchg)\w*|_*(?:test_and_)?(?:set|clear|change)_bit(?:_lock|_unlock)?|"
@@ -88,7 +92,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"do_el0_svc\w*|el[01]h?t?_64_\w+|el[01]_\w+|do_fast_syscall\w*|syscall_exit_to_user_mode\w*|"
      r"worker_thread|process_one_work|process_scheduled_works|smpboot_thread_fn|asm_\w+|"
      r"_*sysvec_\w+|_*irq_exit\w*|handle_softirqs|_*do_softirq\w*|common_interrupt|"
-     r"(?:smp_|local_)?apic_timer_interrupt|gic_handle_irq\w*|call_on_irq_stack|do_interrupt_handler|"
+     r"(?:smp_|local_)?(?:trace_)?apic_timer_interrupt|gic_handle_irq\w*|call_on_irq_stack|do_interrupt_handler|"
      r"\w*run_sysvec\w*|\w*call_irq_on_stack|run_on_irqstack\w*|"
      r"irqentry_\w+|do_mem_abort|do_translation_fault|_*do_page_fault|do_user_addr_fault|"
      r"do_tag_check_fault|do_sea|do_bad|\w*bad_stack|"
@@ -99,6 +103,9 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"(?:generic_|__)?handle_(?:\w+_)?irq(?:_\w+)?|handle_irq_event\w*|arch_timer_handler_\w+|"
      r"__?handle_domain_irq\w*|el1_interrupt|dump_cpu_task")),
     ("page free", r"_*free_pages?\w*|free_page_is_bad\w*|bad_page|__dump_page|_*page_table_check_\w+"),
+    ("fault injection", r"should_fail\w*|fail_dump"),
+    ("registration checks", (r"proc_register|proc_create\w*|proc_mkdir\w*|proc_symlink|sysfs_warn_dup|"
+     r"sysfs_do_create_link\w*|kernfs_add_one")),
 )
 GENERIC = (r"on_each_cpu\w*|smp_call_function\w*|_*flush_tlb\w*|csd_lock_wait\w*|_*wake_up\w*|"
            r"_*queue_work\w*|queue_delayed_work\w*|try_to_grab_pending|del_timer\w*|timer_delete\w*|"
@@ -109,14 +116,16 @@ IDLE = (r"__switch_to\w*|default_idle\w*|arch_cpu_idle\w*|cpu_idle\w*|do_idle|cp
         r"x86_64_start_\w+|common_startup_64|cpu_relax|__const_udelay|_*udelay|__delay|delay_\w+|"
         r"update_process_times|tick_\w+|scheduler_tick|sched_tick|account_process_tick|"
         r"irqtime_account_\w+|_*(?:run_)?hrtimer\w*|call_timer_fn|_*run_timers?\w*|"
-        r"run_timer_softirq")                  # idle loops, and the timer tick that noticed
+        r"run_timer_softirq|"                  # idle loops, and the timer tick that noticed
+        r"_*unwind_\w+|_*save_stack_trace\w*|_*kernel_text_address")   # and stack saving
+
 LIBRARY = (r"_*percpu_counter_\w+|percpu_ref_\w+|_*xa_\w+|xas_\w+|_*idr_\w+|_*ida_\w+|"
            r"_*radix_tree_\w+|_*rhashtable_\w+|bucket_table_\w+|_*kobject_\w+|kset_\w+|"
            r"_*mempool_\w+")
 """Library containers (percpu counters and refs, xarray/idr/radix tree, rhashtable, kobject,
 mempool) allocate on their caller's behalf: in a leak's allocation backtrace they are part of
 the allocation, the owner is the frame below them."""
-INTERRUPT = re.compile(r"(?:asm_)?sysvec_\w+|__sysvec_\w+|(?:smp_)?apic_timer_interrupt|"
+INTERRUPT = re.compile(r"(?:asm_)?sysvec_\w+|__sysvec_\w+|(?:smp_)?(?:trace_)?apic_timer_interrupt|"
                        r"asm_exc_nmi|exc_nmi|end_repeat_nmi|default_do_nmi|common_interrupt|"
                        r"ret_from_intr|el1h?_64_irq\w*|el1_irq|el1_interrupt|__irq_svc|"
                        r"do_interrupt_handler|call_on_irq_stack")
@@ -124,9 +133,9 @@ INTERRUPT = re.compile(r"(?:asm_)?sysvec_\w+|__sysvec_\w+|(?:smp_)?apic_timer_in
 (the tick or the NMI that printed the stack) and the context it interrupted."""
 REPORTING = re.compile(r"rcu_dump_cpu_stacks|print_(?:other_)?cpu_stall\w*|rcu_sched_clock_irq\w*|"
                        r"watchdog_timer_fn|watchdog_overflow_callback|dump_cpu_task|"
-                       r"nmi_cpu_backtrace\w*|sched_show_task|_*show_regs\w*|dump_stack\w*")
+                       r"nmi_cpu_backtrace\w*|_?sched_show_task|_*show_regs\w*|dump_stack\w*")
 KIND_SKIP = {
-    "hung_task": r"__switch_to\w*|\w*(?:sched|_lock|_slowlock|wait|completion|synchron|rwsem|mutex|"
+    "hung_task": r"__switch_to\w*|ldsem_(?:down|up)_\w+|\w*(?:sched|_lock|_slowlock|wait|completion|synchron|rwsem|mutex|"
                  r"sleep)\w*|_*down\w*|_*folio_lock\w*|\w*flush_(?:delayed_)?work\w*|\w*flush_workqueue|"
                  r"drain_workqueue",
     "atomic_sleep": r"_*alloc_pages\w*|alloc_pages_\w+|_*get_free_pages\w*|get_zeroed_page\w*|"
@@ -137,10 +146,12 @@ KIND_SKIP = {
     "slab": r"check_\w+|alloc_debug_processing|free_debug_processing|free_to_partial_list|"
             r"on_freelist|\w+_consistency_checks|\w*slab\w*|object_err|print_trailer|"
             r"kmem_cache_\w+|_*kmalloc\w*|kmalloc_\w+|kz?alloc\w*|_*do_kmalloc\w*",
-    "bad_page": r"_*free_\w+|_*folio_put\w*|folios_put\w*|put_page\w*|release_pages|check_new_page\w*|"
+    "bad_page": r"_*set_page_owner|_*reset_page_owner|post_alloc_hook|\w*page_pool_alloc\w*|"
+                r"_*free_\w+|_*folio_put\w*|folios_put\w*|put_page\w*|release_pages|check_new_page\w*|"
                 r"prep_new_page|get_page_from_freelist|_*alloc_pages\w*|_*folio_alloc\w*|"
                 r"rmqueue\w*|__rmqueue\w*",
     "refcount": r"\w*refcount\w*",
+    "kmsan": r"usb_submit_urb|usb_start_wait_urb|usb_(?:bulk|control|interrupt)_msg\w*",
     "odebug": r"debug_\w+|\w*rcu\w*|_*hrtimer_\w+|_*timer_\w+|\w*work_\w+|percpu_\w+|kmem_\w+|"
               r"slab_\w+|__free_\w+|kobject_\w+",
 }
@@ -206,7 +217,7 @@ def pick(cands: Sequence[str], named: Sequence[str], kind: str,
     if stop is not None:
         cands = list(itertools.takewhile(lambda c: not stop.fullmatch(c), cands))
     headers = [header] if isinstance(header, str) else list(header or ())
-    good = next((h for h in headers if not skip(h)), None)
+    good = next((h for h in headers if not skip(h) and not h.startswith("0x")), None)
     if good:                                     # (symbolized reports repeat the header line
         return good                              # once per inlined frame: the first usable)
     if site and not _LOCK_API.fullmatch(site):
