@@ -89,7 +89,7 @@ def _scan(rep: _Report, texts: list[str]) -> tuple[_Info, list[Frame], list[str]
             info.loc = m[1]
         if info.rw is None and (m := re.match(r"(Read|Write) (?:of size|at addr)", text)):
             info.rw = m[1]
-    return info, _primary_trace(texts), _locks(texts)
+    return info, _primary_trace(texts, info.rip), _locks(texts)
 
 
 def _without_gp_kthread(texts: list[str]) -> list[str]:
@@ -145,8 +145,15 @@ def _traces(texts: list[str]) -> list[tuple[str, list[Frame]]]:
     return out
 
 
-def _primary_trace(texts: list[str]) -> list[Frame]:
+def _primary_trace(texts: list[str], rip: str | None = None) -> list[Frame]:
+    """The report's own stack: lockdep's "stack backtrace:", else the first call trace, except
+    that a trace holding the kernel-mode RIP (the trapping context, 4.x prints it inside the
+    trace) wins over stacks other CPUs or tasks printed into the report before it."""
     traces = [t for t in _traces(texts) if t[1]]
+    if rip and not any(label == "primary" for label, _f in traces):
+        holding = [frames for _label, frames in traces if any(f.function == rip for f in frames)]
+        if holding and holding[0] is not next((f for _l, f in traces if _l == "call"), None):
+            return holding[0]
     for want in ("primary", "call", "aux"):
         found = next((frames for label, frames in traces if label == want), None)
         if found:
@@ -178,6 +185,10 @@ def _classify(rep: _Report, haystack: str) -> tuple[str, tuple[str, ...], str]:
         label = "kernel BUG" if pat.kind == "bug" else "WARNING"
         for rx, kind, titles in RECLASS:
             if rx.search(haystack):
+                if kind == "bug" and pat.kind == "warning" and rx.pattern.startswith("^"):
+                    kind = "warning"          # a WARN located in a file whose BUGs we title
+                                              # (not a message that is the report) stays a WARN
+                    titles = tuple(t.replace("BUG: ", "WARNING: ", 1) for t in titles)
                 return kind, titles, label
     return pat.kind, pat.titles, ""
 

@@ -224,7 +224,7 @@ DUMP = re.compile(r"task:|\s|\d+ locks? held by|Showing (?:all|busy)|=+$|INFO: l
 QUICK = re.compile(r"BUG|WARNING|INFO:|Oops|end trace|VFS: |unregister_netdevice|Unhandled fault|Internal error|[Ee]rror|[Uu]nable to handle|Kernel panic|UBSAN|"
                     r"unreferenced object|kmemleak|LOCKUP|stall|PANIC|CFI failure|SError|"
                     r"Insufficient stack|\[#\d+\]|blocked (?:in I/O wait )?for more than")
-NOT_START = re.compile(r"BUG: Bad page map: \d+ messages|INFO: lockdep is turned off|"
+NOT_START = re.compile(r"BUG: Bad page map: \d+ messages|BUG \S+ \([^)]*\): kasan: bad access detected|INFO: lockdep is turned off|"
                         r"INFO: Stall ended|INFO: NMI handler|WARNING: workqueue cpumask")
 RECLASS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = tuple(
     (re.compile(rx, re.MULTILINE), kind, titles) for rx, kind, titles in (
