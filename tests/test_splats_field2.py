@@ -212,3 +212,20 @@ def test_kasan_object_dump_header_alone_is_not_a_slab_report() -> None:
     # 4.x KASAN described the object through SLUB's object_err(): "BUG <cache> (...): kasan: bad
     # access detected" is a line of a KASAN report, not SLUB's own corruption report.
     assert parse_log("[   72.1] BUG demo_cache (Not tainted): kasan: bad access detected\n") == []
+
+
+def test_a_jump_to_no_function_leaves_stale_guesses_unnamed() -> None:
+    # x86 prints a kernel RIP with no symbol as a bare address; the ORC unwinder cannot start
+    # there, and the "? " words it scans are stale: the report names no culprit.
+    log = ("[ 418.9] BUG: kernel NULL pointer dereference, address: 0000000000000086\n"
+           "[ 418.9] #PF: supervisor instruction fetch in kernel mode\n"
+           "[ 418.9] #PF: error_code(0x0010) - not-present page\n"
+           "[ 418.9] Oops: 0010 [#1] PREEMPT SMP KASAN\n"
+           "[ 418.9] RIP: 0010:0x86\n"
+           "[ 418.9] Code: Bad RIP value.\n"
+           "[ 419.0] Call Trace:\n"
+           "[ 419.0]  ? demo_irq_dispatch+0x154/0x280\n"
+           "[ 419.0]  ? demo_vcpu_run+0x3a3/0xd50\n"
+           "[ 419.1] ---[ end trace 0000000000000000 ]---\n")
+    kind, func, _title = _one(log)
+    assert (kind, func) == ("oops", None)

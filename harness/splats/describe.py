@@ -33,6 +33,9 @@ from harness.splats.table import (
     norm,
 )
 
+BAD_RIP = re.compile(r"\s*RIP: 0010:(?:\[<[0-9a-f]+>\]\s*)*0x[0-9a-f]+\b")
+"""A kernel-mode RIP printed as a bare address (x86 "RIP: 0010:0x86"): execution jumped to no
+function, so a stack of "? " guesses below it names no culprit."""
 BOTTOM = re.compile(r"ret_from_fork\w*|el0t?_64_sync|el0_sync|el0t?_64_irq|entry_SYSCALL\w*|"
                     r"entry_SYSENTER\w*|secondary_startup_64\w*|common_startup_64|"
                     r"secondary_start_kernel|__primary_switched|work_pending|ret_fast_syscall|"
@@ -67,6 +70,7 @@ class _Info:
     rw: str | None = None
     cpu_hdr: re.Match[str] | None = None
     held_by: re.Match[str] | None = None
+    bad_rip: bool = False                        # kernel RIP with no symbol: a jump to garbage
 
 
 def _scan(rep: _Report, texts: list[str]) -> tuple[_Info, list[Frame], list[str]]:
@@ -76,6 +80,7 @@ def _scan(rep: _Report, texts: list[str]) -> tuple[_Info, list[Frame], list[str]
     start = 0 if rep.pat.role == "orphan" else rep.lines.index(rep.head)  # orphan: head is last
     for i, text in enumerate(texts[start:]):
         info.rip = info.rip or fn((m := RIP.match(text)) and m["func"])
+        info.bad_rip = info.bad_rip or BAD_RIP.match(text) is not None
         info.cpu_hdr = info.cpu_hdr or CPU_HDR.match(text)
         info.held_by = info.held_by or HELD_BY.search(text)
         if at_rx is not None and info.at is None:
@@ -217,6 +222,8 @@ def _culprit(rep: _Report, kind: str, formats: tuple[str, ...], info: _Info,
             # A stack whose every frame is "? " was printed by a guessing unwinder (no frame
             # pointers, 3.x/4.x): those guesses are all there is.
             guessed = not any(f.reliable for f in frames)
+            if guessed and info.bad_rip:         # the unwinder could not start from a garbage
+                continue                         # pc: its "? " guesses are stale stack words
             names = [fn(f.function) or f.function for i, f in enumerate(frames)
                      if (f.reliable or guessed) and not (i and f.offset == 0) and not f.inline]
             cands.extend(interrupted(names) if kind in STALLS else names)
