@@ -5,7 +5,8 @@ culprit is the first frame below it. The rule is by *layer*, not by example: a f
 skipped when its (suffix-stripped) name belongs to one of `LAYERS` (warn/bug/trap handlers,
 sanitizers and coverage instrumentation, allocator and kmemleak internals, debugobjects,
 lockdep, refcount, list debugging, printk/dump_stack, string/memory/uaccess helpers, lock
-and scheduler slow paths, syscall/exception/interrupt entry). `GENERIC` helpers (cross-CPU
+and scheduler slow paths, syscall/exception/interrupt entry, rbtree helpers, API argument
+checks such as usb_submit_urb's and procfs/sysfs registration). `GENERIC` helpers (cross-CPU
 calls, wake-ups, workqueue/timer plumbing, notifier chains) are skipped only when a better
 frame follows. Some reports widen the rule for the part of the report they are read from
 (`KIND_SKIP`: a leak's allocation backtrace skips every allocation wrapper; a hung task's
@@ -36,7 +37,8 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"memory_is_poisoned\w*|read_word_at_a_time|print_address_description\w*|print_report|"
      r"describe_object\w*|(?:start|end)_report|_*kfence\w*|__stack_chk_fail|save_stack\w*|"
      r"set_track\w*|stack_trace_save\w*|stack_depot_\w+|arch_stack_walk|instrument_\w+|"
-     r"handle_(?:overflow|null_ptr_deref|misaligned_access|object_size_mismatch)")),
+     r"handle_(?:overflow|null_ptr_deref|misaligned_access|object_size_mismatch)|"
+     r"quarantine_\w+|qlink_\w+|qlist_\w+")),
     ("allocator", (r"(?!\w*(?:oob|uaf|test|invalid|double))"     # (KASAN's test cases are culprits)
      r"(?:_*create_object|_*kmemleak\w*|slab_(?:pre|post)_alloc_hook|_*slab_alloc\w*|"
      r"___slab_alloc|alloc_debug_processing|_*kmem_cache_alloc\w*|_*kmalloc\w*|__do_kmalloc\w*|"
@@ -60,7 +62,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"_?sched_show_task|show_trace_log_lvl|_*print_(?:report|address_description\w*|bad_\w+|trailer|"
      r"track\w*|section|\w*bug\w*|lock\w*|tainted|modules|irqtrace_events|ip_sym|error_description|"
      r"memory_metadata|unreferenced\w*|oops_end_marker|hex_dump\w*|worker_info|stop_info)|"
-     r"_*v?s[cn]?printf|kv?asprintf|string(?:_nocheck)?|widen_string|pointer|format_decode|number|"
+     r"_*v?s(?:c?n)?printf|kv?asprintf|string(?:_nocheck)?|widen_string|pointer|format_decode|number|"
      r"special_hex_number|_*(?:net)?dev_(?:v?printk|info|notice|warn|err|alert|crit|emerg|dbg)\w*|"
      r"unwind_backtrace|nmi_cpu_backtrace\w*|nmi_trigger_cpumask_backtrace|\w+_cpumask_backtrace")),
     ("string/memory", (r"_*mem(?:cpy|set|move|cmp|chr|scan|dup)(?:\d+|_(?:erms|orig|fast\w*|generic\w*|"
@@ -92,7 +94,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"do_el0_svc\w*|el[01]h?t?_64_\w+|el[01]_\w+|do_fast_syscall\w*|syscall_exit_to_user_mode\w*|"
      r"worker_thread|process_one_work|process_scheduled_works|smpboot_thread_fn|asm_\w+|"
      r"_*sysvec_\w+|_*irq_exit\w*|handle_softirqs|_*do_softirq\w*|common_interrupt|"
-     r"(?:smp_|local_)?(?:trace_)?apic_timer_interrupt|gic_handle_irq\w*|call_on_irq_stack|do_interrupt_handler|"
+     r"\w*apic_timer_interrupt\w*|retint_\w+|restore_regs_and_return_to_kernel|gic_handle_irq\w*|call_on_irq_stack|do_interrupt_handler|"
      r"\w*run_sysvec\w*|\w*call_irq_on_stack|run_on_irqstack\w*|"
      r"irqentry_\w+|do_mem_abort|do_translation_fault|_*do_page_fault|do_user_addr_fault|"
      r"do_tag_check_fault|do_sea|do_bad|\w*bad_stack|"
@@ -102,9 +104,10 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"__handle_sysrq|write_sysrq_trigger|__pfx_\w+|"
      r"(?:generic_|__)?handle_(?:\w+_)?irq(?:_\w+)?|handle_irq_event\w*|arch_timer_handler_\w+|"
      r"__?handle_domain_irq\w*|el1_interrupt|dump_cpu_task")),
+    ("rbtree", r"_*rb_(?:erase|insert_color|replace_node|link_node)\w*|__rb_\w+"),
     ("page free", r"_*free_pages?\w*|free_page_is_bad\w*|bad_page|__dump_page|_*page_table_check_\w+"),
     ("fault injection", r"should_fail\w*|fail_dump"),
-    ("registration checks", (r"proc_register|proc_create\w*|proc_mkdir\w*|proc_symlink|sysfs_warn_dup|"
+    ("API checks", (r"usb_submit_urb|proc_register|proc_create\w*|proc_mkdir\w*|proc_symlink|sysfs_warn_dup|"
      r"sysfs_do_create_link\w*|kernfs_add_one")),
 )
 GENERIC = (r"on_each_cpu\w*|smp_call_function\w*|_*flush_tlb\w*|csd_lock_wait\w*|_*wake_up\w*|"
@@ -125,19 +128,23 @@ LIBRARY = (r"_*percpu_counter_\w+|percpu_ref_\w+|_*xa_\w+|xas_\w+|_*idr_\w+|_*id
 """Library containers (percpu counters and refs, xarray/idr/radix tree, rhashtable, kobject,
 mempool) allocate on their caller's behalf: in a leak's allocation backtrace they are part of
 the allocation, the owner is the frame below them."""
-INTERRUPT = re.compile(r"(?:asm_)?sysvec_\w+|__sysvec_\w+|(?:smp_)?(?:trace_)?apic_timer_interrupt|"
+INTERRUPT = re.compile(r"(?:asm_)?sysvec_\w+|__sysvec_\w+|\w*apic_timer_interrupt\w*|"
                        r"asm_exc_nmi|exc_nmi|end_repeat_nmi|default_do_nmi|common_interrupt|"
                        r"ret_from_intr|el1h?_64_irq\w*|el1_irq|el1_interrupt|__irq_svc|"
                        r"do_interrupt_handler|call_on_irq_stack")
 """Interrupt and NMI entry: on a stall's stack, the boundary between the reporting path
 (the tick or the NMI that printed the stack) and the context it interrupted."""
+PREEMPTED = re.compile(r"preempt_schedule_irq|arm64_preempt_schedule_irq|svc_preempt")
+IRQ_RETURN = re.compile(r"retint_\w+|restore_regs_and_return_to_kernel|irqentry_exit\w*|"
+                        r"(?:asm_)?sysvec_\w+|__irq_svc|el1h?_64_irq\w*|el1_interrupt|ret_from_intr")
+"""Kernel preemption on return from an interrupt, and the return path that calls it."""
 REPORTING = re.compile(r"rcu_dump_cpu_stacks|print_(?:other_)?cpu_stall\w*|rcu_sched_clock_irq\w*|"
                        r"watchdog_timer_fn|watchdog_overflow_callback|dump_cpu_task|"
                        r"nmi_cpu_backtrace\w*|_?sched_show_task|_*show_regs\w*|dump_stack\w*")
 KIND_SKIP = {
     "hung_task": r"__switch_to\w*|ldsem_(?:down|up)_\w+|\w*(?:sched|_lock|_slowlock|wait|completion|synchron|rwsem|mutex|"
                  r"sleep)\w*|_*down\w*|_*folio_lock\w*|\w*flush_(?:delayed_)?work\w*|\w*flush_workqueue|"
-                 r"drain_workqueue",
+                 r"drain_workqueue|usb_(?:bulk|control|interrupt)_msg\w*",
     "atomic_sleep": r"_*alloc_pages\w*|alloc_pages_\w+|_*get_free_pages\w*|get_zeroed_page\w*|"
                     r"_*folio_alloc\w*",
     "soft_lockup": IDLE, "hard_lockup": IDLE, "rcu_stall": IDLE,
@@ -159,7 +166,7 @@ KIND_STOP = {"slab": re.compile(r"validate_slab\w*|validate_store")}
 """Frames from which on a stack only says who asked for the check (SLUB's sysfs `validate`
 found the corruption): no suspect there, the title names the cache instead."""
 HUNG_ANCHORS = ((re.compile(r"rtnl_lock"), "rtnl_lock"),
-                (re.compile(r"synchronize_(?:rcu|srcu|net|sched)\w*"), "synchronize_rcu"))
+                (re.compile(r"_*synchronize_(?:rcu|srcu|net|sched)\w*"), "synchronize_rcu"))
 _COMMON = "|".join(rx for _name, rx in LAYERS)
 
 
@@ -188,16 +195,30 @@ def canonical(name: str) -> str:
 def interrupted(names: Sequence[str]) -> list[str]:
     """A stall's stack below the interrupt that carried its report: when a reporting frame
     (the tick's stall check, an NMI or task backtrace) sits above an interrupt entry, the
-    frames down to that entry are the reporting path, the rest is what was interrupted."""
+    frames down to that entry are the reporting path, the rest is what was interrupted.
+    Likewise below a preemption on interrupt return (`preempt_schedule_irq` called from the
+    return path): the frames above it are the scheduler switching tasks, not the stalled code."""
     last = max((i for i, n in enumerate(names) if REPORTING.fullmatch(n)), default=None)
-    if last is None:
-        return list(names)
-    entry = next((i for i in range(last + 1, len(names)) if INTERRUPT.fullmatch(names[i])), None)
-    if entry is None:
-        return list(names)
-    while entry + 1 < len(names) and INTERRUPT.fullmatch(names[entry + 1]):
-        entry += 1                               # the whole entry sequence (handler, vector)
-    return list(names[entry + 1:])
+    entry = None if last is None else next(
+        (i for i in range(last + 1, len(names)) if INTERRUPT.fullmatch(names[i])), None)
+    if entry is not None:
+        while entry + 1 < len(names) and INTERRUPT.fullmatch(names[entry + 1]):
+            entry += 1                           # the whole entry sequence (handler, vector)
+        names = names[entry + 1:]
+    preempt = next((i for i, n in enumerate(names) if PREEMPTED.fullmatch(n)), None)
+    if preempt is not None and preempt + 1 < len(names) and IRQ_RETURN.fullmatch(names[preempt + 1]):
+        end = preempt + 1
+        while end + 1 < len(names) and IRQ_RETURN.fullmatch(names[end + 1]):
+            end += 1
+        names = names[end + 1:]
+    return list(names)
+
+
+def preempted(names: Sequence[str]) -> bool:
+    """Whether a stack shows a preemption on interrupt return (`interrupted` reads below it):
+    the pc printed with such a stack is the scheduler's, not the stalled code's."""
+    return any(PREEMPTED.fullmatch(n) and i + 1 < len(names) and IRQ_RETURN.fullmatch(names[i + 1])
+               for i, n in enumerate(names))
 
 
 def pick(cands: Sequence[str], named: Sequence[str], kind: str,

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
-from harness.splats.culprit import interrupted, pick
+from harness.splats.culprit import interrupted, pick, preempted
 from harness.splats.model import Frame, Splat, arm_caller, parse_frame
 from harness.splats.table import (
     AT,
@@ -226,6 +226,9 @@ def _culprit(rep: _Report, kind: str, formats: tuple[str, ...], info: _Info,
                 continue                         # pc: its "? " guesses are stale stack words
             names = [fn(f.function) or f.function for i, f in enumerate(frames)
                      if (f.reliable or guessed) and not (i and f.offset == 0) and not f.inline]
+            if kind in STALLS and preempted(names) and info.rip in cands:
+                cands.remove(info.rip)           # the pc the scheduler was at, above the cut
+                named = [n for n in named if n != info.rip]
             cands.extend(interrupted(names) if kind in STALLS else names)
             continue
         values = _header_funcs(rep) if src == "hdr" else [
