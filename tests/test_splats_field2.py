@@ -229,3 +229,158 @@ def test_a_jump_to_no_function_leaves_stale_guesses_unnamed() -> None:
            "[ 419.1] ---[ end trace 0000000000000000 ]---\n")
     kind, func, _title = _one(log)
     assert (kind, func) == ("oops", None)
+
+
+def test_printf_family_is_printk_machinery() -> None:
+    # lib/vsprintf.c reads the caller's string: a bad read in strnlen under vscnprintf (the
+    # "c"+"n" spelling too) is the printk caller's bad argument.
+    log = ("[  40.1] ==================================================================\n"
+           "[  40.1] BUG: KASAN: stack-out-of-bounds in strnlen+0x80/0xa0\n"
+           "[  40.1] Read of size 1 at addr ffff888011112222 by task demo/77\n"
+           "[  40.1] Call Trace:\n"
+           "[  40.1]  dump_stack+0x90/0xd0\n"
+           "[  40.1]  kasan_report+0x100/0x200\n"
+           "[  40.1]  strnlen+0x80/0xa0\n"
+           "[  40.1]  string+0x40/0x100\n"
+           "[  40.1]  vsnprintf+0x300/0x900\n"
+           "[  40.1]  vscnprintf+0x20/0x40\n"
+           "[  40.1]  vprintk_emit+0x90/0x300\n"
+           "[  40.1]  printk+0x80/0xa0\n"
+           "[  40.1]  demo_set_name+0x120/0x200\n"
+           "[  40.1]  demo_ioctl+0x300/0x500\n"
+           "[  40.1] ==================================================================\n")
+    assert _one(log)[:2] == ("kasan", "demo_set_name")
+
+
+def test_powerpc_frames_with_stack_pointer_column_are_read() -> None:
+    # powerpc prints "[sp] [pc] func+off/size"; the first line, "(unreliable)", has no symbol.
+    log = ("[ 300.1] INFO: task demo:4242 blocked for more than 120 seconds.\n"
+           "[ 300.1]       Not tainted 5.4.0 #1\n"
+           "[ 300.1] \"echo 0 > /proc/sys/kernel/hung_task_timeout_secs\" disables this message.\n"
+           "[ 300.1] demo            D    0  4242   4000 0x00040000\n"
+           "[ 300.1] Call Trace:\n"
+           "[ 300.1] [c000000001234500] [c000000001234560] 0xc000000001234560 (unreliable)\n"
+           "[ 300.1] [c0000000012346f0] [c00000000002a000] __switch_to+0x300/0x500\n"
+           "[ 300.1] [c000000001234760] [c000000001300000] __schedule+0x300/0x900\n"
+           "[ 300.1] [c000000001234830] [c000000001300a00] schedule+0x40/0x100\n"
+           "[ 300.1] [c0000000012348a0] [c000000001300f00] schedule_timeout+0x200/0x500\n"
+           "[ 300.1] [c000000001234950] [c000000001301100] wait_for_common+0xf0/0x200\n"
+           "[ 300.1] [c000000001234a00] [c000000000500000] demo_drain_requests+0x180/0x300\n"
+           "[ 300.1] [c000000001234ab0] [c000000000160000] mmput+0xb0/0x200\n")
+    assert _one(log)[:2] == ("hung_task", "demo_drain_requests")
+
+
+def test_old_kmsan_header_wording_is_kmsan() -> None:
+    # 4.x KMSAN said "use of uninitialized memory in f" before "uninit-value in f".
+    log = ("[  50.1] ==================================================================\n"
+           "[  50.1] BUG: KMSAN: use of uninitialized memory in demo_route_update+0x200/0x500\n"
+           "[  50.1] Call Trace:\n"
+           "[  50.1]  dump_stack+0x100/0x180\n"
+           "[  50.1]  kmsan_report+0x100/0x200\n"
+           "[  50.1]  __msan_warning_32+0x60/0xb0\n"
+           "[  50.1]  demo_route_update+0x200/0x500\n"
+           "[  50.1]  demo_notify+0x100/0x300\n"
+           "[  50.1] ==================================================================\n")
+    kind, func, title = _one(log)
+    assert (kind, func) == ("kmsan", "demo_route_update")
+    assert title == "KMSAN: use of uninitialized memory in demo_route_update"
+
+
+def test_stall_below_a_preemption_on_interrupt_return() -> None:
+    # The stall dump's task stack runs the scheduler (finish_task_switch and the teardown it
+    # calls) because the tick preempted the task on interrupt return; the stalled code is below
+    # retint_kernel, and KASAN's quarantine and the allocator above it are machinery.
+    log = ("[ 163.1] rcu: INFO: rcu_preempt self-detected stall on CPU\n"
+           "[ 163.1] rcu: \t0-...!: (10499 ticks this GP) idle=bea/1/0x4000000000000002\n"
+           "[ 163.1] NMI backtrace for cpu 0\n"
+           "[ 163.1] Call Trace:\n"
+           "[ 163.1]  <IRQ>\n"
+           "[ 163.1]  dump_stack+0x100/0x150\n"
+           "[ 163.1]  nmi_cpu_backtrace+0xa0/0x100\n"
+           "[ 163.1]  rcu_dump_cpu_stacks+0x150/0x200\n"
+           "[ 163.1]  rcu_sched_clock_irq+0x800/0x1000\n"
+           "[ 163.1]  update_process_times+0x100/0x180\n"
+           "[ 163.1]  hrtimer_interrupt+0x300/0x700\n"
+           "[ 163.1]  smp_apic_timer_interrupt+0x100/0x200\n"
+           "[ 163.1]  apic_timer_interrupt+0xf/0x20\n"
+           "[ 163.1]  </IRQ>\n"
+           "[ 163.1] RIP: 0010:demo_free_stack+0x60/0x200\n"
+           "[ 163.1]  demo_free_stack+0x60/0x200\n"
+           "[ 163.1]  finish_task_switch+0x300/0x500\n"
+           "[ 163.1]  __schedule+0x900/0xc00\n"
+           "[ 163.1]  preempt_schedule_irq+0xc0/0x140\n"
+           "[ 163.1]  retint_kernel+0x1b/0x2b\n"
+           "[ 163.1] RIP: 0010:qlink_free+0x90/0xb0\n"
+           "[ 163.1]  quarantine_reduce+0x150/0x1d0\n"
+           "[ 163.1]  __kasan_kmalloc+0x40/0x1b0\n"
+           "[ 163.1]  kmem_cache_alloc_trace+0x1f0/0x2f0\n"
+           "[ 163.1]  demo_open+0x3a0/0xc00\n"
+           "[ 163.1]  do_dentry_open+0x700/0x1000\n")
+    assert _one(log)[:2] == ("rcu_stall", "demo_open")
+
+
+def test_interrupt_entry_variants_bound_the_stall_report() -> None:
+    # 4.4's KAISER build names its timer entry "smp_apic_timer_interrupt_entry_after_..."; it is
+    # still the interrupt entry below which the stalled (here idle-loop) code runs.
+    log = ("[ 575.7] INFO: rcu_sched detected stalls on CPUs/tasks:\n"
+           "[ 575.7] \t(detected by 1, t=300000 jiffies, g=100, c=99, q=10)\n"
+           "[ 575.7] swapper/1       R running task on cpu   1     0     0      1 0x00000008 0\n"
+           "[ 575.8] Call Trace:\n"
+           "[ 575.8]  <IRQ>  [<ffffffff81600000>] _sched_show_task+0x300/0x325\n"
+           "[ 575.8]  [<ffffffff81600100>] sched_show_task+0x10/0x12\n"
+           "[ 575.8]  [<ffffffff81600200>] rcu_check_callbacks+0xb00/0xc00\n"
+           "[ 575.8]  [<ffffffff81400000>] update_process_times+0x3f/0x70\n"
+           "[ 575.8]  [<ffffffff81400100>] hrtimer_interrupt+0x180/0x400\n"
+           "[ 575.8]  [<ffffffff81012000>] smp_apic_timer_interrupt+0xd0/0x130\n"
+           "[ 575.9]  [<ffffffff81011c00>] smp_apic_timer_interrupt_entry_after_demo+0x20/0x2e\n"
+           "[ 575.9]  [<ffffffff81300000>] demo_pending_wakeups+0x100/0x200\n"
+           "[ 575.9]  [<ffffffff81440000>] cpu_startup_entry+0x140/0x990\n")
+    assert _one(log)[:2] == ("rcu_stall", "demo_pending_wakeups")
+
+
+def test_rbtree_helpers_and_usb_submit_checks_blame_the_caller() -> None:
+    # A fault inside lib/rbtree.c is a tree its user corrupted; usb_submit_urb's "BOGUS urb"
+    # WARN checks the URB a driver built.
+    oops = ("[  90.1] BUG: unable to handle page fault for address: ffff887ffffffff0\n"
+            "[  90.1] #PF: supervisor read access in kernel mode\n"
+            "[  90.1] Oops: 0000 [#1] PREEMPT SMP\n"
+            "[  90.1] RIP: 0010:rb_erase+0x37/0x1800\n"
+            "[  90.1] Call Trace:\n"
+            "[  90.1]  demo_cache_evict+0x190/0x380\n"
+            "[  90.1]  demo_cache_shutdown+0x150/0x350\n"
+            "[  90.1] ---[ end trace 0000000000000000 ]---\n")
+    assert _one(oops)[:2] == ("oops", "demo_cache_evict")
+    warn = ("[  91.1] ------------[ cut here ]------------\n"
+            "[  91.1] usb 1-1: BOGUS urb xfer, pipe 1 != type 3\n"
+            "[  91.1] WARNING: CPU: 0 PID: 42 at drivers/usb/core/urb.c:478 "
+            "usb_submit_urb+0x1100/0x1400\n"
+            "[  91.1] RIP: 0010:usb_submit_urb+0x1100/0x1400\n"
+            "[  91.1] Call Trace:\n"
+            "[  91.1]  demo_tablet_open+0xd0/0x130\n"
+            "[  91.1]  input_open_device+0x170/0x280\n"
+            "[  91.1] ---[ end trace 0000000000000000 ]---\n")
+    assert _one(warn)[:2] == ("warning", "demo_tablet_open")
+
+
+def test_hung_task_in_synchronous_usb_messages_and_srcu_waits() -> None:
+    # usb_control_msg submits and waits: a task hung there is hung in its caller. A wait for an
+    # SRCU grace period is bucketed with synchronize_rcu, whatever the wrapper's underscores.
+    usb = ("[ 534.7] INFO: task demo:1721 blocked for more than 143 seconds.\n"
+           "[ 534.7] Call Trace:\n"
+           "[ 534.7]  schedule+0x9a/0x250\n"
+           "[ 534.7]  schedule_timeout+0x440/0xb20\n"
+           "[ 534.7]  wait_for_completion_timeout+0x280/0x3e0\n"
+           "[ 534.8]  usb_start_wait_urb+0x140/0x2b0\n"
+           "[ 534.8]  usb_control_msg+0x310/0x4a0\n"
+           "[ 534.8]  demo_usb_write+0x850/0xa10\n"
+           "[ 534.8]  vfs_write+0x260/0x5c0\n")
+    assert _one(usb)[:2] == ("hung_task", "demo_usb_write")
+    srcu = ("[2294.1] INFO: task kworker/u4:0:437 blocked for more than 140 seconds.\n"
+            "[2294.2] Call Trace:\n"
+            "[2294.2]  [<ffffffff810008f9>] __schedule+0x580/0x1ce0\n"
+            "[2294.2]  [<ffffffff810020da>] schedule+0x80/0x1b0\n"
+            "[2294.2]  [<ffffffff8100557a>] wait_for_completion+0x260/0x3c0\n"
+            "[2294.2]  [<ffffffff815ef967>] __synchronize_srcu+0x190/0x250\n"
+            "[2294.3]  [<ffffffff81c18e9d>] demo_mark_destroy_workfn+0xf0/0x330\n"
+            "[2294.3]  [<ffffffff8145beed>] process_one_work+0x8d0/0x14a0\n")
+    assert _one(srcu)[:2] == ("hung_task", "synchronize_rcu")
