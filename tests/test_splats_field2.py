@@ -384,3 +384,41 @@ def test_hung_task_in_synchronous_usb_messages_and_srcu_waits() -> None:
             "[2294.3]  [<ffffffff81c18e9d>] demo_mark_destroy_workfn+0xf0/0x330\n"
             "[2294.3]  [<ffffffff8145beed>] process_one_work+0x8d0/0x14a0\n")
     assert _one(srcu)[:2] == ("hung_task", "synchronize_rcu")
+
+
+def test_stall_skips_srcu_read_side_and_text_address_lookups() -> None:
+    # __srcu_read_lock is a lock primitive whatever its underscores; is_*_text_address is the
+    # unwinder asking whether a word is code (here under KASAN's stack saving).
+    srcu = ("[ 631.5] INFO: rcu_sched self-detected stall on CPU\n"
+            "[ 631.5] \t1-....: (125000 ticks this GP) idle=abc/1/0x4000000000000002\n"
+            "[ 631.5] NMI backtrace for cpu 1\n"
+            "[ 631.5] Call Trace:\n"
+            "[ 631.5]  <IRQ>\n"
+            "[ 631.5]  dump_stack+0x100/0x150\n"
+            "[ 631.5]  nmi_cpu_backtrace+0xa0/0x100\n"
+            "[ 631.5]  rcu_dump_cpu_stacks+0x150/0x200\n"
+            "[ 631.5]  apic_timer_interrupt+0xf/0x20\n"
+            "[ 631.5]  </IRQ>\n"
+            "[ 631.5] RIP: 0010:__srcu_read_lock+0xec/0x160\n"
+            "[ 631.5]  demo_guest_read_page+0x80/0x200\n"
+            "[ 631.5]  demo_vcpu_run+0x300/0x900\n")
+    assert _one(srcu)[:2] == ("rcu_stall", "demo_guest_read_page")
+    unwind = ("[2701.1] rcu: INFO: rcu_preempt self-detected stall on CPU\n"
+              "[2701.1] rcu: \t0-....: (10500 ticks this GP) idle=abc/1/0x4000000000000000\n"
+              "[2701.1] NMI backtrace for cpu 0\n"
+              "[2701.1] Call Trace:\n"
+              "[2701.1]  <IRQ>\n"
+              "[2701.1]  dump_stack+0x100/0x150\n"
+              "[2701.1]  nmi_cpu_backtrace+0xa0/0x100\n"
+              "[2701.1]  rcu_dump_cpu_stacks+0x150/0x200\n"
+              "[2701.1]  sysvec_apic_timer_interrupt+0x51/0xf0\n"
+              "[2701.1]  </IRQ>\n"
+              "[2701.2]  is_bpf_text_address+0x36/0x160\n"
+              "[2701.2]  kernel_text_address+0xbd/0xf0\n"
+              "[2701.2]  stack_trace_save+0x8c/0xc0\n"
+              "[2701.2]  kasan_save_stack+0x1b/0x40\n"
+              "[2701.2]  __kasan_kmalloc+0xbf/0xd0\n"
+              "[2701.2]  kmem_cache_alloc_trace+0x13d/0x300\n"
+              "[2701.2]  demo_add_addr+0x96/0x390\n"
+              "[2701.2]  demo_sendmsg+0x1377/0x1cf0\n")
+    assert _one(unwind)[:2] == ("rcu_stall", "demo_add_addr")

@@ -82,7 +82,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("locking", (r"_raw_\w+|raw_spin_\w+|do_raw_\w+|(?:native_|__pv_)?queued_\w+|spin_\w+|"
      r"_*rwsem_\w+|call_rwsem_\w+|_*(?:down|up)(?:_\w+)?|_*mutex_\w+|_*rt_mutex\w*|rt_spin_\w+|osq_\w+|"
      r"percpu_(?:down|up)_\w+|__percpu_(?:down|up|rwsem)\w*|mmap_(?:read|write)_\w+|__mmap_lock_\w+|"
-     r"s?rcu_\w+|__rcu_\w+")),
+     r"_*s?rcu_\w+")),
     ("scheduler", (r"_*schedule(?:_(?:\w*timeout\w*|preempt_disabled|idle|user|loop|debug\w*|bug|tail|"
      r"rtlock))?|preempt_schedule\w*|_*cond_resched\w*|context_switch|"
      r"finish_task_switch\w*|io_schedule\w*|schedule_\w*timeout\w*|wait_for_completion\w*|"
@@ -120,7 +120,8 @@ IDLE = (r"__switch_to\w*|default_idle\w*|arch_cpu_idle\w*|cpu_idle\w*|do_idle|cp
         r"update_process_times|tick_\w+|scheduler_tick|sched_tick|account_process_tick|"
         r"irqtime_account_\w+|_*(?:run_)?hrtimer\w*|call_timer_fn|_*run_timers?\w*|"
         r"run_timer_softirq|"                  # idle loops, and the timer tick that noticed
-        r"_*unwind_\w+|_*save_stack_trace\w*|_*kernel_text_address")   # and stack saving
+        r"_*unwind_\w+|_*save_stack_trace\w*|_*kernel_text_address|is_\w+_text_address|"
+        r"is_ftrace_trampoline")   # and stack saving
 
 LIBRARY = (r"_*percpu_counter_\w+|percpu_ref_\w+|_*xa_\w+|xas_\w+|_*idr_\w+|_*ida_\w+|"
            r"_*radix_tree_\w+|_*rhashtable_\w+|bucket_table_\w+|_*kobject_\w+|kset_\w+|"
