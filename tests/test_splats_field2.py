@@ -422,3 +422,26 @@ def test_stall_skips_srcu_read_side_and_text_address_lookups() -> None:
               "[2701.2]  demo_add_addr+0x96/0x390\n"
               "[2701.2]  demo_sendmsg+0x1377/0x1cf0\n")
     assert _one(unwind)[:2] == ("rcu_stall", "demo_add_addr")
+
+
+def test_container_and_checksum_helpers_blame_their_caller() -> None:
+    # lib/idr.c's "ida_free called for id=N which is not allocated" WARN checks its caller's id;
+    # KMSAN flagging a crc32 over a buffer blames whoever filled the buffer.
+    warn = ("[1175.6] ------------[ cut here ]------------\n"
+            "[1175.6] ida_free called for id=8192 which is not allocated.\n"
+            "[1175.6] WARNING: CPU: 0 PID: 99 at lib/idr.c:525 ida_free+0x370/0x420\n"
+            "[1175.6] RIP: 0010:ida_free+0x370/0x420\n"
+            "[1175.6] Call Trace:\n"
+            "[1175.6]  <TASK>\n"
+            "[1175.6]  demo_conn_del+0x7c0/0xcb0\n"
+            "[1175.6]  demo_hash_flush+0x180/0x240\n"
+            "[1175.6]  </TASK>\n"
+            "[1175.6] ---[ end trace 0000000000000000 ]---\n")
+    assert _one(warn)[:2] == ("warning", "demo_conn_del")
+    kmsan = ("[ 417.7] =====================================================\n"
+             "[ 417.7] BUG: KMSAN: uninit-value in crc32_le_base+0x43c/0xd80\n"
+             "[ 417.7]  crc32_le_base+0x43c/0xd80\n"
+             "[ 417.7]  demo_add_checksums+0xb2c/0xe70\n"
+             "[ 417.7]  demo_construct+0x9d40/0xde70\n"
+             "[ 417.7] =====================================================\n")
+    assert _one(kmsan)[:2] == ("kmsan", "demo_add_checksums")

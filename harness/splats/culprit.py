@@ -5,7 +5,8 @@ culprit is the first frame below it. The rule is by *layer*, not by example: a f
 skipped when its (suffix-stripped) name belongs to one of `LAYERS` (warn/bug/trap handlers,
 sanitizers and coverage instrumentation, allocator and kmemleak internals, debugobjects,
 lockdep, refcount, list debugging, printk/dump_stack, string/memory/uaccess helpers, lock
-and scheduler slow paths, syscall/exception/interrupt entry, rbtree helpers, API argument
+and scheduler slow paths, syscall/exception/interrupt entry, rbtree, xarray/idr/radix-tree/
+rhashtable containers, checksum helpers, API argument
 checks such as usb_submit_urb's and procfs/sysfs registration). `GENERIC` helpers (cross-CPU
 calls, wake-ups, workqueue/timer plumbing, notifier chains) are skipped only when a better
 frame follows. Some reports widen the rule for the part of the report they are read from
@@ -78,7 +79,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"_*check_(?:heap|stack)_object\w*|usercopy_\w+|_*x86_indirect_\w+|__x86_return_thunk|"
      r"(?:raw_|arch_)?atomic(?:64|_long)?_(?:read|set|add|sub|inc|dec|and|or|xor|andnot|fetch|xchg|"
      r"cmpxchg|try_cmpxchg)\w*|_*(?:test_and_)?(?:set|clear|change)_bit(?:_lock|_unlock)?|"
-     r"_*test_bit(?:_acquire)?")),
+     r"_*test_bit(?:_acquire)?|_*crc(?:32|32c|16|_t10dif|64)\w*|_*csum_partial\w*")),
     ("locking", (r"_raw_\w+|raw_spin_\w+|do_raw_\w+|(?:native_|__pv_)?queued_\w+|spin_\w+|"
      r"_*rwsem_\w+|call_rwsem_\w+|_*(?:down|up)(?:_\w+)?|_*mutex_\w+|_*rt_mutex\w*|rt_spin_\w+|osq_\w+|"
      r"percpu_(?:down|up)_\w+|__percpu_(?:down|up|rwsem)\w*|mmap_(?:read|write)_\w+|__mmap_lock_\w+|"
@@ -105,6 +106,8 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"(?:generic_|__)?handle_(?:\w+_)?irq(?:_\w+)?|handle_irq_event\w*|arch_timer_handler_\w+|"
      r"__?handle_domain_irq\w*|el1_interrupt|dump_cpu_task")),
     ("rbtree", r"_*rb_(?:erase|insert_color|replace_node|link_node)\w*|__rb_\w+"),
+    ("containers", r"_*xa_\w+|xas_\w+|_*idr_\w+|_*ida_\w+|_*radix_tree_\w+|_*rhashtable_\w+|"
+     r"bucket_table_\w+"),
     ("page free", r"_*free_pages?\w*|free_page_is_bad\w*|bad_page|__dump_page|_*page_table_check_\w+"),
     ("fault injection", r"should_fail\w*|fail_dump"),
     ("API checks", (r"usb_submit_urb|proc_register|proc_create\w*|proc_mkdir\w*|proc_symlink|sysfs_warn_dup|"
