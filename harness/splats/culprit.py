@@ -6,10 +6,9 @@ skipped when its (suffix-stripped) name belongs to one of `LAYERS` (warn/bug/tra
 sanitizers and coverage instrumentation, allocator and kmemleak internals, debugobjects,
 lockdep, refcount, list debugging, printk/dump_stack, string/memory/uaccess helpers, lock
 and scheduler slow paths, syscall/exception/interrupt entry, rbtree, xarray/idr/radix-tree/
-rhashtable containers, checksum helpers, API argument
-checks such as usb_submit_urb's and procfs/sysfs registration). `GENERIC` helpers (cross-CPU
-calls, wake-ups, workqueue/timer plumbing, notifier chains) are skipped only when a better
-frame follows. Some reports widen the rule for the part of the report they are read from
+rhashtable containers, checksum helpers, API argument checks such as usb_submit_urb's and
+procfs/sysfs registration). `GENERIC` helpers (cross-CPU calls, wake-ups, workqueue/timer
+plumbing, notifier chains) are skipped only when a better frame follows. Some reports widen the rule for the part of the report they are read from
 (`KIND_SKIP`: a leak's allocation backtrace skips every allocation wrapper; a hung task's
 stack skips every wait primitive, and hangs in `rtnl_lock`/`synchronize_rcu` are named after
 them, as the field buckets them). The header's own function, when the report names one, is
