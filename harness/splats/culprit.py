@@ -5,9 +5,10 @@ culprit is the first frame below it. The rule is by *layer*, not by example: a f
 skipped when its (suffix-stripped) name belongs to one of `LAYERS` (warn/bug/trap handlers,
 sanitizers and coverage instrumentation, allocator and kmemleak internals, debugobjects,
 lockdep, refcount, list debugging, printk/dump_stack, string/memory/uaccess helpers, lock
-and scheduler slow paths, syscall/exception/interrupt entry). `GENERIC` helpers (cross-CPU
-calls, wake-ups, workqueue/timer plumbing, notifier chains) are skipped only when a better
-frame follows. Some reports widen the rule for the part of the report they are read from
+and scheduler slow paths, syscall/exception/interrupt entry, rbtree, xarray/idr/radix-tree/
+rhashtable containers, checksum helpers, API argument checks such as usb_submit_urb's and
+procfs/sysfs registration). `GENERIC` helpers (cross-CPU calls, wake-ups, workqueue/timer
+plumbing, notifier chains) are skipped only when a better frame follows. Some reports widen the rule for the part of the report they are read from
 (`KIND_SKIP`: a leak's allocation backtrace skips every allocation wrapper; a hung task's
 stack skips every wait primitive, and hangs in `rtnl_lock`/`synchronize_rcu` are named after
 them, as the field buckets them). The header's own function, when the report names one, is
@@ -28,12 +29,16 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"do_error_trap|do_trap\w*|do_invalid_op|invalid_op|_*die\w*|oops_\w+|(?:v|nmi_|__)?panic\w*|"
      r"check_panic_on_warn|_*[a-z0-9]+_panic|_*bug_handler|\w*brk_handler|call_break_hook|early_brk64|"
      r"do_debug_exception|el1_dbg|el1_brk64|do_el1_undef|el1_undef|do_undefinstr|"
+     r"(?:do_)?(?:divide_error|general_protection|int3|bounds|overflow|stack_segment|"
+     r"segment_not_present|double_fault|alignment_check|(?:simd_)?coprocessor_error)|"
      r"arm64?_notify_die|do_kernel_trap|program_check_exception|_*fortify_(?:report|panic)\w*")),
     ("sanitizer", (r"__sanitizer_\w+|__asan_\w+|_*kasan\w*|__msan_\w+|_*kmsan\w*|__tsan_\w+|"
      r"_*kcsan\w*|_*ubsan\w*|__kcov\w*|write_comp_data|check_memory_region\w*|check_region_inline|"
      r"memory_is_poisoned\w*|read_word_at_a_time|print_address_description\w*|print_report|"
      r"describe_object\w*|(?:start|end)_report|_*kfence\w*|__stack_chk_fail|save_stack\w*|"
-     r"set_track\w*|stack_trace_save\w*|stack_depot_\w+|arch_stack_walk|instrument_\w+")),
+     r"set_track\w*|stack_trace_save\w*|stack_depot_\w+|arch_stack_walk|instrument_\w+|"
+     r"handle_(?:overflow|null_ptr_deref|misaligned_access|object_size_mismatch)|"
+     r"quarantine_\w+|qlink_\w+|qlist_\w+")),
     ("allocator", (r"(?!\w*(?:oob|uaf|test|invalid|double))"     # (KASAN's test cases are culprits)
      r"(?:_*create_object|_*kmemleak\w*|slab_(?:pre|post)_alloc_hook|_*slab_alloc\w*|"
      r"___slab_alloc|alloc_debug_processing|_*kmem_cache_alloc\w*|_*kmalloc\w*|__do_kmalloc\w*|"
@@ -54,10 +59,10 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"__hlist_\w+")),
     ("printk", (r"_?printk\w*|vprintk\w*|console_\w+|_*dump_(?:stack\w*|backtrace|page\w*|folio|mm|"
      r"vma\w*|header|tasks?|oom_victim|unreclaimable_slab|\w*object_info)|show_stack|_*show_regs\w*|"
-     r"sched_show_task|show_trace_log_lvl|_*print_(?:report|address_description\w*|bad_\w+|trailer|"
+     r"_?sched_show_task|show_trace_log_lvl|_*print_(?:report|address_description\w*|bad_\w+|trailer|"
      r"track\w*|section|\w*bug\w*|lock\w*|tainted|modules|irqtrace_events|ip_sym|error_description|"
      r"memory_metadata|unreferenced\w*|oops_end_marker|hex_dump\w*|worker_info|stop_info)|"
-     r"_*v?s[cn]?printf|kv?asprintf|string(?:_nocheck)?|widen_string|pointer|format_decode|number|"
+     r"_*v?s(?:c?n)?printf|kv?asprintf|string(?:_nocheck)?|widen_string|pointer|format_decode|number|"
      r"special_hex_number|_*(?:net)?dev_(?:v?printk|info|notice|warn|err|alert|crit|emerg|dbg)\w*|"
      r"unwind_backtrace|nmi_cpu_backtrace\w*|nmi_trigger_cpumask_backtrace|\w+_cpumask_backtrace")),
     ("string/memory", (r"_*mem(?:cpy|set|move|cmp|chr|scan|dup)(?:\d+|_(?:erms|orig|fast\w*|generic\w*|"
@@ -68,15 +73,16 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"__copy_user\w*|rep_movs_alternative|copyin|"
      r"copyout|__arch_clear_user|"
      r"_*(?:get|put)_user(?:_nocheck)?(?:_\d+|_asm\w*)?|_*clear_user\w*|_*might_\w+|"
-     r"_*check_object_size|"
+     r"_*check_object_size|_*virt_addr_valid|_*copy_(?:to|from)_iter\w*|"
+     r"copy_page_(?:to|from)_iter\w*|"
      r"_*check_(?:heap|stack)_object\w*|usercopy_\w+|_*x86_indirect_\w+|__x86_return_thunk|"
      r"(?:raw_|arch_)?atomic(?:64|_long)?_(?:read|set|add|sub|inc|dec|and|or|xor|andnot|fetch|xchg|"
      r"cmpxchg|try_cmpxchg)\w*|_*(?:test_and_)?(?:set|clear|change)_bit(?:_lock|_unlock)?|"
-     r"_*test_bit(?:_acquire)?")),
+     r"_*test_bit(?:_acquire)?|_*crc(?:32|32c|16|_t10dif|64)\w*|_*csum_partial\w*")),
     ("locking", (r"_raw_\w+|raw_spin_\w+|do_raw_\w+|(?:native_|__pv_)?queued_\w+|spin_\w+|"
      r"_*rwsem_\w+|call_rwsem_\w+|_*(?:down|up)(?:_\w+)?|_*mutex_\w+|_*rt_mutex\w*|rt_spin_\w+|osq_\w+|"
      r"percpu_(?:down|up)_\w+|__percpu_(?:down|up|rwsem)\w*|mmap_(?:read|write)_\w+|__mmap_lock_\w+|"
-     r"s?rcu_\w+|__rcu_\w+")),
+     r"_*s?rcu_\w+")),
     ("scheduler", (r"_*schedule(?:_(?:\w*timeout\w*|preempt_disabled|idle|user|loop|debug\w*|bug|tail|"
      r"rtlock))?|preempt_schedule\w*|_*cond_resched\w*|context_switch|"
      r"finish_task_switch\w*|io_schedule\w*|schedule_\w*timeout\w*|wait_for_completion\w*|"
@@ -88,7 +94,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"do_el0_svc\w*|el[01]h?t?_64_\w+|el[01]_\w+|do_fast_syscall\w*|syscall_exit_to_user_mode\w*|"
      r"worker_thread|process_one_work|process_scheduled_works|smpboot_thread_fn|asm_\w+|"
      r"_*sysvec_\w+|_*irq_exit\w*|handle_softirqs|_*do_softirq\w*|common_interrupt|"
-     r"(?:smp_|local_)?apic_timer_interrupt|gic_handle_irq\w*|call_on_irq_stack|do_interrupt_handler|"
+     r"\w*apic_timer_interrupt\w*|retint_\w+|restore_regs_and_return_to_kernel|gic_handle_irq\w*|call_on_irq_stack|do_interrupt_handler|"
      r"\w*run_sysvec\w*|\w*call_irq_on_stack|run_on_irqstack\w*|"
      r"irqentry_\w+|do_mem_abort|do_translation_fault|_*do_page_fault|do_user_addr_fault|"
      r"do_tag_check_fault|do_sea|do_bad|\w*bad_stack|"
@@ -98,7 +104,13 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"__handle_sysrq|write_sysrq_trigger|__pfx_\w+|"
      r"(?:generic_|__)?handle_(?:\w+_)?irq(?:_\w+)?|handle_irq_event\w*|arch_timer_handler_\w+|"
      r"__?handle_domain_irq\w*|el1_interrupt|dump_cpu_task")),
+    ("rbtree", r"_*rb_(?:erase|insert_color|replace_node|link_node)\w*|__rb_\w+"),
+    ("containers", r"_*xa_\w+|xas_\w+|_*idr_\w+|_*ida_\w+|_*radix_tree_\w+|_*rhashtable_\w+|"
+     r"bucket_table_\w+"),
     ("page free", r"_*free_pages?\w*|free_page_is_bad\w*|bad_page|__dump_page|_*page_table_check_\w+"),
+    ("fault injection", r"should_fail\w*|fail_dump"),
+    ("API checks", (r"usb_submit_urb|proc_register|proc_create\w*|proc_mkdir\w*|proc_symlink|sysfs_warn_dup|"
+     r"sysfs_do_create_link\w*|kernfs_add_one")),
 )
 GENERIC = (r"on_each_cpu\w*|smp_call_function\w*|_*flush_tlb\w*|csd_lock_wait\w*|_*wake_up\w*|"
            r"_*queue_work\w*|queue_delayed_work\w*|try_to_grab_pending|del_timer\w*|timer_delete\w*|"
@@ -109,26 +121,33 @@ IDLE = (r"__switch_to\w*|default_idle\w*|arch_cpu_idle\w*|cpu_idle\w*|do_idle|cp
         r"x86_64_start_\w+|common_startup_64|cpu_relax|__const_udelay|_*udelay|__delay|delay_\w+|"
         r"update_process_times|tick_\w+|scheduler_tick|sched_tick|account_process_tick|"
         r"irqtime_account_\w+|_*(?:run_)?hrtimer\w*|call_timer_fn|_*run_timers?\w*|"
-        r"run_timer_softirq")                  # idle loops, and the timer tick that noticed
+        r"run_timer_softirq|"                  # idle loops, and the timer tick that noticed
+        r"_*unwind_\w+|_*save_stack_trace\w*|_*kernel_text_address|is_\w+_text_address|"
+        r"is_ftrace_trampoline")   # and stack saving
+
 LIBRARY = (r"_*percpu_counter_\w+|percpu_ref_\w+|_*xa_\w+|xas_\w+|_*idr_\w+|_*ida_\w+|"
            r"_*radix_tree_\w+|_*rhashtable_\w+|bucket_table_\w+|_*kobject_\w+|kset_\w+|"
            r"_*mempool_\w+")
 """Library containers (percpu counters and refs, xarray/idr/radix tree, rhashtable, kobject,
 mempool) allocate on their caller's behalf: in a leak's allocation backtrace they are part of
 the allocation, the owner is the frame below them."""
-INTERRUPT = re.compile(r"(?:asm_)?sysvec_\w+|__sysvec_\w+|(?:smp_)?apic_timer_interrupt|"
+INTERRUPT = re.compile(r"(?:asm_)?sysvec_\w+|__sysvec_\w+|\w*apic_timer_interrupt\w*|"
                        r"asm_exc_nmi|exc_nmi|end_repeat_nmi|default_do_nmi|common_interrupt|"
                        r"ret_from_intr|el1h?_64_irq\w*|el1_irq|el1_interrupt|__irq_svc|"
                        r"do_interrupt_handler|call_on_irq_stack")
 """Interrupt and NMI entry: on a stall's stack, the boundary between the reporting path
 (the tick or the NMI that printed the stack) and the context it interrupted."""
+PREEMPTED = re.compile(r"preempt_schedule_irq|arm64_preempt_schedule_irq|svc_preempt")
+IRQ_RETURN = re.compile(r"retint_\w+|restore_regs_and_return_to_kernel|irqentry_exit\w*|"
+                        r"(?:asm_)?sysvec_\w+|__irq_svc|el1h?_64_irq\w*|el1_interrupt|ret_from_intr")
+"""Kernel preemption on return from an interrupt, and the return path that calls it."""
 REPORTING = re.compile(r"rcu_dump_cpu_stacks|print_(?:other_)?cpu_stall\w*|rcu_sched_clock_irq\w*|"
                        r"watchdog_timer_fn|watchdog_overflow_callback|dump_cpu_task|"
-                       r"nmi_cpu_backtrace\w*|sched_show_task|_*show_regs\w*|dump_stack\w*")
+                       r"nmi_cpu_backtrace\w*|_?sched_show_task|_*show_regs\w*|dump_stack\w*")
 KIND_SKIP = {
-    "hung_task": r"__switch_to\w*|\w*(?:sched|_lock|_slowlock|wait|completion|synchron|rwsem|mutex|"
+    "hung_task": r"__switch_to\w*|ldsem_(?:down|up)_\w+|\w*(?:sched|_lock|_slowlock|wait|completion|synchron|rwsem|mutex|"
                  r"sleep)\w*|_*down\w*|_*folio_lock\w*|\w*flush_(?:delayed_)?work\w*|\w*flush_workqueue|"
-                 r"drain_workqueue",
+                 r"drain_workqueue|usb_(?:bulk|control|interrupt)_msg\w*",
     "atomic_sleep": r"_*alloc_pages\w*|alloc_pages_\w+|_*get_free_pages\w*|get_zeroed_page\w*|"
                     r"_*folio_alloc\w*",
     "soft_lockup": IDLE, "hard_lockup": IDLE, "rcu_stall": IDLE,
@@ -137,10 +156,12 @@ KIND_SKIP = {
     "slab": r"check_\w+|alloc_debug_processing|free_debug_processing|free_to_partial_list|"
             r"on_freelist|\w+_consistency_checks|\w*slab\w*|object_err|print_trailer|"
             r"kmem_cache_\w+|_*kmalloc\w*|kmalloc_\w+|kz?alloc\w*|_*do_kmalloc\w*",
-    "bad_page": r"_*free_\w+|_*folio_put\w*|folios_put\w*|put_page\w*|release_pages|check_new_page\w*|"
+    "bad_page": r"_*set_page_owner|_*reset_page_owner|post_alloc_hook|\w*page_pool_alloc\w*|"
+                r"_*free_\w+|_*folio_put\w*|folios_put\w*|put_page\w*|release_pages|check_new_page\w*|"
                 r"prep_new_page|get_page_from_freelist|_*alloc_pages\w*|_*folio_alloc\w*|"
                 r"rmqueue\w*|__rmqueue\w*",
     "refcount": r"\w*refcount\w*",
+    "kmsan": r"usb_submit_urb|usb_start_wait_urb|usb_(?:bulk|control|interrupt)_msg\w*",
     "odebug": r"debug_\w+|\w*rcu\w*|_*hrtimer_\w+|_*timer_\w+|\w*work_\w+|percpu_\w+|kmem_\w+|"
               r"slab_\w+|__free_\w+|kobject_\w+",
 }
@@ -148,7 +169,7 @@ KIND_STOP = {"slab": re.compile(r"validate_slab\w*|validate_store")}
 """Frames from which on a stack only says who asked for the check (SLUB's sysfs `validate`
 found the corruption): no suspect there, the title names the cache instead."""
 HUNG_ANCHORS = ((re.compile(r"rtnl_lock"), "rtnl_lock"),
-                (re.compile(r"synchronize_(?:rcu|srcu|net|sched)\w*"), "synchronize_rcu"))
+                (re.compile(r"_*synchronize_(?:rcu|srcu|net|sched)\w*"), "synchronize_rcu"))
 _COMMON = "|".join(rx for _name, rx in LAYERS)
 
 
@@ -177,16 +198,30 @@ def canonical(name: str) -> str:
 def interrupted(names: Sequence[str]) -> list[str]:
     """A stall's stack below the interrupt that carried its report: when a reporting frame
     (the tick's stall check, an NMI or task backtrace) sits above an interrupt entry, the
-    frames down to that entry are the reporting path, the rest is what was interrupted."""
+    frames down to that entry are the reporting path, the rest is what was interrupted.
+    Likewise below a preemption on interrupt return (`preempt_schedule_irq` called from the
+    return path): the frames above it are the scheduler switching tasks, not the stalled code."""
     last = max((i for i, n in enumerate(names) if REPORTING.fullmatch(n)), default=None)
-    if last is None:
-        return list(names)
-    entry = next((i for i in range(last + 1, len(names)) if INTERRUPT.fullmatch(names[i])), None)
-    if entry is None:
-        return list(names)
-    while entry + 1 < len(names) and INTERRUPT.fullmatch(names[entry + 1]):
-        entry += 1                               # the whole entry sequence (handler, vector)
-    return list(names[entry + 1:])
+    entry = None if last is None else next(
+        (i for i in range(last + 1, len(names)) if INTERRUPT.fullmatch(names[i])), None)
+    if entry is not None:
+        while entry + 1 < len(names) and INTERRUPT.fullmatch(names[entry + 1]):
+            entry += 1                           # the whole entry sequence (handler, vector)
+        names = names[entry + 1:]
+    preempt = next((i for i, n in enumerate(names) if PREEMPTED.fullmatch(n)), None)
+    if preempt is not None and preempt + 1 < len(names) and IRQ_RETURN.fullmatch(names[preempt + 1]):
+        end = preempt + 1
+        while end + 1 < len(names) and IRQ_RETURN.fullmatch(names[end + 1]):
+            end += 1
+        names = names[end + 1:]
+    return list(names)
+
+
+def preempted(names: Sequence[str]) -> bool:
+    """Whether a stack shows a preemption on interrupt return (`interrupted` reads below it):
+    the pc printed with such a stack is the scheduler's, not the stalled code's."""
+    return any(PREEMPTED.fullmatch(n) and i + 1 < len(names) and IRQ_RETURN.fullmatch(names[i + 1])
+               for i, n in enumerate(names))
 
 
 def pick(cands: Sequence[str], named: Sequence[str], kind: str,
@@ -206,7 +241,7 @@ def pick(cands: Sequence[str], named: Sequence[str], kind: str,
     if stop is not None:
         cands = list(itertools.takewhile(lambda c: not stop.fullmatch(c), cands))
     headers = [header] if isinstance(header, str) else list(header or ())
-    good = next((h for h in headers if not skip(h)), None)
+    good = next((h for h in headers if not skip(h) and not h.startswith("0x")), None)
     if good:                                     # (symbolized reports repeat the header line
         return good                              # once per inlined frame: the first usable)
     if site and not _LOCK_API.fullmatch(site):

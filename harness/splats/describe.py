@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
-from harness.splats.culprit import interrupted, pick
+from harness.splats.culprit import interrupted, pick, preempted
 from harness.splats.model import Frame, Splat, arm_caller, parse_frame
 from harness.splats.table import (
     AT,
@@ -33,6 +33,9 @@ from harness.splats.table import (
     norm,
 )
 
+BAD_RIP = re.compile(r"\s*RIP: 0010:(?:\[<[0-9a-f]+>\]\s*)*0x[0-9a-f]+\b")
+"""A kernel-mode RIP printed as a bare address (x86 "RIP: 0010:0x86"): execution jumped to no
+function, so a stack of "? " guesses below it names no culprit."""
 BOTTOM = re.compile(r"ret_from_fork\w*|el0t?_64_sync|el0_sync|el0t?_64_irq|entry_SYSCALL\w*|"
                     r"entry_SYSENTER\w*|secondary_startup_64\w*|common_startup_64|"
                     r"secondary_start_kernel|__primary_switched|work_pending|ret_fast_syscall|"
@@ -67,6 +70,7 @@ class _Info:
     rw: str | None = None
     cpu_hdr: re.Match[str] | None = None
     held_by: re.Match[str] | None = None
+    bad_rip: bool = False                        # kernel RIP with no symbol: a jump to garbage
 
 
 def _scan(rep: _Report, texts: list[str]) -> tuple[_Info, list[Frame], list[str]]:
@@ -76,6 +80,7 @@ def _scan(rep: _Report, texts: list[str]) -> tuple[_Info, list[Frame], list[str]
     start = 0 if rep.pat.role == "orphan" else rep.lines.index(rep.head)  # orphan: head is last
     for i, text in enumerate(texts[start:]):
         info.rip = info.rip or fn((m := RIP.match(text)) and m["func"])
+        info.bad_rip = info.bad_rip or BAD_RIP.match(text) is not None
         info.cpu_hdr = info.cpu_hdr or CPU_HDR.match(text)
         info.held_by = info.held_by or HELD_BY.search(text)
         if at_rx is not None and info.at is None:
@@ -89,7 +94,7 @@ def _scan(rep: _Report, texts: list[str]) -> tuple[_Info, list[Frame], list[str]
             info.loc = m[1]
         if info.rw is None and (m := re.match(r"(Read|Write) (?:of size|at addr)", text)):
             info.rw = m[1]
-    return info, _primary_trace(texts), _locks(texts)
+    return info, _primary_trace(texts, info.rip), _locks(texts)
 
 
 def _without_gp_kthread(texts: list[str]) -> list[str]:
@@ -145,8 +150,15 @@ def _traces(texts: list[str]) -> list[tuple[str, list[Frame]]]:
     return out
 
 
-def _primary_trace(texts: list[str]) -> list[Frame]:
+def _primary_trace(texts: list[str], rip: str | None = None) -> list[Frame]:
+    """The report's own stack: lockdep's "stack backtrace:", else the first call trace, except
+    that a trace holding the kernel-mode RIP (the trapping context, 4.x prints it inside the
+    trace) wins over stacks other CPUs or tasks printed into the report before it."""
     traces = [t for t in _traces(texts) if t[1]]
+    if rip and not any(label == "primary" for label, _f in traces):
+        holding = [frames for _label, frames in traces if any(f.function == rip for f in frames)]
+        if holding and holding[0] is not next((f for _l, f in traces if _l == "call"), None):
+            return holding[0]
     for want in ("primary", "call", "aux"):
         found = next((frames for label, frames in traces if label == want), None)
         if found:
@@ -178,6 +190,10 @@ def _classify(rep: _Report, haystack: str) -> tuple[str, tuple[str, ...], str]:
         label = "kernel BUG" if pat.kind == "bug" else "WARNING"
         for rx, kind, titles in RECLASS:
             if rx.search(haystack):
+                if kind == "bug" and pat.kind == "warning" and rx.pattern.startswith("^"):
+                    kind = "warning"          # a WARN located in a file whose BUGs we title
+                                              # (not a message that is the report) stays a WARN
+                    titles = tuple(t.replace("BUG: ", "WARNING: ", 1) for t in titles)
                 return kind, titles, label
     return pat.kind, pat.titles, ""
 
@@ -206,8 +222,13 @@ def _culprit(rep: _Report, kind: str, formats: tuple[str, ...], info: _Info,
             # A stack whose every frame is "? " was printed by a guessing unwinder (no frame
             # pointers, 3.x/4.x): those guesses are all there is.
             guessed = not any(f.reliable for f in frames)
+            if guessed and info.bad_rip:         # the unwinder could not start from a garbage
+                continue                         # pc: its "? " guesses are stale stack words
             names = [fn(f.function) or f.function for i, f in enumerate(frames)
                      if (f.reliable or guessed) and not (i and f.offset == 0) and not f.inline]
+            if kind in STALLS and preempted(names) and info.rip in cands:
+                cands.remove(info.rip)           # the pc the scheduler was at, above the cut
+                named = [n for n in named if n != info.rip]
             cands.extend(interrupted(names) if kind in STALLS else names)
             continue
         values = _header_funcs(rep) if src == "hdr" else [

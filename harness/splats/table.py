@@ -104,7 +104,7 @@ TABLE = (
        "KASAN: {type} {rw} in {func}", "KASAN: {type} in {func}", "KASAN: {type}"), HDR),
     start_pattern("kfence", r"BUG: KFENCE: (?P<type>.+?) in (?P<hfunc>\S+)", ("KFENCE: {type} in {func}",
        "KFENCE: {type}"), HDR),
-    start_pattern("kmsan", r"BUG: KMSAN: (?P<type>[\w-]+) in (?P<hfunc>\S+)", ("KMSAN: {type} in {func}",
+    start_pattern("kmsan", r"BUG: KMSAN: (?P<type>use of uninitialized memory|[\w-]+) in (?P<hfunc>\S+)", ("KMSAN: {type} in {func}",
        "KMSAN: {type}"), HDR),
     start_pattern("kcsan", r"BUG: KCSAN: (?P<type>assert: race|[\w-]+) in (?P<hfunc>[^\s/]+)(?: / "
        r"(?P<hfunc2>\S+))?", ("KCSAN: {type} in {hfn} / {hfn2}", "KCSAN: {type} in {hfn}"), ("hdr",)),
@@ -224,7 +224,7 @@ DUMP = re.compile(r"task:|\s|\d+ locks? held by|Showing (?:all|busy)|=+$|INFO: l
 QUICK = re.compile(r"BUG|WARNING|INFO:|Oops|end trace|VFS: |unregister_netdevice|Unhandled fault|Internal error|[Ee]rror|[Uu]nable to handle|Kernel panic|UBSAN|"
                     r"unreferenced object|kmemleak|LOCKUP|stall|PANIC|CFI failure|SError|"
                     r"Insufficient stack|\[#\d+\]|blocked (?:in I/O wait )?for more than")
-NOT_START = re.compile(r"BUG: Bad page map: \d+ messages|INFO: lockdep is turned off|"
+NOT_START = re.compile(r"BUG: Bad page map: \d+ messages|BUG \S+ \([^)]*\): kasan: bad access detected|INFO: lockdep is turned off|"
                         r"INFO: Stall ended|INFO: NMI handler|WARNING: workqueue cpumask")
 RECLASS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = tuple(
     (re.compile(rx, re.MULTILINE), kind, titles) for rx, kind, titles in (
@@ -278,7 +278,7 @@ ARM_FRAME = re.compile(r"\s*\[<[0-9a-f]+>\] \((?P<func>[A-Za-z_.$][\w.$]*)(?:\+0
 ARM_CALLER = re.compile(ARM_FRAME.pattern + r"\[<[0-9a-f]+>\] \((?P<cfunc>[A-Za-z_.$][\w.$]*)"
                         r"(?:\+0x(?P<off>[0-9a-f]+)/0x[0-9a-f]+)?(?: \[(?P<cmod>[\w-]+)\])?\)")
 FRAME = re.compile(
-    r"\s*(?:<(?:IRQ|EOI|EOE|NMI)>\s*)?(?:\[<?(?:0x)?[0-9a-f]{8,16}>?\]\s*)?(?P<q>\?\s+)?"
+    r"\s*(?:<(?:IRQ|EOI|EOE|NMI)>\s*)?(?:\[<?(?:0x)?[0-9a-f]{8,16}>?\]\s*){0,2}(?P<q>\?\s+)?"
     r"(?P<func>[A-Za-z_.$][\w.$]*)"
     r"\+0x(?P<off>[0-9a-f]+)/0x(?P<size>[0-9a-f]+)(?:\s+\[(?P<mod>[\w-]+)(?:\s+[0-9a-f]+)?\])?"
     r"(?:\s+\([A-Z]+\))?(?:\s+\S+:\d+(?:\s+\[inline\])?)?\s*$")
