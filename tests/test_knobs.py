@@ -372,13 +372,19 @@ def test_sizes_of_other_page_sizes_skip_with_a_reason(tmp_path: Path, guest: Fak
     mthp64 = parse_knobsets({"name": "mthp", "sizes": ["64K"], "max_ptes_none": [0, 511]},
                             "q.yaml")
     why = thpsysfs.unavailable(mthp64[0], g64)
-    assert why and "64K is not a THP size with 64K pages" in why and "256K" in why
+    assert why and "64K is not an anonymous THP size with 64K pages" in why and "256K" in why
     assert thpsysfs.unavailable(mthp64[1], g16) is None      # 511: an intermediate value
     assert thpsysfs.unavailable(mthp64[1], ThpKnobs(guest).layout()) is None
     big = KnobSet(name="big", sizes=(("32M", "madvise"),))   # the PMD of 16K pages
-    assert "32M is not a THP size with 4K pages" in str(
+    assert "32M is not an anonymous THP size with 4K pages" in str(
         thpsysfs.unavailable(big, ThpKnobs(guest).layout()))
     assert thpsysfs.unavailable(big, g16) is None
+    # 64K pages: shmem/file folios stop at MAX_PAGECACHE_ORDER (11: 128M), below the 512M PMD
+    g64f = ThpKnobs(make_tree(tmp_path / "a64f", page_kb=64, pmd_order=13,
+                              file_orders=range(1, 12))).layout()
+    shm = KnobSet(name="shmem", shmem_sizes=(("PMD", "advise"),))
+    assert "512M is not a shmem THP size with 64K pages" in str(thpsysfs.unavailable(shm, g64f))
+    assert thpsysfs.unavailable(shm, g16) is None
     over = thpsysfs.unavailable(KnobSet(name="n", max_ptes_none=2047), ThpKnobs(guest).layout())
     assert over and "above HPAGE_PMD_NR - 1 = 511 with 4K pages" in over
     # not a size of any base page (order 1 at 4K): an error, not a skip

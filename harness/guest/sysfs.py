@@ -114,12 +114,13 @@ def unavailable(ks: KnobSet, layout: ThpLayout) -> str | None:
     only with other base pages (64K with 64K pages is order 0), or a max_ptes_* value
     above this guest's HPAGE_PMD_NR - 1. Anything else wrong stays an error (targets)."""
     page = f"{layout.page_size // 1024}K pages"
-    for key, have in (("sizes", layout.anon_kb), ("shmem_sizes", layout.shmem_kb)):
+    for key, have, kind in (("sizes", layout.anon_kb, "an anonymous"),
+                            ("shmem_sizes", layout.shmem_kb, "a shmem")):
         for label, _ in getattr(ks, key):
             kb = layout.resolve_kb(label)
             if kb not in have and PORTABLE_KB[0] <= kb <= PORTABLE_KB[1]:
                 sizes = ", ".join(size_label(k) for k in have) or "none"
-                return (f"knob set {ks.name!r}: {size_label(kb)} is not a THP size with "
+                return (f"knob set {ks.name!r}: {size_label(kb)} is not {kind} THP size with "
                         f"{page} (this guest's: {sizes}; write orderN or PMD to follow "
                         "the page size)")
     for key in PTES:

@@ -66,11 +66,13 @@ def test_kernel_selftest_khugepaged(kh: Kh, kharness: Any, context: str) -> None
                              "totals": totals, "failed": failed, "bail_out": bail}
     print(out)
     meter.finish()
-    if not failed and bail and _too_big_for_the_page(out, kh.thp.layout().page_size):
+    layout = kh.thp.layout()
+    if not failed and bail and _too_big_for_the_page(out, layout.page_size):
+        nr = layout.pmd_size // layout.page_size
         pytest.skip(f"{EXTREME} faults HPAGE_PMD_NR PMD THPs, each kept mapped: with "
-                    f"{kh.thp.layout().page_size >> 10}K pages 2048 x 32M and more (4K: 512 x 2M)"
-                    f"; it bailed out ({bail[0]}) after {totals.get('pass', 0)} passed cases, "
-                    "the later cases did not run")
+                    f"{layout.page_size >> 10}K pages {nr} x {layout.pmd_size >> 20}M = "
+                    f"{nr * layout.pmd_size >> 30}G (4K: 512 x 2M); it bailed out ({bail[0]}) "
+                    f"after {totals.get('pass', 0)} passed cases, the later cases did not run")
     assert code == 0 and not failed and not bail, (
         f"selftest khugepaged {context}: exit {code}, failed {failed}, bail out {bail}, "
         f"totals {totals}")
