@@ -98,3 +98,14 @@ def test_waiting_on_a_cross_cpu_call_is_one_bucket() -> None:
                      "dup_mmap", "copy_process", "kernel_clone", "__do_sys_clone",
                      "do_syscall_64", "entry_SYSCALL_64_after_hwframe")
     assert _one(SOFT.format(pid=93, rip="csd_lock_wait", frames=frames))[1] == "smp_call_function"
+
+
+def test_thp_code_spinning_keeps_its_name_under_a_syscall() -> None:
+    """The code kharness tests (khugepaged, collapse, migration) is named even below a syscall:
+    exit_group spinning on the khugepaged mm list is a khugepaged bug, not an exit bug."""
+    log = SOFT.format(pid=812, rip="queued_spin_lock_slowpath", frames=_frames(
+        "_raw_spin_lock", "__khugepaged_exit", "mmput", "do_exit", "do_group_exit",
+        "__x64_sys_exit_group", "do_syscall_64", "entry_SYSCALL_64_after_hwframe"))
+    kind, function, title = _one(log)
+    assert (kind, function) == ("soft_lockup", "__khugepaged_exit")
+    assert title == "BUG: soft lockup in __khugepaged_exit"

@@ -279,6 +279,14 @@ def pick(cands: Sequence[str], named: Sequence[str], kind: str,
     return better or (usable[0] if usable else named[0] if named else None)
 
 
+MM_FOCUS = re.compile(r"_*(?:collapse_|khugepaged|hpage_|thp_|hugepage_|huge_pmd|do_huge_pmd|"
+                      r"split_huge|folio_split|migrate_|remove_migration|try_to_migrate|"
+                      r"madvise_collapse|do_swap_page|retract_page_tables)\w*")
+"""The code kharness exists to test (THP, mTHP collapse, khugepaged, migration, swap-in): a
+stall spinning in it is named by it, not by the unit of work it runs in (the issue's "keep the
+mm-relevant frames as culprits")."""
+
+
 def anchored(cands: Sequence[str], kind: str) -> str | None:
     """A stall's culprit by its unit of work (the field's convention, so that two reports of one
     loop get one title): walking the interrupted stack outward from the innermost frame, the
@@ -293,4 +301,6 @@ def anchored(cands: Sequence[str], kind: str) -> str | None:
         return "smp_call_function"             # waiting for other CPUs: one bucket, as the field's
     rx = _SKIP.get(kind, _SKIP[""])
     usable = [c for c in cands[:at] if not rx.fullmatch(canonical(c)) and not c.startswith("0x")]
+    if any(MM_FOCUS.fullmatch(canonical(c)) for c in usable):
+        return None                            # THP/collapse/migration code spinning: name it
     return usable[-1] if usable else None
