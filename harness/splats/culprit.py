@@ -13,7 +13,9 @@ plumbing, notifier chains) are skipped only when a better frame follows. Some re
 stack skips every wait primitive, and hangs in `rtnl_lock`/`synchronize_rcu` are named after
 them, as the field buckets them). The header's own function, when the report names one, is
 the first candidate (harness.splats.describe), so it wins unless it is itself in a layer.
-A stall's stack is read below the interrupt that carried its report (`interrupted`), and
+A stall's stack is read below the interrupt that carried its report (`interrupted`) and named
+after the function its innermost unit of work (syscall, softirq, timer, work item, kthread)
+called (`anchored`), not after where the CPU happened to be; and
 arm64's position-independent aliases (`__pi_memcpy`) are the functions they alias.
 mm frames (`collapse_*`, `khugepaged`, `hpage_*`, `do_swap_page`, ...) are in no layer.
 """
@@ -170,6 +172,28 @@ KIND_STOP = {"slab": re.compile(r"validate_slab\w*|validate_store")}
 found the corruption): no suspect there, the title names the cache instead."""
 HUNG_ANCHORS = ((re.compile(r"rtnl_lock"), "rtnl_lock"),
                 (re.compile(r"_*synchronize_(?:rcu|srcu|net|sched)\w*"), "synchronize_rcu"))
+STALL_ANCHORS = re.compile(
+    r"\w*(?:do_syscall_|do_fast_syscall_|sysenter_dispatch|tracesys_phase2|el0_svc_handler|"
+    r"invoke_syscall|ret_fast_syscall|exit_to_usermode|exit_to_user_mode_loop|task_work_run|"
+    r"__fput|vfs_(?:read|write|iter_read|iter_write|readv|writev|ioctl|open)|do_iter_read|"
+    r"do_iter_write|call_(?:read|write)_iter|new_sync_(?:read|write)|do_iter_readv_writev|"
+    r"compat_ioctl|blkdev_(?:driver_)?ioctl|call_mmap|mmap_region|do_mmap|do_dentry_open|"
+    r"full_proxy_|netif_receive_skb|do_softirq|handle_softirqs|run_ksoftirqd|call_timer_fn|"
+    r"_run_timers|run_timer_softirq|hrtimer_run|tasklet_action|tasklet_hi_action|__do_fault|"
+    r"do_page_fault|process_one_work)\w*|"
+    r"_*sock_(?:sendmsg|recvmsg|release|mmap|do_ioctl|ioctl)\w*|compat_sock_ioctl|"
+    r"(?:kernel_|sock_common_)?setsockopt|(?:kernel_)?listen|(?:kernel_)?accept|sk_common_release|"
+    r"_*napi_poll|nfnetlink_rcv_msg|rtnetlink_rcv_msg|netlink_dump\w*|rcu_do_batch|lkdtm_do_action|"
+    r"direct_entry|x64_sys_call|(?:__\w+_sys_|__se_sys_|__do_sys_|sys_)?(?:socketpair|connect|ioctl)\w*|ksys_ioctl|page_fault")
+SMP_CALL = re.compile(r"smp_call_function\w*")
+"""Frames that dispatch a unit of work to the code that does it (syscall entry, the VFS and
+socket layers calling a file's or protocol's operation, mmap and open, the return to user
+mode running deferred work, softirq, timer, tasklet, RCU-callback, workqueue and packet
+receive dispatch, debugfs' proxy and lkdtm's crash-type table): on a stall's stack the
+function the innermost of them called is what looped, wherever in it the CPU was when the
+report was taken. A kernel thread's own function (`khugepaged`, `kswapd`) is its whole life,
+not a unit of work: thread starts are no anchor, so such a stall keeps `pick`'s rule. The list
+mirrors syzkaller's (pkg/report/linux.go), which buckets the field's stall reports."""
 _COMMON = "|".join(rx for _name, rx in LAYERS)
 
 
@@ -253,3 +277,30 @@ def pick(cands: Sequence[str], named: Sequence[str], kind: str,
     usable = [c for c in cands if not skip(c) and not c.startswith("0x")]
     better = next((c for c in usable if not _GENERIC.fullmatch(c)), None)
     return better or (usable[0] if usable else named[0] if named else None)
+
+
+MM_FOCUS = re.compile(r"_*(?:collapse_|khugepaged|hpage_|thp_|hugepage_|huge_pmd|do_huge_pmd|"
+                      r"split_huge|folio_split|migrate_|remove_migration|try_to_migrate|"
+                      r"madvise_collapse|do_swap_page|retract_page_tables)\w*")
+"""The code kharness exists to test (THP, mTHP collapse, khugepaged, migration, swap-in): a
+stall spinning in it is named by it, not by the unit of work it runs in (the issue's "keep the
+mm-relevant frames as culprits")."""
+
+
+def anchored(cands: Sequence[str], kind: str) -> str | None:
+    """A stall's culprit by its unit of work (the field's convention, so that two reports of one
+    loop get one title): walking the interrupted stack outward from the innermost frame, the
+    walk stops at the first `STALL_ANCHORS` frame and names the outermost usable frame met
+    before it, the function that dispatcher or syscall called (a generic helper only when
+    nothing else is there). None when no anchor is on the stack (an idle loop, a kernel thread
+    without a known dispatcher) or nothing usable is above it: then `pick`'s rule holds."""
+    at = next((i for i, c in enumerate(cands) if STALL_ANCHORS.fullmatch(canonical(c))), None)
+    if at is None:
+        return None
+    if any(SMP_CALL.fullmatch(c) for c in cands[:at + 1]):
+        return "smp_call_function"             # waiting for other CPUs: one bucket, as the field's
+    rx = _SKIP.get(kind, _SKIP[""])
+    usable = [c for c in cands[:at] if not rx.fullmatch(canonical(c)) and not c.startswith("0x")]
+    if any(MM_FOCUS.fullmatch(canonical(c)) for c in usable):
+        return None                            # THP/collapse/migration code spinning: name it
+    return usable[-1] if usable else None

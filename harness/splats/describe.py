@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
-from harness.splats.culprit import interrupted, pick, preempted
+from harness.splats.culprit import anchored, interrupted, pick, preempted
 from harness.splats.model import Frame, Splat, arm_caller, parse_frame
 from harness.splats.table import (
     AT,
@@ -240,6 +240,8 @@ def _culprit(rep: _Report, kind: str, formats: tuple[str, ...], info: _Info,
     odebug = kind == "warning" and bool(re.match(r"WARNING: ODEBUG", formats[0] if formats else ""))
     header = _header_funcs(rep) if "hdr" in rep.pat.src else []
     site = info.at if rep.pat.src[:1] == ("at",) else None    # the acquisition site first
+    if kind in STALLS and (func := anchored(cands, kind)):
+        return func
     return pick(cands, named, "odebug" if odebug else kind, header, site)
 
 
