@@ -128,7 +128,8 @@ TABLE = (
        r"(?P<hfunc>\S+)", ("kernel panic: stack is corrupted in {func}",
        "kernel panic: stack is corrupted"), HDR),
     start_pattern("stack", r"Kernel panic - not syncing: corrupted stack end detected inside scheduler", (
-       "kernel panic: corrupted stack end in {func}", "kernel panic: corrupted stack end")),
+       "kernel panic: corrupted stack end in {func}", "kernel panic: corrupted stack end"),
+       ("unit", "trace")),
     start_pattern("stack", r"BUG: (?:\w+ )?stack guard page was hit", ("BUG: stack guard page was hit in {func}",
        "BUG: stack guard page was hit"), ("rip", "trace")),
     start_pattern("stack", r"Insufficient stack space to handle exception", (
