@@ -147,3 +147,9 @@ def test_soft_lockup_in_softirqs_run_on_an_interrupts_exit() -> None:
                  " __sys_sendto+0x21c/0x320", " __x64_sys_sendto+0xdd/0x1b0",
                  " do_syscall_64+0x2d/0x70", " entry_SYSCALL_64_after_hwframe+0x44/0xa9")
     assert _one(log) == ("soft_lockup", "demo_tasklet_handler")
+
+
+def test_kmemleak_line_cut_after_its_first_words_is_still_a_leak() -> None:
+    log = "[   90.000001] unreferenced object\n[   90.000002]  backtrace:\n"
+    assert _one(log)[0] == "memory_leak"
+    assert not parse_log("[   90.000001] demo: unreferenced object count is 0\n")
