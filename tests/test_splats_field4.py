@@ -153,3 +153,15 @@ def test_kmemleak_line_cut_after_its_first_words_is_still_a_leak() -> None:
     log = "[   90.000001] unreferenced object\n[   90.000002]  backtrace:\n"
     assert _one(log)[0] == "memory_leak"
     assert not parse_log("[   90.000001] demo: unreferenced object count is 0\n")
+
+
+def test_odebug_free_through_vfree_is_the_callers_free() -> None:
+    log = _lines("------------[ cut here ]------------",
+                 "ODEBUG: free active (active state 0) object type: timer_list hint: "
+                 "delayed_work_timer_fn+0x0/0x90",
+                 "WARNING: CPU: 1 PID: 60 at lib/debugobjects.c:291 debug_print_object+0x16a/0x220",
+                 "RIP: 0010:debug_print_object+0x16a/0x220", "Call Trace:",
+                 " debug_check_no_obj_freed+0x65d/0xf1a", " __vunmap+0xde/0x320",
+                 " vfree+0x68/0x100", " kvfree+0x4a/0x70", " demo_free_table+0x126/0x180",
+                 " demo_set_ctl+0x377/0x644", "---[ end trace 0000000000000000 ]---")
+    assert _one(log) == ("warning", "demo_free_table")

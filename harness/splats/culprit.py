@@ -47,7 +47,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"___slab_alloc|alloc_debug_processing|_*kmem_cache_alloc\w*|_*kmalloc\w*|__do_kmalloc\w*|"
      r"_*kzalloc\w*|kcalloc\w*|_*kv[mz]alloc\w*|_*vz?malloc\w*|_*krealloc\w*|new_slab|"
      r"allocate_slab|alloc_slab_page|_*kmem_cache_free\w*|kmem_cache_debug\w*|virt_to_cache|cache_from_obj|_*kv?free\w*|_*slab_free\w*|"
-     r"do_slab_free|_*cache_free|free_debug_processing|slab_free_\w*hook|_*vfree\w*|vunmap)")),
+     r"do_slab_free|_*cache_free|free_debug_processing|slab_free_\w*hook|_*vfree\w*|_*vunmap)")),
     ("debugobjects", (r"debug_print_object|_*debug_check_no_obj_freed|_*debug_object\w*|"
      r"\w+_is_static_object|lookup_object\w*")),
     ("lockdep", (r"lockdep_\w+|_*lock_acquire\w*|_*lock_release|lock_acquired|lock_contended|lock_sync|"
