@@ -165,3 +165,23 @@ def test_odebug_free_through_vfree_is_the_callers_free() -> None:
                  " vfree+0x68/0x100", " kvfree+0x4a/0x70", " demo_free_table+0x126/0x180",
                  " demo_set_ctl+0x377/0x644", "---[ end trace 0000000000000000 ]---")
     assert _one(log) == ("warning", "demo_free_table")
+
+
+def test_user_space_lines_between_printk_lines_do_not_cut_the_stack() -> None:
+    # A fuzzer logging its programs to the same serial console: lines without a printk
+    # timestamp (and the blank line after them) inside a timestamped report are not the
+    # report's, and the stack goes on after them.
+    log = ("[  218.530431] BUG: KASAN: global-out-of-bounds in memcmp+0xe3/0x160\n"
+           "[  218.536676] Read of size 1 at addr ffffffff88000008 by task demo/8786\n"
+           "[  218.536726] Call Trace:\n"
+           "[  218.552992]  dump_stack+0x1c4/0x2b4\n"
+           "22:45:44 executing program 5:\n"
+           "demo_open(&(0x7f0000000200)='/dev/demo\\x00', 0x0, 0x0)\n"
+           "\n"
+           "[  218.553085]  print_address_description+0x58/0x1ff\n"
+           "[  218.587295]  kasan_report+0x242/0x309\n"
+           "[  218.595147]  memcmp+0xe3/0x160\n"
+           "[  218.610567]  demo_lookup_ns+0xc1/0x570\n"
+           "[  218.658223]  demo_write+0x88/0x1e0\n"
+           "[  219.155361] ==================================================================\n")
+    assert _one(log) == ("kasan", "demo_lookup_ns")
