@@ -185,3 +185,21 @@ def test_user_space_lines_between_printk_lines_do_not_cut_the_stack() -> None:
            "[  218.658223]  demo_write+0x88/0x1e0\n"
            "[  219.155361] ==================================================================\n")
     assert _one(log) == ("kasan", "demo_lookup_ns")
+
+
+def test_bad_access_in_teardown_helpers_is_the_callers_object() -> None:
+    # a sysfs attribute removed through the driver core, a timer deleted through the socket
+    # timer helpers, an inode put through iput's lock: the caller handed over a freed object
+    log = _kasan("sysfs_remove_file_ns", " sysfs_remove_file_ns+0x5f/0x70",
+                 " device_remove_file+0x25/0x30", " demo_release+0x97/0x1c0",
+                 " v4l2_release+0x2e7/0x390")
+    assert _one(log) == ("kasan", "demo_release")
+    log = _kasan("lock_timer_base", " lock_timer_base+0x1d9/0x220",
+                 " __try_to_del_timer_sync+0x8d/0x170", " __timer_delete_sync+0xf4/0x1b0",
+                 " sk_stop_timer_sync+0x1b/0x80", " demo_del_timer+0x1ae/0x320",
+                 " demo_incoming_options+0x1f4d/0x26a0")
+    assert _one(log) == ("kasan", "demo_del_timer")
+    log = _kasan("lock_acquire", " lock_acquire+0x1c3/0x3c0", " _raw_spin_lock+0x2a/0x40",
+                 " _atomic_dec_and_lock+0x9d/0x110", " iput+0x3ee/0x760",
+                 " demo_fill_super+0x2352/0x42a0", " get_tree_bdev+0x400/0x620")
+    assert _one(log) == ("kasan", "demo_fill_super")

@@ -84,7 +84,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"_*test_bit(?:_acquire)?|_*crc(?:32|32c|16|_t10dif|64)\w*|_*csum_partial\w*")),
     ("locking", (r"_raw_\w+|raw_spin_\w+|do_raw_\w+|(?:native_|__pv_)?queued_\w+|spin_\w+|"
      r"_*rwsem_\w+|call_rwsem_\w+|_*(?:down|up)(?:_\w+)?|_*mutex_\w+|_*rt_mutex\w*|rt_spin_\w+|osq_\w+|"
-     r"lock_sock(?:_nested|_fast)?|release_sock|percpu_(?:down|up)_\w+|__percpu_(?:down|up|rwsem)\w*|mmap_(?:read|write)_\w+|__mmap_lock_\w+|"
+     r"lock_sock(?:_nested|_fast)?|release_sock|_*atomic_dec_and_(?:raw_)?lock\w*|percpu_(?:down|up)_\w+|__percpu_(?:down|up|rwsem)\w*|mmap_(?:read|write)_\w+|__mmap_lock_\w+|"
      r"_*s?rcu_\w+")),
     ("scheduler", (r"_*schedule(?:_(?:\w*timeout\w*|preempt_disabled|idle|user|loop|debug\w*|bug|tail|"
      r"rtlock))?|preempt_schedule\w*|_*cond_resched\w*|context_switch|"
@@ -115,12 +115,13 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("API checks", (r"usb_submit_urb|proc_register|proc_create\w*|proc_mkdir\w*|proc_symlink|sysfs_warn_dup|"
      r"sysfs_do_create_link\w*|kernfs_add_one|(?:drop|clear|inc|set)_nlink")),
     ("driver core", (r"device_(?:add|del|register|unregister|destroy|create(?:_with_groups|_groups_vargs)?|"
-     r"release_driver\w*)|get_device_parent\w*|(?:get|put)_device|bus_(?:add|remove|probe)_device|"
+     r"release_driver\w*|(?:create|remove)_(?:bin_)?file)|get_device_parent\w*|(?:get|put)_device|bus_(?:add|remove|probe)_device|"
      r"sysfs_(?:create|remove)_(?:files?|groups?|link|bin_file)\w*|"
      r"unregister_netdevice\w*|unregister_netdev|rollback_registered\w*")),
 )
 GENERIC = (r"on_each_cpu\w*|smp_call_function\w*|_*flush_tlb\w*|csd_lock_wait\w*|_*wake_up\w*|"
-           r"_*queue_work\w*|_*queue_delayed_work\w*|insert_work|try_to_grab_pending|del_timer\w*|timer_delete\w*|"
+           r"_*queue_work\w*|_*queue_delayed_work\w*|insert_work|try_to_grab_pending|_*del_timer\w*|"
+           r"_*timer_delete\w*|_*try_to_del_timer\w*|lock_timer_base|sk_stop_timer\w*|iput|dput|"
            r"kthread_stop\w*|finish_wait|kobject_\w+|_*call_rcu\w*|kfree_rcu\w*|"
            r"\w*notifier_call_chain\w*|call_netdevice_notifiers\w*")
 IDLE = (r"__switch_to\w*|default_idle\w*|arch_cpu_idle\w*|cpu_idle\w*|do_idle|cpuidle_\w+|\w*safe_halt|"
