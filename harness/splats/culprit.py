@@ -6,9 +6,10 @@ skipped when its (suffix-stripped) name belongs to one of `LAYERS` (warn/bug/tra
 sanitizers and coverage instrumentation, allocator and kmemleak internals, debugobjects,
 lockdep, refcount, list debugging, printk/dump_stack, string/memory/uaccess helpers, lock
 and scheduler slow paths, syscall/exception/interrupt entry, rbtree, xarray/idr/radix-tree/
-rhashtable containers, checksum helpers, API argument checks such as usb_submit_urb's and
-procfs/sysfs registration). `GENERIC` helpers (cross-CPU calls, wake-ups, workqueue/timer
-plumbing, notifier chains) are skipped only when a better frame follows. Some reports widen the rule for the part of the report they are read from
+rhashtable containers, checksum helpers, API argument checks such as usb_submit_urb's,
+procfs/sysfs registration and inode link counts, driver-core registration and teardown).
+`GENERIC` helpers (cross-CPU calls, wake-ups, workqueue/timer plumbing, notifier chains) are
+skipped only when a better frame follows (even when a memory-access report's header names one). Some reports widen the rule for the part of the report they are read from
 (`KIND_SKIP`: a leak's allocation backtrace skips every allocation wrapper; a hung task's
 stack skips every wait primitive, and hangs in `rtnl_lock`/`synchronize_rcu` are named after
 them, as the field buckets them). The header's own function, when the report names one, is
@@ -38,7 +39,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"_*kcsan\w*|_*ubsan\w*|__kcov\w*|write_comp_data|check_memory_region\w*|check_region_inline|"
      r"memory_is_poisoned\w*|read_word_at_a_time|print_address_description\w*|print_report|"
      r"describe_object\w*|(?:start|end)_report|_*kfence\w*|__stack_chk_fail|save_stack\w*|"
-     r"set_track\w*|stack_trace_save\w*|stack_depot_\w+|arch_stack_walk|instrument_\w+|"
+     r"set_track\w*|stack_trace_save\w*|stack_trace_consume_entry\w*|stack_depot_\w+|arch_stack_walk|instrument_\w+|"
      r"handle_(?:overflow|null_ptr_deref|misaligned_access|object_size_mismatch)|"
      r"quarantine_\w+|qlink_\w+|qlist_\w+")),
     ("allocator", (r"(?!\w*(?:oob|uaf|test|invalid|double))"     # (KASAN's test cases are culprits)
@@ -46,7 +47,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"___slab_alloc|alloc_debug_processing|_*kmem_cache_alloc\w*|_*kmalloc\w*|__do_kmalloc\w*|"
      r"_*kzalloc\w*|kcalloc\w*|_*kv[mz]alloc\w*|_*vz?malloc\w*|_*krealloc\w*|new_slab|"
      r"allocate_slab|alloc_slab_page|_*kmem_cache_free\w*|kmem_cache_debug\w*|virt_to_cache|cache_from_obj|_*kv?free\w*|_*slab_free\w*|"
-     r"do_slab_free|_*cache_free|free_debug_processing|slab_free_\w*hook|_*vfree\w*|vunmap)")),
+     r"do_slab_free|_*cache_free|free_debug_processing|slab_free_\w*hook|_*vfree\w*|_*vunmap)")),
     ("debugobjects", (r"debug_print_object|_*debug_check_no_obj_freed|_*debug_object\w*|"
      r"\w+_is_static_object|lookup_object\w*")),
     ("lockdep", (r"lockdep_\w+|_*lock_acquire\w*|_*lock_release|lock_acquired|lock_contended|lock_sync|"
@@ -83,7 +84,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"_*test_bit(?:_acquire)?|_*crc(?:32|32c|16|_t10dif|64)\w*|_*csum_partial\w*")),
     ("locking", (r"_raw_\w+|raw_spin_\w+|do_raw_\w+|(?:native_|__pv_)?queued_\w+|spin_\w+|"
      r"_*rwsem_\w+|call_rwsem_\w+|_*(?:down|up)(?:_\w+)?|_*mutex_\w+|_*rt_mutex\w*|rt_spin_\w+|osq_\w+|"
-     r"percpu_(?:down|up)_\w+|__percpu_(?:down|up|rwsem)\w*|mmap_(?:read|write)_\w+|__mmap_lock_\w+|"
+     r"lock_sock(?:_nested|_fast)?|release_sock|_*atomic_dec_and_(?:raw_)?lock\w*|percpu_(?:down|up)_\w+|__percpu_(?:down|up|rwsem)\w*|mmap_(?:read|write)_\w+|__mmap_lock_\w+|"
      r"_*s?rcu_\w+")),
     ("scheduler", (r"_*schedule(?:_(?:\w*timeout\w*|preempt_disabled|idle|user|loop|debug\w*|bug|tail|"
      r"rtlock))?|preempt_schedule\w*|_*cond_resched\w*|context_switch|"
@@ -106,16 +107,21 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"__handle_sysrq|write_sysrq_trigger|__pfx_\w+|"
      r"(?:generic_|__)?handle_(?:\w+_)?irq(?:_\w+)?|handle_irq_event\w*|arch_timer_handler_\w+|"
      r"__?handle_domain_irq\w*|el1_interrupt|dump_cpu_task")),
-    ("rbtree", r"_*rb_(?:erase|insert_color|replace_node|link_node)\w*|__rb_\w+"),
+    ("rbtree", r"_*rb_(?:erase|insert_color|replace_node|link_node|first|last|next|prev)\w*|__rb_\w+"),
     ("containers", r"_*xa_\w+|xas_\w+|_*idr_\w+|_*ida_\w+|_*radix_tree_\w+|_*rhashtable_\w+|"
      r"bucket_table_\w+"),
     ("page free", r"_*free_pages?\w*|free_page_is_bad\w*|bad_page|__dump_page|_*page_table_check_\w+"),
     ("fault injection", r"should_fail\w*|fail_dump"),
     ("API checks", (r"usb_submit_urb|proc_register|proc_create\w*|proc_mkdir\w*|proc_symlink|sysfs_warn_dup|"
-     r"sysfs_do_create_link\w*|kernfs_add_one")),
+     r"sysfs_do_create_link\w*|kernfs_add_one|(?:drop|clear|inc|set)_nlink")),
+    ("driver core", (r"device_(?:add|del|register|unregister|destroy|create(?:_with_groups|_groups_vargs)?|"
+     r"release_driver\w*|(?:create|remove)_(?:bin_)?file)|get_device_parent\w*|(?:get|put)_device|bus_(?:add|remove|probe)_device|"
+     r"sysfs_(?:create|remove)_(?:files?|groups?|link|bin_file)\w*|"
+     r"unregister_netdevice\w*|unregister_netdev|rollback_registered\w*")),
 )
 GENERIC = (r"on_each_cpu\w*|smp_call_function\w*|_*flush_tlb\w*|csd_lock_wait\w*|_*wake_up\w*|"
-           r"_*queue_work\w*|queue_delayed_work\w*|try_to_grab_pending|del_timer\w*|timer_delete\w*|"
+           r"_*queue_work\w*|_*queue_delayed_work\w*|insert_work|try_to_grab_pending|_*del_timer\w*|"
+           r"_*timer_delete\w*|_*try_to_del_timer\w*|lock_timer_base|sk_stop_timer\w*|iput|dput|"
            r"kthread_stop\w*|finish_wait|kobject_\w+|_*call_rcu\w*|kfree_rcu\w*|"
            r"\w*notifier_call_chain\w*|call_netdevice_notifiers\w*")
 IDLE = (r"__switch_to\w*|default_idle\w*|arch_cpu_idle\w*|cpu_idle\w*|do_idle|cpuidle_\w+|\w*safe_halt|"
@@ -143,6 +149,9 @@ PREEMPTED = re.compile(r"preempt_schedule_irq|arm64_preempt_schedule_irq|svc_pre
 IRQ_RETURN = re.compile(r"retint_\w+|restore_regs_and_return_to_kernel|irqentry_exit\w*|"
                         r"(?:asm_)?sysvec_\w+|__irq_svc|el1h?_64_irq\w*|el1_interrupt|ret_from_intr")
 """Kernel preemption on return from an interrupt, and the return path that calls it."""
+SOFTIRQ = re.compile(r"_*do_softirq\w*|handle_softirqs|tasklet_\w*action\w*|net_rx_action|run_timer_softirq")
+"""Softirq processing: above a preemption point it ran on the exit of the interrupt that was
+about to preempt, so it is the stalled code, not the scheduler's switch."""
 REPORTING = re.compile(r"rcu_dump_cpu_stacks|print_(?:other_)?cpu_stall\w*|rcu_sched_clock_irq\w*|"
                        r"watchdog_timer_fn|watchdog_overflow_callback|dump_cpu_task|"
                        r"nmi_cpu_backtrace\w*|_?sched_show_task|_*show_regs\w*|dump_stack\w*")
@@ -233,6 +242,8 @@ def interrupted(names: Sequence[str]) -> list[str]:
             entry += 1                           # the whole entry sequence (handler, vector)
         names = names[entry + 1:]
     preempt = next((i for i, n in enumerate(names) if PREEMPTED.fullmatch(n)), None)
+    if preempt is not None and any(SOFTIRQ.fullmatch(n) for n in names[:preempt]):
+        preempt = None                           # softirqs run on that interrupt's exit: they spun
     if preempt is not None and preempt + 1 < len(names) and IRQ_RETURN.fullmatch(names[preempt + 1]):
         end = preempt + 1
         while end + 1 < len(names) and IRQ_RETURN.fullmatch(names[end + 1]):
@@ -266,17 +277,24 @@ def pick(cands: Sequence[str], named: Sequence[str], kind: str,
         cands = list(itertools.takewhile(lambda c: not stop.fullmatch(c), cands))
     headers = [header] if isinstance(header, str) else list(header or ())
     good = next((h for h in headers if not skip(h) and not h.startswith("0x")), None)
+    usable = [c for c in cands if not skip(c) and not c.startswith("0x")]
+    better = next((c for c in usable if not _GENERIC.fullmatch(c)), None)
     if good:                                     # (symbolized reports repeat the header line
-        return good                              # once per inlined frame: the first usable)
+        if kind in ACCESS and _GENERIC.fullmatch(good) and better:  # once per inlined frame).
+            return better                        # A bad access in a generic helper (a wake-up
+        return good                              # walking a freed queue): the caller's object
     if site and not _LOCK_API.fullmatch(site):
         return site
     if kind == "hung_task":
         anchor = next((name for c in cands for rx, name in HUNG_ANCHORS if rx.fullmatch(c)), None)
         if anchor:
             return anchor
-    usable = [c for c in cands if not skip(c) and not c.startswith("0x")]
-    better = next((c for c in usable if not _GENERIC.fullmatch(c)), None)
     return better or (usable[0] if usable else named[0] if named else None)
+
+
+ACCESS = ("kasan", "kfence", "kmsan")
+"""Reports of a bad memory access: one caught in a generic helper (`GENERIC`) is named after
+the caller that handed it the object; a WARNING there is the helper's own check and keeps it."""
 
 
 MM_FOCUS = re.compile(r"_*(?:collapse_|khugepaged|hpage_|thp_|hugepage_|huge_pmd|do_huge_pmd|"

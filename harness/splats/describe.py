@@ -231,6 +231,8 @@ def _culprit(rep: _Report, kind: str, formats: tuple[str, ...], info: _Info,
                 named = [n for n in named if n != info.rip]
             cands.extend(interrupted(names) if kind in STALLS else names)
             continue
+        if src == "unit":
+            continue
         values = _header_funcs(rep) if src == "hdr" else [
             {"rip": info.rip, "at": info.at, "workfn": info.workfn}[src]]
         for value in values:
@@ -240,15 +242,33 @@ def _culprit(rep: _Report, kind: str, formats: tuple[str, ...], info: _Info,
     odebug = kind == "warning" and bool(re.match(r"WARNING: ODEBUG", formats[0] if formats else ""))
     header = _header_funcs(rep) if "hdr" in rep.pat.src else []
     site = info.at if rep.pat.src[:1] == ("at",) else None    # the acquisition site first
-    if kind in STALLS and (func := anchored(cands, kind)):
+    if (kind in STALLS or "unit" in rep.pat.src) and (func := anchored(cands, kind)):
         return func
+    if "unit" in rep.pat.src and info.workfn:    # a cut stack: the "Workqueue:" line's work item
+        return info.workfn
     return pick(cands, named, "odebug" if odebug else kind, header, site)
 
 
 def _header_funcs(rep: _Report) -> list[str]:
-    """The header's function(s): one per header line (inlined frames repeat the header)."""
-    return [f for m in rep.heads if (f := fn(m.groupdict().get("hfunc")))
-            and not m.string.endswith("[inline]")]
+    """The header's function(s): one per header line (inlined frames repeat the header). A
+    header that gives a bare address (the stack protector's "corrupted in: ffffffff8343632e"
+    on kernels without %pS) is the stack frame printed at that address, if any."""
+    out = []
+    for m in rep.heads:
+        f = fn(m.groupdict().get("hfunc"))
+        if not f or m.string.endswith("[inline]"):
+            continue
+        if ADDRESS.fullmatch(f):
+            f = next((fm[1] for line in rep.lines
+                      if (fm := re.search(r"\[<0*" + f.removeprefix("0x").lstrip("0") +
+                                          r">\] (?:\? )?([\w.$]+)\+", line.text))), None)
+            f = fn(f) if f else None
+        if f:
+            out.append(f)
+    return out
+
+
+ADDRESS = re.compile(r"(?:0x)?[0-9a-f]{8,16}")
 
 
 def _title(formats: tuple[str, ...], fields: dict[str, str]) -> str:

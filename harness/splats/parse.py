@@ -200,7 +200,9 @@ class _Report:
     def feed(self, ln: _Line) -> bool:
         """Take the line if it continues this report; False means the report is over."""
         text = ln.text
-        if not text.strip():
+        if self.head.kernel and not ln.kernel and self.state != "ended" and not BODY.match(text):
+            return True                          # user space writing to the same console (a
+        if not text.strip():                     # fuzzer's program log) between printk lines
             (self.pending if self.pending else self.lines).append(ln)
             return True
         if self.state == "ended":

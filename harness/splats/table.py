@@ -116,8 +116,8 @@ TABLE = (
        "BUG: Bad rss-counter state",), ()),
     start_pattern("bad_page", r"BUG: non-zero (?P<what>\w+) on freeing mm", (
        "BUG: non-zero {what} on freeing mm",), ()),
-    start_pattern("memory_leak", r"unreferenced object (?:\(\w+\) )?0x[0-9a-f]+ \(size \d+\)", ("memory leak in {func}",
-       "memory leak")),
+    start_pattern("memory_leak", r"unreferenced object(?: (?:\(\w+\) )?0x[0-9a-f]+ \(size \d+\)|$)", (
+       "memory leak in {func}", "memory leak")),    # (or the line alone, its object cut off)
     start_pattern("memory_leak", r"kmemleak: \d+ new suspected memory leaks", (
        "kmemleak: suspected memory leaks",), (), role="leak_summary"),
     start_pattern("slab", r"BUG (?P<cache>[\w.-]+(?:\([^)]*\))?) \((?:Not tainted|Tainted: [^)]*)\): "
@@ -128,7 +128,8 @@ TABLE = (
        r"(?P<hfunc>\S+)", ("kernel panic: stack is corrupted in {func}",
        "kernel panic: stack is corrupted"), HDR),
     start_pattern("stack", r"Kernel panic - not syncing: corrupted stack end detected inside scheduler", (
-       "kernel panic: corrupted stack end in {func}", "kernel panic: corrupted stack end")),
+       "kernel panic: corrupted stack end in {func}", "kernel panic: corrupted stack end"),
+       ("unit", "trace")),
     start_pattern("stack", r"BUG: (?:\w+ )?stack guard page was hit", ("BUG: stack guard page was hit in {func}",
        "BUG: stack guard page was hit"), ("rip", "trace")),
     start_pattern("stack", r"Insufficient stack space to handle exception", (
