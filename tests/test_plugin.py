@@ -126,6 +126,7 @@ class FakeKernel:
     arch: str
     variant: str
     vmlinux: Path = Path("/nonexistent/vmlinux")
+    config: Path = Path("/nonexistent/.config")
 
 
 # Inner runs without plugins that only cost time (hypothesis re-imports itself per run).
@@ -435,6 +436,33 @@ def test_guest_scope_test_boots_per_test(kp: pytest.Pytester) -> None:
     kp.runpytest("--kharness-arch", "arm64", "--kharness-variant", "patched",
                  "--kharness-guest-scope", "test").assert_outcomes(passed=2)
     assert len(kp.booted) == 2                      # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("option", "boots"), [("CONFIG_ARM64_64K_PAGES", 2),
+                                               ("CONFIG_ARM64_4K_PAGES", 1)])
+def test_fresh_guest_marker_boots_one_above_its_page_size(
+        kp: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, option: str, boots: int) -> None:
+    config = kp.path / "kernel.config"
+    config.write_text(f"{option}=y\n# CONFIG_ARM64_16K_PAGES is not set\n")
+    monkeypatch.setattr(plugin.KharnessState, "kernel",
+                        lambda self, t: FakeKernel(t.arch, t.variant, config=config))
+    kp.makepyfile(textwrap.dedent("""\
+        import pytest
+        def test_a(vm):
+            pass
+        @pytest.mark.fresh_guest(min_page_size=16384, reason="big blocks")
+        def test_b(vm):
+            pass
+        @pytest.mark.fresh_guest(min_page_size=1 << 20)
+        def test_c(vm):
+            pass
+        def test_d(vm):
+            pass
+        """))
+    kp.runpytest("-p", "no:randomly", "--kharness-arch", "arm64", "--kharness-variant",
+                 "patched").assert_outcomes(passed=4)
+    # test_b's guest (64K pages) is then shared by test_c (1M minimum: not fresh) and test_d
+    assert len(kp.booted) == boots                  # type: ignore[attr-defined]
 
 
 # ------------------------------------------------------------------ -k, -x, --junitxml

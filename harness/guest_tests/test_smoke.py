@@ -9,8 +9,6 @@ from harness.guest import knobs, workloads
 from harness.guest import sysfs as thpsysfs
 from harness.kernel import kconfig
 
-PAGE_OPTIONS = {"CONFIG_ARM64_16K_PAGES": 16384, "CONFIG_ARM64_64K_PAGES": 65536}
-
 
 def test_guest_answers(guest: Any, kh_target: Any) -> None:
     r = guest.run(["uname", "-m"], timeout=30)
@@ -21,7 +19,7 @@ def test_guest_answers(guest: Any, kh_target: Any) -> None:
 def test_thp_sysfs_present(guest: Any, kernel: Any, kernel_features: dict[str, bool]) -> None:
     assert kernel_features["thp"], "kernel lacks THP/khugepaged sysfs"
     config = kconfig.read_config(kernel.config)
-    page = next((size for opt, size in PAGE_OPTIONS.items() if config.get(opt) == "y"), 4096)
+    page = kconfig.base_page_size(config)
     layout = thpsysfs.ThpKnobs(guest).layout()
     assert workloads.info(guest)["page_size"] == page, "sysconf(_SC_PAGESIZE) in the guest"
     assert layout.page_size == page, f"the kernel is built for {page}-byte pages"

@@ -128,6 +128,14 @@ def read_config(path: Path) -> dict[str, str]:
     return values
 
 
+PAGE_SIZE_OPTIONS = {"CONFIG_ARM64_16K_PAGES": 16384, "CONFIG_ARM64_64K_PAGES": 65536}
+
+
+def base_page_size(final: dict[str, str]) -> int:
+    """The base page size a final .config builds for (bytes; 4096 unless arm64 16K/64K)."""
+    return next((size for opt, size in PAGE_SIZE_OPTIONS.items() if final.get(opt) == "y"), 4096)
+
+
 def missing(requested: Requested, final: dict[str, str]) -> list[tuple[str, str, str, str]]:
     """(name, wanted, got, label) for every requested option not honoured."""
     out = []

@@ -20,7 +20,7 @@ Options (command line wins over ini, ini over the config file's defaults):
 Fixtures: kh_target (arch, variant; parametrised, session scope), kernel, vm, guest, thp,
 knobset (parametrised over the config's knob sets), kh_record (JSON object merged into the journal
 record), kernel_features. Markers: kharness_arch, kharness_variant, expect_splat,
-known_splat, needs.
+known_splat, needs, fresh_guest.
 Every test using a guest runs under the splat guard: a splat in the test's slice of the
 console fails the test with kind, title, function and trace.
 """
@@ -126,6 +126,8 @@ def pytest_configure(config: pytest.Config) -> None:
         ("known_splat(kind=None, title=None, reason=''): a kernel finding already reported: "
          "the test xfails (not fails) when it is the only splat"),
         "needs(*features): skip unless the kernel has these features (e.g. mthp_collapse)",
+        ("fresh_guest(min_page_size=0, reason=''): the test gets a guest booted for it (which "
+         "later tests then share) when the kernel's base page is at least min_page_size bytes"),
     ):
         config.addinivalue_line("markers", line)
     state = KharnessState.from_config(config)
@@ -341,7 +343,7 @@ def vm(kh_target: Target, kernel: BuildResult, request: pytest.FixtureRequest) -
     """A booted guest VM; shared per target (scope=session) unless it died or scope=test."""
     st = _state(request)
     _skip_by_markers(request.node, kh_target)
-    machine = st.vm(kh_target, fresh=st.scope == "test")
+    machine = st.vm(kh_target, fresh=st.scope == "test" or _wants_fresh(request.node, kernel))
     _skip_by_needs(request.node, st, kh_target, machine)
     offset = machine.console_path.stat().st_size if machine.console_path.exists() else 0
     request.node.stash[_offset_key] = (machine, offset)
@@ -461,6 +463,16 @@ def _skip_by_needs(item: pytest.Item, st: KharnessState, target: Target, machine
     if missing:
         pytest.skip("kernel lacks " + ", ".join(
             f"{f} ({FEATURE_NEEDS[f]})" if f in FEATURE_NEEDS else f for f in missing))
+
+
+def _wants_fresh(item: pytest.Item, kernel: BuildResult) -> bool:
+    """A `fresh_guest` test on a kernel whose base page is big enough for the marker."""
+    m = item.get_closest_marker("fresh_guest")
+    if m is None:
+        return False
+    from harness.kernel import kconfig
+    minimum = int(m.kwargs.get("min_page_size", 0))
+    return minimum <= 0 or kconfig.base_page_size(kconfig.read_config(kernel.config)) >= minimum
 
 
 def _skip_by_markers(item: pytest.Item, target: Target) -> None:
