@@ -257,3 +257,13 @@ def test_a_stalled_cpus_own_warning_is_not_the_stalls_reporting_path() -> None:
                      "__x64_sys_ioctl", "do_syscall_64", "entry_SYSCALL_64_after_hwframe")),
                  " </TASK>")
     assert _one(log) == ("rcu_stall", "demo_announce")
+
+
+def test_ipv6_address_without_its_host_route_is_a_bug_message() -> None:
+    # net/ipv6/addrconf.c's pr_warn about a broken invariant: a one-line report, titled
+    # without the address and device so that every occurrence gets one title
+    log = _lines("IPv6: BUG: Address 2001:db8::1 on device demo0 is missing its host route.",
+                 "demo0: link becomes ready")
+    assert _one(log) == ("bug", None)
+    assert _title(log) == "BUG: Address IPV6ADDR on device DEV is missing its host route"
+    assert not parse_log(_lines("IPv6: ADDRCONF(NETDEV_CHANGE): demo0: link becomes ready"))

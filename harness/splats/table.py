@@ -176,6 +176,8 @@ TABLE = (
        role="message"),
     start_pattern("bug", r"VFS: Close: file count is zero", ("VFS: Close: file count is zero",), (),
        role="message"),
+    start_pattern("bug", r"IPv6: BUG: Address \S+ on device \S+ is missing its host route", (
+       "BUG: Address IPV6ADDR on device DEV is missing its host route",), (), role="message"),
     start_pattern("refcount", r"unregister_netdevice: waiting for (?P<dev>\S+) to become free", (
        "unregister_netdevice: waiting for DEV to become free",), (), role="repeat"),
     start_pattern("panic", r"Kernel panic - not syncing: (?P<reason>.*)", (), role="panic"),
