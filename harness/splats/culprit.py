@@ -6,13 +6,16 @@ skipped when its (suffix-stripped) name belongs to one of `LAYERS` (warn/bug/tra
 sanitizers and coverage instrumentation, allocator and kmemleak internals, debugobjects,
 lockdep, refcount, list debugging, printk/dump_stack, string/memory/uaccess helpers, lock
 and scheduler slow paths, syscall/exception/interrupt entry, rbtree, xarray/idr/radix-tree/
-rhashtable containers, checksum helpers, API argument checks such as usb_submit_urb's,
-procfs/sysfs registration and inode link counts, driver-core registration and teardown).
+rhashtable/klist containers, checksum helpers, API argument checks such as usb_submit_urb's
+and the rest of the USB URB plumbing, physical-address checks, procfs/sysfs registration and
+inode link counts, driver-core and bus registration and teardown, the page cache's lookup, fill
+and truncation, the page allocator and its failure warning, iov_iter copy helpers).
 `GENERIC` helpers (cross-CPU calls, wake-ups, workqueue/timer plumbing, notifier chains) are
 skipped only when a better frame follows (even when a memory-access report's header names one). Some reports widen the rule for the part of the report they are read from
 (`KIND_SKIP`: a leak's allocation backtrace skips every allocation wrapper; a hung task's
 stack skips every wait primitive, and hangs in `rtnl_lock`/`synchronize_rcu` are named after
-them, as the field buckets them). The header's own function, when the report names one, is
+them, as the field buckets them; a BUG in an sk_buff bounds check is the caller's length).
+The header's own function, when the report names one, is
 the first candidate (harness.splats.describe), so it wins unless it is itself in a layer.
 A stall's stack is read below the interrupt that carried its report (`interrupted`) and named
 after the function its innermost unit of work (syscall, softirq, timer, work item, kthread)
@@ -47,7 +50,9 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"___slab_alloc|alloc_debug_processing|_*kmem_cache_alloc\w*|_*kmalloc\w*|__do_kmalloc\w*|"
      r"_*kzalloc\w*|kcalloc\w*|_*kv[mz]alloc\w*|_*vz?malloc\w*|_*krealloc\w*|new_slab|"
      r"allocate_slab|alloc_slab_page|_*kmem_cache_free\w*|kmem_cache_debug\w*|virt_to_cache|cache_from_obj|_*kv?free\w*|_*slab_free\w*|"
-     r"do_slab_free|_*cache_free|free_debug_processing|slab_free_\w*hook|_*vfree\w*|_*vunmap)")),
+     r"do_slab_free|_*cache_free|free_debug_processing|slab_free_\w*hook|_*vfree\w*|_*vunmap|"
+     r"_*alloc_pages\w*|alloc_pages_\w+|_*get_free_pages\w*|get_page_from_freelist|warn_alloc\w*|"
+     r"_*folio_alloc\w*)")),
     ("debugobjects", (r"debug_print_object|_*debug_check_no_obj_freed|_*debug_object\w*|"
      r"\w+_is_static_object|lookup_object\w*")),
     ("lockdep", (r"lockdep_\w+|_*lock_acquire\w*|_*lock_release|lock_acquired|lock_contended|lock_sync|"
@@ -56,7 +61,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"debug_check_no_locks_\w+|__lock_\w+|reacquire_held_locks|register_lock_class|"
      r"look_up_lock_class|hlock_class|find_held_lock|debug_locks_off\w*|lock_is_held\w*|"
      r"check_flags|spin_dump|spin_bug|debug_spin_\w+|trigger_\w+_backtrace")),
-    ("refcount", r"_*refcount_\w+|ref_tracker_\w+"),
+    ("refcount", r"_*refcount_\w+|ref_tracker_\w+|fast_dput"),
     ("list debug", (r"__list_(?:add|del|move|replace|splice|cut|valid)\w*|__list_\w+_valid\w*|"
      r"list_(?:add|del|move|replace|splice|cut)(?:_tail|_init|_rcu|_entry|_careful|_before|_position)*|"
      r"__hlist_\w+")),
@@ -65,7 +70,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"_?sched_show_task|show_trace_log_lvl|_*print_(?:report|address_description\w*|bad_\w+|trailer|"
      r"track\w*|section|\w*bug\w*|lock\w*|tainted|modules|irqtrace_events|ip_sym|error_description|"
      r"memory_metadata|unreferenced\w*|oops_end_marker|hex_dump\w*|worker_info|stop_info)|"
-     r"_*v?s(?:c?n)?printf|kv?asprintf|string(?:_nocheck)?|widen_string|pointer|format_decode|number|"
+     r"_*v?s(?:c?n)?printf|kv?asprintf|string(?:_nocheck)?|hex_string|widen_string|pointer|format_decode|number|"
      r"special_hex_number|_*(?:net)?dev_(?:v?printk|info|notice|warn|err|alert|crit|emerg|dbg)\w*|"
      r"unwind_backtrace|nmi_cpu_backtrace\w*|nmi_trigger_cpumask_backtrace|\w+_cpumask_backtrace")),
     ("string/memory", (r"_*mem(?:cpy|set|move|cmp|chr|scan|dup)(?:\d+|_(?:erms|orig|fast\w*|generic\w*|"
@@ -77,7 +82,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"copyout|__arch_clear_user|"
      r"_*(?:get|put)_user(?:_nocheck)?(?:_\d+|_asm\w*)?|_*clear_user\w*|_*might_\w+|"
      r"_*check_object_size|_*virt_addr_valid|_*copy_(?:to|from)_iter\w*|"
-     r"copy_page_(?:to|from)_iter\w*|"
+     r"copy_page_(?:to|from)_iter\w*|simple_copy_to_iter|copy_folio_(?:to|from)_iter\w*|"
      r"_*check_(?:heap|stack)_object\w*|usercopy_\w+|_*x86_indirect_\w+|__x86_return_thunk|"
      r"(?:raw_|arch_)?atomic(?:64|_long)?_(?:read|set|add|sub|inc|dec|and|or|xor|andnot|fetch|xchg|"
      r"cmpxchg|try_cmpxchg)\w*|_*(?:test_and_)?(?:set|clear|change)_bit(?:_lock|_unlock)?|"
@@ -108,21 +113,30 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"(?:generic_|__)?handle_(?:\w+_)?irq(?:_\w+)?|handle_irq_event\w*|arch_timer_handler_\w+|"
      r"__?handle_domain_irq\w*|el1_interrupt|dump_cpu_task")),
     ("rbtree", r"_*rb_(?:erase|insert_color|replace_node|link_node|first|last|next|prev)\w*|__rb_\w+"),
-    ("containers", r"_*xa_\w+|xas_\w+|_*idr_\w+|_*ida_\w+|_*radix_tree_\w+|_*rhashtable_\w+|"
+    ("containers", r"klist_\w+|_*xa_\w+|xas_\w+|_*idr_\w+|_*ida_\w+|_*radix_tree_\w+|_*rhashtable_\w+|"
      r"bucket_table_\w+"),
+    ("page cache", (r"find_lock_entries|find_get_entries|_*filemap_get_folio\w*|pagecache_get_page|"
+     r"find_or_create_page|grab_cache_page\w*|do_read_cache_\w+|read_cache_page\w*|"
+     r"truncate_inode_pages\w*|truncate_pagecache\w*|filemap_alloc_folio\w*|_*(?:un)?lock_page|"
+     r"_*folio_(?:un)?lock\w*|folio_wait_\w+|filemap_add_folio|_*filemap_(?:fdatawait|fdatawrite)\w*")),
     ("page free", r"_*free_pages?\w*|free_page_is_bad\w*|bad_page|__dump_page|_*page_table_check_\w+"),
     ("fault injection", r"should_fail\w*|fail_dump"),
-    ("API checks", (r"usb_submit_urb|proc_register|proc_create\w*|proc_mkdir\w*|proc_symlink|sysfs_warn_dup|"
+    ("API checks", (r"usb_submit_urb|usb_kill_urb|usb_kill_anchored_urbs|usb_hcd_submit_urb|"
+     r"usb_start_wait_urb|usb_(?:control|bulk|interrupt)_msg\w*|"
+     r"_*phys_addr(?:_symbol)?|proc_register|proc_create\w*|proc_mkdir\w*|proc_symlink|sysfs_warn_dup|"
      r"sysfs_do_create_link\w*|kernfs_add_one|(?:drop|clear|inc|set)_nlink")),
     ("driver core", (r"device_(?:add|del|register|unregister|destroy|create(?:_with_groups|_groups_vargs)?|"
      r"release_driver\w*|(?:create|remove)_(?:bin_)?file)|get_device_parent\w*|(?:get|put)_device|bus_(?:add|remove|probe)_device|"
      r"sysfs_(?:create|remove)_(?:files?|groups?|link|bin_file)\w*|"
-     r"unregister_netdevice\w*|unregister_netdev|rollback_registered\w*")),
+     r"unregister_netdevice\w*|unregister_netdev|rollback_registered\w*|dpm_sysfs_\w+|device_pm_remove|"
+     r"device_release|devres_release_all|device_for_each_child\w*|__unregister_client|"
+     r"i2c_del_adapter|i2c_unregister_device|tty_unregister_device|hwrng_unregister")),
 )
 GENERIC = (r"on_each_cpu\w*|smp_call_function\w*|_*flush_tlb\w*|csd_lock_wait\w*|_*wake_up\w*|"
            r"_*queue_work\w*|_*queue_delayed_work\w*|insert_work|try_to_grab_pending|_*del_timer\w*|"
            r"_*timer_delete\w*|_*try_to_del_timer\w*|lock_timer_base|sk_stop_timer\w*|iput|dput|"
-           r"kthread_stop\w*|finish_wait|kobject_\w+|_*call_rcu\w*|kfree_rcu\w*|"
+           r"kthread_stop\w*|finish_wait|fast_dput|_*cancel_(?:delayed_)?work(?:_timer|_sync)?|"
+           r"_*flush_(?:delayed_)?work|flush_workqueue|kobject_\w+|_*call_rcu\w*|kfree_rcu\w*|"
            r"\w*notifier_call_chain\w*|call_netdevice_notifiers\w*")
 IDLE = (r"__switch_to\w*|default_idle\w*|arch_cpu_idle\w*|cpu_idle\w*|do_idle|cpuidle_\w+|\w*safe_halt|"
         r"cpu_startup_entry|start_secondary|secondary_start_kernel|rest_init|start_kernel|"
@@ -155,6 +169,10 @@ about to preempt, so it is the stalled code, not the scheduler's switch."""
 REPORTING = re.compile(r"rcu_dump_cpu_stacks|print_(?:other_)?cpu_stall\w*|rcu_sched_clock_irq\w*|"
                        r"watchdog_timer_fn|watchdog_overflow_callback|dump_cpu_task|"
                        r"nmi_cpu_backtrace\w*|_?sched_show_task|_*show_regs\w*|dump_stack\w*")
+NESTED_WARN = re.compile(r"warn_alloc\w*|_*warn\w*|_*report_bug\w*|_*dump_header|oom_kill_process\w*")
+"""Callers of dump_stack that print a warning of their own (a failed allocation, a WARN, the OOM
+killer): a stalled CPU's stack may be inside one, and that dump_stack is part of the stalled
+code, not the path that reported the stall."""
 KIND_SKIP = {
     "hung_task": r"__switch_to\w*|ldsem_(?:down|up)_\w+|\w*(?:sched|_lock|_slowlock|wait|completion|synchron|rwsem|mutex|"
                  r"sleep)\w*|_*down\w*|_*folio_lock\w*|\w*flush_(?:delayed_)?work\w*|\w*flush_workqueue|"
@@ -172,6 +190,7 @@ KIND_SKIP = {
                 r"prep_new_page|get_page_from_freelist|_*alloc_pages\w*|_*folio_alloc\w*|"
                 r"rmqueue\w*|__rmqueue\w*",
     "refcount": r"\w*refcount\w*",
+    "bug": r"skb_(?:over_|under_)?panic|_*skb_(?:push|put|pull)",
     "kmsan": r"usb_submit_urb|usb_start_wait_urb|usb_(?:bulk|control|interrupt)_msg\w*",
     "odebug": r"debug_\w+|\w*rcu\w*|_*hrtimer_\w+|_*timer_\w+|\w*work_\w+|percpu_\w+|kmem_\w+|"
               r"slab_\w+|__free_\w+|kobject_\w+",
@@ -212,6 +231,12 @@ def _skipper(kind: str) -> re.Pattern[str]:
 
 
 _SKIP = {kind: _skipper(kind) for kind in (*KIND_SKIP, "")}
+WQ_MACHINERY = re.compile(r"process_one_work|_*flush_workqueue\w*|drain_workqueue|destroy_workqueue|"
+                          r"_*flush_(?:delayed_)?work|_*cancel_(?:delayed_)?work(?:_timer|_sync)?|"
+                          r"(?:__)?start_flush_work\w*|touch_(?:work|wq)_lockdep_map")
+"""Workqueue machinery that lockdep sees taking a work item's or workqueue's pseudo-lock: a
+deadlock reported "at" one of them is named after the lock the task already holds (what it
+held while flushing or running the work), as the field does."""
 _LOCK_API = re.compile("|".join(rx for name, rx in LAYERS if name in ("locking", "lockdep")) +
                        r"|_*might_\w+")
 _GENERIC = re.compile(GENERIC)
@@ -232,9 +257,11 @@ def interrupted(names: Sequence[str]) -> list[str]:
     """A stall's stack below the interrupt that carried its report: when a reporting frame
     (the tick's stall check, an NMI or task backtrace) sits above an interrupt entry, the
     frames down to that entry are the reporting path, the rest is what was interrupted.
-    Likewise below a preemption on interrupt return (`preempt_schedule_irq` called from the
+    A dump_stack called by a warning of the stalled code's own (`NESTED_WARN`) reports nothing
+    about the stall. Likewise below a preemption on interrupt return (`preempt_schedule_irq` called from the
     return path): the frames above it are the scheduler switching tasks, not the stalled code."""
-    last = max((i for i, n in enumerate(names) if REPORTING.fullmatch(n)), default=None)
+    last = max((i for i, n in enumerate(names) if REPORTING.fullmatch(n)
+                and not (i + 1 < len(names) and NESTED_WARN.fullmatch(names[i + 1]))), default=None)
     entry = None if last is None else next(
         (i for i in range(last + 1, len(names)) if INTERRUPT.fullmatch(names[i])), None)
     if entry is not None:

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
-from harness.splats.culprit import anchored, interrupted, pick, preempted
+from harness.splats.culprit import WQ_MACHINERY, anchored, interrupted, pick, preempted
 from harness.splats.model import Frame, Splat, arm_caller, parse_frame
 from harness.splats.table import (
     AT,
@@ -65,6 +65,7 @@ if TYPE_CHECKING:
 class _Info:
     rip: str | None = None
     at: str | None = None
+    held_at: str | None = None                   # lockdep: the lock the task already holds
     workfn: str | None = None
     loc: str | None = None
     rw: str | None = None
@@ -77,6 +78,7 @@ def _scan(rep: _Report, texts: list[str]) -> tuple[_Info, list[Frame], list[str]
     info = _Info()
     at_rx = re.compile(rep.pat.at) if rep.pat.at else None
     at_window = 0                                # lines left where the ", at:" site may be
+    held_window = 0                              # ... and the already-held lock's site
     start = 0 if rep.pat.role == "orphan" else rep.lines.index(rep.head)  # orphan: head is last
     for i, text in enumerate(texts[start:]):
         info.rip = info.rip or fn((m := RIP.match(text)) and m["func"])
@@ -87,6 +89,10 @@ def _scan(rep: _Report, texts: list[str]) -> tuple[_Info, list[Frame], list[str]
             if at_window and (m := AT.search(text)):
                 info.at = fn(m["func"])
             at_window = 3 if at_rx.search(text) else max(0, at_window - 1)
+        if info.held_at is None:
+            if held_window and (m := AT.search(text)):
+                info.held_at = fn(m["func"])
+            held_window = 3 if "task is already holding" in text else max(0, held_window - 1)
         if info.workfn is None and (m := re.search(r"(?:workfn=|last function: |^Workqueue: "
                                                     r"\S+ )([\w.]+)", text)):
             info.workfn = fn(m[1])
@@ -242,6 +248,8 @@ def _culprit(rep: _Report, kind: str, formats: tuple[str, ...], info: _Info,
     odebug = kind == "warning" and bool(re.match(r"WARNING: ODEBUG", formats[0] if formats else ""))
     header = _header_funcs(rep) if "hdr" in rep.pat.src else []
     site = info.at if rep.pat.src[:1] == ("at",) else None    # the acquisition site first
+    if site and WQ_MACHINERY.fullmatch(site):    # a work/workqueue pseudo-lock: the lock held
+        site = info.held_at if info.held_at and not WQ_MACHINERY.fullmatch(info.held_at) else None
     if (kind in STALLS or "unit" in rep.pat.src) and (func := anchored(cands, kind)):
         return func
     if "unit" in rep.pat.src and info.workfn:    # a cut stack: the "Workqueue:" line's work item

@@ -50,7 +50,7 @@ TABLE = (
     start_pattern("lockdep", LD + r"bad contention detected", ("WARNING: bad contention in {func}",
        "WARNING: bad contention"), ("at", "trace"), at="is trying to contend"),
     start_pattern("lockdep", LD + r"held lock freed", ("WARNING: held lock freed in {func}",
-       "WARNING: held lock freed"), ("trace", "at"), at="lock still held"),
+       "WARNING: held lock freed"), ("at", "trace"), at="lock still held"),
     start_pattern("lockdep", LD + r"lock held when returning to user space", (
        "WARNING: lock held when returning to user space in {func}",
        "WARNING: lock held when returning to user space"), ("at",), at="is leaving the kernel"),
@@ -176,6 +176,8 @@ TABLE = (
        role="message"),
     start_pattern("bug", r"VFS: Close: file count is zero", ("VFS: Close: file count is zero",), (),
        role="message"),
+    start_pattern("bug", r"IPv6: BUG: Address \S+ on device \S+ is missing its host route", (
+       "BUG: Address IPV6ADDR on device DEV is missing its host route",), (), role="message"),
     start_pattern("refcount", r"unregister_netdevice: waiting for (?P<dev>\S+) to become free", (
        "unregister_netdevice: waiting for DEV to become free",), (), role="repeat"),
     start_pattern("panic", r"Kernel panic - not syncing: (?P<reason>.*)", (), role="panic"),
@@ -241,7 +243,7 @@ RECLASS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = tuple(
          "page_table_check: {label}")),
         (r"Watchdog detected hard LOCKUP", "hard_lockup", ("watchdog: hard LOCKUP in {func}",
          "watchdog: hard LOCKUP")),
-        (r"^kernel/locking/|^DEBUG_(?:LOCKS|RWSEMS)_WARN_ON", "lockdep", (
+        (r"^kernel/locking/(?!irqflag-debug\.c)|^DEBUG_(?:LOCKS|RWSEMS)_WARN_ON", "lockdep", (
          "{label}: locking bug in {func}", "{label}: locking bug")),
         (r"VFS: Busy inodes after unmount", "bug", ("VFS: Busy inodes after unmount",)),
         (r"VFS: Close: file count is zero", "bug", ("VFS: Close: file count is zero",)),
