@@ -27,7 +27,8 @@ SHIPPED = ("harness/kernel/kconfigs/virt.config", "harness/kernel/kconfigs/x86_6
            "harness/guest_tests/test_smoke.py", "harness/guest_tests/workloads/thpwork/main.c",
            "harness/guest_tests/workloads/thpracer/main.c",
            "harness/guest_tests/workloads/lib/kmsg.c", "harness/report/templates/report.html.j2",
-           "harness/starter/kharness.yaml", "harness/py.typed")
+           "harness/starter/kharness.yaml", "harness/py.typed",
+           "harness/splats/data/layers.txt.gz")
 
 
 def _run(argv: list[str], cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:

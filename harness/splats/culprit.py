@@ -22,13 +22,25 @@ after the function its innermost unit of work (syscall, softirq, timer, work ite
 called (`anchored`), not after where the CPU happened to be; and
 arm64's position-independent aliases (`__pi_memcpy`) are the functions they alias.
 mm frames (`collapse_*`, `khugepaged`, `hpage_*`, `do_swap_page`, ...) are in no layer.
+
+After those name rules, the general fallback is where the kernel defines a function
+(`source_layer`: scripts/gen_layers.py classifies every function of a 7.2 tree by its source
+path, lib/, kernel/locking/, kernel/time/, kernel/rcu/, mm/slub.c, ... and ships the result
+as data/layers.txt.gz). A stack frame in such a layer is passed over like a `GENERIC` helper,
+for a frame of its own context below it; the report's own header, RIP and "at" function are
+not (a WARNING's own check keeps its name), nor are reports whose skip rules already read the
+stack they are about (`SOURCE_KINDS`).
 """
 
 from __future__ import annotations
 
+import functools
+import gzip
 import itertools
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from importlib import resources
 
 LAYERS: tuple[tuple[str, str], ...] = (
     ("warn/bug/trap", (r"_*warn\w*|warn_\w+|_*report_bug\w*|fixup_bug|handle_bug|(?:asm_)?exc_\w+|"
@@ -112,6 +124,8 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"__handle_sysrq|write_sysrq_trigger|__pfx_\w+|"
      r"(?:generic_|__)?handle_(?:\w+_)?irq(?:_\w+)?|handle_irq_event\w*|arch_timer_handler_\w+|"
      r"__?handle_domain_irq\w*|el1_interrupt|dump_cpu_task")),
+    ("tracing", (r"perf_trace_\w+|trace_event_raw_event_\w+|__bpf_trace_\w+|__traceiter_\w+|"
+     r"trace_raw_output_\w+|__probestub_\w+|__DO_TRACE\w*")),  # (made by include/trace's macros)
     ("rbtree", r"_*rb_(?:erase|insert_color|replace_node|link_node|first|last|next|prev)\w*|__rb_\w+"),
     ("containers", r"klist_\w+|_*xa_\w+|xas_\w+|_*idr_\w+|_*ida_\w+|_*radix_tree_\w+|_*rhashtable_\w+|"
      r"bucket_table_\w+"),
@@ -247,6 +261,28 @@ def layer(name: str) -> str | None:
     return next((label for label, rx in LAYERS if re.fullmatch(rx, name)), None)
 
 
+@functools.cache
+def _source_layers() -> dict[str, str]:
+    """function -> layer, from the kernel's tree (scripts/gen_layers.py writes the file);
+    read once, on first use. KHARNESS_SOURCE_LAYERS=0 turns the table off (to measure it)."""
+    if os.environ.get("KHARNESS_SOURCE_LAYERS") == "0":
+        return {}
+    data = resources.files("harness.splats").joinpath("data", "layers.txt.gz").read_bytes()
+    return {name: lay for lay, _tab, name in
+            (line.partition("\t") for line in gzip.decompress(data).decode().splitlines())}
+
+
+def source_layer(name: str) -> str | None:
+    """The infrastructure layer the kernel's source puts a function in (by the path that
+    defines it, scripts/gen_layers.py), or None: not infrastructure, defined in a
+    non-infrastructure path too, unknown to the tree it was made from, or mm code that
+    kharness tests (`MM_FOCUS`), which is never infrastructure."""
+    name = canonical(name)
+    if MM_FOCUS.fullmatch(name):
+        return None
+    return _source_layers().get(name)
+
+
 def canonical(name: str) -> str:
     """The function a symbol stands for: arm64's position-independent aliases (`__pi_memcpy`,
     `__pi_memcpy_generic`) are the same string and memory helpers."""
@@ -305,7 +341,11 @@ def pick(cands: Sequence[str], named: Sequence[str], kind: str,
     headers = [header] if isinstance(header, str) else list(header or ())
     good = next((h for h in headers if not skip(h) and not h.startswith("0x")), None)
     usable = [c for c in cands if not skip(c) and not c.startswith("0x")]
-    better = next((c for c in usable if not _GENERIC.fullmatch(c)), None)
+    source = SOURCE_KINDS.get(kind, True)
+
+    def infra(c: str) -> bool:                   # stack frames only: a RIP or "at" the report
+        return source and c not in named and source_layer(c) is not None   # names stays
+    better = _better(cands, skip, infra)
     if good:                                     # (symbolized reports repeat the header line
         if kind in ACCESS and _GENERIC.fullmatch(good) and better:  # once per inlined frame).
             return better                        # A bad access in a generic helper (a wake-up
@@ -317,6 +357,30 @@ def pick(cands: Sequence[str], named: Sequence[str], kind: str,
         if anchor:
             return anchor
     return better or (usable[0] if usable else named[0] if named else None)
+
+
+SOURCE_KINDS = {"hung_task": False, "atomic_sleep": False, "bad_page": False}
+"""Reports whose own skip rules (`KIND_SKIP`) already read the part of the stack they are
+about, and whose convention names the first frame past it whatever its layer: the function
+that waits (hung task), that sleeps (atomic sleep), that dropped the page (bad page)."""
+
+
+def _better(cands: Sequence[str], skip: Callable[[str], bool],
+            infra: Callable[[str], bool]) -> str | None:
+    """The first usable stack frame that is neither a `GENERIC` helper nor in a source layer
+    (`source_layer`). A source-layer frame is only passed over for a frame of its own
+    context: when an interrupt entry comes first, the frames below it are the code the
+    interrupt happened to stop, not the layer's caller, so the layer's frame stays."""
+    pending = None
+    for c in cands:
+        if INTERRUPT.fullmatch(c) and pending:
+            return pending
+        if skip(c) or c.startswith("0x") or _GENERIC.fullmatch(c):
+            continue
+        if not infra(c):
+            return c
+        pending = pending or c
+    return None
 
 
 ACCESS = ("kasan", "kfence", "kmsan")
