@@ -328,7 +328,8 @@ def pick(cands: Sequence[str], named: Sequence[str], kind: str,
 
     `kind` selects the widened skip rules (a KIND_SKIP key, or the report kind). A `header`
     function (the report's own "at file:line func" or "in func") wins unless it belongs to a
-    reporting layer: a generic helper named there is where the bug was caught. A lockdep
+    reporting layer, or (outside bad-access reports, whose header is the faulting access) to
+    a source layer: a check raised inside a layer is its caller's misuse. A lockdep
     acquisition `site` (the ", at:" function) wins unless it is a lock primitive or lockdep
     itself: a page fault taking mmap_lock is the acquirer, not its entry path."""
     rx = _SKIP.get(kind, _SKIP[""])
@@ -339,12 +340,16 @@ def pick(cands: Sequence[str], named: Sequence[str], kind: str,
     if stop is not None:
         cands = list(itertools.takewhile(lambda c: not stop.fullmatch(c), cands))
     headers = [header] if isinstance(header, str) else list(header or ())
-    good = next((h for h in headers if not skip(h) and not h.startswith("0x")), None)
-    usable = [c for c in cands if not skip(c) and not c.startswith("0x")]
     source = SOURCE_KINDS.get(kind, True)
 
-    def infra(c: str) -> bool:                   # stack frames only: a RIP or "at" the report
-        return source and c not in named and source_layer(c) is not None   # names stays
+    # a source-layer function to pass over: a RIP or "at" name is kept, except the report's
+    # own header function outside bad-access reports
+    def infra(c: str) -> bool:
+        return (source and (c not in named or (c in headers and kind not in ACCESS))
+                and not _GENERIC.fullmatch(c) and source_layer(c) is not None)
+    good = next((h for h in headers if not skip(h) and not h.startswith("0x") and not infra(h)),
+                None)
+    usable = [c for c in cands if not skip(c) and not c.startswith("0x")]
     better = _better(cands, skip, infra)
     if good:                                     # (symbolized reports repeat the header line
         if kind in ACCESS and _GENERIC.fullmatch(good) and better:  # once per inlined frame).
