@@ -61,7 +61,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -496,7 +496,14 @@ def parse_log(text: str, file: str = "<log>") -> list[Splat]:
     if any(s.kind == "memory_leak" and s.title != "kmemleak: suspected memory leaks"
            for s in splats):
         splats = [s for s in splats if s.title != "kmemleak: suspected memory leaks"]
-    return sorted(splats, key=lambda s: s.line)
+    return sorted(splats, key=lambda s: _header_line(s, lines))
+
+
+def _header_line(splat: Splat, lines: Sequence[_Line]) -> int:
+    """The number of the line that names the report, past a preamble (=====, cut here): when
+    two tasks' reports interleave, the first bug named comes first, not the first separator."""
+    head = next((raw for raw in splat.lines if splat.header and splat.header in raw), None)
+    return next((ln.no for ln in lines[splat.line - 1:] if ln.raw == head), splat.line)
 
 
 def parse_file(path: str | Path) -> list[Splat]:
