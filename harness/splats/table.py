@@ -106,7 +106,7 @@ TABLE = (
        "KFENCE: {type}"), HDR),
     start_pattern("kmsan", r"BUG: KMSAN: (?P<type>use of uninitialized memory|[\w-]+) in (?P<hfunc>\S+)", ("KMSAN: {type} in {func}",
        "KMSAN: {type}"), HDR),
-    start_pattern("kcsan", r"BUG: KCSAN: (?P<type>assert: race|[\w-]+) in (?P<hfunc>[^\s/]+)(?: / "
+    start_pattern("kcsan", r"BUG: KCSAN: (?P<type>assert: race|racing (?:read|write)|[\w-]+) in (?P<hfunc>[^\s/]+)(?: / "
        r"(?P<hfunc2>\S+))?", ("KCSAN: {type} in {hfn} / {hfn2}", "KCSAN: {type} in {hfn}"), ("hdr",)),
     start_pattern("ubsan", r"UBSAN: (?P<type>.+?) in (?P<loc>\S+)", ("UBSAN: {type} in {func}",
        "UBSAN: {type} in {loc}")),
@@ -139,7 +139,8 @@ TABLE = (
        "BUG: unable to handle kernel NULL pointer dereference in {func}",
        "BUG: unable to handle kernel NULL pointer dereference"), ("rip", "trace")),
     start_pattern("oops", r"(?:BUG: unable to handle (?:page fault for address|kernel paging request)|Unable"
-       r" to handle kernel paging request)", (
+       r" to handle kernel paging request|BUG: Unable to handle kernel (?:data access|instruction fetch)"
+       r"(?: on (?:read|write|execute))? at 0x[0-9a-f]+)", (
        "BUG: unable to handle kernel paging request in {func}",
        "BUG: unable to handle kernel paging request"), ("rip", "trace")),
     start_pattern("oops", r"(?:BUG: u|U)nable to handle kernel(?: (?P<what>[\w -]+?))?(?: at virtual address|$)",
@@ -154,6 +155,8 @@ TABLE = (
     start_pattern("oops", r"Unhandled fault: (?P<what>.+?) \(0x[0-9a-f]+\) at 0x[0-9a-f]+", (
        "Unhandled fault: {what} in {func}", "Unhandled fault: {what}"), ("rip", "trace"),
        role="kernel_mode"),
+    start_pattern("oops", r"Bad mode in (?P<handler>.+?) handler detected on CPU\d+", ("Oops bad mode in {func}",
+       "Oops bad mode"), ("rip", "trace")),
     start_pattern("oops", r"PANIC: double fault", ("double fault in {func}", "double fault"), ("rip",)),
     start_pattern("oops", r"SError Interrupt on CPU\d+", ("SError Interrupt in {func}", "SError Interrupt"),
        ("rip", "trace")),
@@ -174,7 +177,7 @@ TABLE = (
        "WARNING: kernel stack has bad value",), ()),
     start_pattern("bug", r"VFS: Busy inodes after unmount of \S+", ("VFS: Busy inodes after unmount",), (),
        role="message"),
-    start_pattern("bug", r"VFS: Close: file count is zero", ("VFS: Close: file count is zero",), (),
+    start_pattern("bug", r"VFS: Close: file count is (?:zero|0)$", ("VFS: Close: file count is zero",), (),
        role="message"),
     start_pattern("bug", r"IPv6: BUG: Address \S+ on device \S+ is missing its host route", (
        "BUG: Address IPV6ADDR on device DEV is missing its host route",), (), role="message"),
@@ -224,7 +227,7 @@ ASKED = re.compile(r"NMI backtrace|Sending NMI|[Ss]ys[Rr]q|Task dump for CPU|Sho
 """Register and task dumps somebody asked for (sysrq, NMI backtraces of all CPUs): no report."""
 DUMP = re.compile(r"task:|\s|\d+ locks? held by|Showing (?:all|busy)|=+$|INFO: lockdep")
 """The lines of an asked-for task dump (task lines, stacks, held locks)."""
-QUICK = re.compile(r"BUG|WARNING|INFO:|Oops|end trace|VFS: |unregister_netdevice|Unhandled fault|Internal error|[Ee]rror|[Uu]nable to handle|Kernel panic|UBSAN|"
+QUICK = re.compile(r"BUG|WARNING|INFO:|Oops|Bad mode|end trace|VFS: |unregister_netdevice|Unhandled fault|Internal error|[Ee]rror|[Uu]nable to handle|Kernel panic|UBSAN|"
                     r"unreferenced object|kmemleak|LOCKUP|stall|PANIC|CFI failure|SError|"
                     r"Insufficient stack|\[#\d+\]|blocked (?:in I/O wait )?for more than")
 NOT_START = re.compile(r"BUG: Bad page map: \d+ messages|BUG \S+ \([^)]*\): kasan: bad access detected|INFO: lockdep is turned off|"
@@ -290,7 +293,7 @@ DECODED = re.compile(r"\s*(?:<(?:IRQ|EOI|EOE|NMI)>\s*)?(?P<q>\?\s+)?(?P<func>[A-
 """A frame as scripts/decode_stacktrace.sh rewrites it: "func (file:line)", the offset replaced by the
 source line (and an inlined chain's lines after it)."""
 INLINE = re.compile(r"\s*(?:<(?:IRQ|EOI|EOE|NMI)>\s*)?(?P<func>[A-Za-z_][\w.]*) \S+\.[chS]:\d+ \[inline\]\s*$")
-RIP = re.compile(r"\s*(?:RIP: [0-9a-f]{4}:|pc : |PC is at |NIP: |EIP: |IP: |epc : )"
+RIP = re.compile(r"\s*(?:RIP: [0-9a-f]{4}:|pc : |PC is at |NIP: |NIP \[[0-9a-f]+\] |EIP: |IP: |epc : )"
                   r"(?:\[<[0-9a-f]+>\]\s*)*(?P<func>[A-Za-z_.$][\w.$]*)(?:\+0x(?P<off>[0-9a-f]*)| \([\w./-]+"
                   r"\.[chS]:\d+)")
 HELD_BY = re.compile(r"(?:locks? held by (?P<comm>.+)/(?P<pid>\d+)[:.]$|comm \"(?P<c2>[^\"]+)\", "
@@ -337,7 +340,10 @@ BODY = alt(
     r"Allocated in |Freed in |Slab 0x|0x[0-9a-f]{8,}-0x|(?:PC|LR) is at|Process \S+ \(pid:|pgd = |"
     r"Backtrace:|Flags: |Control: |Table: |ref_tracker: |(?:read|write)(?: \(marked\))? to 0x|"
     r"race at unknown|value changed|bits changed|Reported by Kernel Concurrency|\(stack is not available\)|\[<[0-9a-f]+>\] )",
-    r"\[[0-9a-f]{8}\] \*pgd=", r"(?:r\d+|ip|fp|psr)\s*:", r"Exception stack\(0x", r"[0-9a-f]{4}: [0-9a-f]{8,16} ",
+    r"\[[0-9a-f]{8}\] \*pgd=", r"(?:r\d+|ip|fp|psr)\s*:",
+    r"(?:Faulting instruction address:|NIP[: ]|LR \[|REGS: |MSR: |CFAR: |GPR\d\d: |Instruction dump:|"
+    r"(?:LE |BE )?PAGE_SIZE=)",                  # powerpc's die() and register dump
+    r"Exception stack\(0x", r"[0-9a-f]{4}: [0-9a-f]{8,16} ",
     r"(?:task|page|head|flags|raw|memcg|mapping|aops|addr|file|pgd|p4d|pud|pmd|pte|vma|mm):",
     r"(?:pc|lr|sp|pmr|x\d{1,2})\s*:", r"(?:ESR|EC|SET|EA|FSC|ISV|CM|GCS|SSE|SF|Xs) = ",
     r"(?:R[A-Z0-9]{1,2}|E[A-Z]{2}|[CDEFGS]S|CR\d|DR\d|PKRU|knlGS)\s*:\s*[0-9a-f]",
