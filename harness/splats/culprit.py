@@ -43,7 +43,7 @@ from collections.abc import Callable, Sequence
 from importlib import resources
 
 LAYERS: tuple[tuple[str, str], ...] = (
-    ("warn/bug/trap", (r"_*warn\w*|warn_\w+|_*report_bug\w*|fixup_bug|handle_bug|(?:asm_)?exc_\w+|"
+    ("warn/bug/trap", (r"_*warn\w*|warn_\w+|_*report_bug\w*|fixup_bug|handle_bug|_*(?:asm_)?exc_\w+|"
      r"do_error_trap|do_trap\w*|do_invalid_op|invalid_op|_*die\w*|oops_\w+|(?:v|nmi_|__)?panic\w*|"
      r"check_panic_on_warn|_*[a-z0-9]+_panic|_*bug_handler|\w*brk_handler|call_break_hook|early_brk64|"
      r"do_debug_exception|el1_dbg|el1_brk64|do_el1_undef|el1_undef|do_undefinstr|"
@@ -77,13 +77,13 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("list debug", (r"__list_(?:add|del|move|replace|splice|cut|valid)\w*|__list_\w+_valid\w*|"
      r"list_(?:add|del|move|replace|splice|cut)(?:_tail|_init|_rcu|_entry|_careful|_before|_position)*|"
      r"__hlist_\w+")),
-    ("printk", (r"_?printk\w*|vprintk\w*|console_\w+|_*dump_(?:stack\w*|backtrace|page\w*|folio|mm|"
+    ("printk", (r"_*printk\w*|vprintk\w*|console_\w+|_*dump_(?:stack\w*|backtrace|page\w*|folio|mm|"
      r"vma\w*|header|tasks?|oom_victim|unreclaimable_slab|\w*object_info)|show_stack|_*show_regs\w*|"
      r"_?sched_show_task|show_trace_log_lvl|_*print_(?:report|address_description\w*|bad_\w+|trailer|"
      r"track\w*|section|\w*bug\w*|lock\w*|tainted|modules|irqtrace_events|ip_sym|error_description|"
      r"memory_metadata|unreferenced\w*|oops_end_marker|hex_dump\w*|worker_info|stop_info)|"
      r"_*v?s(?:c?n)?printf|kv?asprintf|string(?:_nocheck)?|hex_string|widen_string|pointer|format_decode|number|"
-     r"special_hex_number|_*(?:net)?dev_(?:v?printk|info|notice|warn|err|alert|crit|emerg|dbg)\w*|"
+     r"special_hex_number|hex_dump_to_buffer|_*(?:net)?dev_(?:v?printk|info|notice|warn|err|alert|crit|emerg|dbg)\w*|"
      r"unwind_backtrace|nmi_cpu_backtrace\w*|nmi_trigger_cpumask_backtrace|\w+_cpumask_backtrace")),
     ("string/memory", (r"_*mem(?:cpy|set|move|cmp|chr|scan|dup)(?:\d+|_(?:erms|orig|fast\w*|generic\w*|"
      r"noinline|toio|fromio|flushcache|user\w*|mcsafe|inatomic|\d+))?|_*str(?:n?len|n?cmp|n?casecmp|l?cpy|"
@@ -254,6 +254,9 @@ held while flushing or running the work), as the field does."""
 _LOCK_API = re.compile("|".join(rx for name, rx in LAYERS if name in ("locking", "lockdep")) +
                        r"|_*might_\w+")
 _GENERIC = re.compile(GENERIC)
+_REPORTER = re.compile("|".join(rx for name, rx in LAYERS if name in ("printk", "warn/bug/trap")))
+"""The machinery that prints a report (printk, WARN, panic): a lock it takes is the reporter's,
+so a lockdep report "at" one of them is named after the code that was reporting."""
 
 
 def layer(name: str) -> str | None:
@@ -355,7 +358,7 @@ def pick(cands: Sequence[str], named: Sequence[str], kind: str,
         if kind in ACCESS and _GENERIC.fullmatch(good) and better:  # once per inlined frame).
             return better                        # A bad access in a generic helper (a wake-up
         return good                              # walking a freed queue): the caller's object
-    if site and not _LOCK_API.fullmatch(site):
+    if site and not _LOCK_API.fullmatch(site) and not _REPORTER.fullmatch(site):
         return site
     if kind == "hung_task":
         anchor = next((name for c in cands for rx, name in HUNG_ANCHORS if rx.fullmatch(c)), None)

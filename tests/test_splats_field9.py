@@ -1,0 +1,143 @@
+"""Culprit rules found by measuring the splat reader on field batches 7 and 8 (issue #19).
+
+Every log here is written for the test from the kernel's print formats (lib/dump_stack.c,
+kernel/panic.c, arch/x86/kernel/traps.c, arch/arm64/kernel/traps.c and entry-common.c,
+mm/kasan/report.c, kernel/locking/lockdep.c, lib/hexdump.c); the function names are kernel
+functions or invented ones (`frob_*`).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.splats.parse import parse_log
+
+
+def _one(log: str) -> tuple[str, str | None]:
+    splat = parse_log(log)[0]
+    return splat.kind, splat.function
+
+
+# A WARNING in an allocator check, printed again by panic_on_warn: the trap path's frames
+# (x86's __exc_invalid_op, arm64's el1 handlers) are the exception entry, not a caller.
+WARN_X86 = """\
+[  10.1] ------------[ cut here ]------------
+[  10.1] WARNING: CPU: 0 PID: 42 at mm/page_alloc.c:4944 __alloc_pages+0x8cc/0xfb0
+[  10.1] Modules linked in:
+[  10.1] RIP: 0010:__alloc_pages+0x8cc/0xfb0
+[  10.1] Call Trace:
+[  10.1]  alloc_pages_mpol+0x79b/0xb40
+[  10.1]  __kmalloc_large_node+0xab/0x390
+[  10.1]  __kmalloc+0x3fa/0x530
+[  10.1]  frob_read_table+0xa1/0x970
+[  10.1]  frob_fill_super+0x1f61/0x2f90
+[  10.1] Kernel panic - not syncing: kernel: panic_on_warn set ...
+[  10.1] Call Trace:
+[  10.1]  dump_stack_lvl+0x21c/0x280
+[  10.1]  panic+0x4c8/0xea7
+[  10.1]  check_panic_on_warn+0x6a/0x80
+[  10.1]  __warn+0x6ea/0x710
+[  10.1]  report_bug+0x7d4/0x9d0
+[  10.1]  handle_bug+0x6c/0xd0
+[  10.1]  __exc_invalid_op+0x34/0x80
+[  10.1]  exc_invalid_op+0x30/0x40
+[  10.1]  asm_exc_invalid_op+0x12/0x20
+[  10.1] RIP: 0010:__alloc_pages+0x8cc/0xfb0
+[  10.1]  alloc_pages_mpol+0x79b/0xb40
+[  10.1]  __kmalloc+0x3fa/0x530
+[  10.1]  frob_read_table+0xa1/0x970
+"""
+
+
+def test_warning_under_the_trap_entry_is_named_after_its_caller() -> None:
+    assert _one(WARN_X86) == ("warning", "frob_read_table")
+
+
+# KASAN inside the hex-dump formatter that a caller asked to print its own buffer
+KASAN_HEXDUMP = {
+    "x86_64": """\
+[  54.5] ==================================================================
+[  54.5] BUG: KASAN: slab-out-of-bounds in hex_dump_to_buffer+0xdc1/0xdf0
+[  54.5] Read of size 1 at addr ffff88801d2c0fff by task mount/3608
+[  54.5] Call Trace:
+[  54.5]  <TASK>
+[  54.5]  dump_stack_lvl+0xcd/0x134
+[  54.5]  print_report+0x2ba/0x6e9
+[  54.5]  kasan_report+0xb1/0x1e0
+[  54.5]  hex_dump_to_buffer+0xdc1/0xdf0
+[  54.5]  print_hex_dump+0x12f/0x1d0
+[  54.5]  frob_get_xattr+0xaa/0x190
+[  54.5]  frob_getxattr+0x1a0/0x2c0
+[  54.5]  </TASK>
+[  54.5] ==================================================================
+""",
+    "arm64": """\
+[  54.5] ==================================================================
+[  54.5] BUG: KASAN: slab-out-of-bounds in hex_dump_to_buffer+0x5c4/0x5e0
+[  54.5] Read of size 1 at addr ffff00000d2c0fff by task mount/3608
+[  54.5] Call trace:
+[  54.5]  dump_backtrace+0x0/0x2b0
+[  54.5]  show_stack+0x18/0x28
+[  54.5]  dump_stack_lvl+0x68/0x84
+[  54.5]  print_report+0x10c/0x5f8
+[  54.5]  kasan_report+0xa8/0xf0
+[  54.5]  __asan_load1+0x64/0x80
+[  54.5]  hex_dump_to_buffer+0x5c4/0x5e0
+[  54.5]  print_hex_dump+0xf0/0x1a0
+[  54.5]  frob_get_xattr+0xaa/0x190
+[  54.5]  frob_getxattr+0x1a0/0x2c0
+[  54.5] ==================================================================
+""",
+}
+
+
+@pytest.mark.parametrize("arch", sorted(KASAN_HEXDUMP))
+def test_bad_access_in_the_hex_dump_formatter_is_the_callers_buffer(arch: str) -> None:
+    assert _one(KASAN_HEXDUMP[arch]) == ("kasan", "frob_get_xattr")
+
+
+# lockdep complaining about a lock that panic's printk flush takes: the report is about the
+# code that panicked (arm64's bad_mode here), not about printk.
+LOCKDEP_PRINTK = {
+    "arm64": ("bad_mode", "el1_inv+0x3c/0x5c", "el1_sync_handler+0x80/0x170"),
+    "x86_64": ("frob_fatal_check", "frob_probe+0x3c/0x5c", "do_one_initcall+0x80/0x170"),
+}
+
+
+@pytest.mark.parametrize("arch", sorted(LOCKDEP_PRINTK))
+def test_lockdep_on_a_lock_taken_by_printk_names_the_reporter(arch: str) -> None:
+    caller, below, further = LOCKDEP_PRINTK[arch]
+    log = f"""\
+[    0.0] ================================
+[    0.0] WARNING: inconsistent lock state
+[    0.0] 6.1.0 #1 Not tainted
+[    0.0] --------------------------------
+[    0.0] inconsistent {{INITIAL USE}} -> {{IN-NMI}} usage.
+[    0.0] swapper/0 [HC1[1]:SC0[0]:HE0:SE1] takes:
+[    0.0] ffffa00019b517b8 (logbuf_lock){{....}}-{{2:2}}, at: vprintk_emit+0xec/0x510
+[    0.0] {{INITIAL USE}} state was registered at:
+[    0.0]   lock_acquire+0x94/0xc0
+[    0.0]   _raw_spin_lock+0x90/0x120
+[    0.0]   vprintk_emit+0xec/0x510
+[    0.0]   _printk+0xbc/0xf4
+[    0.0]   start_kernel+0x40/0x4f4
+[    0.0]
+[    0.0] other info that might help us debug this:
+[    0.0] no locks held by swapper/0.
+[    0.0]
+[    0.0] stack backtrace:
+[    0.0] Call trace:
+[    0.0]  dump_stack_lvl+0x1f0/0x294
+[    0.0]  print_usage_bug+0x52c/0x550
+[    0.0]  lock_acquire+0x94/0xc0
+[    0.0]  _raw_spin_lock+0x90/0x120
+[    0.0]  vprintk_emit+0xec/0x510
+[    0.0]  printk_deferred+0xbc/0xf4
+[    0.0]  __printk_safe_flush+0x4ac/0x4e0
+[    0.0]  printk_safe_flush_on_panic+0x104/0x130
+[    0.0]  panic+0x4a4/0x8b8
+[    0.0]  {caller}+0x14c/0x1b4
+[    0.0]  {below}
+[    0.0]  {further}
+"""
+    assert _one(log) == ("lockdep", caller)
