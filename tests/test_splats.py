@@ -428,8 +428,10 @@ def test_complete_stack_at_end_of_capture_is_not_truncated() -> None:
 
 
 def test_header_wins_unless_it_is_reporting_machinery() -> None:
+    # a generic helper's check is its caller's misuse; the helper stays when nothing follows
     cands = ["__queue_work", "queue_work_on", "nbd_queue_rq"]
-    assert splatculprit.pick(cands, cands[:1], "warning", header="__queue_work") == "__queue_work"
+    assert splatculprit.pick(cands, cands[:1], "warning", header="__queue_work") == "nbd_queue_rq"
+    assert splatculprit.pick(cands[:2], cands[:1], "warning", header="__queue_work") == "__queue_work"
     cands = ["refcount_warn_saturate", "mmgrab", "__khugepaged_enter"]
     assert splatculprit.pick(cands, cands[:1], "refcount", header=cands[0]) == "mmgrab"
     assert splatculprit.pick(["memcpy", "sctp_getsockopt"], ["memcpy"], "kasan",

@@ -141,3 +141,61 @@ def test_lockdep_on_a_lock_taken_by_printk_names_the_reporter(arch: str) -> None
 [    0.0]  {further}
 """
     assert _one(log) == ("lockdep", caller)
+
+
+# A WARNING raised by a generic helper on its caller's behalf (kobject registration, a flush):
+# the caller misused it, as the field names it.
+GENERIC_WARN = {
+    "x86_64": """\
+[ 179.1] kobject_add_internal failed for brport (error: -12 parent: frob0)
+[ 179.1] ------------[ cut here ]------------
+[ 179.1] WARNING: CPU: 1 PID: 3485 at lib/kobject.c:244 kobject_add_internal+0x3f6/0xbc0
+[ 179.1] Modules linked in:
+[ 179.1] RIP: 0010:kobject_add_internal+0x3f6/0xbc0
+[ 179.1] Call Trace:
+[ 179.1]  <TASK>
+[ 179.1]  kobject_init_and_add+0xf9/0x150
+[ 179.1]  frob_add_port+0x786/0x1990
+[ 179.1]  frob_add_slave+0x29/0x30
+[ 179.1]  </TASK>
+[ 179.1] ---[ end trace 0000000000000000 ]---
+""",
+    "arm64": """\
+[ 1502.3] ------------[ cut here ]------------
+[ 1502.3] WARNING: kernel/workqueue.c:4209 at __flush_work+0x2f8/0x3a0, CPU#1: kworker/u8:3/77
+[ 1502.3] Modules linked in:
+[ 1502.3] pc : __flush_work+0x2f8/0x3a0
+[ 1502.3] lr : __flush_work+0x54/0x3a0
+[ 1502.3] Call trace:
+[ 1502.3]  __flush_work+0x2f8/0x3a0 (P)
+[ 1502.3]  flush_work+0x1c/0x30
+[ 1502.3]  frob_sync_queue+0x17c/0x230
+[ 1502.3]  frob_release+0x18/0x24
+[ 1502.3] ---[ end trace 0000000000000000 ]---
+""",
+}
+
+
+@pytest.mark.parametrize("arch,caller", [("arm64", "frob_sync_queue"),
+                                         ("x86_64", "frob_add_port")])
+def test_warning_in_a_generic_helper_is_its_callers_misuse(arch: str, caller: str) -> None:
+    assert _one(GENERIC_WARN[arch]) == ("warning", caller)
+
+
+# vmalloc's API entry points (vzalloc, vcalloc) are the allocator's, like vmalloc itself
+@pytest.mark.parametrize("api", ["vzalloc", "vcalloc", "vzalloc_node_noprof"])
+def test_warning_under_the_vmalloc_api_names_the_caller(api: str) -> None:
+    log = f"""\
+------------[ cut here ]------------
+WARNING: CPU: 1 PID: 15973 at mm/vmalloc.c:3108 __vmalloc_node_range+0x1036/0x1300
+Modules linked in:
+RIP: 0010:__vmalloc_node_range+0x1036/0x1300
+Call Trace:
+ <TASK>
+ __vmalloc_node+0x6b/0x80
+ {api}+0x6b/0x80
+ frob_check+0x1b8/0xae50
+ frob_prog_load+0x16d9/0x21d0
+ </TASK>
+"""
+    assert _one(log) == ("warning", "frob_check")

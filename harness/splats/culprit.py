@@ -11,7 +11,9 @@ and the rest of the USB URB plumbing, physical-address checks, procfs/sysfs regi
 inode link counts, driver-core and bus registration and teardown, the page cache's lookup, fill
 and truncation, the page allocator and its failure warning, iov_iter copy helpers).
 `GENERIC` helpers (cross-CPU calls, wake-ups, workqueue/timer plumbing, notifier chains) are
-skipped only when a better frame follows (even when a memory-access report's header names one). Some reports widen the rule for the part of the report they are read from
+skipped only when a better frame follows, even when the report's header names one (a WARNING
+in `__flush_work` or `kobject_add_internal` is its caller's misuse, as the field names it).
+Some reports widen the rule for the part of the report they are read from
 (`KIND_SKIP`: a leak's allocation backtrace skips every allocation wrapper; a hung task's
 stack skips every wait primitive, and hangs in `rtnl_lock`/`synchronize_rcu` are named after
 them, as the field buckets them; a BUG in an sk_buff bounds check is the caller's length).
@@ -60,7 +62,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("allocator", (r"(?!\w*(?:oob|uaf|test|invalid|double))"     # (KASAN's test cases are culprits)
      r"(?:_*create_object|_*kmemleak\w*|slab_(?:pre|post)_alloc_hook|_*slab_alloc\w*|"
      r"___slab_alloc|alloc_debug_processing|_*kmem_cache_alloc\w*|_*kmalloc\w*|__do_kmalloc\w*|"
-     r"_*kzalloc\w*|kcalloc\w*|_*kv[mz]alloc\w*|_*vz?malloc\w*|_*krealloc\w*|new_slab|"
+     r"_*kzalloc\w*|kcalloc\w*|_*kv[mz]alloc\w*|_*vz?malloc\w*|_*v[zc]alloc\w*|_*krealloc\w*|new_slab|"
      r"allocate_slab|alloc_slab_page|_*kmem_cache_free\w*|kmem_cache_debug\w*|virt_to_cache|cache_from_obj|_*kv?free\w*|_*slab_free\w*|"
      r"do_slab_free|_*cache_free|free_debug_processing|slab_free_\w*hook|_*vfree\w*|_*vunmap|"
      r"_*alloc_pages\w*|alloc_pages_\w+|_*get_free_pages\w*|get_page_from_freelist|warn_alloc\w*|"
@@ -355,9 +357,9 @@ def pick(cands: Sequence[str], named: Sequence[str], kind: str,
     usable = [c for c in cands if not skip(c) and not c.startswith("0x")]
     better = _better(cands, skip, infra)
     if good:                                     # (symbolized reports repeat the header line
-        if kind in ACCESS and _GENERIC.fullmatch(good) and better:  # once per inlined frame).
-            return better                        # A bad access in a generic helper (a wake-up
-        return good                              # walking a freed queue): the caller's object
+        if _GENERIC.fullmatch(good) and better:  # once per inlined frame).
+            return better                        # A check or bad access in a generic helper
+        return good                              # (a flush, a wake-up): the caller's misuse
     if site and not _LOCK_API.fullmatch(site) and not _REPORTER.fullmatch(site):
         return site
     if kind == "hung_task":
@@ -392,8 +394,8 @@ def _better(cands: Sequence[str], skip: Callable[[str], bool],
 
 
 ACCESS = ("kasan", "kfence", "kmsan")
-"""Reports of a bad memory access: one caught in a generic helper (`GENERIC`) is named after
-the caller that handed it the object; a WARNING there is the helper's own check and keeps it."""
+"""Reports of a bad memory access: their header is the faulting access itself, kept even when
+a source layer defines it (a WARNING's or BUG's header in such a layer is its caller's misuse)."""
 
 
 MM_FOCUS = re.compile(r"_*(?:collapse_|khugepaged|hpage_|thp_|hugepage_|huge_pmd|do_huge_pmd|"
