@@ -199,3 +199,57 @@ Call Trace:
  </TASK>
 """
     assert _one(log) == ("warning", "frob_check")
+
+
+# A fault in an access primitive (MMIO/port I/O accessors, READ_ONCE's out-of-line helper) is
+# the access of the function that called it, whatever that caller's layer.
+ABORT_ARM64 = """\
+[  211.5] Internal error: synchronous external abort: 96000010 [#1] PREEMPT SMP
+[  211.5] Modules linked in:
+[  211.5] CPU: 0 PID: 1 Comm: swapper/0 Not tainted 6.1.0 #11
+[  211.5] Hardware name: linux,dummy-virt (DT)
+[  211.5] pstate: 40000005 (nZcv daif -PAN -UAO -TCO BTYPE=--)
+[  211.5] pc : __raw_readb+0x18/0x2c
+[  211.5] lr : __raw_readb+0x18/0x2c
+[  211.5] sp : ffff0000401f7c40
+[  211.5] Call trace:
+[  211.5]  __raw_readb+0x18/0x2c
+[  211.5]  logic_inb+0x50/0x13c
+[  211.5]  frob_probe_port+0x17c/0x63c
+[  211.5]  do_one_initcall+0x294/0x61c
+[  211.5]  kernel_init+0x18/0x1d4
+[  211.5]  ret_from_fork+0x10/0x30
+[  211.5] Code: 910003fd f9000bf3 aa0003f3 97932e41 (08dffe60)
+[  211.5] ---[ end trace ec5638d8e916ae8b ]---
+"""
+
+FAULT_X86 = """\
+[ 335.9] BUG: unable to handle page fault for address: ffffc9001652fa68
+[ 335.9] #PF: supervisor read access in kernel mode
+[ 335.9] #PF: error_code(0x0000) - not-present page
+[ 335.9] Oops: 0000 [#1] PREEMPT SMP KASAN
+[ 335.9] CPU: 1 PID: 15844 Comm: cat Not tainted 6.1.0 #1
+[ 335.9] RIP: 0010:{rip}+0x0/0x10
+[ 335.9] RSP: 0018:ffffc90003a4f8b8 EFLAGS: 00010046
+[ 335.9] Call Trace:
+[ 335.9]  <TASK>
+[ 335.9]  {caller}+0x3e2/0x800
+[ 335.9]  {below}+0xb0/0x150
+[ 335.9]  proc_single_show+0x116/0x1e0
+[ 335.9]  seq_read_iter+0x4f6/0x1240
+[ 335.9]  </TASK>
+[ 335.9] ---[ end trace 0000000000000000 ]---
+"""
+
+
+def test_external_abort_in_an_mmio_accessor_names_the_driver() -> None:
+    assert _one(ABORT_ARM64) == ("oops", "frob_probe_port")
+
+
+@pytest.mark.parametrize("rip,caller,below", [
+    ("__read_once_word_nocheck", "__unwind_start", "__get_wchan"),   # the unwinder faulted
+    ("ioread32", "frob_read_status", "frob_show"),
+])
+def test_page_fault_in_an_access_primitive_is_its_callers(rip: str, caller: str,
+                                                          below: str) -> None:
+    assert _one(FAULT_X86.format(rip=rip, caller=caller, below=below)) == ("oops", caller)

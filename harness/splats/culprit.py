@@ -101,6 +101,9 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"(?:raw_|arch_)?atomic(?:64|_long)?_(?:read|set|add|sub|inc|dec|and|or|xor|andnot|fetch|xchg|"
      r"cmpxchg|try_cmpxchg)\w*|_*(?:test_and_)?(?:set|clear|change)_bit(?:_lock|_unlock)?|"
      r"_*test_bit(?:_acquire)?|_*crc(?:32|32c|16|_t10dif|64)\w*|_*csum_partial\w*")),
+    ("I/O accessors", (r"_*raw_(?:read|write)[bwlq]|(?:read|write)[bwlq](?:_relaxed|_be)?|"
+     r"_*io(?:read|write)(?:8|16|32|64)\w*|logic_(?:in|out)[bwl]|(?:in|out)[bwl](?:_p)?|"
+     r"_*read_once_\w+")),  # MMIO/port I/O and READ_ONCE's helpers: the caller did the access
     ("locking", (r"_raw_\w+|raw_spin_\w+|do_raw_\w+|(?:native_|__pv_)?queued_\w+|spin_\w+|"
      r"_*rwsem_\w+|call_rwsem_\w+|_*(?:down|up)(?:_\w+)?|_*mutex_\w+|_*rt_mutex\w*|rt_spin_\w+|osq_\w+|"
      r"lock_sock(?:_nested|_fast)?|release_sock|_*atomic_dec_and_(?:raw_)?lock\w*|percpu_(?:down|up)_\w+|__percpu_(?:down|up|rwsem)\w*|mmap_(?:read|write)_\w+|__mmap_lock_\w+|"
@@ -256,6 +259,10 @@ held while flushing or running the work), as the field does."""
 _LOCK_API = re.compile("|".join(rx for name, rx in LAYERS if name in ("locking", "lockdep")) +
                        r"|_*might_\w+")
 _GENERIC = re.compile(GENERIC)
+_PRIMITIVE = re.compile("|".join(rx for name, rx in LAYERS if name in ("string/memory", "I/O accessors")))
+"""Memory and I/O access primitives (memcpy, READ_ONCE's helpers, MMIO accessors): a fault in
+one is its caller's access, and that caller is where the fault is, whatever its layer (a
+page fault in the unwinder's READ_ONCE_NOCHECK is the unwinder's)."""
 _REPORTER = re.compile("|".join(rx for name, rx in LAYERS if name in ("printk", "warn/bug/trap")))
 """The machinery that prints a report (printk, WARN, panic): a lock it takes is the reporter's,
 so a lockdep report "at" one of them is named after the code that was reporting."""
@@ -346,6 +353,9 @@ def pick(cands: Sequence[str], named: Sequence[str], kind: str,
         cands = list(itertools.takewhile(lambda c: not stop.fullmatch(c), cands))
     headers = [header] if isinstance(header, str) else list(header or ())
     source = SOURCE_KINDS.get(kind, True)
+    if kind == "oops" and named and _PRIMITIVE.fullmatch(canonical(named[0])):
+        caller = next((c for c in cands if c not in named and not skip(c)), None)
+        named = [*named, caller] if caller else named   # (the fault came from its caller)
 
     # a source-layer function to pass over: a RIP or "at" name is kept, except the report's
     # own header function outside bad-access reports
