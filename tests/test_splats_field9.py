@@ -253,3 +253,42 @@ def test_external_abort_in_an_mmio_accessor_names_the_driver() -> None:
 def test_page_fault_in_an_access_primitive_is_its_callers(rip: str, caller: str,
                                                           below: str) -> None:
     assert _one(FAULT_X86.format(rip=rip, caller=caller, below=below)) == ("oops", caller)
+
+
+# The stack depot's WARNING while a sanitizer prints its report's origin/alloc stacks is a
+# fault in the reporter, part of that report, not a second bug.
+DEPOT_WARN = """\
+[ 1307.5] =====================================================
+[ 1307.5] BUG: {san}: {what} in frob_sched_in+0x2b6/0xca0
+[ 1307.5]  frob_sched_in+0x2b6/0xca0
+[ 1307.5]  finish_task_switch+0x72c/0xad0
+[ 1307.5]  __schedule+0x182c/0x20a0
+[ 1307.5]
+[ 1307.5] ------------[ cut here ]------------
+[ 1307.5] slab index 52160 out of bounds (604) for stack id 0283cbc0
+[ 1307.5] WARNING: CPU: 1 PID: 0 at lib/stackdepot.c:293 stack_depot_fetch+0x2f/0x60
+[ 1307.5] Modules linked in:
+[ 1307.5] RIP: 0010:stack_depot_fetch+0x2f/0x60
+[ 1307.5] Call Trace:
+[ 1307.5]  <TASK>
+[ 1307.5]  {printer}+0x41/0x2e0
+[ 1307.5]  {reporter}+0x1dd/0x2f0
+[ 1307.5]  frob_sched_in+0x2b6/0xca0
+[ 1307.5]  finish_task_switch+0x72c/0xad0
+[ 1307.5]  </TASK>
+[ 1307.5] ---[ end trace d0954b51d36472ee ]---
+[ 1307.5] Uninit was created at:
+[ 1307.5] (stack is not available)
+[ 1307.5]
+[ 1307.5] =====================================================
+"""
+
+
+@pytest.mark.parametrize("san,what,printer,reporter", [
+    ("KMSAN", "uninit-value", "kmsan_print_origin", "kmsan_report"),
+    ("KASAN", "use-after-free", "print_report", "kasan_report"),
+])
+def test_stack_depot_warning_inside_a_sanitizer_report_is_part_of_it(
+        san: str, what: str, printer: str, reporter: str) -> None:
+    splats = parse_log(DEPOT_WARN.format(san=san, what=what, printer=printer, reporter=reporter))
+    assert [(s.kind, s.function) for s in splats] == [(san.lower(), "frob_sched_in")]

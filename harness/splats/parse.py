@@ -496,7 +496,21 @@ def parse_log(text: str, file: str = "<log>") -> list[Splat]:
     if any(s.kind == "memory_leak" and s.title != "kmemleak: suspected memory leaks"
            for s in splats):
         splats = [s for s in splats if s.title != "kmemleak: suspected memory leaks"]
+    splats = [s for s in splats if not _inside_sanitizer_report(s, splats)]
     return sorted(splats, key=lambda s: _header_line(s, lines))
+
+
+SANITIZER_REPORTER = re.compile(r"_*(?P<san>kasan|kmsan|kcsan|kfence)_(?:report|print_origin)\w*")
+
+
+def _inside_sanitizer_report(splat: Splat, splats: Sequence[Splat]) -> bool:
+    """A WARNING raised by a sanitizer's own reporting code (its stack runs through
+    kmsan_report or kasan_report, e.g. the stack depot's check while KMSAN prints an origin)
+    after that sanitizer's report began: a fault in the reporter, part of that report."""
+    if splat.kind != "warning":
+        return False
+    sans = {m["san"] for f in splat.frames if (m := SANITIZER_REPORTER.fullmatch(f.function))}
+    return any(o.kind in sans and o.line < splat.line for o in splats)
 
 
 def _header_line(splat: Splat, lines: Sequence[_Line]) -> int:
