@@ -292,3 +292,48 @@ def test_stack_depot_warning_inside_a_sanitizer_report_is_part_of_it(
         san: str, what: str, printer: str, reporter: str) -> None:
     splats = parse_log(DEPOT_WARN.format(san=san, what=what, printer=printer, reporter=reporter))
     assert [(s.kind, s.function) for s in splats] == [(san.lower(), "frob_sched_in")]
+
+
+# Checksum helpers (lib/crc-itu-t.c, crc7.c, crc-ccitt.c ...) read their caller's buffer, and
+# lockdep's RCU-usage check (debug_lockdep_rcu_enabled) is lockdep: a bad access in either is
+# the caller's.
+KASAN_IN = {
+    "x86_64": """\
+[ 54.5] ==================================================================
+[ 54.5] BUG: KASAN: use-after-free in {helper}+0x1d5/0x2a0
+[ 54.5] Read of size 1 at addr ffff8880743a3000 by task frob/4991
+[ 54.5] Call Trace:
+[ 54.5]  <TASK>
+[ 54.5]  dump_stack_lvl+0x1e7/0x2d0
+[ 54.5]  print_report+0x163/0x540
+[ 54.5]  kasan_report+0x176/0x1b0
+[ 54.5]  {helper}+0x1d5/0x2a0
+[ 54.5]  frob_sync_fs+0x1d2/0x380
+[ 54.5]  sync_filesystem+0x1c8/0x230
+[ 54.5]  </TASK>
+[ 54.5] ==================================================================
+""",
+    "arm64": """\
+[ 54.5] ==================================================================
+[ 54.5] BUG: KASAN: use-after-free in {helper}+0x64/0xa0
+[ 54.5] Read of size 1 at addr ffff0000743a3000 by task frob/4991
+[ 54.5] Call trace:
+[ 54.5]  dump_backtrace+0x0/0x2b0
+[ 54.5]  show_stack+0x18/0x28
+[ 54.5]  dump_stack_lvl+0x68/0x84
+[ 54.5]  print_report+0x10c/0x5f8
+[ 54.5]  kasan_report+0xa8/0xf0
+[ 54.5]  __asan_load1+0x64/0x80
+[ 54.5]  {helper}+0x64/0xa0
+[ 54.5]  frob_sync_fs+0x1d2/0x380
+[ 54.5]  sync_filesystem+0x1c8/0x230
+[ 54.5] ==================================================================
+""",
+}
+
+
+@pytest.mark.parametrize("arch", sorted(KASAN_IN))
+@pytest.mark.parametrize("helper", ["crc_itu_t", "crc7_be", "crc_ccitt",
+                                    "debug_lockdep_rcu_enabled"])
+def test_bad_access_in_a_checksum_or_lockdep_check_is_the_callers(arch: str, helper: str) -> None:
+    assert _one(KASAN_IN[arch].format(helper=helper)) == ("kasan", "frob_sync_fs")

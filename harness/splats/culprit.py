@@ -69,7 +69,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"_*folio_alloc\w*)")),
     ("debugobjects", (r"debug_print_object|_*debug_check_no_obj_freed|_*debug_object\w*|"
      r"\w+_is_static_object|lookup_object\w*")),
-    ("lockdep", (r"lockdep_\w+|_*lock_acquire\w*|_*lock_release|lock_acquired|lock_contended|lock_sync|"
+    ("lockdep", (r"(?:debug_)?lockdep_\w+|_*lock_acquire\w*|_*lock_release|lock_acquired|lock_contended|lock_sync|"
      r"validate_chain|check_prevs?_add|check_noncircular|check_irq_usage|check_deadlock|"
      r"check_usage\w*|mark_lock\w*|mark_usage|mark_held_locks|print_\w*bug\w*|"
      r"debug_check_no_locks_\w+|__lock_\w+|reacquire_held_locks|register_lock_class|"
@@ -100,7 +100,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"_*check_(?:heap|stack)_object\w*|usercopy_\w+|_*x86_indirect_\w+|__x86_return_thunk|"
      r"(?:raw_|arch_)?atomic(?:64|_long)?_(?:read|set|add|sub|inc|dec|and|or|xor|andnot|fetch|xchg|"
      r"cmpxchg|try_cmpxchg)\w*|_*(?:test_and_)?(?:set|clear|change)_bit(?:_lock|_unlock)?|"
-     r"_*test_bit(?:_acquire)?|_*crc(?:32|32c|16|_t10dif|64)\w*|_*csum_partial\w*")),
+     r"_*test_bit(?:_acquire)?|_*crc(?:\d+|_itu_t|_ccitt|_t10dif)\w*|_*csum_partial\w*")),
     ("I/O accessors", (r"_*raw_(?:read|write)[bwlq]|(?:read|write)[bwlq](?:_relaxed|_be)?|"
      r"_*io(?:read|write)(?:8|16|32|64)\w*|logic_(?:in|out)[bwl]|(?:in|out)[bwl](?:_p)?|"
      r"_*read_once_\w+")),  # MMIO/port I/O and READ_ONCE's helpers: the caller did the access
