@@ -337,3 +337,45 @@ KASAN_IN = {
                                     "debug_lockdep_rcu_enabled"])
 def test_bad_access_in_a_checksum_or_lockdep_check_is_the_callers(arch: str, helper: str) -> None:
     assert _one(KASAN_IN[arch].format(helper=helper)) == ("kasan", "frob_sync_fs")
+
+
+# A filesystem's ASSERT() reporter (btrfs' assertfail / btrfs_assertfail) is BUG machinery: the
+# failed assertion is its caller's.
+ASSERT_BUG = {
+    "x86_64": """\
+[ 399.8] ------------[ cut here ]------------
+[ 399.8] kernel BUG at fs/btrfs/ctree.h:3615!
+[ 399.8] invalid opcode: 0000 [#1] PREEMPT SMP KASAN
+[ 399.8] CPU: 1 PID: 3629 Comm: umount Not tainted 6.1.0 #0
+[ 399.8] RIP: 0010:assertfail.constprop.0+0x27/0x29
+[ 399.8] RSP: 0018:ffffc90003a4fc28 EFLAGS: 00010246
+[ 399.8] Call Trace:
+[ 399.8]  <TASK>
+[ 399.8]  frob_close_tree+0x49a/0xcfd
+[ 399.8]  generic_shutdown_super+0x158/0x480
+[ 399.8]  </TASK>
+[ 399.8] ---[ end trace 0000000000000000 ]---
+""",
+    "arm64": """\
+[ 399.8] assertion failed: refs == 0, in fs/btrfs/disk-io.c:4327
+[ 399.8] ------------[ cut here ]------------
+[ 399.8] kernel BUG at fs/btrfs/messages.c:259!
+[ 399.8] Internal error: Oops - BUG: 00000000f2000800 [#1] PREEMPT SMP
+[ 399.8] Modules linked in:
+[ 399.8] CPU: 1 PID: 3629 Comm: umount Not tainted 6.6.0 #0
+[ 399.8] pc : btrfs_assertfail+0x28/0x2c
+[ 399.8] lr : btrfs_assertfail+0x28/0x2c
+[ 399.8] sp : ffff800086b2fb60
+[ 399.8] Call trace:
+[ 399.8]  btrfs_assertfail+0x28/0x2c
+[ 399.8]  frob_close_tree+0x49a/0xcfd
+[ 399.8]  generic_shutdown_super+0x158/0x480
+[ 399.8] Code: aa0203e3 90007c60 91080000 97ffe0a4 (d4210000)
+[ 399.8] ---[ end trace 0000000000000000 ]---
+""",
+}
+
+
+@pytest.mark.parametrize("arch", sorted(ASSERT_BUG))
+def test_bug_in_an_assertion_reporter_names_the_asserting_caller(arch: str) -> None:
+    assert _one(ASSERT_BUG[arch]) == ("bug", "frob_close_tree")
