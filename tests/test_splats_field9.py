@@ -379,3 +379,19 @@ ASSERT_BUG = {
 @pytest.mark.parametrize("arch", sorted(ASSERT_BUG))
 def test_bug_in_an_assertion_reporter_names_the_asserting_caller(arch: str) -> None:
     assert _one(ASSERT_BUG[arch]) == ("bug", "frob_close_tree")
+
+
+# Old lockdep (3.x) prints the acquisition site as print_ip_sym's "[<addr>] func+off/size",
+# padded with more than one space on some builds: the site is still the function.
+@pytest.mark.parametrize("addr", ["[<c036a6dc>]     ", "[<ffffffff8136a6dc>]  "])
+def test_old_lockdep_site_after_a_padded_address(addr: str) -> None:
+    log = f"""\
+[ 131.4] ======================================================
+[ 131.4] [ INFO: possible circular locking dependency detected ]
+[ 131.4] 3.10.37+ #1 Not tainted
+[ 131.4] -------------------------------------------------------
+[ 131.4] swapper/2/0 is trying to acquire lock:
+[ 131.4]  (&port_lock_key){{-.-...}}, at: {addr}frob_console_write+0x108/0x134
+[ 131.4]
+"""
+    assert _one(log) == ("lockdep", "frob_console_write")

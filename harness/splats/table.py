@@ -301,7 +301,7 @@ HELD_BY = re.compile(r"(?:locks? held by (?P<comm>.+)/(?P<pid>\d+)[:.]$|comm \"(
 CPU_HDR = re.compile(r"CPU: (?P<cpu>\d+) (?:UID: \d+ )?PID: (?P<pid>\d+) Comm: (?P<comm>\S+)")
 LOCK = re.compile(r"(?:^|\s)\((?P<name>[^\s{}]+?)\)\{[-+.?0-9a-zA-Z]*\}|is trying to "
                    r"(?:release|contend) lock \((?P<name2>\S+)\) at")
-AT = re.compile(r"(?:, at: |^\s*)(?:\[<[0-9a-f]+>\] )?(?P<func>[A-Za-z_.$][\w.$]*)\+0x")
+AT = re.compile(r"(?:, at: |^\s*)(?:\[<[0-9a-f]+>\]\s+)?(?P<func>[A-Za-z_.$][\w.$]*)\+0x")
 TRACE_HDR = re.compile(r"(?P<call>Call [Tt]race:|\s*backtrace(?: \(crc [0-9a-f]+\))?:)|"
                         r"(?:Allocated|Freed|allocated|freed) by task|Last potentially|"
                         r"Second to last|Uninit was|Local variable|-> #\d|.*acquired at:|INFO: (?:Allocated|"
