@@ -395,3 +395,37 @@ def test_old_lockdep_site_after_a_padded_address(addr: str) -> None:
 [ 131.4]
 """
     assert _one(log) == ("lockdep", "frob_console_write")
+
+
+# 32-bit arm's __show_regs describes each register's pointee ("Register r0 information: slab
+# kmalloc-512 ...", arch/arm/kernel/process.c, 5.12+; the format exists on arm only): part of the
+# Oops, so the backtrace after it is still read.
+def test_arm_register_information_lines_do_not_end_the_oops() -> None:
+    log = """\
+[ 794.1] 8<--- cut here ---
+[ 794.1] Unable to handle kernel NULL pointer dereference at virtual address 00000000
+[ 794.1] [00000000] *pgd=85387003, *pmd=fe74e003
+[ 794.1] Internal error: Oops: 80000207 [#1] PREEMPT SMP ARM
+[ 794.1] Modules linked in:
+[ 794.1] CPU: 1 PID: 8604 Comm: frob Not tainted 6.0.0 #0
+[ 794.1] Hardware name: ARM-Versatile Express
+[ 794.1] PC is at 0x0
+[ 794.1] LR is at frob_receive_buf+0xc0/0x15c
+[ 794.1] pc : [<00000000>]    lr : [<808eaab4>]    psr: 60000013
+[ 794.1] sp : dfa2de28  ip : 826efeb0  fp : dfa2de6c
+[ 794.1] Flags: nZCv  IRQs on  FIQs on  Mode SVC_32  ISA ARM  Segment none
+[ 794.1] Control: 30c5387d  Table: 8502cb40  DAC: 00000000
+[ 794.1] Register r0 information: slab kmalloc-512 start 84e11000 pointer offset 0 size 512
+[ 794.1] Register r1 information: NULL pointer
+[ 794.1] Register r2 information: non-slab/vmalloc memory
+[ 794.1] Process frob (pid: 8604, stack limit = 0xdfa2c000)
+[ 794.1] Stack: (0xdfa2de28 to 0xdfa2e000)
+[ 794.1] de20:                   8067b314 0b6d83e6 84e00c00 84e00c18 81de5bc0 84e00c00
+[ 794.1] Backtrace:
+[ 794.1] [<808ea9f4>] (frob_receive_buf) from [<808dcfac>] (tty_ioctl+0x7b4/0xa6c)
+[ 794.1] [<808dc7f8>] (tty_ioctl) from [<804b9814>] (sys_ioctl+0x110/0xa74)
+[ 794.1] [<804b9704>] (sys_ioctl) from [<80200060>] (ret_fast_syscall+0x0/0x1c)
+[ 794.1] Code: bad PC value
+[ 794.2] ---[ end trace 0000000000000000 ]---
+"""
+    assert _one(log) == ("oops", "frob_receive_buf")

@@ -338,7 +338,7 @@ BODY = alt(
     r"Padding |FIX |INFO: (?:Slab|Object|Allocated|Freed|0x)|Thread overran|RCU grace-period|"
     r"Unless rcu|Stack dump where|#PF|PGD |Oops|-> #\d|\*\*\* DEADLOCK|Kernel panic|---\[ end|"
     r"Allocated in |Freed in |Slab 0x|0x[0-9a-f]{8,}-0x|(?:PC|LR) is at|Process \S+ \(pid:|pgd = |"
-    r"Backtrace:|Flags: |Control: |Table: |ref_tracker: |(?:read|write)(?: \(marked\))? to 0x|"
+    r"Backtrace:|Flags: |Control: |Table: |Register r\d+ information:|ref_tracker: |(?:read|write)(?: \(marked\))? to 0x|"
     r"race at unknown|value changed|bits changed|Reported by Kernel Concurrency|\(stack is not available\)|\[<[0-9a-f]+>\] )",
     r"\[[0-9a-f]{8}\] \*pgd=", r"(?:r\d+|ip|fp|psr)\s*:",
     r"(?:Faulting instruction address:|NIP[: ]|LR \[|REGS: |MSR: |CFAR: |GPR\d\d: |Instruction dump:|"
