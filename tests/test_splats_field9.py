@@ -429,3 +429,23 @@ def test_arm_register_information_lines_do_not_end_the_oops() -> None:
 [ 794.2] ---[ end trace 0000000000000000 ]---
 """
     assert _one(log) == ("oops", "frob_receive_buf")
+
+
+# mempolicy's page-allocation entry points are the page allocator's API: a WARNING in the
+# allocator under them is the request of the code that called it.
+@pytest.mark.parametrize("entry", ["alloc_page_interleave", "vma_alloc_folio"])
+@pytest.mark.parametrize("arch", ["x86_64", "arm64"])
+def test_allocator_warning_under_mempolicy_entry_points(entry: str, arch: str) -> None:
+    rip = ("RIP: 0010:__alloc_pages+0x45d/0x500\nCall Trace:\n" if arch == "x86_64" else
+           "pc : __alloc_pages+0x45d/0x500\nlr : __alloc_pages+0x40/0x500\nCall trace:\n"
+           " __alloc_pages+0x45d/0x500\n")
+    log = ("------------[ cut here ]------------\n"
+           "WARNING: CPU: 0 PID: 31656 at mm/page_alloc.c:5214 __alloc_pages+0x45d/0x500\n"
+           "Modules linked in:\n" + rip +
+           f" {entry}+0x1e/0x200\n"
+           " alloc_pages+0x238/0x2a0\n"
+           " __kmalloc_large_node+0x34/0xf0\n"
+           " frob_cipso_add+0x5a9/0x23e0\n"
+           " genl_family_rcv_msg_doit+0x228/0x320\n"
+           "---[ end trace 0000000000000000 ]---\n")
+    assert _one(log) == ("warning", "frob_cipso_add")

@@ -67,7 +67,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"allocate_slab|alloc_slab_page|_*kmem_cache_free\w*|kmem_cache_debug\w*|virt_to_cache|cache_from_obj|_*kv?free\w*|_*slab_free\w*|"
      r"do_slab_free|_*cache_free|free_debug_processing|slab_free_\w*hook|_*vfree\w*|_*vunmap|"
      r"_*alloc_pages\w*|alloc_pages_\w+|_*get_free_pages\w*|get_page_from_freelist|warn_alloc\w*|"
-     r"_*folio_alloc\w*)")),
+     r"_*folio_alloc\w*|alloc_page_interleave|vma_alloc_folio\w*)")),  # (mempolicy's entry points)
     ("debugobjects", (r"debug_print_object|_*debug_check_no_obj_freed|_*debug_object\w*|"
      r"\w+_is_static_object|lookup_object\w*")),
     ("lockdep", (r"(?:debug_)?lockdep_\w+|_*lock_acquire\w*|_*lock_release|lock_acquired|lock_contended|lock_sync|"
