@@ -449,3 +449,16 @@ def test_allocator_warning_under_mempolicy_entry_points(entry: str, arch: str) -
            " genl_family_rcv_msg_doit+0x228/0x320\n"
            "---[ end trace 0000000000000000 ]---\n")
     assert _one(log) == ("warning", "frob_cipso_add")
+
+
+# "Fatal exception" is the Oops it ends only when that Oops is in the capture; the panic line
+# alone (the capture began after the Oops scrolled away) is a bare panic.
+@pytest.mark.parametrize("reason", ["Fatal exception in interrupt",        # x86_64's oops_end
+                                    "Oops: Fatal exception"])              # arm64's die()
+def test_fatal_exception_without_its_oops_is_a_panic(reason: str) -> None:
+    alone = (f"[ 616.3] Kernel panic - not syncing: {reason}\n"
+             "[ 616.4] Rebooting in 86400 seconds..\n")
+    assert _one(alone) == ("panic", None)
+    after = ("[ 616.2] Code: f9400260 b4000100 f9400a61 aa1303e0 (f9400c21)\n"
+             "[ 616.2] ---[ end trace 0000000000000000 ]---\n" + alone)
+    assert _one(after) == ("oops", None)

@@ -4,7 +4,8 @@ A kernel report's stack starts in the machinery that noticed and printed the pro
 culprit is the first frame below it. The rule is by *layer*, not by example: a frame is
 skipped when its (suffix-stripped) name belongs to one of `LAYERS` (warn/bug/trap handlers,
 sanitizers and coverage instrumentation, allocator and kmemleak internals, debugobjects,
-lockdep, refcount, list debugging, printk/dump_stack, string/memory/uaccess helpers, lock
+lockdep, refcount, list debugging, printk/dump_stack, string/memory/uaccess helpers, MMIO
+and port I/O accessors, lock
 and scheduler slow paths, syscall/exception/interrupt entry, rbtree, xarray/idr/radix-tree/
 rhashtable/klist containers, checksum helpers, API argument checks such as usb_submit_urb's
 and the rest of the USB URB plumbing, physical-address checks, procfs/sysfs registration and

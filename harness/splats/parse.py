@@ -62,7 +62,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.errors import HarnessBug
@@ -497,7 +497,23 @@ def parse_log(text: str, file: str = "<log>") -> list[Splat]:
            for s in splats):
         splats = [s for s in splats if s.title != "kmemleak: suspected memory leaks"]
     splats = [s for s in splats if not _inside_sanitizer_report(s, splats)]
+    splats = [_without_its_oops(s, lines) for s in splats]
     return sorted(splats, key=lambda s: _header_line(s, lines))
+
+
+OOPS_TRACE = re.compile(r"---\[ end trace|Code: |RIP: |pc : |PC is at |NIP[: ]|EIP: ")
+
+
+def _without_its_oops(splat: Splat, lines: Sequence[_Line]) -> Splat:
+    """A "Fatal exception" panic is the Oops it ends, as its kind, only when that Oops is in the
+    capture (its register dump, Code: line or end-trace marker just before the panic); a capture
+    that holds the panic line alone is a bare panic."""
+    if splat.kind != "oops" or splat.frames or not splat.title.startswith("kernel panic:"):
+        return splat
+    before = lines[max(0, splat.line - 31):splat.line - 1]
+    if any(OOPS_TRACE.search(ln.text) for ln in before):
+        return splat
+    return replace(splat, kind="panic")
 
 
 SANITIZER_REPORTER = re.compile(r"_*(?P<san>kasan|kmsan|kcsan|kfence)_(?:report|print_origin)\w*")
