@@ -1,19 +1,19 @@
 """Who is to blame in a report: the first frame that is the caller's fault.
 
 A kernel report's stack starts in the machinery that noticed and printed the problem; the
-culprit is the first frame below it. The rule is by *layer*, not by example: a frame is
-skipped when its (suffix-stripped) name belongs to one of `LAYERS` (warn/bug/trap handlers,
-sanitizers and coverage instrumentation, allocator and kmemleak internals, debugobjects,
-lockdep, refcount, list debugging, printk/dump_stack, string/memory/uaccess helpers, MMIO
-and port I/O accessors, lock
-and scheduler slow paths, syscall/exception/interrupt entry, rbtree, xarray/idr/radix-tree/
-rhashtable/klist containers, checksum helpers, API argument checks such as usb_submit_urb's
-and the rest of the USB URB plumbing, physical-address checks, procfs/sysfs registration and
-inode link counts, driver-core and bus registration and teardown, the page cache's lookup, fill
-and truncation, the page allocator and its failure warning, iov_iter copy helpers).
-`GENERIC` helpers (cross-CPU calls, wake-ups, workqueue/timer plumbing, notifier chains) are
-skipped only when a better frame follows, even when the report's header names one (a WARNING
-in `__flush_work` or `kobject_add_internal` is its caller's misuse, as the field names it).
+culprit is the first frame below it. The rule is by *layer*, not by example: a frame is skipped
+when its (suffix-stripped) name belongs to one of `LAYERS` (warn/bug/trap handlers, sanitizers
+and coverage instrumentation, allocator and kmemleak internals, debugobjects, lockdep,
+refcount, list debugging, printk/dump_stack, string/memory/uaccess helpers, MMIO and port I/O
+accessors, lock and scheduler slow paths, syscall/exception/interrupt entry, rbtree,
+xarray/idr/radix-tree/rhashtable/klist containers, checksum helpers, API argument checks such
+as usb_submit_urb's and the rest of the USB URB plumbing, physical-address checks, procfs/sysfs
+registration and inode link counts, driver-core and bus registration and teardown, the page
+cache's lookup, fill and truncation, the page allocator and its failure warning, iov_iter copy
+helpers). `GENERIC` helpers (cross-CPU calls, wake-ups, workqueue/timer plumbing, notifier
+chains) are skipped only when a better frame follows, even when the report's header names one
+(a WARNING in `__flush_work` or `kobject_add_internal` is its caller's misuse, as the field
+names it).
 Some reports widen the rule for the part of the report they are read from
 (`KIND_SKIP`: a leak's allocation backtrace skips every allocation wrapper; a hung task's
 stack skips every wait primitive, and hangs in `rtnl_lock`/`synchronize_rcu` are named after
