@@ -213,7 +213,7 @@ KIND_SKIP = {
     "refcount": r"\w*refcount\w*",
     "bug": r"skb_(?:over_|under_)?panic|_*skb_(?:push|put|pull)",
     "kmsan": r"usb_submit_urb|usb_start_wait_urb|usb_(?:bulk|control|interrupt)_msg\w*",
-    "odebug": r"debug_\w+|\w*rcu\w*|_*hrtimer_\w+|_*timer_\w+|\w*work_\w+|percpu_\w+|kmem_\w+|"
+    "odebug": r"debug_\w+|\w*rcu\w*|_*hrtimer_\w+|_*timer_\w+|_*(?:init|mod|add|del|try_to_del|destroy)_timer\w*|\w*work_\w+|percpu_\w+|kmem_\w+|"
               r"slab_\w+|__free_\w+|kobject_\w+",
 }
 KIND_STOP = {"slab": re.compile(r"validate_slab\w*|validate_store")}

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
-from harness.splats.culprit import WQ_MACHINERY, anchored, interrupted, pick, preempted
+from harness.splats.culprit import WQ_MACHINERY, anchored, interrupted, layer, pick, preempted
 from harness.splats.model import Frame, Splat, arm_caller, parse_frame
 from harness.splats.table import (
     AT,
@@ -33,9 +33,10 @@ from harness.splats.table import (
     norm,
 )
 
-BAD_RIP = re.compile(r"\s*RIP: 0010:(?:\[<[0-9a-f]+>\]\s*)*0x[0-9a-f]+\b")
-"""A kernel-mode RIP printed as a bare address (x86 "RIP: 0010:0x86"): execution jumped to no
-function, so a stack of "? " guesses below it names no culprit."""
+BAD_RIP = re.compile(r"\s*(?:RIP: 0010:(?:\[<[0-9a-f]+>\]\s*)*|pc : |PC is at )0x[0-9a-f]+\b")
+"""A kernel-mode pc printed as a bare address (x86 "RIP: 0010:0x86", arm64 "pc : 0x86"):
+execution jumped to no function, so a stack of "? " guesses below it names no culprit, and the
+top frame of a reliable stack made the call (`_culprit`)."""
 BOTTOM = re.compile(r"ret_from_fork\w*|el0t?_64_sync|el0_sync|el0t?_64_irq|entry_SYSCALL\w*|"
                     r"entry_SYSENTER\w*|secondary_startup_64\w*|common_startup_64|"
                     r"secondary_start_kernel|__primary_switched|work_pending|ret_fast_syscall|"
@@ -81,8 +82,9 @@ def _scan(rep: _Report, texts: list[str]) -> tuple[_Info, list[Frame], list[str]
     held_window = 0                              # ... and the already-held lock's site
     start = 0 if rep.pat.role == "orphan" else rep.lines.index(rep.head)  # orphan: head is last
     for i, text in enumerate(texts[start:]):
-        info.rip = info.rip or fn((m := RIP.match(text)) and m["func"])
-        info.bad_rip = info.bad_rip or BAD_RIP.match(text) is not None
+        if not info.bad_rip:                     # (after a bare-address pc, a RIP line is an
+            info.rip = info.rip or fn((m := RIP.match(text)) and m["func"])  # interrupted one's)
+        info.bad_rip = info.bad_rip or (info.rip is None and BAD_RIP.match(text) is not None)
         info.cpu_hdr = info.cpu_hdr or CPU_HDR.match(text)
         info.held_by = info.held_by or HELD_BY.search(text)
         if at_rx is not None and info.at is None:
@@ -236,6 +238,12 @@ def _culprit(rep: _Report, kind: str, formats: tuple[str, ...], info: _Info,
                 cands.remove(info.rip)           # the pc the scheduler was at, above the cut
                 named = [n for n in named if n != info.rip]
             cands.extend(interrupted(names) if kind in STALLS else names)
+            if info.bad_rip and kind not in STALLS:
+                # a jump to garbage: the call through the bad pointer is the top frame's own
+                # (the callee never ran), whatever layer defines it (a timer's callback
+                # pointer called by __run_timers)
+                top = next((n for n in names if not n.startswith("0x")), None)
+                named.extend([top] if top and layer(top) is None else [])
             continue
         if src == "unit":
             continue

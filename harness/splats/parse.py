@@ -222,7 +222,8 @@ class _Report:
     def _body(self, ln: _Line, allowed: bool) -> bool:
         if allowed or BODY.match(ln.text) or POST_END.match(ln.text):
             if self.pending and not STRONG.match(ln.text):
-                self.pending.append(ln)
+                self.pending.append(ln)          # (a body line ends a run of foreign lines:
+                self.gap = 0                     # GAP bounds each run, not their sum)
                 return True
             return self._take(ln)
         if self.state == "soft":
