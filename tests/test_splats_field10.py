@@ -180,3 +180,44 @@ BAD_JUMP = {
 def test_a_jump_to_garbage_is_the_top_frame_s_call(arch: str) -> None:
     want = "__run_timers" if arch == "x86_64" else "call_timer_fn"
     assert _one(BAD_JUMP[arch]) == ("oops", want)
+
+
+# A fault inside the lock machinery (the lock validator reading a freed lock's class): the lock
+# the taker passed in is bad, so the taker is the culprit even when it is workqueue plumbing.
+LOCK_FAULT = {
+    "x86_64": """\
+[  52.1] general protection fault: 0000 [#1] SMP KASAN
+[  52.1] CPU: 0 PID: 7001 Comm: frobd Not tainted 4.9.60 #1
+[  52.1] RIP: 0010:[<ffffffff8143d030>]  [<ffffffff8143d030>] __lock_acquire+0xc00/0x4e80
+[  52.1] RSP: 0018:ffff8801c5d47a28  EFLAGS: 00010006
+[  52.1] Call Trace:
+[  52.1]  [<ffffffff81441b4f>] lock_acquire+0x12f/0x3d0
+[  52.1]  [<ffffffff8286e5a4>] mutex_lock_nested+0xc4/0x880
+[  52.1]  [<ffffffff8136e3c0>] drain_workqueue+0x90/0x4d0
+[  52.1]  [<ffffffff81373b7d>] destroy_workqueue+0x1d/0x5f0
+[  52.1]  [<ffffffff8290399c>] frob_close+0x23c/0x2e0
+[  52.1]  [<ffffffff815a1f30>] __fput+0x230/0x6d0
+""",
+    "arm64": """\
+[  52.1] Unable to handle kernel paging request at virtual address dead000000000108
+[  52.1] Internal error: Oops: 96000004 [#1] PREEMPT SMP
+[  52.1] CPU: 0 PID: 7001 Comm: frobd Not tainted 5.10.0 #1
+[  52.1] Hardware name: linux,dummy-virt (DT)
+[  52.1] pc : __lock_acquire+0x6c/0x1f48
+[  52.1] lr : lock_acquire+0x1a4/0x3f0
+[  52.1] Call trace:
+[  52.1]  __lock_acquire+0x6c/0x1f48
+[  52.1]  lock_acquire+0x1a4/0x3f0
+[  52.1]  __mutex_lock+0xa4/0x8f0
+[  52.1]  mutex_lock_nested+0x30/0x40
+[  52.1]  drain_workqueue+0x48/0x1b0
+[  52.1]  destroy_workqueue+0x30/0x2f0
+[  52.1]  frob_close+0x9c/0x140
+[  52.1]  __fput+0x90/0x1e0
+""",
+}
+
+
+@pytest.mark.parametrize("arch", sorted(LOCK_FAULT))
+def test_a_fault_taking_a_lock_is_the_taker_s(arch: str) -> None:
+    assert _one(LOCK_FAULT[arch]) == ("oops", "drain_workqueue")

@@ -355,6 +355,11 @@ def pick(cands: Sequence[str], named: Sequence[str], kind: str,
         cands = list(itertools.takewhile(lambda c: not stop.fullmatch(c), cands))
     headers = [header] if isinstance(header, str) else list(header or ())
     source = SOURCE_KINDS.get(kind, True)
+    if kind == "oops" and named and _LOCK_API.fullmatch(canonical(named[0])):
+        taker = next((c for c in cands if not _LOCK_API.fullmatch(canonical(c))
+                      and not skip(c) and not c.startswith("0x")), None)
+        if taker:                                # a fault taking a lock: the lock the taker
+            return taker                         # passed in is bad, whatever its layer
     if kind == "oops" and named and _PRIMITIVE.fullmatch(canonical(named[0])):
         caller = next((c for c in cands if c not in named and not skip(c)), None)
         named = [*named, caller] if caller else named   # (the fault came from its caller)
