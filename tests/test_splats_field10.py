@@ -221,3 +221,121 @@ LOCK_FAULT = {
 @pytest.mark.parametrize("arch", sorted(LOCK_FAULT))
 def test_a_fault_taking_a_lock_is_the_taker_s(arch: str) -> None:
     assert _one(LOCK_FAULT[arch]) == ("oops", "drain_workqueue")
+
+
+# A starved RCU grace-period kthread: the stall report dumps the CPU it last ran on with
+# dump_cpu_task ("Task dump for CPU N:", no NMI backtrace there) before the stalled CPU's own
+# dump; the former is the victim's CPU, the latter carries the report and the culprit.
+_STALL_HEAD = """\
+[ 417.7] rcu: INFO: rcu_sched self-detected stall on CPU
+[ 417.7] rcu: \t1-...!: (10499 ticks this GP) idle=9f9/1/0x4000000000000002 softirq=2116/2117 fqs=0
+[ 417.7] \t(t=10500 jiffies g=989 q=72)
+[ 417.7] rcu: rcu_sched kthread starved for 10500 jiffies! g989 f0x0 RCU_GP_WAIT_FQS(5) ->cpu=0
+[ 417.7] rcu: RCU grace-period kthread stack dump:
+[ 417.7] task:rcu_sched state:R running task stack:0 pid:13 ppid:2 flags:0x00000008
+"""
+GP_TASK_DUMP = {
+    "arm64": _STALL_HEAD + """\
+[ 417.7] Call trace:
+[ 417.7]  __switch_to+0xf4/0x150
+[ 417.7]  __schedule+0x2d0/0x7b0
+[ 417.7]  schedule+0x5c/0xf0
+[ 417.7]  schedule_timeout+0xa0/0x1c0
+[ 417.7]  rcu_gp_fqs_loop+0x120/0x3b0
+[ 417.7]  rcu_gp_kthread+0x1a4/0x220
+[ 417.7]  kthread+0x13c/0x150
+[ 417.7]  ret_from_fork+0x10/0x20
+[ 417.7] rcu: Stack dump where RCU GP kthread last ran:
+[ 417.7] Task dump for CPU 0:
+[ 417.7] task:frobd state:R running task stack:0 pid:1432 ppid:1414 flags:0x00000000
+[ 417.7] Call trace:
+[ 417.7]  __switch_to+0xf4/0x150
+[ 417.7]  frob_poll_idle+0x40/0x90
+[ 417.7] Task dump for CPU 1:
+[ 417.7] task:frobd state:R running task stack:0 pid:1429 ppid:1407 flags:0x00000000
+[ 417.7] Call trace:
+[ 417.7]  dump_backtrace+0x0/0x1e0
+[ 417.7]  show_stack+0x18/0x24
+[ 417.7]  sched_show_task+0x150/0x180
+[ 417.7]  dump_cpu_task+0x48/0x54
+[ 417.7]  rcu_dump_cpu_stacks+0xf4/0x138
+[ 417.7]  print_cpu_stall+0x16c/0x228
+[ 417.7]  rcu_sched_clock_irq+0x578/0x770
+[ 417.7]  update_process_times+0x68/0xa0
+[ 417.7]  tick_sched_timer+0x5c/0xd0
+[ 417.7]  __hrtimer_run_queues+0x150/0x2f0
+[ 417.7]  hrtimer_interrupt+0xf4/0x2a0
+[ 417.7]  arch_timer_handler_virt+0x34/0x44
+[ 417.7]  handle_percpu_devid_irq+0x84/0x150
+[ 417.7]  generic_handle_domain_irq+0x2c/0x44
+[ 417.7]  gic_handle_irq+0x50/0x130
+[ 417.7]  call_on_irq_stack+0x2c/0x5c
+[ 417.7]  do_interrupt_handler+0x80/0x84
+[ 417.7]  el1_interrupt+0x34/0x70
+[ 417.7]  el1h_64_irq_handler+0x18/0x24
+[ 417.7]  el1h_64_irq+0x64/0x68
+[ 417.7]  _raw_spin_lock_bh+0x30/0x70
+[ 417.7]  frob_recvmsg+0x1a0/0x3c0
+[ 417.7]  inet_recvmsg+0x5c/0x1a0
+[ 417.7]  ____sys_recvmsg+0x98/0x1c0
+[ 417.7]  do_recvmmsg+0x10c/0x2f0
+[ 417.7]  __arm64_sys_recvmmsg+0x94/0x100
+[ 417.7]  invoke_syscall+0x48/0x114
+[ 417.7]  el0_svc_common.constprop.0+0x44/0xec
+[ 417.7]  do_el0_svc+0x28/0x34
+[ 417.7]  el0_svc+0x2c/0x84
+""",
+    "x86_64": _STALL_HEAD + """\
+[ 417.7] Call Trace:
+[ 417.7]  <TASK>
+[ 417.7]  __schedule+0x8f0/0x2490
+[ 417.7]  schedule+0xd9/0x270
+[ 417.7]  schedule_timeout+0x14e/0x2c0
+[ 417.7]  rcu_gp_fqs_loop+0x1e6/0xa90
+[ 417.7]  rcu_gp_kthread+0x26a/0x380
+[ 417.7]  kthread+0x2e4/0x3a0
+[ 417.7]  ret_from_fork+0x1f/0x30
+[ 417.7]  </TASK>
+[ 417.7] rcu: Stack dump where RCU GP kthread last ran:
+[ 417.7] Task dump for CPU 0:
+[ 417.7] task:frobd state:R running task stack:0 pid:1432 ppid:1414 flags:0x00004008
+[ 417.7] Call Trace:
+[ 417.7]  <TASK>
+[ 417.7]  __schedule+0x8f0/0x2490
+[ 417.7]  frob_poll_idle+0x40/0x90
+[ 417.7]  </TASK>
+[ 417.7] Task dump for CPU 1:
+[ 417.7] task:frobd state:R running task stack:0 pid:1429 ppid:1407 flags:0x00004008
+[ 417.7] Call Trace:
+[ 417.7]  <IRQ>
+[ 417.7]  sched_show_task+0x3fa/0x560
+[ 417.7]  dump_cpu_task+0x5c/0x70
+[ 417.7]  rcu_dump_cpu_stacks+0x24f/0x3d0
+[ 417.7]  print_cpu_stall+0x360/0x610
+[ 417.7]  rcu_sched_clock_irq+0x10f6/0x17b0
+[ 417.7]  update_process_times+0x186/0x220
+[ 417.7]  tick_sched_timer+0x12d/0x310
+[ 417.7]  __hrtimer_run_queues+0x5e3/0xc70
+[ 417.7]  hrtimer_interrupt+0x394/0x8d0
+[ 417.7]  __sysvec_apic_timer_interrupt+0x10b/0x410
+[ 417.7]  sysvec_apic_timer_interrupt+0x8f/0xb0
+[ 417.7]  </IRQ>
+[ 417.7]  <TASK>
+[ 417.7]  asm_sysvec_apic_timer_interrupt+0x1a/0x20
+[ 417.7] RIP: 0010:_raw_spin_lock_bh+0x3a/0x50
+[ 417.7]  frob_recvmsg+0x1a0/0x3c0
+[ 417.7]  inet_recvmsg+0x5c/0x1a0
+[ 417.7]  ____sys_recvmsg+0x2b7/0x690
+[ 417.7]  do_recvmmsg+0x31e/0x8a0
+[ 417.7]  __x64_sys_recvmmsg+0x20f/0x260
+[ 417.7]  do_syscall_64+0x3d/0xb0
+[ 417.7]  entry_SYSCALL_64_after_hwframe+0x63/0xcd
+[ 417.7]  </TASK>
+""",
+}
+
+
+@pytest.mark.parametrize("arch", sorted(GP_TASK_DUMP))
+def test_stall_reads_past_the_gp_kthread_s_cpu_task_dump(arch: str) -> None:
+    want = "__arm64_sys_recvmmsg" if arch == "arm64" else "__x64_sys_recvmmsg"
+    assert _one(GP_TASK_DUMP[arch]) == ("rcu_stall", want)

@@ -52,11 +52,12 @@ STALLS = ("rcu_stall", "soft_lockup", "hard_lockup")
 
 GP_DUMP = re.compile(r"(?:rcu: )?(?:RCU grace-period kthread stack dump|Stack dump where RCU GP "
                      r"kthread last ran):")
-CPU_DUMP = ("Sending NMI", "NMI backtrace for")
+CPU_DUMP = ("Sending NMI", "NMI backtrace for", "Task dump for CPU")
 GP_END = re.compile(r"rcu: |NMI backtrace for cpu|Sending NMI|INFO: |Task dump for CPU")
 """An RCU stall report's dumps of its grace-period kthread (its stack, and the CPU it last ran on,
 when it is starved) and the lines that end them. The kthread is the victim, not the culprit: the
-stall's culprit is on the stalled CPU's stack or a blocking task's."""
+stall's culprit is on the stalled CPU's stack or a blocking task's. The last-ran CPU's dump is
+an NMI backtrace, or dump_cpu_task's "Task dump for CPU N:" where there is no NMI (arm64)."""
 
 if TYPE_CHECKING:
     from harness.splats.parse import _Report
