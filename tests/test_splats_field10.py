@@ -339,3 +339,44 @@ GP_TASK_DUMP = {
 def test_stall_reads_past_the_gp_kthread_s_cpu_task_dump(arch: str) -> None:
     want = "__arm64_sys_recvmmsg" if arch == "arm64" else "__x64_sys_recvmmsg"
     assert _one(GP_TASK_DUMP[arch]) == ("rcu_stall", want)
+
+
+# A soft lockup of a kernel thread spinning in a cross-CPU call: waiting for other CPUs is
+# one bucket whoever asked, with or without a unit-of-work dispatcher on the stack.
+SMP_WAIT = {
+    "x86_64": """\
+[ 300.1] watchdog: BUG: soft lockup - CPU#0 stuck for 143s! [frobd:812]
+[ 300.1] Modules linked in:
+[ 300.1] CPU: 0 PID: 812 Comm: frobd Not tainted 6.1.0 #1
+[ 300.1] RIP: 0010:smp_call_function_many_cond+0x3a6/0xb00
+[ 300.1] RSP: 0018:ffffc90003c7fb20 EFLAGS: 00000202
+[ 300.1] Call Trace:
+[ 300.1]  <TASK>
+[ 300.1]  on_each_cpu_cond_mask+0x3a/0x70
+[ 300.1]  frob_flush_all+0x7c/0x120
+[ 300.1]  frob_thread+0x1b0/0x2c0
+[ 300.1]  kthread+0x2e4/0x3a0
+[ 300.1]  ret_from_fork+0x1f/0x30
+[ 300.1]  </TASK>
+""",
+    "arm64": """\
+[ 300.1] watchdog: BUG: soft lockup - CPU#0 stuck for 143s! [frobd:812]
+[ 300.1] Modules linked in:
+[ 300.1] CPU: 0 PID: 812 Comm: frobd Not tainted 6.1.0 #1
+[ 300.1] Hardware name: linux,dummy-virt (DT)
+[ 300.1] pc : smp_call_function_many_cond+0x1d4/0x6b0
+[ 300.1] lr : smp_call_function_many_cond+0x1a0/0x6b0
+[ 300.1] Call trace:
+[ 300.1]  smp_call_function_many_cond+0x1d4/0x6b0
+[ 300.1]  on_each_cpu_cond_mask+0x40/0x70
+[ 300.1]  frob_flush_all+0x60/0xe0
+[ 300.1]  frob_thread+0x150/0x250
+[ 300.1]  kthread+0x120/0x130
+[ 300.1]  ret_from_fork+0x10/0x20
+""",
+}
+
+
+@pytest.mark.parametrize("arch", sorted(SMP_WAIT))
+def test_a_stall_waiting_for_other_cpus_is_one_bucket(arch: str) -> None:
+    assert _one(SMP_WAIT[arch]) == ("soft_lockup", "smp_call_function")

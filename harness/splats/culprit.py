@@ -431,8 +431,9 @@ def anchored(cands: Sequence[str], kind: str) -> str | None:
     nothing else is there). None when no anchor is on the stack (an idle loop, a kernel thread
     without a known dispatcher) or nothing usable is above it: then `pick`'s rule holds."""
     at = next((i for i, c in enumerate(cands) if STALL_ANCHORS.fullmatch(canonical(c))), None)
-    if at is None:
-        return None
+    if at is None:                             # waiting for other CPUs is one bucket (but THP
+        mm = any(MM_FOCUS.fullmatch(canonical(c)) for c in cands)       # code waiting: name it)
+        return "smp_call_function" if cands and SMP_CALL.fullmatch(cands[0]) and not mm else None
     if any(SMP_CALL.fullmatch(c) for c in cands[:at + 1]):
         return "smp_call_function"             # waiting for other CPUs: one bucket, as the field's
     rx = _SKIP.get(kind, _SKIP[""])
