@@ -380,3 +380,52 @@ SMP_WAIT = {
 @pytest.mark.parametrize("arch", sorted(SMP_WAIT))
 def test_a_stall_waiting_for_other_cpus_is_one_bucket(arch: str) -> None:
     assert _one(SMP_WAIT[arch]) == ("soft_lockup", "smp_call_function")
+
+
+# A task blocked on the console lock while looking the console device up: in a hung task's
+# stack (the blocked task's, not the reporter's) console code is the waiter.
+HUNG_CONSOLE = {
+    "x86_64": """\
+[ 983.1] INFO: task frobd:4242 blocked for more than 143 seconds.
+[ 983.1]       Not tainted 6.1.0 #1
+[ 983.1] "echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.
+[ 983.1] task:frobd           state:D stack:27480 pid:4242  ppid:4100   flags:0x00004004
+[ 983.1] Call Trace:
+[ 983.1]  <TASK>
+[ 983.1]  __schedule+0x8f0/0x2490
+[ 983.1]  schedule+0xd9/0x270
+[ 983.1]  schedule_timeout+0x21f/0x2a0
+[ 983.1]  __down_common+0x2b4/0x4a0
+[ 983.1]  down+0x74/0xa0
+[ 983.1]  console_lock+0x5b/0x80
+[ 983.1]  console_device+0x16/0xb0
+[ 983.1]  tty_lookup_driver+0x3a4/0x440
+[ 983.1]  tty_open+0x2c3/0xe60
+[ 983.1]  chrdev_open+0x26a/0x770
+[ 983.1]  do_dentry_open+0x6cc/0x13f0
+[ 983.1]  </TASK>
+""",
+    "arm64": """\
+[ 983.1] INFO: task frobd:4242 blocked for more than 143 seconds.
+[ 983.1]       Not tainted 6.1.0 #1
+[ 983.1] "echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.
+[ 983.1] task:frobd           state:D stack:0     pid:4242  ppid:4100   flags:0x00000008
+[ 983.1] Call trace:
+[ 983.1]  __switch_to+0x1a4/0x2b0
+[ 983.1]  __schedule+0x7c4/0x1a10
+[ 983.1]  schedule+0xa4/0x1b0
+[ 983.1]  schedule_timeout+0x20c/0x2a0
+[ 983.1]  __down_common+0x2e4/0x6b0
+[ 983.1]  down+0x98/0xc0
+[ 983.1]  console_lock+0x48/0x70
+[ 983.1]  console_device+0x20/0xd0
+[ 983.1]  tty_lookup_driver+0x2a0/0x360
+[ 983.1]  tty_open+0x1f0/0xbe0
+[ 983.1]  chrdev_open+0x1d0/0x5b0
+""",
+}
+
+
+@pytest.mark.parametrize("arch", sorted(HUNG_CONSOLE))
+def test_a_hung_task_s_console_code_is_the_waiter(arch: str) -> None:
+    assert _one(HUNG_CONSOLE[arch]) == ("hung_task", "console_device")

@@ -246,9 +246,17 @@ mirrors syzkaller's (pkg/report/linux.go), which buckets the field's stall repor
 _COMMON = "|".join(rx for _name, rx in LAYERS)
 
 
+KIND_KEEP = {"hung_task": r"console_\w+"}
+"""Layer frames a kind's stack does not skip: a hung task's stack is the blocked task's, not
+the reporter's, so the console code there (console_device waiting for console_lock, whose wait
+KIND_SKIP passes over) is the waiter, not printk printing the report."""
+
+
 def _skipper(kind: str) -> re.Pattern[str]:
     extra = KIND_SKIP.get(kind)
-    return re.compile(_COMMON + ("|" + extra if extra else ""))
+    keep = KIND_KEEP.get(kind)
+    common = f"(?!(?:{keep})$)(?:{_COMMON})" if keep else _COMMON
+    return re.compile(common + ("|" + extra if extra else ""))
 
 
 _SKIP = {kind: _skipper(kind) for kind in (*KIND_SKIP, "")}
