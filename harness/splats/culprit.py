@@ -368,6 +368,8 @@ def pick(cands: Sequence[str], named: Sequence[str], kind: str,
                       and not skip(c) and not c.startswith("0x")), None)
         if taker:                                # a fault taking a lock: the lock the taker
             return taker                         # passed in is bad, whatever its layer
+    if kind == "oops" and (drain := _quarantine(cands, skip)):
+        return drain
     if kind == "oops" and named and _PRIMITIVE.fullmatch(canonical(named[0])):
         caller = next((c for c in cands if c not in named and not skip(c)), None)
         named = [*named, caller] if caller else named   # (the fault came from its caller)
@@ -392,6 +394,47 @@ def pick(cands: Sequence[str], named: Sequence[str], kind: str,
         if anchor:
             return anchor
     return better or (usable[0] if usable else named[0] if named else None)
+
+
+QUARANTINE = re.compile(r"_*(?:kasan_)?quarantine_\w+|qlink_\w+|qlist_\w+")
+"""KASAN's quarantine: freed objects it holds back, freed for real later from whatever
+allocation happens to drain it."""
+
+
+def _quarantine(cands: Sequence[str], skip: Callable[[str], bool]) -> str | None:
+    """A fault in the slab freeing path (or a string helper it calls) whose caller is KASAN's
+    quarantine drain: the crash is in freeing an object queued long before, so it is named
+    after that caller (`qlist_free_all`), not after the allocation that triggered the drain."""
+    for c in cands:
+        name = canonical(c)
+        if QUARANTINE.fullmatch(name):
+            return name
+        if not (c.startswith("0x") or _PRIMITIVE.fullmatch(name) or layer(name) == "allocator"
+                or (skip(c) and layer(name) != "sanitizer")):
+            return None
+    return None
+
+
+def recursion_entry(cands: Sequence[str], kind: str = "stack") -> str | None:
+    """A stack overflow through a cycle of functions (a notifier chain re-entering itself
+    through several layers) is named by the unit of work that entered the cycle (`anchored`'s
+    rule, `rtnl_newlink` for a bonding or team device loop), or failing an anchor by the first
+    usable frame outward of the cycle: no function of a cycle owns it. A function calling
+    itself is no cycle (its frames repeat in a row): it is the culprit `pick` names. None when
+    no function repeats (a deep but finite stack)."""
+    rx = _SKIP.get(kind, _SKIP[""])
+    usable = [n for n, _ in itertools.groupby(canonical(c) for c in cands)
+              if not n.startswith("0x") and not rx.fullmatch(n)]
+    usable = [n for n, _ in itertools.groupby(usable)]     # (self-recursion is one frame)
+    seen: set[str] = set()
+    last = -1
+    for i, n in enumerate(usable):
+        last = i if n in seen else last
+        seen.add(n)
+    if last < 0:
+        return None
+    cycle = set(usable[:last + 1])
+    return anchored(cands, kind) or next((n for n in usable[last + 1:] if n not in cycle), None)
 
 
 SOURCE_KINDS = {"hung_task": False, "atomic_sleep": False, "bad_page": False}

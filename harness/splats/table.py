@@ -362,12 +362,16 @@ SUFFIX = re.compile(r"(?:\.(?:isra|constprop|part|cold|llvm|lto_priv|localalias|
                      r"specialized)(?:\.\d+)*)+$")
 
 
-ARCH_SYSCALL = re.compile(r"^__(?:x64|x32|ia32|arm64|riscv|s390x?|powerpc)_(compat_)?sys_")
+SYSCALL_WRAPPER = re.compile(
+    r"^(?:__(?:x64|x32|ia32|arm64|riscv|s390x?|powerpc)_|__se_|__do_)?(compat_)?(?:sys|SyS|SYSC)_(?=\w)")
 
 
 def arch_neutral(func: str) -> str:
-    """`__x64_sys_madvise` / `__arm64_sys_madvise` -> `__do_sys_madvise`: one title per arch."""
-    return ARCH_SYSCALL.sub(lambda m: f"__do_{m[1] or ''}sys_", func)
+    """A syscall wrapper as the field's titles spell it: `__x64_sys_madvise`, `__arm64_sys_madvise`,
+    `__se_sys_madvise`, `__do_sys_madvise`, `SyS_madvise` -> `sys_madvise` (one title per syscall,
+    whichever arch or wrapper layer the stack stops at); a compat entry (`compat_SyS_mount`,
+    `__ia32_compat_sys_mount`) -> the bare syscall, `mount`, as syzkaller spells it."""
+    return SYSCALL_WRAPPER.sub(lambda m: "" if m[1] else "sys_", func, count=1)
 
 
 def fn(text: str | None) -> str | None:
