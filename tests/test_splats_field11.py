@@ -212,3 +212,38 @@ def test_overflow_of_a_self_recursive_function_is_named_by_it(arch: str) -> None
     frames = ["frob_walk"] * 8 + ["frob_setsockopt", "__sys_setsockopt"]
     kind, function, _title = _one(_overflow(arch, frames).replace("pskb_expand_head", "frob_walk"))
     assert (kind, function) == ("stack", "frob_walk")
+
+
+# A C++-mangled plain function (an out-of-tree module built as C++) is named by its identifier.
+MANGLED_WARNING = {
+    "x86_64": """\
+[  492.2] ------------[ cut here ]------------
+[  492.2] WARNING: CPU: 1 PID: 2495 at frob/frob.cc:42 _Z9frob_pokeiii+0x49a/0x1a10
+[  492.2] Modules linked in: frob
+[  492.2] CPU: 1 PID: 2495 Comm: frobd Not tainted 6.1.0 #1
+[  492.2] RIP: 0010:_Z9frob_pokeiii+0x49a/0x1a10
+[  492.2] Call Trace:
+[  492.2]  <TASK>
+[  492.2]  _Z9frob_pokeiii+0x49a/0x1a10
+[  492.2]  frob_ioctl+0x8c/0x120
+[  492.2]  </TASK>
+[  492.2] ---[ end trace 0000000000000000 ]---
+""",
+    "arm64": """\
+[  492.2] ------------[ cut here ]------------
+[  492.2] WARNING: CPU: 1 PID: 2495 at frob/frob.cc:42 _Z9frob_pokeiii+0x49a/0x1a10
+[  492.2] Modules linked in: frob
+[  492.2] CPU: 1 PID: 2495 Comm: frobd Not tainted 6.1.0 #1
+[  492.2] pc : _Z9frob_pokeiii+0x49a/0x1a10
+[  492.2] lr : frob_ioctl+0x8c/0x120
+[  492.2] Call trace:
+[  492.2]  _Z9frob_pokeiii+0x49a/0x1a10
+[  492.2]  frob_ioctl+0x8c/0x120
+[  492.2] ---[ end trace 0000000000000000 ]---
+""",
+}
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "arm64"])
+def test_a_cxx_mangled_function_is_named_by_its_identifier(arch: str) -> None:
+    assert _one(MANGLED_WARNING[arch]) == ("warning", "frob_poke", "WARNING in frob_poke")

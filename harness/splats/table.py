@@ -374,6 +374,11 @@ def arch_neutral(func: str) -> str:
     return SYSCALL_WRAPPER.sub(lambda m: "" if m[1] else "sys_", func, count=1)
 
 
+MANGLED = re.compile(r"_Z(\d+)(\w+)$")
+"""An Itanium C++ ABI mangled plain function: `_Z`, the identifier's length, the identifier,
+then its parameter types."""
+
+
 def fn(text: str | None) -> str | None:
     """Bare function name: no +off/size, no [module], no .isra.0/.cold suffixes; a JITed BPF
     program (`bpf_prog_<tag>_<name>`) is `bpf_prog`, its tag changes with every load."""
@@ -381,6 +386,8 @@ def fn(text: str | None) -> str | None:
         return None
     name = re.split(r"\+0x|\s", text.strip(), maxsplit=1)[0]
     name = re.sub(r"^bpf_prog_[0-9a-f]{16}(?:_\w*)?$", "bpf_prog", name)
+    if (m := MANGLED.match(name)) and len(m[2]) >= int(m[1]):   # C++'s `_Z8fakeNameiii`:
+        name = m[2][:int(m[1])]                                  # the identifier
     return SUFFIX.sub("", name) or None
 
 
