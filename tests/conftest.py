@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.splats.model import Splat
+from harness.splats.parse import parse_log
+
 FAKE = Path(__file__).parent / "fakekernel"
 GIT_ID = ["-c", "user.name=t", "-c", "user.email=t@t"]
 
@@ -105,3 +108,10 @@ def every_kcidb_json_validates(tmp_path_factory: pytest.TempPathFactory):  # typ
         except (jsonschema.ValidationError, ValueError) as e:
             bad.append(f"{path}: {str(e).splitlines()[0]}")
     assert not bad, "kcidb.json files kcidb-io rejects:\n" + "\n".join(bad)
+
+
+def first_splat(text: str) -> Splat:
+    """The first splat the reader finds in a log excerpt; the test fails if it finds none."""
+    splats = parse_log(text)
+    assert splats, text
+    return splats[0]

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import pytest
 
-from harness.splats.parse import parse_log
 from harness.splats.table import arch_neutral
+from tests.conftest import first_splat
 
 
 def _one(log: str) -> tuple[str, str | None, str]:
-    splat = parse_log(log)[0]
+    splat = first_splat(log)
     return splat.kind, splat.function, splat.title
 
 

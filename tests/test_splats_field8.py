@@ -16,12 +16,12 @@ from __future__ import annotations
 import pytest
 
 from harness.splats.parse import parse_log
+from tests.conftest import first_splat
 
 
 def _one(text: str) -> tuple[str, str | None]:
-    splats = parse_log(text)
-    assert splats, text
-    return splats[0].kind, splats[0].function
+    splat = first_splat(text)
+    return splat.kind, splat.function
 
 
 def _lines(*rows: str) -> str:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import pytest
 
 from harness.splats.parse import parse_log
+from tests.conftest import first_splat
 
 
 def _one(log: str) -> tuple[str, str | None]:
-    splat = parse_log(log)[0]
+    splat = first_splat(log)
     return splat.kind, splat.function
 
 
