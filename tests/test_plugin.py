@@ -375,6 +375,25 @@ def test_expect_splat_accepts_it_and_fails_when_missing(kp: pytest.Pytester) -> 
     assert recs["test_warns[x86_64-baseline]"]["splats"][0]["title"] == "WARNING in __folio_split"
 
 
+def test_skip_after_a_splat_fails_and_a_skip_reason_is_journalled(kp: pytest.Pytester) -> None:
+    """An inconclusive racer skips: a splat in the same test still fails it; a plain skip
+    keeps its reason in the journal (the verdict shows an inconclusive one)."""
+    kp.makepyfile(splat_test(extra='pytest.skip("inconclusive: vacuous race: no page moved")')
+                  + textwrap.dedent("""
+        def test_quiet_skip(vm):
+            pytest.skip("inconclusive: vacuous race: ksmd merged nothing")
+        """))
+    res = kp.runpytest("--kharness-arch", "x86_64", "--kharness-variant", "baseline",
+                       "--kharness-journal", str(kp.path / "j.jsonl"))
+    res.assert_outcomes(failed=1, skipped=1)
+    recs = {r["nodeid"].split("::")[1]: r for r in journal(kp.path / "j.jsonl")}
+    warns = recs["test_warns[x86_64-baseline]"]
+    assert warns["outcome"] == "failed" and "__folio_split" in warns["message"]
+    quiet = recs["test_quiet_skip[x86_64-baseline]"]
+    assert quiet["outcome"] == "skipped"
+    assert quiet["message"] == "inconclusive: vacuous race: ksmd merged nothing"
+
+
 def test_splat_before_the_test_is_not_its_own(kp: pytest.Pytester) -> None:
     """Only the test's slice of the console counts (console offset at setup)."""
     kp.makepyfile(splat_test() + textwrap.dedent("""

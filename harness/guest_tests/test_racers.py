@@ -10,9 +10,12 @@ memory; it verifies the contents of every populated page throughout. A kernel th
 a walker meet the unhooked table leaves migration entries behind: the splat guard fails
 the test with the WARNING / BUG; a changed page fails it as a finding.
 
-Not vacuous: each test asserts that pages really migrated (vmstat pgmigrate_success grew),
+Not vacuous: each test checks that pages really migrated (vmstat pgmigrate_success grew),
 that khugepaged collapsed in the same interval (pages_collapsed grew) and that the racer
-saw its own blocks collapsed (collapsed_seen, from pagemap + kpageflags).
+saw its own blocks collapsed (collapsed_seen, from pagemap + kpageflags); the KSM racer
+that KSM pages migrated (ksm_moved). A race that did not happen is skipped as
+"inconclusive: vacuous race: ..." (the verdict shows the reason and never counts it as a
+regression); a splat or a changed page fails the test all the same.
 
 thpracer --fork / --mremap / --memcg add COW children, PMDs moved by mremap() and reclaim
 in a memory cgroup of its own (thpracer/fork.c, mremap.c, memcg.c). `thpfile`
@@ -72,6 +75,10 @@ SHMEM_KNOBSETS = {
                                    **RACER_FAST),
 }
 FILE_PMDS = 8
+# ksmd merges a page on its second full scan of the region: with 64K pages (2G of region)
+# on a loaded TCG host that took more than the 30 s window (seen: pages_shared 0 after
+# 33 s). thpracer starts the window once ksmd has merged, waiting at most this long.
+KSM_WARMUP = 240.0
 VMSTAT_KEYS = ("pgmigrate_success", "pgmigrate_fail", "compact_migrate_scanned",
                "numa_pages_migrated", "numa_hint_faults", "thp_migration_success",
                "thp_split_page", "pswpout", "pswpin", "thp_file_alloc", "thp_file_mapped",
@@ -151,12 +158,13 @@ def reproducer(request: pytest.FixtureRequest, kh: Kh, ks: knobs.KnobSet, argv: 
 
 
 def run_racer(kh: Kh, request: pytest.FixtureRequest, ks: knobs.KnobSet, seconds: float,
-              extra: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Apply the knobs, run thpracer, return its report + the vmstat / THP deltas."""
+              extra: tuple[str, ...] = (), warmup: float = 0) -> dict[str, Any]:
+    """Apply the knobs, run thpracer, return its report + the vmstat / THP deltas.
+    `warmup`: seconds the racer may spend before its race window (--ksm-warmup)."""
     pmds = region_pmds(kh, RACER_PMDS)
     argv = ["thpracer", "--seconds", f"{seconds:g}", "--pmds", str(pmds),
             "--seed", str(seed()), *extra]
-    return run_workload(kh, request, ks, argv, "racer", seconds)
+    return run_workload(kh, request, ks, argv, "racer", seconds + warmup)
 
 
 def run_workload(kh: Kh, request: pytest.FixtureRequest, ks: knobs.KnobSet, argv: list[str],
@@ -192,14 +200,25 @@ def run_workload(kh: Kh, request: pytest.FixtureRequest, ks: knobs.KnobSet, argv
             "shmem_alloc": delta.by_size("shmem_alloc")}
 
 
+def raced_or_inconclusive(happened: bool, why: str) -> None:
+    """A side of the race that did not act makes the test inconclusive, not failed: on a
+    loaded TCG host one side can starve the other for a whole window, and a race that did
+    not happen says nothing of the kernel either way. The skip message starts with
+    "inconclusive", so the verdict lists the change with its reason and never counts it
+    as a regression (a splat or a changed page in the same run still fails the test)."""
+    if not happened:
+        pytest.skip(f"inconclusive: vacuous race: {why}")
+
+
 def assert_raced(r: dict[str, Any]) -> None:
     """Both sides worked in the same interval: migration and khugepaged's collapses."""
     rep, mig = r["report"], r["vmstat"]
-    assert mig["pgmigrate_success"] > 0, f"no page migrated (vacuous race): {mig}"
-    assert r["pages_collapsed"] > 0 or r["collapse_alloc"], \
-        f"khugepaged collapsed nothing while the racer ran: {r}"
-    assert rep["collapsed_seen"] > 0, f"no block of the racer's region was collapsed: {rep}"
-    assert rep["verified"] > 0 and rep["corrupt"] == 0
+    assert rep["verified"] > 0 and rep["corrupt"] == 0, f"pages not verified: {rep}"
+    raced_or_inconclusive(mig["pgmigrate_success"] > 0, f"no page migrated: {mig}")
+    raced_or_inconclusive(r["pages_collapsed"] > 0 or bool(r["collapse_alloc"]),
+                          f"khugepaged collapsed nothing while the racer ran: {r}")
+    raced_or_inconclusive(rep["collapsed_seen"] > 0,
+                          f"no block of the racer's region was collapsed: {rep}")
 
 
 @pytest.mark.needs("thp", "numa", "compaction")
@@ -246,9 +265,18 @@ def test_uffd_wp_racer(kh: Kh, request: pytest.FixtureRequest) -> None:
 def test_ksm_racer(kh: Kh, request: pytest.FixtureRequest) -> None:
     """The migration racer with KSM pages as the neighbours (ksmd at its fastest): their
     migration walks the rmap through rmap_walk_ksm."""
-    r = run_racer(kh, request, KNOBSETS["16K+64K+PMD-none0"], SECONDS, ("--ksm",))
+    r = run_racer(kh, request, KNOBSETS["16K+64K+PMD-none0"], SECONDS,
+                  ("--ksm", "--ksm-warmup", f"{KSM_WARMUP:g}"), KSM_WARMUP)
     assert_raced(r)
-    assert r["report"]["ksm_pages_shared"] > 0, f"KSM merged nothing: {r['report']}"
+    rep = r["report"]
+    print(f"ksm: warm-up {rep['ksm_warmup_s']} s ({rep['ksm_full_scans']} full scans),"
+          f" pages_shared max {rep['ksm_shared_max']}, KSM pages migrated"
+          f" {rep['ksm_moved']} of {rep['ksm_sampled']} sampled")
+    raced_or_inconclusive(
+        rep["ksm_moved"] > 0,
+        f"no KSM page was seen to migrate: ksmd merged {rep['ksm_shared_max']} pages"
+        f" (pages_shared at most) after {rep['ksm_warmup_s']} s of warm-up and"
+        f" {rep['ksm_full_scans']} full scans; {rep['ksm_sampled']} KSM pages sampled")
 
 
 def assert_forked(rep: dict[str, Any]) -> None:

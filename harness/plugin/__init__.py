@@ -506,7 +506,10 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
     unknown, seen_known = splatguard.split_known(known, splats)
     failure = splatguard.verdict(marker.kwargs if marker else None, unknown)
     missing_expected = failure is not None and not isinstance(failure, splatguard.SplatFound)
-    if missing_expected or (failure is not None and outcome.excinfo is None):
+    # a test that skipped after a splat (say, an inconclusive race) fails with the splat
+    skipped = outcome.excinfo is not None and issubclass(outcome.excinfo[0],
+                                                         pytest.skip.Exception)
+    if missing_expected or (failure is not None and (outcome.excinfo is None or skipped)):
         outcome.force_exception(failure)
     elif seen_known and outcome.excinfo is None:
         outcome.force_exception(pytest.xfail.Exception(splatguard.known_message(known, seen_known)))
@@ -522,6 +525,8 @@ def pytest_runtest_makereport(item: pytest.Item,
     g.duration = round(g.duration + report.duration, 3)
     if report.failed and g.message is None:
         g.message = report.longreprtext[-2000:]
+    if report.skipped and g.message is None and isinstance(report.longrepr, tuple):
+        g.message = str(report.longrepr[2]).removeprefix("Skipped: ")[:2000]
     if getattr(report, "wasxfail", None):      # journalled as skipped: keep the reason
         g.xfail = str(report.wasxfail)
     if report.when == "call" and g.console_excerpt:

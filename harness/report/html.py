@@ -117,7 +117,8 @@ def _group_doc(g: GroupVerdict) -> JsonObject:
     return {"arch": g.arch, "config": g.config, "knobset": g.knobset, "base": g.base,
             "other": g.other,
             "regression": g.regression,
-            "changed": [{"test": c.test, "before": c.before, "after": c.after} for c in g.changed],
+            "changed": [{"test": c.test, "before": c.before, "after": c.after, "why": c.why}
+                        for c in g.changed],
             "new_splats": [{"kind": s.splat.kind, "title": s.splat.title,
                             "function": s.splat.function, "test": s.test}
                            for s in g.new_splats],

@@ -39,7 +39,8 @@ def verdict_text(groups: list[GroupVerdict]) -> str:
         state = "REGRESSION" if g.regression else "no regression"
         out.append(f"== {g.where} knobs={g.knobset}: {g.other} vs {g.base}: {state}")
         for c in g.changed:
-            out.append(f"   changed  {c.test}: {c.before} -> {c.after}")
+            why = f" ({c.why})" if c.why else ""
+            out.append(f"   changed  {c.test}: {c.before} -> {c.after}{why}")
         for new in g.new_splats:
             out.append(f"   NEW SPLAT {new.splat.label} ({new.test})")
             if culprit_frame(new.splat):

@@ -8,6 +8,10 @@ on baseline and patched lines up.
 A splat in the record of a test that passed was expected by that test (`expect_splat`): the
 splat guard fails a test on any other splat. Such splats are listed apart (`expected_splats`),
 neither new nor pre-existing: they are the test working, not a finding.
+
+A test that could not judge (a racer whose race did not happen: its skip message starts
+"inconclusive") is a change that is not a regression either way; the change carries the
+reason so the verdict shows why the test did not count.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from harness.results.journal import FINDINGS, INFRA
 from harness.results.records import Outcome, Record, SplatRecord, TestRecord
 
+INCONCLUSIVE = "inconclusive"   # how a test's skip message says it could not judge
 VARIANT_PARAM = re.compile(r"(?<=[\[-])(?:x86_64|arm64)-[^\]-]+(?:-|(?=\]))")
 
 
@@ -28,6 +33,7 @@ class Change:
     test: str
     before: str
     after: str
+    why: str = ""                 # an inconclusive skip's reason (either side), else ""
 
 
 @dataclass(frozen=True)
@@ -116,7 +122,8 @@ def _group(g: GroupVerdict, b: dict[str, TestRecord], p: dict[str, TestRecord]) 
         before = b[test].outcome.value if test in b else "missing"
         after = p[test].outcome.value if test in p else "missing"
         if before != after:
-            changed.append(Change(test, before, after))
+            changed.append(Change(test, before, after, _inconclusive(p.get(test))
+                                  or _inconclusive(b.get(test))))
         if after in INFRA or before in INFRA:
             infra.append(test)
     bt = {s.title: s for r in b.values() for s in r.seen_splats}
@@ -130,6 +137,15 @@ def _group(g: GroupVerdict, b: dict[str, TestRecord], p: dict[str, TestRecord]) 
         common_splats=tuple(sorted((set(bt) & set(pt)) - expected)),
         expected_splats=tuple(sorted((set(bt) | set(pt)) & expected)),
         counters=_counter_deltas(b, p))
+
+
+def _inconclusive(record: TestRecord | None) -> str:
+    """The reason of a test that skipped as inconclusive (a racer that could not prove
+    its race: `inconclusive: ...`), else ""."""
+    if record is None or record.outcome is not Outcome.SKIPPED:
+        return ""
+    message = (record.message or "").strip()
+    return message.splitlines()[0][:300] if message.startswith(INCONCLUSIVE) else ""
 
 
 def _expected_titles(records: list[TestRecord]) -> set[str]:

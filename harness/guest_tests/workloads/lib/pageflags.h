@@ -21,6 +21,7 @@
 #define KPF_HEAD        (1ULL << 15)   /* KPF_COMPOUND_HEAD */
 #define KPF_TAIL        (1ULL << 16)   /* KPF_COMPOUND_TAIL */
 #define KPF_HUGETLB     (1ULL << 17)
+#define KPF_KSM         (1ULL << 21)
 #define KPF_THP_BIT     (1ULL << 22)   /* KPF_THP */
 #define KPF_ZERO        (1ULL << 24)   /* KPF_ZERO_PAGE */
 

@@ -36,8 +36,9 @@
  *             none).                                                        (uffd.h)
  *   ksm       (--ksm) neighbour pages get PMD-independent contents, the region is
  *             MADV_MERGEABLE and ksmd runs at its fastest: KSM pages next to the
- *             collapsing ranges, migrated through rmap_walk_ksm (pages_shared
- *             reported).                                                    (ksm.h)
+ *             collapsing ranges, migrated through rmap_walk_ksm. The race window
+ *             starts once ksmd has merged (or after --ksm-warmup S); the migrator
+ *             samples the KSM pages it moves (ksm_moved).                   (ksm.h)
  *   fork      (--fork) a child every 10 ms: copy_page_range, COW and reclaim of its
  *             copies under the collapse.                                    (fork.h)
  *   mremap    (--mremap) PMDs of their own moved whole between slots.       (mremap.h)
@@ -83,7 +84,9 @@ static void report(double secs)
 	       "\"collapsed_seen\":%lu,\"resplit\":%lu,\"sweeps\":%lu,\"verified\":%lu,"
 	       "\"touched\":%lu,\"corrupt\":%lu,\"paged_out\":%lu,\"idle_rounds\":%lu,"
 	       "\"wp_protected\":%lu,\"wp_served\":%lu,\"wp_missed\":%lu,"
-	       "\"ksm_pages_shared\":%ld,\"ksm_pages_sharing\":%ld,\"walks\":%lu,"
+	       "\"ksm_pages_shared\":%ld,\"ksm_pages_sharing\":%ld,\"ksm_shared_max\":%ld,"
+	       "\"ksm_full_scans\":%ld,\"ksm_warmup_s\":%.1f,\"ksm_moved\":%lu,"
+	       "\"ksm_sampled\":%lu,\"walks\":%lu,"
 	       "\"gup_bytes\":%lu,\"page_size\":%lu,\"pmd_size\":%lu",
 	       (unsigned long long)o.seed, secs, o.pmds, nnodes,
 	       split_debugfs ? "debugfs" : "dontneed", atomic_load(&moved),
@@ -93,6 +96,8 @@ static void report(double secs)
 	       atomic_load(&verified), atomic_load(&touched), atomic_load(&corrupt),
 	       atomic_load(&paged_out), atomic_load(&idle_rounds), atomic_load(&wp_protected),
 	       atomic_load(&wp_served), atomic_load(&wp_missed), ksm_shared, ksm_sharing,
+	       ksm_shared_max, ksm_full_scans, ksm_warmup_s, atomic_load(&ksm_moved),
+	       atomic_load(&ksm_sampled),
 	       atomic_load(&walks), atomic_load(&gup_bytes), PAGE, PMD_SIZE);
 	fork_json();
 	mremap_json();
@@ -121,6 +126,8 @@ int main(int argc, char **argv)
 	if (o.fork && !fork_setup())
 		return 2;
 	region_setup();
+	if (o.ksm && !ksm_start())
+		return 3;
 	snprintf(msg, sizeof(msg), "thpracer: start seed=%llu pmds=%lu seconds=%.0f nodes=%d\n",
 		 (unsigned long long)o.seed, o.pmds, o.seconds, nnodes);
 	kmsg(msg);
@@ -142,17 +149,21 @@ int main(int argc, char **argv)
 		pthread_create(&th[nth++], NULL, mover, NULL);
 	if (o.memcg)
 		pthread_create(&th[nth++], NULL, reclaimer, NULL);
-	if (o.ksm && !ksm_start())
-		return 3;
 	if (o.uffd) {
 		if (!uffd_setup())
 			return 3;
 		pthread_create(&handler, NULL, uffd_handler, NULL);
 		pthread_create(&th[nth++], NULL, wp_writer, NULL);
 	}
+	if (o.ksm) {
+		ksm_warmup(o.ksm_warmup);
+		t0 = now_s();               /* the race window starts with KSM pages there */
+	}
 	while (now_s() - t0 < o.seconds) {
 		sleep(1);
 		progress(t0);
+		if (o.ksm)
+			ksm_sample();
 	}
 	atomic_store(&stop, true);
 	for (int i = 0; i < nth; i++)

@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "sysfs.h"
+#include "ksm.h"
 #include "migrate.h"
 #include "region.h"
 #include "run.h"
@@ -32,13 +33,51 @@ static unsigned long pmd_targets(unsigned long pmd, void **pages, bool ranges)
 	return n;
 }
 
+#define KSM_SAMPLE 4
+
+/*
+ * --ksm: up to KSM_SAMPLE of the pages about to move (spread over the list, a different
+ * set each call) that are KSM pages now, with their node; after the move, those on `to`
+ * that were elsewhere and are still KSM pages are KSM pages migrated (ksm_moved).
+ */
+static unsigned long ksm_pick(void **pages, unsigned long n, void **pick, int *node)
+{
+	static atomic_ulong turn;
+	unsigned long k = 0, step = n / KSM_SAMPLE, off;
+
+	if (!o.ksm || step == 0)
+		return 0;
+	off = atomic_fetch_add(&turn, 1) % step;
+	for (unsigned long j = 0; j < KSM_SAMPLE; j++)
+		if (ksm_page(pages[j * step + off]))
+			pick[k++] = pages[j * step + off];
+	if (k && syscall(SYS_move_pages, 0, k, pick, NULL, node, 0) < 0)
+		return 0;
+	atomic_fetch_add(&ksm_sampled, k);
+	return k;
+}
+
+static void ksm_count(void **pick, const int *node, unsigned long k, int to)
+{
+	int now[KSM_SAMPLE];
+
+	if (!k || syscall(SYS_move_pages, 0, k, pick, NULL, now, 0) < 0)
+		return;
+	for (unsigned long j = 0; j < k; j++)
+		if (node[j] >= 0 && node[j] != to && now[j] == to && ksm_page(pick[j]))
+			atomic_fetch_add(&ksm_moved, 1);
+}
+
 static void move_pmd(unsigned long pmd, int to, bool ranges, void **pages, int *tnodes,
 		     int *status)
 {
-	unsigned long n = pmd_targets(pmd, pages, ranges);
+	unsigned long n = pmd_targets(pmd, pages, ranges), k;
+	void *pick[KSM_SAMPLE];
+	int node[KSM_SAMPLE];
 
 	for (unsigned long i = 0; i < n; i++)
 		tnodes[i] = to;
+	k = ksm_pick(pages, n, pick, node);
 	atomic_fetch_add(&move_calls, 1);
 	if (syscall(SYS_move_pages, 0, n, pages, tnodes, status, MPOL_MF_MOVE) < 0) {
 		atomic_fetch_add(&move_failed, 1);
@@ -47,6 +86,7 @@ static void move_pmd(unsigned long pmd, int to, bool ranges, void **pages, int *
 	for (unsigned long i = 0; i < n; i++)
 		if (status[i] == to)
 			atomic_fetch_add(&moved, 1);
+	ksm_count(pick, node, k, to);
 }
 
 static void mbind_pmd(unsigned long pmd, int to)

@@ -6,14 +6,14 @@
 #include <stdlib.h>
 #include "run.h"
 
-struct opts o = { .seconds = 10, .pmds = 16, .compact_ms = 1000, .seed = 1 };
+struct opts o = { .seconds = 10, .pmds = 16, .compact_ms = 1000, .seed = 1, .ksm_warmup = 60 };
 atomic_bool stop;
 
 static void usage(void)
 {
 	fprintf(stderr, "usage: thpracer [--seconds S] [--pmds N] [--seed N] [--compact-ms MS]\n"
 		"                [--pageout] [--idle] [--uffd] [--ksm] [--walkers] [--no-migrate]\n"
-		"                [--fork] [--mremap] [--memcg]\n");
+		"                [--fork] [--mremap] [--memcg] [--ksm-warmup S]\n");
 	exit(2);
 }
 
@@ -24,7 +24,8 @@ void parse_options(int argc, char **argv)
 		{ "compact-ms", 1, 0, 'c' }, { "pageout", 0, 0, 'o' }, { "idle", 0, 0, 'i' },
 		{ "no-migrate", 0, 0, 'n' }, { "uffd", 0, 0, 'u' },
 		{ "ksm", 0, 0, 'k' }, { "walkers", 0, 0, 'w' }, { "fork", 0, 0, 'f' },
-		{ "mremap", 0, 0, 'm' }, { "memcg", 0, 0, 'g' }, { 0, 0, 0, 0 }
+		{ "mremap", 0, 0, 'm' }, { "memcg", 0, 0, 'g' }, { "ksm-warmup", 1, 0, 'K' },
+		{ 0, 0, 0, 0 }
 	};
 	int c;
 
@@ -39,6 +40,7 @@ void parse_options(int argc, char **argv)
 		case 'n': o.no_migrate = true; break;
 		case 'u': o.uffd = true; break;
 		case 'k': o.ksm = true; break;
+		case 'K': o.ksm_warmup = atof(optarg); break;
 		case 'w': o.walkers = true; break;
 		case 'f': o.fork = true; break;
 		case 'm': o.mremap = true; break;
@@ -46,6 +48,6 @@ void parse_options(int argc, char **argv)
 		default: usage();
 		}
 	}
-	if (o.pmds == 0 || o.seconds <= 0)
+	if (o.pmds == 0 || o.seconds <= 0 || o.ksm_warmup < 0)
 		usage();
 }

@@ -11,13 +11,14 @@
 #include <stdint.h>
 
 struct opts {
-	double seconds;
+	double seconds, ksm_warmup;
 	unsigned long pmds, compact_ms;
 	uint64_t seed;
 	bool pageout, idle, no_migrate, uffd, ksm, walkers, fork, mremap, memcg;
 };
 
-extern struct opts o;           /* --seconds 10 --pmds 16 --compact-ms 1000 --seed 1 */
+extern struct opts o;           /* --seconds 10 --pmds 16 --compact-ms 1000 --seed 1
+				   --ksm-warmup 60 */
 extern atomic_bool stop;        /* set once --seconds are over: every racer returns */
 
 /* Parse argv into o; usage on stderr and exit 2 on anything else. */
