@@ -9,7 +9,9 @@
  * with 64K pages on a loaded TCG host can take longer than the race: the race window
  * (--seconds) starts once ksmd has merged a page or --ksm-warmup seconds have passed
  * (the racers run during the warm-up too). Proof that KSM pages took part: the migrator
- * samples the KSM pages it moves (ksm_moved: a page with KPF_KSM that changed node).
+ * samples the KSM pages it moves (ksm_moved: a page with KPF_KSM that changed node). A KSM
+ * page is mapped once per page merged into it, so with --ksm the migrator moves with
+ * MPOL_MF_MOVE_ALL: MPOL_MF_MOVE leaves shared pages where they are.
  */
 #ifndef THPRACER_KSM_H
 #define THPRACER_KSM_H

@@ -12,6 +12,7 @@
 
 #define MPOL_BIND 2
 #define MPOL_MF_MOVE (1 << 1)
+#define MPOL_MF_MOVE_ALL (1 << 2)
 
 int nodes[2], nnodes;
 atomic_ulong moved, move_calls, move_failed, mbind_calls, migrate_calls, compactions;
@@ -79,7 +80,10 @@ static void move_pmd(unsigned long pmd, int to, bool ranges, void **pages, int *
 		tnodes[i] = to;
 	k = ksm_pick(pages, n, pick, node);
 	atomic_fetch_add(&move_calls, 1);
-	if (syscall(SYS_move_pages, 0, n, pages, tnodes, status, MPOL_MF_MOVE) < 0) {
+	/* a KSM page is mapped by every page merged into it: move_pages() leaves such shared
+	 * pages alone (-EACCES) unless MPOL_MF_MOVE_ALL (CAP_SYS_NICE; the racer runs as root) */
+	if (syscall(SYS_move_pages, 0, n, pages, tnodes, status,
+		    o.ksm ? MPOL_MF_MOVE_ALL : MPOL_MF_MOVE) < 0) {
 		atomic_fetch_add(&move_failed, 1);
 		return;
 	}
@@ -94,7 +98,8 @@ static void mbind_pmd(unsigned long pmd, int to)
 	unsigned long mask = 1UL << to;
 
 	atomic_fetch_add(&mbind_calls, 1);
-	syscall(SYS_mbind, region + pmd * PMD_SIZE, PMD_SIZE, MPOL_BIND, &mask, 64, MPOL_MF_MOVE);
+	syscall(SYS_mbind, region + pmd * PMD_SIZE, PMD_SIZE, MPOL_BIND, &mask, 64,
+		o.ksm ? MPOL_MF_MOVE_ALL : MPOL_MF_MOVE);
 }
 
 static void migrate_all(int from, int to)
