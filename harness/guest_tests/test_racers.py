@@ -23,6 +23,7 @@ in a memory cgroup of its own (thpracer/fork.c, mremap.c, memcg.c). `thpfile`
 on a memfd or a tmpfs) with hole punching, truncation and migration, and checks that a
 punched page reads zero through every mapping (a pte hidden from the punch would not).
 
+KHARNESS_KSM_WARMUP (default 240) bounds the KSM racer's wait for ksmd's first merge.
 Duration: KHARNESS_RACER_SECONDS (default 30; scripts/test.sh, the CI, sets 10), also for
 the other knob sets marked `slow`; test_migration_racer_long runs
 KHARNESS_RACER_SLOW_SECONDS (default 300). `slow` tests run only under `-m slow`. The seed is
@@ -77,8 +78,9 @@ SHMEM_KNOBSETS = {
 FILE_PMDS = 8
 # ksmd merges a page on its second full scan of the region: with 64K pages (2G of region)
 # on a loaded TCG host that took more than the 30 s window (seen: pages_shared 0 after
-# 33 s). thpracer starts the window once ksmd has merged, waiting at most this long.
-KSM_WARMUP = 240.0
+# 33 s). thpracer starts the window once ksmd has merged, waiting at most this long
+# (KHARNESS_KSM_WARMUP; 0: no warm-up).
+KSM_WARMUP = float(os.environ.get("KHARNESS_KSM_WARMUP", "240"))
 VMSTAT_KEYS = ("pgmigrate_success", "pgmigrate_fail", "compact_migrate_scanned",
                "numa_pages_migrated", "numa_hint_faults", "thp_migration_success",
                "thp_split_page", "pswpout", "pswpin", "thp_file_alloc", "thp_file_mapped",
