@@ -271,14 +271,15 @@ def test_ksm_racer(kh: Kh, request: pytest.FixtureRequest) -> None:
                   ("--ksm", "--ksm-warmup", f"{KSM_WARMUP:g}"), KSM_WARMUP)
     assert_raced(r)
     rep = r["report"]
-    print(f"ksm: warm-up {rep['ksm_warmup_s']} s ({rep['ksm_full_scans']} full scans),"
-          f" pages_shared max {rep['ksm_shared_max']}, KSM pages migrated"
+    print(f"ksm: warm-up {rep['ksm_warmup_s']} s, {rep['ksm_full_scans']} full scans in the"
+          f" run, pages_shared max {rep['ksm_shared_max']}, KSM pages migrated"
           f" {rep['ksm_moved']} of {rep['ksm_sampled']} sampled")
     raced_or_inconclusive(
         rep["ksm_moved"] > 0,
         f"no KSM page was seen to migrate: ksmd merged {rep['ksm_shared_max']} pages"
-        f" (pages_shared at most) after {rep['ksm_warmup_s']} s of warm-up and"
-        f" {rep['ksm_full_scans']} full scans; {rep['ksm_sampled']} KSM pages sampled")
+        f" (pages_shared at most; {rep['ksm_warmup_s']} s of warm-up,"
+        f" {rep['ksm_full_scans']} full scans in the run); {rep['ksm_sampled']} KSM pages"
+        f" sampled")
 
 
 def assert_forked(rep: dict[str, Any]) -> None:
@@ -349,6 +350,7 @@ def test_memcg_reclaim_racer(kh: Kh, ks: knobs.KnobSet, request: pytest.FixtureR
     assert_raced(r)
     assert_memcg_reclaimed(r)
 
+
 def run_thpfile(kh: Kh, request: pytest.FixtureRequest, ks: knobs.KnobSet, seconds: float,
                 extra: tuple[str, ...] = ()) -> dict[str, Any]:
     argv = ["thpfile", "--seconds", f"{seconds:g}", "--pmds", str(region_pmds(kh, FILE_PMDS)),
@@ -360,11 +362,12 @@ def assert_file_raced(r: dict[str, Any]) -> None:
     """Collapses of the file's PMDs (khugepaged and MADV_COLLAPSE) while holes were
     punched and the file truncated, every page verified."""
     rep = r["report"]
-    assert r["pages_collapsed"] > 0, f"khugepaged collapsed nothing while the racer ran: {r}"
+    assert rep["verified"] > 0 and rep["corrupt"] == 0, f"pages not verified: {rep}"
+    raced_or_inconclusive(r["pages_collapsed"] > 0,
+                          f"khugepaged collapsed nothing while the racer ran: {r}")
     assert rep["collapse_ok"] > 0, f"no MADV_COLLAPSE of the file succeeded: {rep}"
     assert rep["collapsed_seen"] > 0, f"no PMD of the file was seen collapsed: {rep}"
     assert rep["punches"] > 0 and rep["truncations"] > 0, f"no punch / truncation: {rep}"
-    assert rep["verified"] > 0 and rep["corrupt"] == 0
 
 
 @pytest.mark.needs("thp", "shmem_thp")
