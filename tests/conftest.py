@@ -115,3 +115,28 @@ def first_splat(text: str) -> Splat:
     splats = parse_log(text)
     assert splats, text
     return splats[0]
+
+
+def kind_and_function(text: str) -> tuple[str, str | None]:
+    """The first splat's kind and culprit function."""
+    splat = first_splat(text)
+    return splat.kind, splat.function
+
+
+def kind_function_title(text: str) -> tuple[str, str | None, str]:
+    """The first splat's kind, culprit function and title."""
+    splat = first_splat(text)
+    return splat.kind, splat.function, splat.title
+
+
+def console_lines(*rows: str) -> str:
+    """Rows as console lines, each with its own printk timestamp."""
+    return "".join(f"[  60.{i:06d}] {row}\n" for i, row in enumerate(rows, 1))
+
+
+def call_trace(arch: str, *names: str) -> tuple[str, ...]:
+    """A call trace as each architecture prints it (x86_64 in <TASK>, arm64 "Call trace:")."""
+    frames = tuple(f" {n}+0x{16 * (i + 3):x}/0x{640 + 16 * i:x}" for i, n in enumerate(names))
+    if arch == "arm64":
+        return ("Call trace:", *frames)
+    return ("Call Trace:", " <TASK>", *frames, " </TASK>")

@@ -11,13 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import first_splat
-
-
-def _one(log: str) -> tuple[str, str | None]:
-    splat = first_splat(log)
-    return splat.kind, splat.function
-
+from tests.conftest import kind_and_function as _one
 
 # 4.x's WARN prints its message after the header, and panic_on_warn's panic comes before the
 # stack; another task's lines are interleaved in runs, with the report's own lines between.

@@ -12,12 +12,7 @@ from __future__ import annotations
 import pytest
 
 from harness.splats.table import arch_neutral
-from tests.conftest import first_splat
-
-
-def _one(log: str) -> tuple[str, str | None, str]:
-    splat = first_splat(log)
-    return splat.kind, splat.function, splat.title
+from tests.conftest import kind_function_title as _one
 
 
 # A syscall wrapper is titled as the field spells it: the native syscall by its kernel name

@@ -11,12 +11,7 @@ invented ones, the numbers are made up.
 from __future__ import annotations
 
 from harness.splats.parse import parse_log
-
-
-def _one(text: str) -> tuple[str, str | None, str]:
-    splats = parse_log(text)
-    assert splats, text
-    return splats[0].kind, splats[0].function, splats[0].title
+from tests.conftest import kind_function_title as _one
 
 
 def test_new_warning_header_without_symbol_falls_back_to_the_stack() -> None:

@@ -13,16 +13,8 @@ ones (demo_*), numbers are made up.
 from __future__ import annotations
 
 from harness.splats.parse import parse_log
-
-
-def _one(text: str) -> tuple[str, str | None]:
-    splats = parse_log(text)
-    assert splats, text
-    return splats[0].kind, splats[0].function
-
-
-def _lines(*rows: str) -> str:
-    return "".join(f"[  40.{i:06d}] {row}\n" for i, row in enumerate(rows, 1))
+from tests.conftest import console_lines as _lines
+from tests.conftest import kind_and_function as _one
 
 
 def test_stack_protector_address_is_the_frame_printed_at_it() -> None:

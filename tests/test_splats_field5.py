@@ -19,28 +19,13 @@ from __future__ import annotations
 import pytest
 
 from harness.splats.parse import parse_log
-from tests.conftest import first_splat
-
-
-def _one(text: str) -> tuple[str, str | None]:
-    splat = first_splat(text)
-    return splat.kind, splat.function
+from tests.conftest import call_trace as _trace
+from tests.conftest import console_lines as _lines
+from tests.conftest import kind_and_function as _one
 
 
 def _title(text: str) -> str:
     return parse_log(text)[0].title
-
-
-def _lines(*rows: str) -> str:
-    return "".join(f"[  60.{i:06d}] {row}\n" for i, row in enumerate(rows, 1))
-
-
-def _trace(arch: str, *names: str) -> tuple[str, ...]:
-    """A call trace as each architecture prints it (x86_64 in <TASK>, arm64 "Call trace:")."""
-    frames = tuple(f" {n}+0x{16 * (i + 3):x}/0x{640 + 16 * i:x}" for i, n in enumerate(names))
-    if arch == "arm64":
-        return ("Call trace:", *frames)
-    return ("Call Trace:", " <TASK>", *frames, " </TASK>")
 
 
 def _kasan(arch: str, func: str, *names: str) -> str:

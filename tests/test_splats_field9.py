@@ -11,13 +11,7 @@ from __future__ import annotations
 import pytest
 
 from harness.splats.parse import parse_log
-from tests.conftest import first_splat
-
-
-def _one(log: str) -> tuple[str, str | None]:
-    splat = first_splat(log)
-    return splat.kind, splat.function
-
+from tests.conftest import kind_and_function as _one
 
 # A WARNING in an allocator check, printed again by panic_on_warn: the trap path's frames
 # (x86's __exc_invalid_op, arm64's el1 handlers) are the exception entry, not a caller.

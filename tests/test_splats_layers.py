@@ -22,6 +22,8 @@ import pytest
 
 from harness.splats import culprit
 from harness.splats.parse import parse_log
+from tests.conftest import call_trace as _trace
+from tests.conftest import console_lines as _lines
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -133,17 +135,6 @@ def test_shipped_table_is_small_and_knows_the_layers() -> None:
     for name in ("collapse_huge_page", "khugepaged", "do_swap_page", "copy_page_range",
                  "__folio_split", "migrate_pages", "do_mbind", "demo_driver_probe"):
         assert culprit.source_layer(name) is None, name
-
-
-def _lines(*rows: str) -> str:
-    return "".join(f"[  42.{i:06d}] {row}\n" for i, row in enumerate(rows, 1))
-
-
-def _trace(arch: str, *names: str) -> tuple[str, ...]:
-    frames = tuple(f" {n}+0x{8 * (i + 5):x}/0x{512 + 32 * i:x}" for i, n in enumerate(names))
-    if arch == "arm64":
-        return ("Call trace:", *frames)
-    return ("Call Trace:", " <TASK>", *frames, " </TASK>")
 
 
 def _refcount(arch: str, *names: str) -> str:
