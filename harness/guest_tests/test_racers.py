@@ -44,6 +44,7 @@ import pytest
 
 from harness.guest import knobs
 from harness.guest.support import Kh, knobset
+from harness.results.verdict import INCONCLUSIVE
 
 SECONDS = float(os.environ.get("KHARNESS_RACER_SECONDS", "30"))
 SLOW_SECONDS = float(os.environ.get("KHARNESS_RACER_SLOW_SECONDS", "300"))
@@ -209,7 +210,7 @@ def raced_or_inconclusive(happened: bool, why: str) -> None:
     "inconclusive", so the verdict lists the change with its reason and never counts it
     as a regression (a splat or a changed page in the same run still fails the test)."""
     if not happened:
-        pytest.skip(f"inconclusive: vacuous race: {why}")
+        pytest.skip(f"{INCONCLUSIVE}: vacuous race: {why}")
 
 
 def assert_raced(r: dict[str, Any]) -> None:

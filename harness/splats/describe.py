@@ -267,8 +267,8 @@ def _culprit(rep: _Report, kind: str, formats: tuple[str, ...], info: _Info,
     site = info.at if rep.pat.src[:1] == ("at",) else None    # the acquisition site first
     if site and WQ_MACHINERY.fullmatch(site):    # a work/workqueue pseudo-lock: the lock held
         site = info.held_at if info.held_at and not WQ_MACHINERY.fullmatch(info.held_at) else None
-    trace = [c for c in cands if c not in named]
-    if kind == "stack" and not header and (func := recursion_entry(trace)):
+    if kind == "stack" and not header and (
+            func := recursion_entry([c for c in cands if c not in named])):
         return func                              # an overflow: where the recursion began
     if (kind in STALLS or "unit" in rep.pat.src) and (func := anchored(cands, kind)):
         return func
