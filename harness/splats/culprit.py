@@ -393,7 +393,14 @@ def pick(cands: Sequence[str], named: Sequence[str], kind: str,
         anchor = next((name for c in cands for rx, name in HUNG_ANCHORS if rx.fullmatch(c)), None)
         if anchor:
             return anchor
-    return better or (usable[0] if usable else named[0] if named else None)
+    if better or usable:
+        return better or usable[0]
+    if named:
+        return named[0]
+    if kind == "oops":                           # a jump to garbage from infrastructure (a work
+        return next((c for c in cands if not c.startswith("0x")            # item's function
+                     and not _REPORTER.fullmatch(canonical(c))), None)    # pointer): its caller
+    return None
 
 
 QUARANTINE = re.compile(r"_*(?:kasan_)?quarantine_\w+|qlink_\w+|qlist_\w+")

@@ -335,10 +335,25 @@ class _Parser:
         if pat.role == "orphan" and self.open.get(key) is None:
             self._start_orphan(key, ln, pat, m)
             return
+        if self._aside(key, ln, pat, m):
+            return
         if self.open.get(key) is not None:
             self._close(key, for_next=pat.kind in SEPARATED and pat.role != "panic")
         self.open[key] = _Report(pat, m, ln, [*self._message_before(ln, pat),
                                                    *self._preamble(key, pat)])
+
+    def _aside(self, key: str | None, ln: _Line, pat: StartPattern, m: re.Match[str]) -> bool:
+        """A one-line report (unregister_netdevice's wait, VFS's busy inodes) printed while
+        another report's stack is being read is a report of its own, but the stack goes on:
+        printk interleaves another task's message between two frames."""
+        rep = self.open.get(key)
+        if rep is None or pat.src or pat.role not in ("repeat", "message") or rep.pat is pat \
+                or not rep.has_trace or rep.state != "open":
+            return False
+        aside = _Report(pat, m, ln, [])
+        aside.done = True
+        self.reports.append(aside)
+        return True
 
     def _message_before(self, ln: _Line, pat: StartPattern) -> list[_Line]:
         """A message report printed just before a WARN/BUG's "cut here" (CHECK_DATA_CORRUPTION
@@ -376,10 +391,13 @@ class _Parser:
         panic = pat.role == "panic" and bool(CONSEQUENCE.search(m["reason"])) and near <= 80
         slub = (pat.kind == "warning" and last.pat.kind == "slab" and near <= 8
                 and bool(SLUB_WARN.search(ln.text)))
-        if not (repeat or panic or slub):
+        stall = (pat.kind == "warning" and last.pat.kind == "rcu_stall" and near <= 3
+                 and not last.has_trace and len(last.lines) < 8)
+        if not (repeat or panic or slub or stall):
             return False
-        if slub:
-            last.lines.extend(self._preamble(key, pat))
+        if slub or stall:                        # (stall: a WARN in the stall's own dump; its
+            last.lines.extend(self._preamble(key, pat))   # stack is the stall's: the tick
+        last.multi = last.multi or stall         # interrupting the stalled CPU)
         last.fold(ln, pat)
         self.open[key] = last
         return True

@@ -161,7 +161,7 @@ TABLE = (
     start_pattern("oops", r"SError Interrupt on CPU\d+", ("SError Interrupt in {func}", "SError Interrupt"),
        ("rip", "trace")),
     start_pattern("cfi", r"CFI failure at (?P<hfunc>\S+)", ("CFI failure in {func}", "CFI failure"), HDR),
-    start_pattern("warning", r"WARNING: (?P<loc>\S+:\d+) at (?P<hfunc>[^\s,]+)(?: \[[\w-]+\])?(?:,? CPU#"
+    start_pattern("warning", r"WARNING: (?:\[.*\] )?(?P<loc>\S+:\d+) at (?P<hfunc>[^\s,]+)(?: \[[\w-]+\])?(?:,? CPU#"
        r"(?P<cpu>\d+): (?P<comm>.+)/(?P<pid>\d+))?", W, HDR),
     start_pattern("warning", r"WARNING: at (?P<hfunc>[^\s,]+)(?: \[[\w-]+\])?,? CPU#(?P<cpu>\d+): "
        r"(?P<comm>.+)/(?P<pid>\d+)", W, HDR),
