@@ -278,6 +278,11 @@ _REPORTER = re.compile("|".join(rx for name, rx in LAYERS if name in ("printk", 
 so a lockdep report "at" one of them is named after the code that was reporting."""
 
 
+def lock_api(name: str) -> bool:
+    """Whether a function is a lock primitive or lockdep itself (not who took the lock)."""
+    return _LOCK_API.fullmatch(canonical(name)) is not None
+
+
 def layer(name: str) -> str | None:
     """The infrastructure layer a bare function name belongs to, if any (for explanations)."""
     return next((label for label, rx in LAYERS if re.fullmatch(rx, name)), None)

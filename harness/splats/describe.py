@@ -19,6 +19,7 @@ from harness.splats.culprit import (
     anchored,
     interrupted,
     layer,
+    lock_api,
     pick,
     preempted,
     recursion_entry,
@@ -76,6 +77,8 @@ class _Info:
     rip: str | None = None
     at: str | None = None
     held_at: str | None = None                   # lockdep: the lock the task already holds
+    safe_at: list[str] | None = None             # lockdep: where the irq-safe lock became so
+    safe_at_done: bool = False
     workfn: str | None = None
     loc: str | None = None
     rw: str | None = None
@@ -104,6 +107,14 @@ def _scan(rep: _Report, texts: list[str]) -> tuple[_Info, list[Frame], list[str]
             if held_window and (m := AT.search(text)):
                 info.held_at = fn(m["func"])
             held_window = 3 if "task is already holding" in text else max(0, held_window - 1)
+        if SAFE_AT.match(text.strip()):
+            info.safe_at = []
+        elif info.safe_at is not None and not info.safe_at_done:
+            frame = parse_frame(text)
+            if frame is None and not text.strip().startswith("..."):
+                info.safe_at_done = True
+            elif frame is not None:
+                info.safe_at.append(fn(frame.function))
         if info.workfn is None and (m := re.search(r"(?:workfn=|last function: |^Workqueue: "
                                                     r"\S+ )([\w.]+)", text)):
             info.workfn = fn(m[1])
@@ -265,6 +276,8 @@ def _culprit(rep: _Report, kind: str, formats: tuple[str, ...], info: _Info,
     odebug = kind == "warning" and bool(re.match(r"WARNING: ODEBUG", formats[0] if formats else ""))
     header = _header_funcs(rep) if "hdr" in rep.pat.src else []
     site = info.at if rep.pat.src[:1] == ("at",) else None    # the acquisition site first
+    if site and info.safe_at:                    # irq-safe -> unsafe: where the safe lock is
+        site = next((f for f in info.safe_at if not lock_api(f)), site)   # taken in irq context
     if site and WQ_MACHINERY.fullmatch(site):    # a work/workqueue pseudo-lock: the lock held
         site = info.held_at if info.held_at and not WQ_MACHINERY.fullmatch(info.held_at) else None
     if kind == "stack" and not header and (
@@ -296,6 +309,7 @@ def _header_funcs(rep: _Report) -> list[str]:
     return out
 
 
+SAFE_AT = re.compile(r"\.\.\. which became \S+-irq-safe at:$")
 ADDRESS = re.compile(r"(?:0x)?[0-9a-f]{8,16}")
 
 
