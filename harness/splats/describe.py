@@ -113,8 +113,8 @@ def _scan(rep: _Report, texts: list[str]) -> tuple[_Info, list[Frame], list[str]
             frame = parse_frame(text)
             if frame is None and not text.strip().startswith("..."):
                 info.safe_at_done = True
-            elif frame is not None:
-                info.safe_at.append(fn(frame.function))
+            elif frame is not None and (name := fn(frame.function)):
+                info.safe_at.append(name)
         if info.workfn is None and (m := re.search(r"(?:workfn=|last function: |^Workqueue: "
                                                     r"\S+ )([\w.]+)", text)):
             info.workfn = fn(m[1])
