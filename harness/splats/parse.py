@@ -163,6 +163,13 @@ def start_kind(raw: str) -> str | None:
     return hit[0].kind if hit else None
 
 
+SANITIZERS = ("kasan", "kfence", "kmsan", "kcsan")
+SANITIZER_GAP = 30
+"""A sanitizer's report is long and printed from one context while the fuzzer's other tasks
+keep writing (binder's, audit's messages): longer foreign runs between its lines; its closing
+===== or the next report still ends it."""
+
+
 class _Report:
     """A report being assembled: its lines and the little state the end rules need."""
 
@@ -230,7 +237,7 @@ class _Report:
             return False
         self.gap += 1
         self.pending.append(ln)
-        return self.gap <= GAP
+        return self.gap <= (SANITIZER_GAP if self.pat.kind in SANITIZERS else GAP)
 
     def _take(self, ln: _Line) -> bool:
         self.lines.extend(p for p in self.pending if not p.text.strip() or BODY.match(p.text))
