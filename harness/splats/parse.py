@@ -164,10 +164,7 @@ def start_kind(raw: str) -> str | None:
 
 
 SANITIZERS = ("kasan", "kfence", "kmsan", "kcsan")
-SANITIZER_GAP = 30
-"""A sanitizer's report is long and printed from one context while the fuzzer's other tasks
-keep writing (binder's, audit's messages): longer foreign runs between its lines; its closing
-===== or the next report still ends it."""
+LONG_GAP = 30                                    # foreign lines in a row a waiting report reads past
 
 
 class _Report:
@@ -237,7 +234,14 @@ class _Report:
             return False
         self.gap += 1
         self.pending.append(ln)
-        return self.gap <= (SANITIZER_GAP if self.pat.kind in SANITIZERS else GAP)
+        return self.gap <= (LONG_GAP if self.waits else GAP)
+
+    @property
+    def waits(self) -> bool:
+        """Whether the report is still to come: a sanitizer's (long, printed while the fuzzer's
+        other tasks keep writing: binder's, audit's, kobject's messages), or one whose stack has
+        not begun yet. Its closing line or the next report still ends it."""
+        return self.pat.kind in SANITIZERS or (not self.has_trace and "trace" in self.pat.src)
 
     def _take(self, ln: _Line) -> bool:
         self.lines.extend(p for p in self.pending if not p.text.strip() or BODY.match(p.text))
