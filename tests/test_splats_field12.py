@@ -1,0 +1,195 @@
+"""Rules found by measuring the splat reader on syzkaller's report test data again (issue #19,
+2026-12-08; the data is not in this repository).
+
+Every log here is written for the test from the kernel's print formats (lib/bug.c's 7.x
+`WARNING: [cond] file:line at f, CPU#n: comm/pid`, kernel/hung_task.c, net/core/dev.c's
+unregister_netdevice wait, kernel/rcu/tree_stall.h, arch/x86/mm/fault.c, kernel/locking/lockdep.c's
+irq-safe -> unsafe report, mm/kasan/report.c, lib/debugobjects.c); the function names are kernel
+functions or invented ones (`frob_*`).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.splats.parse import parse_log
+from tests.conftest import call_trace, console_lines
+from tests.conftest import kind_function_title as _one
+
+
+@pytest.mark.parametrize("cond", ["time_after(jiffies, timeout)", "arr[i] != NULL", "!frob->ready"])
+def test_a_warning_that_prints_its_condition(cond: str) -> None:
+    # 7.x WARN_ON() prints the condition in brackets before file:line (riscv here: epc/ra)
+    log = console_lines(
+        "------------[ cut here ]------------",
+        f"WARNING: [{cond}] fs/frob/frob.c:3026 at frob_exit_work+0x44c/0xbc0, CPU#0: "
+        "kworker/u8:0/10040",
+        "Modules linked in:",
+        "CPU: 0 UID: 0 PID: 10040 Comm: kworker/u8:0 Not tainted 7.1.0 #1 PREEMPT",
+        "Hardware name: riscv-virtio,qemu (DT)",
+        "Workqueue: frob_exit frob_exit_work",
+        "epc : frob_exit_work+0x44c/0xbc0",
+        " ra : frob_exit_work+0x44c/0xbc0",
+        "[<ffffffff80014264>] frob_exit_work+0x44c/0xbc0",
+        "[<ffffffff801c2668>] process_one_work+0x930/0x1e14",
+        "[<ffffffff801c408c>] worker_thread+0x540/0xcbc",
+        "[<ffffffff801e3054>] kthread+0x37c/0x778",
+        "---[ end trace 0000000000000000 ]---")
+    assert _one(log) == ("warning", "frob_exit_work", "WARNING in frob_exit_work")
+
+
+def test_a_one_line_report_between_two_frames_leaves_the_stack_open() -> None:
+    # another task's unregister_netdevice wait printed in the middle of a hung task's stack
+    log = console_lines(
+        "INFO: task frobd:6102 blocked for more than 120 seconds.",
+        "      Not tainted 4.4.96 #180",
+        '"echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.',
+        "frobd           D ffff8800b901f990     0  6102   1942 0x00000004",
+        "Call Trace:",
+        " [<ffffffff829f5a8c>] schedule+0x9c/0x1b0",
+        "unregister_netdevice: waiting for lo to become free. Usage count = 6",
+        " [<ffffffff829f6315>] schedule_preempt_disabled+0x15/0x20",
+        " [<ffffffff829fb0c0>] mutex_lock_nested+0x3b0/0x1130",
+        " [<ffffffff8223552c>] frob_copy_ns+0xcc/0x220",
+        " [<ffffffff81229c28>] frob_create_ns+0x108/0x120",
+        " [<ffffffff81229d28>] SyS_unshare+0x108/0x120")
+    splats = parse_log(log)
+    assert [(s.kind, s.function) for s in splats] == [("hung_task", "frob_copy_ns"),
+                                                      ("refcount", None)]
+    assert splats[1].title == "unregister_netdevice: waiting for DEV to become free"
+    assert splats[0].end_line == 12 and splats[1].line == splats[1].end_line == 7
+
+
+def test_a_warning_in_the_stalls_own_dump_is_the_stall() -> None:
+    # the stall reporter's tick WARNs while dumping the blocked tasks: the interrupted stack
+    # below it is the stall's (here a wait for other CPUs' calls, one bucket)
+    log = console_lines(
+        "rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:",
+        "rcu: \tTasks blocked on level-0 rcu_node (CPUs 0-1):",
+        "------------[ cut here ]------------",
+        "IRQs not enabled as expected",
+        "WARNING: CPU: 1 PID: 4737 at kernel/sched/core.c:2698 "
+        "try_invoke_on_locked_down_task+0x18b/0x320",
+        "CPU: 1 PID: 4737 Comm: frobd Not tainted 5.8.0 #0",
+        "Call Trace:", " <IRQ>",
+        *(f" {n}+0x10/0x200" for n in (
+            "dump_stack", "__warn", "report_bug", "handle_bug", "exc_invalid_op",
+            "asm_exc_invalid_op")),
+        "RIP: 0010:try_invoke_on_locked_down_task+0x18b/0x320",
+        *(f" {n}+0x10/0x200" for n in (
+            "rcu_sched_clock_irq", "update_process_times", "tick_sched_timer",
+            "__hrtimer_run_queues", "hrtimer_interrupt", "__sysvec_apic_timer_interrupt",
+            "sysvec_apic_timer_interrupt")),
+        " </IRQ>",
+        " asm_sysvec_apic_timer_interrupt+0x12/0x20",
+        "RIP: 0010:smp_call_function_single+0x311/0x450",
+        *(f" {n}+0x10/0x200" for n in (
+            "on_each_cpu", "frob_clock_was_set", "frob_adjtime", "__x64_sys_clock_adjtime",
+            "do_syscall_64", "entry_SYSCALL_64_after_hwframe")))
+    assert _one(log) == ("rcu_stall", "smp_call_function",
+                         "INFO: rcu detected stall in smp_call_function")
+    assert len(parse_log(log)) == 1
+
+
+def test_a_jump_to_garbage_from_the_workqueue_names_the_work_runner() -> None:
+    # a work item whose function pointer is garbage: nothing but infrastructure called it
+    log = console_lines(
+        "BUG: unable to handle kernel NULL pointer dereference at 0000000000000286",
+        "IP: 0x286",
+        "PGD 1d8d6a067 P4D 1d8d6a067 PUD 1d925e067 PMD 0",
+        "Oops: 0010 [#1] SMP KASAN",
+        "CPU: 1 PID: 3289 Comm: kworker/u4:7 Not tainted 4.13.0 #5",
+        "Workqueue: frob frob_work",
+        "RIP: 0010:0x286",
+        "RSP: 0018:ffff8801ca577540 EFLAGS: 00010246",
+        "Call Trace:",
+        " process_one_work+0xbf3/0x1bc0",
+        " worker_thread+0x223/0x1860",
+        " kthread+0x35e/0x430",
+        " ret_from_fork+0x2a/0x40",
+        "Code:  Bad RIP value.",
+        "---[ end trace 05ef833e13705a0a ]---")
+    kind, func, _title = _one(log)
+    assert (kind, func) == ("oops", "process_one_work")
+
+
+def _safe_unsafe(became: tuple[str, ...]) -> str:
+    return console_lines(
+        "=====================================================",
+        "WARNING: HARDIRQ-safe -> HARDIRQ-unsafe lock order detected",
+        "5.10.0 #20 Not tainted",
+        "-----------------------------------------------------",
+        "frobd/5097 [HC0[0]:SC0[0]:HE0:SE1] is trying to acquire:",
+        "ff76a014 (&frob->seq){+.+.}-{0:0}, at: frob_flush_locked+0x418/0x608",
+        "",
+        "and this task is already holding:",
+        "ff76a018 (frob_cpu_lock){-...}-{2:2}, at: frob_flush+0x40/0x80",
+        "which would create a new lock dependency:",
+        " (frob_cpu_lock){-...}-{2:2} -> (&frob->seq){+.+.}-{0:0}",
+        "",
+        "but this new dependency connects a HARDIRQ-irq-safe lock:",
+        " (frob_cpu_lock){-...}-{2:2}",
+        "",
+        "... which became HARDIRQ-irq-safe at:",
+        *became,
+        "",
+        "to a HARDIRQ-irq-unsafe lock:",
+        " (&frob->seq){+.+.}-{0:0}",
+        "",
+        "... which became HARDIRQ-irq-unsafe at:",
+        "...",
+        "  lock_acquire+0x6c/0x74",
+        "  frob_flush_locked+0x418/0x608",
+        "",
+        "stack backtrace:",
+        "CPU: 0 PID: 5097 Comm: frobd Not tainted 5.10.0 #20",
+        "Call trace:",
+        *(f" {n}+0x10/0x200" for n in (
+            "dump_backtrace", "show_stack", "dump_stack", "check_irq_usage", "__lock_acquire",
+            "lock_acquire", "frob_flush_locked", "frob_flush", "frob_work")))
+
+
+@pytest.mark.parametrize(("became", "culprit"), [
+    (("  lock_acquire.part.0+0xe4/0x4b0", "  lock_acquire+0x6c/0x74",
+      "  _raw_spin_lock_irqsave+0x54/0x70", "  frob_account_irq+0x54/0xac",
+      "  frob_tick+0x40/0x74"), "frob_account_irq"),
+    ((), "frob_flush_locked"),           # (no "became" stack printed: the acquisition site)
+])
+def test_irq_safe_to_unsafe_is_named_where_the_safe_lock_is_taken_in_irq(
+        became: tuple[str, ...], culprit: str) -> None:
+    assert _one(_safe_unsafe(became)) == ("lockdep", culprit, f"possible deadlock in {culprit}")
+
+
+@pytest.mark.parametrize("chatter", [5, 12, 25])
+def test_a_sanitizer_report_reads_past_other_tasks_chatter(chatter: int) -> None:
+    noise = tuple(f"frobnet: {i}:{i + 1} transaction failed 29189/-3, size 0-0 line 3127"
+                  for i in range(chatter))
+    log = console_lines(
+        "==================================================================",
+        "BUG: KASAN: use-after-free in __list_del_entry+0x196/0x1d0",
+        *noise,
+        "Read of size 8 at addr ffff8801ce6e8e10 by task kworker/1:2/2403",
+        *noise,
+        "CPU: 1 PID: 2403 Comm: kworker/1:2 Not tainted 4.9.86 #50",
+        *noise,
+        *call_trace("x86_64", "dump_stack", "print_address_description", "kasan_report",
+                    "__asan_report_load8_noabort", "__list_del_entry", "frob_release_work",
+                    "frob_deferred_func", "process_one_work", "worker_thread", "kthread"),
+        "==================================================================")
+    assert _one(log)[:2] == ("kasan", "frob_release_work")
+
+
+def test_a_warning_reads_past_chatter_before_its_stack() -> None:
+    noise = tuple(f"kobject: 'frob{i}' (ffff8800bb7592b0): kobject_cleanup, parent (null)"
+                  for i in range(20))
+    log = console_lines(
+        "------------[ cut here ]------------",
+        "WARNING: CPU: 0 PID: 2484 at lib/debugobjects.c:260 debug_print_object+0x181/0x210",
+        "ODEBUG: init active (active state 0) object type: timer_list hint: (null)",
+        "Kernel panic - not syncing: panic_on_warn set ...",
+        "CPU: 0 PID: 2484 Comm: frobd Not tainted 4.4.194 #0",
+        *noise,
+        *call_trace("x86_64", "dump_stack", "panic", "__warn", "warn_slowpath_fmt",
+                    "debug_print_object", "__debug_object_init", "init_timer_key",
+                    "frob_init_queue", "frob_register_disk", "frob_probe"))
+    assert _one(log) == ("warning", "frob_init_queue", "WARNING: ODEBUG bug in frob_init_queue")
