@@ -15,13 +15,15 @@ from harness.splats.table import arch_neutral
 from tests.conftest import kind_function_title as _one
 
 
-# A syscall wrapper is titled as the field spells it: the native syscall by its kernel name
-# (`sys_X`) whichever arch entry or wrapper layer the stack shows, a compat entry by the bare
-# syscall (`X`); the culprit function stays the frame as printed.
+# A syscall wrapper is titled as the field spells it: a 64-bit arch entry or the plain function
+# by the syscall's kernel name (`sys_X`, the same on every arch), the inner SYSCALL_DEFINE
+# layers, 4.x's SyS_, the ia32 entry and compat entries by the bare syscall (`X`); the culprit
+# function stays the frame as printed.
 @pytest.mark.parametrize(("frame", "spelled"), [
     ("__x64_sys_rmdir", "sys_rmdir"), ("__arm64_sys_rmdir", "sys_rmdir"),
-    ("__ia32_sys_rmdir", "sys_rmdir"), ("__se_sys_rmdir", "sys_rmdir"),
-    ("__do_sys_rmdir", "sys_rmdir"), ("SyS_rmdir", "sys_rmdir"), ("sys_rmdir", "sys_rmdir"),
+    ("__riscv_sys_rmdir", "sys_rmdir"), ("sys_rmdir", "sys_rmdir"),
+    ("__ia32_sys_rmdir", "rmdir"), ("__se_sys_rmdir", "rmdir"),
+    ("__do_sys_rmdir", "rmdir"), ("SyS_rmdir", "rmdir"),
     ("compat_SyS_mount", "mount"), ("__ia32_compat_sys_mount", "mount"),
     ("__arm64_compat_sys_mount", "mount"), ("__do_compat_sys_mount", "mount"),
     ("__sys_sendmsg", "__sys_sendmsg"), ("ksys_ioctl", "ksys_ioctl"), ("sysfs_frob", "sysfs_frob"),

@@ -363,15 +363,18 @@ SUFFIX = re.compile(r"(?:\.(?:isra|constprop|part|cold|llvm|lto_priv|localalias|
 
 
 SYSCALL_WRAPPER = re.compile(
-    r"^(?:__(?:x64|x32|ia32|arm64|riscv|s390x?|powerpc)_|__se_|__do_)?(compat_)?(?:sys|SyS|SYSC)_(?=\w)")
+    r"^(?:(__(?:x64|x32|arm64|riscv|s390x?|powerpc)_)|__se_|__do_|__ia32_)?(compat_)?(sys|SyS|SYSC)_(?=\w)")
 
 
 def arch_neutral(func: str) -> str:
-    """A syscall wrapper as the field's titles spell it: `__x64_sys_madvise`, `__arm64_sys_madvise`,
-    `__se_sys_madvise`, `__do_sys_madvise`, `SyS_madvise` -> `sys_madvise` (one title per syscall,
-    whichever arch or wrapper layer the stack stops at); a compat entry (`compat_SyS_mount`,
-    `__ia32_compat_sys_mount`) -> the bare syscall, `mount`, as syzkaller spells it."""
-    return SYSCALL_WRAPPER.sub(lambda m: "" if m[1] else "sys_", func, count=1)
+    """A syscall wrapper as the field's titles spell it: a 64-bit arch entry or the plain
+    `sys_` function (`__x64_sys_madvise`, `__arm64_sys_madvise`, `sys_madvise`) ->
+    `sys_madvise`, the same on every arch; the inner SYSCALL_DEFINE layers (`__se_sys_`,
+    `__do_sys_`, 4.x's `SyS_`), the ia32 entry and compat entries (`compat_SyS_mount`,
+    `__ia32_compat_sys_mount`) -> the bare syscall, `madvise`, as syzkaller spells them."""
+    def spell(m: re.Match[str]) -> str:
+        return "sys_" if m[3] == "sys" and not m[2] and (m[1] or m[0] == "sys_") else ""
+    return SYSCALL_WRAPPER.sub(spell, func, count=1)
 
 
 MANGLED = re.compile(r"_Z(\d+)(\w+)$")
