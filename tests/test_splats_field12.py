@@ -160,7 +160,7 @@ def test_irq_safe_to_unsafe_is_named_where_the_safe_lock_is_taken_in_irq(
     assert _one(_safe_unsafe(became)) == ("lockdep", culprit, f"possible deadlock in {culprit}")
 
 
-@pytest.mark.parametrize("chatter", [5, 12, 25])
+@pytest.mark.parametrize("chatter", [5, 12, 25, 50])
 def test_a_sanitizer_report_reads_past_other_tasks_chatter(chatter: int) -> None:
     noise = tuple(f"frobnet: {i}:{i + 1} transaction failed 29189/-3, size 0-0 line 3127"
                   for i in range(chatter))
@@ -193,3 +193,20 @@ def test_a_warning_reads_past_chatter_before_its_stack() -> None:
                     "debug_print_object", "__debug_object_init", "init_timer_key",
                     "frob_init_queue", "frob_register_disk", "frob_probe"))
     assert _one(log) == ("warning", "frob_init_queue", "WARNING: ODEBUG bug in frob_init_queue")
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "arm64"])
+def test_a_fault_in_an_rbtree_helper_is_its_callers_even_in_the_scheduler(arch: str) -> None:
+    # kernel/sched is infrastructure for hung tasks and stalls, but a fault in the rbtree walk
+    # it asked for is its own bug
+    pc = ("RIP: 0010:rb_erase_cached+0x7e2/0x3590" if arch == "x86_64"
+          else "pc : rb_erase_cached+0x7e2/0x3590")
+    log = console_lines(
+        "general protection fault: 0000 [#1] PREEMPT SMP KASAN" if arch == "x86_64" else
+        "Unable to handle kernel paging request at virtual address dead000000000108",
+        *(() if arch == "x86_64" else ("Internal error: Oops: 0000000096000044 [#1] PREEMPT SMP",)),
+        "CPU: 1 PID: 4242 Comm: frobd Not tainted 6.1.0 #1",
+        pc,
+        *call_trace(arch, "set_next_entity", "pick_next_task_fair", "__schedule", "schedule",
+                    "do_nanosleep", "hrtimer_nanosleep", "__x64_sys_nanosleep"))
+    assert _one(log)[:2] == ("oops", "set_next_entity")

@@ -269,7 +269,9 @@ held while flushing or running the work), as the field does."""
 _LOCK_API = re.compile("|".join(rx for name, rx in LAYERS if name in ("locking", "lockdep")) +
                        r"|_*might_\w+")
 _GENERIC = re.compile(GENERIC)
-_PRIMITIVE = re.compile("|".join(rx for name, rx in LAYERS if name in ("string/memory", "I/O accessors")))
+_PRIMITIVE = re.compile("|".join(rx for name, rx in LAYERS if name in (
+    "string/memory", "I/O accessors", "rbtree", "containers", "list debug")))  # (data-structure
+# helpers too: a fault walking an rbtree or list is the caller's node, whatever its layer)
 """Memory and I/O access primitives (memcpy, READ_ONCE's helpers, MMIO accessors): a fault in
 one is its caller's access, and that caller is where the fault is, whatever its layer (a
 page fault in the unwinder's READ_ONCE_NOCHECK is the unwinder's)."""

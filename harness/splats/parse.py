@@ -164,7 +164,7 @@ def start_kind(raw: str) -> str | None:
 
 
 SANITIZERS = ("kasan", "kfence", "kmsan", "kcsan")
-LONG_GAP = 30                                    # foreign lines in a row a waiting report skips
+LONG_GAP = 60                                    # foreign lines in a row a waiting report skips
 
 
 class _Report:
