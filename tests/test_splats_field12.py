@@ -210,3 +210,15 @@ def test_a_fault_in_an_rbtree_helper_is_its_callers_even_in_the_scheduler(arch: 
         *call_trace(arch, "set_next_entity", "pick_next_task_fair", "__schedule", "schedule",
                     "do_nanosleep", "hrtimer_nanosleep", "__x64_sys_nanosleep"))
     assert _one(log)[:2] == ("oops", "set_next_entity")
+
+
+def test_two_records_glued_on_one_console_line_keep_the_first() -> None:
+    # another CPU's record began before this one ended its line: the header before it counts
+    log = ("[   92.396607] general protection fault: 0000 [#1] [  387.811073] audit: type=1326 "
+           "audit(1486238739.637:135): auid=4294967295 uid=0 gid=0\n"
+           "[   92.396700] CPU: 0 PID: 4242 Comm: frobd Not tainted 4.10.0 #1\n"
+           "[   92.396800] RIP: 0010:frob_walk+0x2a/0x90\n"
+           "[   92.396900] Call Trace:\n"
+           "[   92.397000]  frob_ioctl+0x20/0x40\n")
+    splats = parse_log(log)
+    assert [(s.kind, s.function, s.line) for s in splats] == [("oops", "frob_walk", 1)]

@@ -145,6 +145,22 @@ def _clean(no: int, raw: str) -> _Line:
     return _Line(no, raw.rstrip("\r\n"), text.rstrip(), m["caller"] or m["kcaller"], kernel)
 
 
+STAMP = re.compile(r"\s*(?:<\d>)?\[\s*\d+\.\d{6}\]")
+SECOND_STAMP = re.compile(r"(?:<\d>)?\[\s*\d+\.\d{6}\](?:\[\s*[TC]\d+\])? ")
+
+
+def _unglue(no: int, raw: str) -> list[_Line]:
+    """A console line holding two printk records (another CPU's record printed before this one
+    ended its line: "...[#1] [ 387.8] audit: ..."): two lines of the same number, so a report's
+    header or frame before the glued record is kept (user-space text glued before a record is
+    dropped by `_clean`)."""
+    first = STAMP.match(raw)
+    m = SECOND_STAMP.search(raw, first.end()) if first else None
+    if first is None or m is None or not raw[first.end():m.start()].strip():
+        return [_clean(no, raw)]
+    return [_clean(no, raw[:m.start()]), _clean(no, raw[m.start():])]
+
+
 def _match_start(text: str) -> tuple[StartPattern, re.Match[str]] | None:
     if not QUICK.search(text) or NOT_START.match(text):
         return None
@@ -518,7 +534,7 @@ def parse_log(text: str, file: str = "<log>") -> list[Splat]:
     """Every splat in a console or dmesg capture, in order of appearance."""
     # Lines are "\n"-separated as grep/editors count them: serial consoles leave stray "\r"s
     # inside lines (QEMU e820 dump), which str.splitlines() would treat as line breaks.
-    lines = [_clean(i, raw) for i, raw in enumerate(_split_lines(text), 1)]
+    lines = [ln for i, raw in enumerate(_split_lines(text), 1) for ln in _unglue(i, raw)]
     parser = _Parser(use_ctx=sum(1 for ln in lines if ln.ctx) >= 3)
     for ln in lines:
         parser.feed(ln)
