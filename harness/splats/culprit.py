@@ -54,7 +54,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"segment_not_present|double_fault|alignment_check|(?:simd_)?coprocessor_error)|"
      r"arm64?_notify_die|do_kernel_trap|program_check_exception|_*fortify_(?:report|panic)\w*|"
      r"\w*assert_?fail\w*")),  # (a subsystem's ASSERT() reporter, btrfs_assertfail)
-    ("sanitizer", (r"__sanitizer_\w+|__asan_\w+|_*kasan\w*|__msan_\w+|_*kmsan\w*|__tsan_\w+|"
+    ("sanitizer", (r"__sanitizer_\w+|__hwasan_\w+|__asan_\w+|_*kasan\w*|__msan_\w+|_*kmsan\w*|__tsan_\w+|"
      r"_*kcsan\w*|_*ubsan\w*|__kcov\w*|write_comp_data|check_memory_region\w*|check_region_inline|"
      r"memory_is_poisoned\w*|read_word_at_a_time|print_address_description\w*|print_report|"
      r"describe_object\w*|(?:start|end)_report|_*kfence\w*|__stack_chk_fail|save_stack\w*|"
