@@ -357,7 +357,8 @@ def test_syscall_wrappers_title_is_arch_neutral() -> None:
 
 @pytest.mark.parametrize(("name", "layer"), [
     ("report_bug", "warn/bug/trap"), ("fixup_bug", "warn/bug/trap"),
-    ("__sanitizer_cov_trace_pc", "sanitizer"), ("check_memory_region", "sanitizer"),
+    ("__sanitizer_cov_trace_pc", "sanitizer"), ("__hwasan_check_x0_67043363", "sanitizer"),
+    ("check_memory_region", "sanitizer"),
     ("create_object", "allocator"), ("kmem_cache_alloc_node", "allocator"),
     ("__kmalloc_cache_noprof", "allocator"), ("debug_print_object", "debugobjects"),
     ("register_lock_class", "lockdep"), ("refcount_warn_saturate", "refcount"),
