@@ -222,3 +222,22 @@ def test_two_records_glued_on_one_console_line_keep_the_first() -> None:
            "[   92.397000]  frob_ioctl+0x20/0x40\n")
     splats = parse_log(log)
     assert [(s.kind, s.function, s.line) for s in splats] == [("oops", "frob_walk", 1)]
+
+
+def test_completing_an_uninitialised_completion_is_the_completers_bug() -> None:
+    # complete() is a wake-up like __wake_up: the completion's owner passed it in
+    log = console_lines(
+        "INFO: trying to register non-static key.",
+        "The code is fine but needs lockdep annotation, or maybe",
+        "you didn't initialize this object before use?",
+        "turning off the locking correctness validator.",
+        "CPU: 0 PID: 0 Comm: swapper/0 Not tainted 5.8.0 #1",
+        "Call Trace:", " <IRQ>",
+        *(f" {n}+0x10/0x200" for n in (
+            "dump_stack", "register_lock_class", "__lock_acquire", "lock_acquire",
+            "_raw_spin_lock_irqsave", "complete", "frob_htc_rx_msg", "frob_usb_reg_in_cb",
+            "__usb_hcd_giveback_urb", "usb_hcd_giveback_urb", "call_timer_fn",
+            "run_timer_softirq", "__do_softirq")),
+        " </IRQ>")
+    assert _one(log) == ("lockdep", "frob_htc_rx_msg",
+                         "INFO: trying to register non-static key in frob_htc_rx_msg")

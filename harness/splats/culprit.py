@@ -153,7 +153,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"device_release|devres_release_all|device_for_each_child\w*|__unregister_client|"
      r"i2c_del_adapter|i2c_unregister_device|tty_unregister_device|hwrng_unregister")),
 )
-GENERIC = (r"on_each_cpu\w*|smp_call_function\w*|_*flush_tlb\w*|csd_lock_wait\w*|_*wake_up\w*|"
+GENERIC = (r"on_each_cpu\w*|smp_call_function\w*|_*flush_tlb\w*|csd_lock_wait\w*|_*wake_up\w*|complete(?:_all|_on_current_cpu)?|"
            r"_*queue_work\w*|_*queue_delayed_work\w*|insert_work|try_to_grab_pending|_*del_timer\w*|"
            r"_*timer_delete\w*|_*try_to_del_timer\w*|lock_timer_base|sk_stop_timer\w*|iput|dput|"
            r"kthread_stop\w*|finish_wait|fast_dput|_*cancel_(?:delayed_)?work(?:_timer|_sync)?|"
