@@ -241,3 +241,19 @@ def test_completing_an_uninitialised_completion_is_the_completers_bug() -> None:
         " </IRQ>")
     assert _one(log) == ("lockdep", "frob_htc_rx_msg",
                          "INFO: trying to register non-static key in frob_htc_rx_msg")
+
+
+def test_a_stack_announced_but_not_begun_reads_past_chatter() -> None:
+    # "Call Trace:" printed, then other tasks' messages before the first frame
+    noise = tuple(f"frobctp: [Deprecated]: frobd (pid {2200 + i}) Use of int in max_burst "
+                  "socket option deprecated." for i in range(6))
+    log = console_lines(
+        "kernel BUG at ./include/linux/skbuff.h:2069!",
+        "invalid opcode: 0000 [#1] SMP KASAN",
+        "CPU: 1 PID: 22157 Comm: frobd Not tainted 4.14.0 #129",
+        "RIP: 0010:skb_pull+0xd5/0xf0",
+        "Call Trace:",
+        *noise,
+        " frob6_gro_receive+0xb4/0xbe0",
+        " SyS_writev+0x27/0x30")
+    assert _one(log)[:2] == ("bug", "frob6_gro_receive")

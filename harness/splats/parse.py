@@ -194,7 +194,7 @@ class _Report:
         self.state = "open"                      # open | soft (after </TASK>) | ended
         self.after_head = self.cpu_hdrs = self.gap = 0
         self.multi = pat.kind in ("rcu_stall", "soft_lockup", "hard_lockup")
-        self.has_trace = self.done = self.nmi = False
+        self.has_trace = self.has_frame = self.done = self.nmi = False
         self.free_lines = 3 if {"trace", "rip"} & set(pat.src) else 0
 
     def fold(self, ln: _Line, pat: StartPattern) -> None:
@@ -255,9 +255,10 @@ class _Report:
     @property
     def waits(self) -> bool:
         """Whether the report is still to come: a sanitizer's (long, printed while the fuzzer's
-        other tasks keep writing: binder's, audit's, kobject's messages), or one whose stack has
-        not begun yet. Its closing line or the next report still ends it."""
-        return self.pat.kind in SANITIZERS or (not self.has_trace and "trace" in self.pat.src)
+        other tasks keep writing: binder's, audit's, kobject's messages), or one with no frame
+        of its stack yet (maybe just its "Call Trace:" line). Its closing line or the next report
+        still ends it."""
+        return self.pat.kind in SANITIZERS or (not self.has_frame and "trace" in self.pat.src)
 
     def _take(self, ln: _Line) -> bool:
         self.lines.extend(p for p in self.pending if not p.text.strip() or BODY.match(p.text))
@@ -265,6 +266,7 @@ class _Report:
         self.lines.append(ln)
         text = ln.text
         self.has_trace = self.has_trace or bool(FRAME.match(text) or TRACE_HDR.match(text))
+        self.has_frame = self.has_frame or bool(FRAME.match(text))
         self.nmi = self.nmi or text.startswith(("Sending NMI", "NMI backtrace"))
         if END_TRACE.match(text):
             self.state = "ended"
