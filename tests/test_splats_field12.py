@@ -257,3 +257,31 @@ def test_a_stack_announced_but_not_begun_reads_past_chatter() -> None:
         " frob6_gro_receive+0xb4/0xbe0",
         " SyS_writev+0x27/0x30")
     assert _one(log)[:2] == ("bug", "frob6_gro_receive")
+
+
+def test_a_stall_caught_while_the_tick_prints_is_the_interrupted_code() -> None:
+    # 4.x: "self-detected" then "detected stalls" (one report); the NMI finds the CPU in the
+    # serial console printing from the timer interrupt; below </IRQ> the interrupted code's pc
+    log = console_lines(
+        "INFO: rcu_sched self-detected stall on CPU",
+        "INFO: rcu_sched detected stalls on CPUs/tasks:",
+        "\t1-...: (65000 ticks this GP) idle=395/140000000000001/0 softirq=122875/122875 fqs=16248",
+        "\t(detected by 0, t=65002 jiffies, g=72940, c=72939, q=1777)",
+        "Sending NMI from CPU 0 to CPUs 1:",
+        "NMI backtrace for cpu 1",
+        "CPU: 1 PID: 12579 Comm: frobd Not tainted 4.11.0 #71",
+        "RIP: 0010:io_serial_in+0x6b/0x90",
+        "RSP: 0018:ffff8801dbf066a0 EFLAGS: 00000002",
+        "Call Trace:", " <IRQ>",
+        *(f" {n}+0x10/0x200" for n in (
+            "wait_for_xmitr", "serial8250_console_putchar", "uart_console_write",
+            "serial8250_console_write", "hrtimer_interrupt", "local_apic_timer_interrupt",
+            "smp_apic_timer_interrupt", "apic_timer_interrupt")),
+        "RIP: 0010:debug_lockdep_rcu_enabled.part.19+0xf/0x60",
+        "RSP: 0018:ffff8801cd596778 EFLAGS: 00000202 ORIG_RAX: ffffffffffffff10",
+        " </IRQ>",
+        " debug_lockdep_rcu_enabled+0x77/0x90",
+        " frob_write_space+0x5b6/0x920",
+        " ? frob_transport_lookup+0x190/0x190")
+    splats = parse_log(log)
+    assert [(s.kind, s.function) for s in splats] == [("rcu_stall", "frob_write_space")]

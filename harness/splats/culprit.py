@@ -189,7 +189,8 @@ SOFTIRQ = re.compile(r"_*do_softirq\w*|handle_softirqs|tasklet_\w*action\w*|net_
 about to preempt, so it is the stalled code, not the scheduler's switch."""
 REPORTING = re.compile(r"rcu_dump_cpu_stacks|print_(?:other_)?cpu_stall\w*|rcu_sched_clock_irq\w*|"
                        r"watchdog_timer_fn|watchdog_overflow_callback|dump_cpu_task|"
-                       r"nmi_cpu_backtrace\w*|_?sched_show_task|_*show_regs\w*|dump_stack\w*")
+                       r"nmi_cpu_backtrace\w*|_?sched_show_task|_*show_regs\w*|dump_stack\w*|"
+                       r"\w*console_write\w*|\w+_console_putchar")   # (the tick printing the report)
 NESTED_WARN = re.compile(r"warn_alloc\w*|_*warn\w*|_*report_bug\w*|_*dump_header|oom_kill_process\w*")
 """Callers of dump_stack that print a warning of their own (a failed allocation, a WARN, the OOM
 killer): a stalled CPU's stack may be inside one, and that dump_stack is part of the stalled

@@ -11,7 +11,7 @@ final kind, since a WARNING or BUG is reclassified by its message or file (RECLA
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypedDict
 
 from harness.splats.culprit import (
@@ -78,6 +78,7 @@ class _Info:
     at: str | None = None
     held_at: str | None = None                   # lockdep: the lock the task already holds
     safe_at: list[str] | None = None             # lockdep: where the irq-safe lock became so
+    pcs: list[str] = field(default_factory=list)  # every kernel pc printed, in order
     safe_at_done: bool = False
     workfn: str | None = None
     loc: str | None = None
@@ -96,6 +97,8 @@ def _scan(rep: _Report, texts: list[str]) -> tuple[_Info, list[Frame], list[str]
     for i, text in enumerate(texts[start:]):
         if not info.bad_rip:                     # (after a bare-address pc, a RIP line is an
             info.rip = info.rip or fn((m := RIP.match(text)) and m["func"])  # interrupted one's)
+        if (pc := fn((m := RIP.match(text)) and m["func"])) and not pc.startswith("0x"):
+            info.pcs.append(pc)
         info.bad_rip = info.bad_rip or (info.rip is None and BAD_RIP.match(text) is not None)
         info.cpu_hdr = info.cpu_hdr or CPU_HDR.match(text)
         info.held_by = info.held_by or HELD_BY.search(text)
@@ -257,7 +260,14 @@ def _culprit(rep: _Report, kind: str, formats: tuple[str, ...], info: _Info,
             if kind in STALLS and preempted(names) and info.rip in cands:
                 cands.remove(info.rip)           # the pc the scheduler was at, above the cut
                 named = [n for n in named if n != info.rip]
-            cands.extend(interrupted(names) if kind in STALLS else names)
+            below = interrupted(names) if kind in STALLS else names
+            if len(below) < len(names) and len(info.pcs) > 1 and info.rip in cands:
+                # the stack was cut below the interrupt that carried the report: the first pc
+                # was on that reporting path (the tick printing it), the last is the
+                # interrupted code's
+                cands[cands.index(info.rip)] = info.pcs[-1]
+                named = [info.pcs[-1] if n == info.rip else n for n in named]
+            cands.extend(below)
             if info.bad_rip and kind not in STALLS:
                 # a jump to garbage: the call through the bad pointer is the top frame's own
                 # (the callee never ran), whatever layer defines it (a timer's callback

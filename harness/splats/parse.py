@@ -505,6 +505,8 @@ def _folds(rep: _Report, pat: StartPattern) -> bool:
         return rep.pat.kind == "memory_leak"
     if pat.kind == "hard_lockup" and rep.pat.kind == "warning" and rep.lines[-1] is rep.head:
         return True                              # 3.x/4.x: the watchdog's WARN() message
+    if pat.kind == rep.pat.kind == "rcu_stall" and not rep.has_trace and len(rep.lines) <= 3:
+        return True                              # "self-detected stall" then "detected stalls"
     return pat is rep.pat and not rep.has_trace and pat.src == ()
 
 
