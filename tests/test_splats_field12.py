@@ -285,3 +285,44 @@ def test_a_stall_caught_while_the_tick_prints_is_the_interrupted_code() -> None:
         " ? frob_transport_lookup+0x190/0x190")
     splats = parse_log(log)
     assert [(s.kind, s.function) for s in splats] == [("rcu_stall", "frob_write_space")]
+
+
+def test_a_workqueue_deadlock_held_by_the_worker_is_named_after_the_flusher() -> None:
+    # both sites are the worker's: the chain's first entry says who flushed the queue
+    log = console_lines(
+        "======================================================",
+        "WARNING: possible circular locking dependency detected",
+        "5.6.0 #1 Not tainted",
+        "------------------------------------------------------",
+        "kworker/u8:2/43 is trying to acquire lock:",
+        "ffffc9000027fdf0 ((work_completion)(&peer->tx_work)){+.+.}, at: "
+        "process_one_work+0x8c0/0x17b0",
+        "",
+        "but task is already holding lock:",
+        "ffff8880649b0d28 ((wq_completion)frob-kex#8){+.+.}, at: process_one_work+0x88b/0x17b0",
+        "",
+        "which lock already depends on the new lock.",
+        "",
+        "the existing dependency chain (in reverse order) is:",
+        "",
+        "-> #2 ((wq_completion)frob-kex#8){+.+.}:",
+        "       flush_workqueue+0x115/0x1520",
+        "       frob_peer_remove_after_dead+0x16a/0x230",
+        "       frob_peer_remove+0x23f/0x340",
+        "",
+        "-> #1 (&frob->static_identity.lock){++++}:",
+        "       down_read+0x95/0x430",
+        "       frob_handshake_create+0xca/0x680",
+        "       process_one_work+0x9b5/0x17b0",
+        "",
+        "-> #0 ((work_completion)(&peer->tx_work)){+.+.}:",
+        "       __lock_acquire+0x2899/0x4ef0",
+        "       lock_acquire+0x194/0x410",
+        "       process_one_work+0x91b/0x17b0",
+        "",
+        "stack backtrace:",
+        "CPU: 1 PID: 43 Comm: kworker/u8:2 Not tainted 5.6.0 #1",
+        *call_trace("x86_64", "dump_stack", "check_noncircular", "__lock_acquire", "lock_acquire",
+                    "process_one_work", "worker_thread", "kthread", "ret_from_fork"))
+    assert _one(log) == ("lockdep", "frob_peer_remove_after_dead",
+                         "possible deadlock in frob_peer_remove_after_dead")

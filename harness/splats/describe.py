@@ -79,6 +79,8 @@ class _Info:
     held_at: str | None = None                   # lockdep: the lock the task already holds
     safe_at: list[str] | None = None             # lockdep: where the irq-safe lock became so
     pcs: list[str] = field(default_factory=list)  # every kernel pc printed, in order
+    chain: list[str] | None = None               # lockdep: the first "-> #N" entry's stack
+    chain_done: bool = False
     safe_at_done: bool = False
     workfn: str | None = None
     loc: str | None = None
@@ -110,6 +112,14 @@ def _scan(rep: _Report, texts: list[str]) -> tuple[_Info, list[Frame], list[str]
             if held_window and (m := AT.search(text)):
                 info.held_at = fn(m["func"])
             held_window = 3 if "task is already holding" in text else max(0, held_window - 1)
+        if CHAIN.match(text.strip()) and info.chain is None:
+            info.chain = []
+        elif info.chain is not None and not info.chain_done:
+            frame = parse_frame(text)
+            if frame is None:
+                info.chain_done = bool(info.chain) or bool(text.strip())
+            elif name := fn(frame.function):
+                info.chain.append(name)
         if SAFE_AT.match(text.strip()):
             info.safe_at = []
         elif info.safe_at is not None and not info.safe_at_done:
@@ -290,6 +300,9 @@ def _culprit(rep: _Report, kind: str, formats: tuple[str, ...], info: _Info,
         site = next((f for f in info.safe_at if not lock_api(f)), site)   # taken in irq context
     if site and WQ_MACHINERY.fullmatch(site):    # a work/workqueue pseudo-lock: the lock held
         site = info.held_at if info.held_at and not WQ_MACHINERY.fullmatch(info.held_at) else None
+        if site is None and info.chain:          # ... or, held by the worker too, whoever
+            site = next((f for f in info.chain  # flushed it (the chain's first entry)
+                         if not WQ_MACHINERY.fullmatch(f) and not lock_api(f)), None)
     if kind == "stack" and not header and (
             func := recursion_entry([c for c in cands if c not in named])):
         return func                              # an overflow: where the recursion began
@@ -319,6 +332,7 @@ def _header_funcs(rep: _Report) -> list[str]:
     return out
 
 
+CHAIN = re.compile(r"-> #\d+ \(.*\)(?:\{[^}]*\})?(?:-\{[^}]*\})?:$")
 SAFE_AT = re.compile(r"\.\.\. which became \S+-irq-safe at:$")
 ADDRESS = re.compile(r"(?:0x)?[0-9a-f]{8,16}")
 
