@@ -53,7 +53,9 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"(?:do_)?(?:divide_error|general_protection|int3|bounds|overflow|stack_segment|"
      r"segment_not_present|double_fault|alignment_check|(?:simd_)?coprocessor_error)|"
      r"arm64?_notify_die|do_kernel_trap|program_check_exception|_*fortify_(?:report|panic)\w*|"
-     r"\w*assert_?fail\w*")),  # (a subsystem's ASSERT() reporter, btrfs_assertfail)
+     r"\w*assert_?fail\w*|"   # (a subsystem's ASSERT() reporter, btrfs_assertfail)
+     r"rust_helper_(?:BUG|WARN)\w*|\w*::rust_begin_unwind|rust_begin_unwind|core::panicking::\S+|"
+     r"kernel::panic\S*")),   # (Rust's panic machinery, demangled)
     ("sanitizer", (r"__sanitizer_\w+|__hwasan_\w+|__asan_\w+|_*kasan\w*|__msan_\w+|_*kmsan\w*|__tsan_\w+|"
      r"_*kcsan\w*|_*ubsan\w*|__kcov\w*|write_comp_data|check_memory_region\w*|check_region_inline|"
      r"memory_is_poisoned\w*|read_word_at_a_time|print_address_description\w*|print_report|"

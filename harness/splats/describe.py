@@ -351,6 +351,9 @@ def _message(rep: _Report) -> str | None:
     cut = next((i for i, t in enumerate(pre) if CUT.match(t)), None)
     msg = [t for t in (pre[cut + 1:] if cut is not None else []) if t and not SEP.match(t)]
     msg += [t for t in pre[:cut] if re.match(r"list_|refcount_t:|DEBUG_|page dumped|VFS: ", t)]
+    rust = next((i for i, t in enumerate(pre) if t.startswith("rust_kernel: panicked at ")), None)
+    if rust is not None:                         # a Rust panic's location and message, then BUG()
+        msg += [t for t in pre[rust:rust + 2] if t not in msg]
     return "\n".join(msg) or None
 
 

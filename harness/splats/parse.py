@@ -195,7 +195,7 @@ class _Report:
         self.after_head = self.cpu_hdrs = self.gap = 0
         self.multi = pat.kind in ("rcu_stall", "soft_lockup", "hard_lockup")
         self.has_trace = self.has_frame = self.done = self.nmi = False
-        self.free_lines = 3 if {"trace", "rip"} & set(pat.src) else 0
+        self.free_lines = pat.free if pat.free >= 0 else 3 if {"trace", "rip"} & set(pat.src) else 0
 
     def fold(self, ln: _Line, pat: StartPattern) -> None:
         self._take(ln)
@@ -390,7 +390,7 @@ class _Parser:
         lines move into the new report's preamble."""
         last = self.last
         if last is None or last.pat.role != "message" or pat.kind not in ("warning", "bug") \
-                or ln.no - last.lines[-1].no > 3 or last not in self.reports:
+                or ln.no - last.lines[-1].no > 6 or last not in self.reports:
             return []
         self.reports.remove(last)
         self.last = None

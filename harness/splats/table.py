@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from harness.splats.rust import demangle
+
 
 @dataclass(frozen=True)
 class StartPattern:
@@ -22,11 +24,12 @@ class StartPattern:
     at: str = ""            # culprit = the ", at:" function after the line matching this
     allow: str = ""         # kind-specific continuation lines that would otherwise close it
     role: str = ""          # oops_hdr | panic | generic | leak_summary
+    free: int = -1          # lines after the header that continue it (-1: 3 if it has a stack)
 
 
 def start_pattern(kind: str, rx: str, titles: tuple[str, ...], src: tuple[str, ...] = ("trace",),
-       **kw: str) -> StartPattern:
-    return StartPattern(kind, re.compile(rx), titles, src, **kw)
+       free: int = -1, **kw: str) -> StartPattern:
+    return StartPattern(kind, re.compile(rx), titles, src, free=free, **kw)
 
 
 DL = ("possible deadlock in {func}", "possible deadlock")
@@ -175,6 +178,8 @@ TABLE = (
     start_pattern("warning", r"WARNING: CPU: (?P<cpu>\d+) PID: (?P<pid>\d+)(?: at)?$", W, ("rip", "trace")),
     start_pattern("warning", r"WARNING: kernel stack (?:regs|frame pointer) at", (
        "WARNING: kernel stack has bad value",), ()),
+    start_pattern("bug", r"rust_kernel: panicked at (?P<loc>\S+?):?$", ("Rust panic",), (), free=1,
+       role="message"),                         # (its message on the next line, then BUG())
     start_pattern("bug", r"VFS: Busy inodes after unmount of \S+", ("VFS: Busy inodes after unmount",), (),
        role="message"),
     start_pattern("bug", r"VFS: Close: file count is (?:zero|0)$", ("VFS: Close: file count is zero",), (),
@@ -227,7 +232,7 @@ ASKED = re.compile(r"NMI backtrace|Sending NMI|[Ss]ys[Rr]q|Task dump for CPU|Sho
 """Register and task dumps somebody asked for (sysrq, NMI backtraces of all CPUs): no report."""
 DUMP = re.compile(r"task:|\s|\d+ locks? held by|Showing (?:all|busy)|=+$|INFO: lockdep")
 """The lines of an asked-for task dump (task lines, stacks, held locks)."""
-QUICK = re.compile(r"BUG|WARNING|INFO:|Oops|Bad mode|end trace|VFS: |unregister_netdevice|Unhandled fault|Internal error|[Ee]rror|[Uu]nable to handle|Kernel panic|UBSAN|"
+QUICK = re.compile(r"BUG|WARNING|rust_kernel: panicked|INFO:|Oops|Bad mode|end trace|VFS: |unregister_netdevice|Unhandled fault|Internal error|[Ee]rror|[Uu]nable to handle|Kernel panic|UBSAN|"
                     r"unreferenced object|kmemleak|LOCKUP|stall|PANIC|CFI failure|SError|"
                     r"Insufficient stack|\[#\d+\]|blocked (?:in I/O wait )?for more than")
 NOT_START = re.compile(r"BUG: Bad page map: \d+ messages|BUG \S+ \([^)]*\): kasan: bad access detected|INFO: lockdep is turned off|"
@@ -248,6 +253,7 @@ RECLASS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = tuple(
          "watchdog: hard LOCKUP")),
         (r"^kernel/locking/(?!irqflag-debug\.c)|^DEBUG_(?:LOCKS|RWSEMS)_WARN_ON", "lockdep", (
          "{label}: locking bug in {func}", "{label}: locking bug")),
+        (r"rust_kernel: panicked at \S+\n(?P<rmsg>[^\n]+)", "bug", ("{rmsg} in {func}", "{rmsg}")),
         (r"VFS: Busy inodes after unmount", "bug", ("VFS: Busy inodes after unmount",)),
         (r"VFS: Close: file count is zero", "bug", ("VFS: Close: file count is zero",)),
         (r"^lib/debugobjects\.c|^ODEBUG:", "warning", ("WARNING: ODEBUG bug in {func}",
@@ -389,6 +395,8 @@ def fn(text: str | None) -> str | None:
         return None
     name = re.split(r"\+0x|\s", text.strip(), maxsplit=1)[0]
     name = re.sub(r"^bpf_prog_[0-9a-f]{16}(?:_\w*)?$", "bpf_prog", name)
+    if name.startswith(("_R", "__cfi__R")) and (rust := demangle(name)):
+        return rust                              # a v0-mangled Rust symbol, as Rust spells it
     if (m := MANGLED.match(name)) and len(m[2]) >= int(m[1]):   # C++'s `_Z8fakeNameiii`:
         name = m[2][:int(m[1])]                                  # the identifier
     return SUFFIX.sub("", name) or None
