@@ -23,7 +23,7 @@ from harness import arch
 from harness.cli import boot as bootcli
 from harness.errors import UserError
 from harness.guest import ssh as guest
-from harness.machine import accel, console, qemu, qmp
+from harness.machine import accel, console, qemu, qmp, vm
 
 X86 = arch.get("x86_64")
 ARM = arch.get("arm64")
@@ -226,6 +226,19 @@ def test_console_log_tees_lines_and_flags_panic(tmp_path: Path) -> None:
     assert log.alarm_line == 3
     assert log.wait_for(re.compile("sysrq"), 0.1) is not None
     assert log.wait_for(re.compile("never"), 0.1) is None
+    log.close()
+
+
+def test_console_marker_torn_by_a_kernel_record_is_still_seen(tmp_path: Path) -> None:
+    # init's echo and a kernel printk raced on the serial line (seen in CI under load)
+    log = console.ConsoleLog(tmp_path / "console.log", qemu.PANIC_RE)
+    log.feed(b"[    1.72] Adding 65532k swap on /dev/zram0.\r\nkharness: sshd r")
+    log.feed(b"[    1.743486] clocksource: tsc: mask: 0xffffffffffffffff\r\n")
+    assert log.wait_for(vm.READY_RE, 0.1) is None        # the rest has not come yet
+    log.feed(b"eady\r\n[    1.746068] clocksource: Switched to clocksource tsc\r\n")
+    assert log.wait_for(vm.READY_RE, 0.1) == "kharness: sshd ready"
+    assert log.wait_for(re.compile("clocksource: tsc"), 0.1) is not None
+    assert log.wait_for(re.compile(r"sshd r\[|never"), 0.1) is not None   # (the raw line too)
     log.close()
 
 

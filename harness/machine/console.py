@@ -43,6 +43,10 @@ class TelnetCodec:
         return bytes(out + (rest[:iac] if iac >= 0 else rest))
 
 
+TORN = re.compile(r"(?P<user>[^\[\s][^\[]*?)(?:<\d>)?\[\s*\d+\.\d+\]")
+"""User-space text with a kernel record glued after it: the text's line was torn in two."""
+
+
 class ConsoleLog:
     """Serial console: appended to a file as it arrives, and kept as lines for matching.
 
@@ -104,15 +108,24 @@ class ConsoleLog:
 
     def wait_for(self, pattern: re.Pattern[str], timeout: float, start: int = 0,
                  stop: Callable[[], bool] = lambda: False) -> str | None:
-        """First line from `start` matching `pattern`; None on timeout/closed/stop()."""
+        """First line from `start` matching `pattern`; None on timeout/closed/stop().
+
+        A user-space line that a kernel record tore in two ("kharness: sshd r[  1.74]
+        clocksource: ...", then "eady" on the next line: the kernel printed while init was
+        writing) is matched as its two halves joined."""
         deadline = Deadline(timeout)
         with self._cond:
             pos = start
             while True:
-                for line in self._lines[pos:]:
+                for i in range(pos, len(self._lines)):
+                    line = self._lines[i]
                     if pattern.search(line):
                         return line
-                pos = len(self._lines)
+                    torn = TORN.match(line)
+                    if torn and i + 1 < len(self._lines) \
+                            and pattern.search(joined := torn["user"] + self._lines[i + 1]):
+                        return joined
+                pos = max(start, len(self._lines) - 1)   # (a torn last line: its rest may come)
                 if self.closed or stop() or deadline.expired():
                     return None
                 self._cond.wait(min(0.2, deadline.remaining()))
