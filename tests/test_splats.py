@@ -496,9 +496,9 @@ def test_symbolized_and_raw_reports_get_one_title(log: Path) -> None:
 
 
 @pytest.mark.parametrize(("a", "b", "title"), [
-    ("BUG: Dentry ffff888012345678{i=0,n=lo}  still in use (1) [unmount of tmpfs tmpfs]",
-     "BUG: Dentry ffff88807a1b2c3d{i=2,n=foo}  still in use (3) [unmount of tmpfs tmpfs]",
-     "BUG: Dentry still in use [unmount of tmpfs tmpfs] in bar"),
+    ("BUG: Dentry ffff888012345678{i=0,n=lo}  still in use (1) [unmount of ext4 loop4]",
+     "BUG: Dentry ffff88807a1b2c3d{i=2,n=foo}  still in use (3) [unmount of ext4 loop5]",
+     "BUG: Dentry still in use in unmount"),
     ("BUG: spinlock bad magic on CPU#0, syz-executor.3/12345",
      "BUG: spinlock bad magic on CPU#3, kworker/1:2/77", "BUG: spinlock bad magic in bar"),
     ("BUG: scheduling while atomic: syz-executor.0/3301/0x00000002",

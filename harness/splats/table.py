@@ -189,6 +189,8 @@ TABLE = (
     start_pattern("refcount", r"unregister_netdevice: waiting for (?P<dev>\S+) to become free", (
        "unregister_netdevice: waiting for DEV to become free",), (), role="repeat"),
     start_pattern("panic", r"Kernel panic - not syncing: (?P<reason>.*)", (), role="panic"),
+    start_pattern("bug", r"BUG: Dentry \S+\s+still in use \(-?\d+\) \[unmount of \S+ \S+\]", (
+       "BUG: Dentry still in use in unmount",), ("rip", "trace")),   # (no fs or loop device)
     start_pattern("bug", r"BUG: (?P<gwhat>.+)", ("BUG: {gwhat} in {func}", "BUG: {gwhat}"), ("rip", "trace"),
        role="generic"),
     start_pattern("bug", r"---\[ end trace [0-9a-f]+ \]---", ("corrupted report in {func}",
