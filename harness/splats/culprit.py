@@ -155,7 +155,8 @@ LAYERS: tuple[tuple[str, str], ...] = (
      r"device_release|devres_release_all|device_for_each_child\w*|__unregister_client|"
      r"i2c_del_adapter|i2c_unregister_device|tty_unregister_device|hwrng_unregister")),
 )
-GENERIC = (r"on_each_cpu\w*|smp_call_function\w*|_*flush_tlb\w*|csd_lock_wait\w*|_*wake_up\w*|complete(?:_all|_on_current_cpu)?|"
+GENERIC = (r"on_each_cpu\w*|smp_call_function\w*|_*flush_tlb\w*|csd_lock_wait\w*|_*wake_up\w*|"
+           r"complete(?:_all|_on_current_cpu)?|"
            r"_*queue_work\w*|_*queue_delayed_work\w*|insert_work|try_to_grab_pending|_*del_timer\w*|"
            r"_*timer_delete\w*|_*try_to_del_timer\w*|lock_timer_base|sk_stop_timer\w*|iput|dput|"
            r"kthread_stop\w*|finish_wait|fast_dput|_*cancel_(?:delayed_)?work(?:_timer|_sync)?|"
@@ -273,11 +274,11 @@ _LOCK_API = re.compile("|".join(rx for name, rx in LAYERS if name in ("locking",
                        r"|_*might_\w+")
 _GENERIC = re.compile(GENERIC)
 _PRIMITIVE = re.compile("|".join(rx for name, rx in LAYERS if name in (
-    "string/memory", "I/O accessors", "rbtree", "containers", "list debug")))  # (data-structure
-# helpers too: a fault walking an rbtree or list is the caller's node, whatever its layer)
-"""Memory and I/O access primitives (memcpy, READ_ONCE's helpers, MMIO accessors): a fault in
-one is its caller's access, and that caller is where the fault is, whatever its layer (a
-page fault in the unwinder's READ_ONCE_NOCHECK is the unwinder's)."""
+    "string/memory", "I/O accessors", "rbtree", "containers", "list debug")))
+"""Memory and I/O access primitives (memcpy, READ_ONCE's helpers, MMIO accessors) and
+data-structure helpers (rbtree, list, xarray ...): a fault in one is its caller's access or
+node, and that caller is where the fault is, whatever its layer (a page fault in the
+unwinder's READ_ONCE_NOCHECK is the unwinder's, a GPF in rb_erase_cached is set_next_entity's)."""
 _REPORTER = re.compile("|".join(rx for name, rx in LAYERS if name in ("printk", "warn/bug/trap")))
 """The machinery that prints a report (printk, WARN, panic): a lock it takes is the reporter's,
 so a lockdep report "at" one of them is named after the code that was reporting."""
@@ -407,9 +408,10 @@ def pick(cands: Sequence[str], named: Sequence[str], kind: str,
         return better or usable[0]
     if named:
         return named[0]
-    if kind == "oops":                           # a jump to garbage from infrastructure (a work
-        return next((c for c in cands if not c.startswith("0x")            # item's function
-                     and not _REPORTER.fullmatch(canonical(c))), None)    # pointer): its caller
+    if kind == "oops":                           # a jump to garbage made from infrastructure
+        return next((c for c in cands            # (a work item's function pointer): the frame
+                     if not c.startswith("0x") and not _REPORTER.fullmatch(canonical(c))),
+                    None)                        # that made the call
     return None
 
 

@@ -72,16 +72,40 @@ if TYPE_CHECKING:
     from harness.splats.parse import _Report
 
 
+CHAIN = re.compile(r"-> #\d+ \(.*\)(?:\{[^}]*\})?(?:-\{[^}]*\})?:$")
+SAFE_AT = re.compile(r"\.\.\. which became \S+-irq-safe at:$")
+
+
+@dataclass
+class _Section:
+    """The stack printed under the first line matching `head` (a lockdep report's "-> #N"
+    dependency entry, "... which became HARDIRQ-irq-safe at:"): its function names, up to the
+    first line that is not a frame (blank lines before the first frame and lockdep's "..."
+    elision excepted)."""
+    head: re.Pattern[str]
+    names: list[str] = field(default_factory=list)
+    state: str = "before"                        # before | in | done
+
+    def feed(self, text: str) -> None:
+        line = text.strip()
+        if self.state == "before":
+            self.state = "in" if self.head.match(line) else "before"
+        elif self.state == "in":
+            frame = parse_frame(text)
+            if frame is not None:
+                self.names.extend([name] if (name := fn(frame.function)) else [])
+            elif line and not line.startswith("...") or (not line and self.names):
+                self.state = "done"
+
+
 @dataclass
 class _Info:
     rip: str | None = None
     at: str | None = None
     held_at: str | None = None                   # lockdep: the lock the task already holds
-    safe_at: list[str] | None = None             # lockdep: where the irq-safe lock became so
-    pcs: list[str] = field(default_factory=list)  # every kernel pc printed, in order
-    chain: list[str] | None = None               # lockdep: the first "-> #N" entry's stack
-    chain_done: bool = False
-    safe_at_done: bool = False
+    safe_at: _Section = field(default_factory=lambda: _Section(SAFE_AT))  # lockdep: irq-safe at
+    chain: _Section = field(default_factory=lambda: _Section(CHAIN))      # lockdep: first -> #N
+    pcs: list[str] = field(default_factory=list)                          # every kernel pc printed
     workfn: str | None = None
     loc: str | None = None
     rw: str | None = None
@@ -97,9 +121,10 @@ def _scan(rep: _Report, texts: list[str]) -> tuple[_Info, list[Frame], list[str]
     held_window = 0                              # ... and the already-held lock's site
     start = 0 if rep.pat.role == "orphan" else rep.lines.index(rep.head)  # orphan: head is last
     for i, text in enumerate(texts[start:]):
+        pc = fn((m := RIP.match(text)) and m["func"])
         if not info.bad_rip:                     # (after a bare-address pc, a RIP line is an
-            info.rip = info.rip or fn((m := RIP.match(text)) and m["func"])  # interrupted one's)
-        if (pc := fn((m := RIP.match(text)) and m["func"])) and not pc.startswith("0x"):
+            info.rip = info.rip or pc            # interrupted one's)
+        if pc and not pc.startswith("0x"):
             info.pcs.append(pc)
         info.bad_rip = info.bad_rip or (info.rip is None and BAD_RIP.match(text) is not None)
         info.cpu_hdr = info.cpu_hdr or CPU_HDR.match(text)
@@ -112,22 +137,8 @@ def _scan(rep: _Report, texts: list[str]) -> tuple[_Info, list[Frame], list[str]
             if held_window and (m := AT.search(text)):
                 info.held_at = fn(m["func"])
             held_window = 3 if "task is already holding" in text else max(0, held_window - 1)
-        if CHAIN.match(text.strip()) and info.chain is None:
-            info.chain = []
-        elif info.chain is not None and not info.chain_done:
-            frame = parse_frame(text)
-            if frame is None:
-                info.chain_done = bool(info.chain) or bool(text.strip())
-            elif name := fn(frame.function):
-                info.chain.append(name)
-        if SAFE_AT.match(text.strip()):
-            info.safe_at = []
-        elif info.safe_at is not None and not info.safe_at_done:
-            frame = parse_frame(text)
-            if frame is None and not text.strip().startswith("..."):
-                info.safe_at_done = True
-            elif frame is not None and (name := fn(frame.function)):
-                info.safe_at.append(name)
+        info.chain.feed(text)
+        info.safe_at.feed(text)
         if info.workfn is None and (m := re.search(r"(?:workfn=|last function: |^Workqueue: "
                                                     r"\S+ )([\w.]+)", text)):
             info.workfn = fn(m[1])
@@ -296,12 +307,12 @@ def _culprit(rep: _Report, kind: str, formats: tuple[str, ...], info: _Info,
     odebug = kind == "warning" and bool(re.match(r"WARNING: ODEBUG", formats[0] if formats else ""))
     header = _header_funcs(rep) if "hdr" in rep.pat.src else []
     site = info.at if rep.pat.src[:1] == ("at",) else None    # the acquisition site first
-    if site and info.safe_at:                    # irq-safe -> unsafe: where the safe lock is
-        site = next((f for f in info.safe_at if not lock_api(f)), site)   # taken in irq context
+    if site and info.safe_at.names:              # irq-safe -> unsafe: where the safe lock is
+        site = next((f for f in info.safe_at.names if not lock_api(f)), site)  # taken in irq
     if site and WQ_MACHINERY.fullmatch(site):    # a work/workqueue pseudo-lock: the lock held
         site = info.held_at if info.held_at and not WQ_MACHINERY.fullmatch(info.held_at) else None
-        if site is None and info.chain:          # ... or, held by the worker too, whoever
-            site = next((f for f in info.chain  # flushed it (the chain's first entry)
+        if site is None:                         # ... or, held by the worker too, whoever
+            site = next((f for f in info.chain.names  # flushed it (the chain's first entry)
                          if not WQ_MACHINERY.fullmatch(f) and not lock_api(f)), None)
     if kind == "stack" and not header and (
             func := recursion_entry([c for c in cands if c not in named])):
@@ -332,8 +343,6 @@ def _header_funcs(rep: _Report) -> list[str]:
     return out
 
 
-CHAIN = re.compile(r"-> #\d+ \(.*\)(?:\{[^}]*\})?(?:-\{[^}]*\})?:$")
-SAFE_AT = re.compile(r"\.\.\. which became \S+-irq-safe at:$")
 ADDRESS = re.compile(r"(?:0x)?[0-9a-f]{8,16}")
 
 

@@ -424,9 +424,9 @@ class _Parser:
                  and not last.has_trace and len(last.lines) < 8)
         if not (repeat or panic or slub or stall):
             return False
-        if slub or stall:                        # (stall: a WARN in the stall's own dump; its
-            last.lines.extend(self._preamble(key, pat))   # stack is the stall's: the tick
-        last.multi = last.multi or stall         # interrupting the stalled CPU)
+        if slub or stall:                        # (stall: a WARN raised in the stall's own dump;
+            last.lines.extend(self._preamble(key, pat))   # its stack, the tick interrupting
+        last.multi = last.multi or stall         # the stalled CPU, is the stall's)
         last.fold(ln, pat)
         self.open[key] = last
         return True

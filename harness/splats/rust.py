@@ -54,10 +54,14 @@ class _Reader:
             raise _Unsupported("no length")
         return int(self.text[start:self.pos])
 
-    def ident(self) -> str:
-        if self.peek() == "s":                   # disambiguator: not shown
+    def disambiguator(self) -> None:
+        """An optional `s<base-62>` disambiguator: not shown."""
+        if self.peek() == "s":
             self.pos += 1
             self.base62()
+
+    def ident(self) -> str:
+        self.disambiguator()
         if self.peek() == "u":
             raise _Unsupported("punycode")
         length = self.decimal()
@@ -91,10 +95,12 @@ class _Reader:
                 return f"{parent}::{{{what}}}"
             return f"{parent}::{name}" if name else parent
         if tag == "M":
-            self._impl_path()
+            self.disambiguator()
+            self.path()                          # (the impl's own path: not shown)
             return f"<{self.type()}>"
         if tag == "X":
-            self._impl_path()
+            self.disambiguator()
+            self.path()
             ty = self.type()
             return f"<{ty} as {self.path()}>"
         if tag == "Y":
@@ -109,12 +115,6 @@ class _Reader:
         if tag == "B":
             return self.backref("path")
         raise _Unsupported(tag)
-
-    def _impl_path(self) -> None:
-        if self.peek() == "s":
-            self.pos += 1
-            self.base62()
-        self.path()
 
     def _generic_arg(self) -> None:
         if self.peek() == "L":                   # lifetime

@@ -370,8 +370,9 @@ SUFFIX = re.compile(r"(?:\.(?:isra|constprop|part|cold|llvm|lto_priv|localalias|
                      r"specialized)(?:\.\d+)*)+$")
 
 
+NATIVE_SYSCALL = re.compile(r"^(?:__(?:x64|x32|arm64|riscv|s390x?|powerpc)_)?sys_(?=\w)")
 SYSCALL_WRAPPER = re.compile(
-    r"^(?:(__(?:x64|x32|arm64|riscv|s390x?|powerpc)_)|__se_|__do_|__ia32_)?(compat_)?(sys|SyS|SYSC)_(?=\w)")
+    r"^(?:__(?:x64|x32|ia32|arm64|riscv|s390x?|powerpc)_|__se_|__do_)?(?:compat_)?(?:sys|SyS|SYSC)_(?=\w)")
 
 
 def arch_neutral(func: str) -> str:
@@ -380,9 +381,9 @@ def arch_neutral(func: str) -> str:
     `sys_madvise`, the same on every arch; the inner SYSCALL_DEFINE layers (`__se_sys_`,
     `__do_sys_`, 4.x's `SyS_`), the ia32 entry and compat entries (`compat_SyS_mount`,
     `__ia32_compat_sys_mount`) -> the bare syscall, `madvise`, as syzkaller spells them."""
-    def spell(m: re.Match[str]) -> str:
-        return "sys_" if m[3] == "sys" and not m[2] and (m[1] or m[0] == "sys_") else ""
-    return SYSCALL_WRAPPER.sub(spell, func, count=1)
+    if NATIVE_SYSCALL.match(func):
+        return NATIVE_SYSCALL.sub("sys_", func, count=1)
+    return SYSCALL_WRAPPER.sub("", func, count=1)
 
 
 MANGLED = re.compile(r"_Z(\d+)(\w+)$")
