@@ -134,6 +134,12 @@ def console_lines(*rows: str) -> str:
     return "".join(f"[  60.{i:06d}] {row}\n" for i, row in enumerate(rows, 1))
 
 
+def frame_lines(*names: str) -> tuple[str, ...]:
+    """Stack frame lines as the kernel prints them (" f+0x10/0x200"), for a context built by hand
+    (<IRQ> ... </IRQ>, an interrupted RIP in between)."""
+    return tuple(f" {n}+0x10/0x200" for n in names)
+
+
 def call_trace(arch: str, *names: str) -> tuple[str, ...]:
     """A call trace as each architecture prints it (x86_64 in <TASK>, arm64 "Call trace:")."""
     frames = tuple(f" {n}+0x{16 * (i + 3):x}/0x{640 + 16 * i:x}" for i, n in enumerate(names))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from harness.splats.parse import parse_log
-from tests.conftest import call_trace, console_lines
+from tests.conftest import call_trace, console_lines, frame_lines
 from tests.conftest import kind_function_title as _one
 
 
@@ -72,20 +72,20 @@ def test_a_warning_in_the_stalls_own_dump_is_the_stall() -> None:
         "try_invoke_on_locked_down_task+0x18b/0x320",
         "CPU: 1 PID: 4737 Comm: frobd Not tainted 5.8.0 #0",
         "Call Trace:", " <IRQ>",
-        *(f" {n}+0x10/0x200" for n in (
+        *frame_lines(
             "dump_stack", "__warn", "report_bug", "handle_bug", "exc_invalid_op",
-            "asm_exc_invalid_op")),
+            "asm_exc_invalid_op"),
         "RIP: 0010:try_invoke_on_locked_down_task+0x18b/0x320",
-        *(f" {n}+0x10/0x200" for n in (
+        *frame_lines(
             "rcu_sched_clock_irq", "update_process_times", "tick_sched_timer",
             "__hrtimer_run_queues", "hrtimer_interrupt", "__sysvec_apic_timer_interrupt",
-            "sysvec_apic_timer_interrupt")),
+            "sysvec_apic_timer_interrupt"),
         " </IRQ>",
         " asm_sysvec_apic_timer_interrupt+0x12/0x20",
         "RIP: 0010:smp_call_function_single+0x311/0x450",
-        *(f" {n}+0x10/0x200" for n in (
+        *frame_lines(
             "on_each_cpu", "frob_clock_was_set", "frob_adjtime", "__x64_sys_clock_adjtime",
-            "do_syscall_64", "entry_SYSCALL_64_after_hwframe")))
+            "do_syscall_64", "entry_SYSCALL_64_after_hwframe"))
     assert _one(log) == ("rcu_stall", "smp_call_function",
                          "INFO: rcu detected stall in smp_call_function")
     assert len(parse_log(log)) == 1
@@ -144,9 +144,9 @@ def _safe_unsafe(became: tuple[str, ...]) -> str:
         "stack backtrace:",
         "CPU: 0 PID: 5097 Comm: frobd Not tainted 5.10.0 #20",
         "Call trace:",
-        *(f" {n}+0x10/0x200" for n in (
+        *frame_lines(
             "dump_backtrace", "show_stack", "dump_stack", "check_irq_usage", "__lock_acquire",
-            "lock_acquire", "frob_flush_locked", "frob_flush", "frob_work")))
+            "lock_acquire", "frob_flush_locked", "frob_flush", "frob_work"))
 
 
 @pytest.mark.parametrize(("became", "culprit"), [
@@ -233,11 +233,11 @@ def test_completing_an_uninitialised_completion_is_the_completers_bug() -> None:
         "turning off the locking correctness validator.",
         "CPU: 0 PID: 0 Comm: swapper/0 Not tainted 5.8.0 #1",
         "Call Trace:", " <IRQ>",
-        *(f" {n}+0x10/0x200" for n in (
+        *frame_lines(
             "dump_stack", "register_lock_class", "__lock_acquire", "lock_acquire",
             "_raw_spin_lock_irqsave", "complete", "frob_htc_rx_msg", "frob_usb_reg_in_cb",
             "__usb_hcd_giveback_urb", "usb_hcd_giveback_urb", "call_timer_fn",
-            "run_timer_softirq", "__do_softirq")),
+            "run_timer_softirq", "__do_softirq"),
         " </IRQ>")
     assert _one(log) == ("lockdep", "frob_htc_rx_msg",
                          "INFO: trying to register non-static key in frob_htc_rx_msg")
@@ -273,10 +273,10 @@ def test_a_stall_caught_while_the_tick_prints_is_the_interrupted_code() -> None:
         "RIP: 0010:io_serial_in+0x6b/0x90",
         "RSP: 0018:ffff8801dbf066a0 EFLAGS: 00000002",
         "Call Trace:", " <IRQ>",
-        *(f" {n}+0x10/0x200" for n in (
+        *frame_lines(
             "wait_for_xmitr", "serial8250_console_putchar", "uart_console_write",
             "serial8250_console_write", "hrtimer_interrupt", "local_apic_timer_interrupt",
-            "smp_apic_timer_interrupt", "apic_timer_interrupt")),
+            "smp_apic_timer_interrupt", "apic_timer_interrupt"),
         "RIP: 0010:debug_lockdep_rcu_enabled.part.19+0xf/0x60",
         "RSP: 0018:ffff8801cd596778 EFLAGS: 00000202 ORIG_RAX: ffffffffffffff10",
         " </IRQ>",

@@ -21,6 +21,7 @@ import pytest
 from harness.splats.parse import parse_log
 from tests.conftest import call_trace as _trace
 from tests.conftest import console_lines as _lines
+from tests.conftest import frame_lines
 from tests.conftest import kind_and_function as _one
 
 
@@ -229,17 +230,17 @@ def test_a_stalled_cpus_own_warning_is_not_the_stalls_reporting_path() -> None:
                  "CPU: 0 PID: 2854 Comm: demo Not tainted 6.8.0 #1",
                  "RIP: 0010:vsnprintf+0x1a9/0x19a0",
                  "Call Trace:", " <IRQ>",
-                 *(f" {n}+0x10/0x200" for n in (
+                 *frame_lines(
                      "snprintf", "console_emit_next_record", "console_unlock", "vprintk_emit",
                      "_printk", "show_trace_log_lvl", "dump_stack_lvl", "warn_alloc",
                      "__alloc_pages_slowpath", "__alloc_pages", "kmem_cache_alloc",
                      "__build_skb", "__netdev_alloc_skb", "demo_send_frame", "demo_announce",
                      "call_timer_fn", "run_timer_softirq", "handle_softirqs", "irq_exit_rcu",
-                     "sysvec_apic_timer_interrupt")),
+                     "sysvec_apic_timer_interrupt"),
                  " </IRQ>", " <TASK>",
-                 *(f" {n}+0x10/0x200" for n in (
+                 *frame_lines(
                      "asm_sysvec_apic_timer_interrupt", "demo_create_blob", "demo_ioctl",
-                     "__x64_sys_ioctl", "do_syscall_64", "entry_SYSCALL_64_after_hwframe")),
+                     "__x64_sys_ioctl", "do_syscall_64", "entry_SYSCALL_64_after_hwframe"),
                  " </TASK>")
     assert _one(log) == ("rcu_stall", "demo_announce")
 

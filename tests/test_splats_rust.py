@@ -13,7 +13,7 @@ import pytest
 from harness.splats.parse import parse_log
 from harness.splats.rust import demangle
 from harness.splats.table import fn
-from tests.conftest import console_lines
+from tests.conftest import console_lines, frame_lines
 from tests.conftest import kind_function_title as _one
 
 
@@ -65,7 +65,7 @@ def test_a_rust_panic_is_titled_by_its_message_and_the_function_that_panicked(ar
         "CPU: 0 UID: 0 PID: 298 Comm: frobd Not tainted 6.12.23 #0",
         pc,
         *trace,
-        *(f" {n}+0x10/0x200" for n in PANIC_FRAMES))
+        *frame_lines(*PANIC_FRAMES))
     splats = parse_log(log)
     assert len(splats) == 1
     assert _one(log) == ("bug", "<frob::queue::Queue>::push",
@@ -79,6 +79,6 @@ def test_a_bug_without_the_panic_line_is_still_named_after_the_rust_function() -
         "Oops: invalid opcode: 0000 [#1] PREEMPT SMP KASAN PTI",
         "RIP: 0010:rust_helper_BUG+0x8/0x10",
         "Call Trace:", " <TASK>",
-        *(f" {n}+0x10/0x200" for n in PANIC_FRAMES))
+        *frame_lines(*PANIC_FRAMES))
     assert _one(log) == ("bug", "<frob::queue::Queue>::push",
                          "kernel BUG in <frob::queue::Queue>::push")
